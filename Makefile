@@ -1,0 +1,95 @@
+# diego: build, test and run. Every target works on a fresh Debian machine as
+# root: `deps` installs what is missing (Go through Debian plus the Go module
+# proxy's toolchain, python3 for the wire-format check).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+export GOTOOLCHAIN ?= auto
+export GOFLAGS ?= -buildvcs=false
+
+SHARED ?= ../shared
+# Tools are pinned in go.mod's tool block (ginkgo, counterfeiter, protoc-gen-go).
+GINKGO := go tool ginkgo
+# Ginkgo's parallel processes: the machines have two cores.
+PROCS ?= 2
+# How long each fuzz target runs under `make fuzz`.
+FUZZTIME ?= 30s
+# The benchmark `make bench B=<name>` runs (all of them when empty).
+B ?=
+
+.PHONY: all build test unit lint check-proto run generate bench fuzz deps clean help
+
+all: build
+
+help:
+	@echo "make build        build every binary into bin/"
+	@echo "make test         lint, wire-format check and every ginkgo suite (what CI runs)"
+	@echo "make run          build and start a local cluster"
+	@echo "make generate     regenerate code from models/*.proto and counterfeiter fakes"
+	@echo "make bench [B=x]  run the benchmarks of ../shared/benchmarks.md"
+	@echo "make fuzz         run every fuzz target for FUZZTIME ($(FUZZTIME))"
+	@echo "make lint         go vet and gofmt"
+
+deps:
+	@command -v go >/dev/null || { echo "installing Go from Debian (the module proxy supplies the toolchain go.mod asks for)"; \
+		apt-get update -qq && apt-get install -y -qq golang-go >/dev/null; }
+	@command -v python3 >/dev/null || { echo "installing python3 (for the wire-format check)"; \
+		apt-get update -qq && apt-get install -y -qq python3 >/dev/null; }
+	@go mod download
+
+build: deps
+	@mkdir -p bin
+	@if go list ./cmd/... >/dev/null 2>&1 && [ -n "$$(go list ./cmd/... 2>/dev/null)" ]; then \
+		go build -o bin/ ./cmd/...; echo "built: $$(ls bin | grep -v tools | tr '\n' ' ')"; \
+	else echo "no daemons under cmd/ yet"; fi
+
+lint: deps
+	go vet ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+
+# The .proto files must keep Diego's field names, numbers and types.
+check-proto: deps
+	@if [ -x $(SHARED)/spec/check-proto-fields ]; then \
+		python3 $(SHARED)/spec/check-proto-fields models metron/events; \
+	elif [ "$${CI:-}" = true ]; then echo "$(SHARED)/spec/check-proto-fields is missing" >&2; exit 1; \
+	else echo "skipping the wire-format check: $(SHARED)/spec is not beside this checkout (set SHARED=...)"; fi
+
+unit: deps
+	@rm -f bin/ginkgo-report.json
+	$(GINKGO) -r -p --procs=$(PROCS) --randomize-all --keep-going --timeout=30m --poll-progress-after=120s \
+		$$([ "$${CI:-}" = true ] && echo --no-color) --json-report=bin/ginkgo-report.json \
+		|| { python3 scripts/spec-summary.py bin/ginkgo-report.json || true; exit 1; }
+	@python3 scripts/spec-summary.py bin/ginkgo-report.json
+
+test: lint check-proto build unit
+
+run: build
+	@echo "make run: not yet. The local cluster (cmd/diego-local) arrives with the local-cluster issue;" >&2
+	@echo "until then each daemon is started by its own binary in bin/ with -config <file>." >&2
+	@exit 1
+
+generate: deps
+	@command -v protoc >/dev/null || { echo "installing protobuf-compiler"; \
+		apt-get update -qq && apt-get install -y -qq protobuf-compiler >/dev/null; }
+	./scripts/generate-models.sh
+	go generate ./...
+
+bench: deps
+	@benches=$$(ls -d test/bench/*/ 2>/dev/null | xargs -rn1 basename); \
+	if [ -z "$$benches" ]; then echo "no benchmarks yet"; exit 0; fi; \
+	for b in $$benches; do \
+		if [ -z "$(B)" ] || [ "$(B)" = "$$b" ]; then go run ./test/bench/$$b; fi; \
+	done
+
+fuzz: deps
+	@for pkg in $$(go list ./...); do \
+		for f in $$(go test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+			echo "fuzzing $$pkg $$f for $(FUZZTIME)"; \
+			go test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME); \
+		done; \
+	done
+
+clean:
+	rm -rf bin

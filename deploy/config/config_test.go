@@ -1,0 +1,142 @@
+package config_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"diego/deploy/config"
+)
+
+// daemonConfig is shaped like a daemon's Config: defaults first, then Load.
+type daemonConfig struct {
+	ListenAddr  string          `json:"listen_addr"`
+	LockTTL     config.Duration `json:"lock_ttl"`
+	LogLevel    string          `json:"log_level"`
+	MaxInFlight int             `json:"max_in_flight"`
+}
+
+func defaultConfig() daemonConfig {
+	return daemonConfig{
+		ListenAddr:  "127.0.0.1:8889",
+		LockTTL:     config.Duration(15 * time.Second),
+		LogLevel:    "info",
+		MaxInFlight: 10,
+	}
+}
+
+func (c *daemonConfig) Validate() error {
+	var v config.Validator
+	v.Require(c.ListenAddr != "", "listen_addr is required")
+	v.Require(c.LockTTL > 0, "lock_ttl must be positive, got %s", c.LockTTL)
+	v.Require(c.MaxInFlight > 0, "max_in_flight must be positive, got %d", c.MaxInFlight)
+	return v.Err()
+}
+
+var _ = Describe("Duration", func() {
+	It("round-trips as a duration string", func() {
+		b, err := json.Marshal(config.Duration(90 * time.Second))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(b)).To(Equal(`"1m30s"`))
+
+		var d config.Duration
+		Expect(json.Unmarshal(b, &d)).To(Succeed())
+		Expect(d.Duration()).To(Equal(90 * time.Second))
+	})
+
+	It("rejects numbers and strings that are not durations", func() {
+		var d config.Duration
+		var typeErr *json.UnmarshalTypeError
+		Expect(json.Unmarshal([]byte(`5`), &d)).To(BeAssignableToTypeOf(typeErr))
+		Expect(json.Unmarshal([]byte(`"5 parsecs"`), &d)).To(BeAssignableToTypeOf(typeErr))
+	})
+
+	It("leaves the value unchanged for null", func() {
+		d := config.Duration(time.Second)
+		Expect(json.Unmarshal([]byte(`null`), &d)).To(Succeed())
+		Expect(d.Duration()).To(Equal(time.Second))
+	})
+})
+
+var _ = Describe("Load", func() {
+	var path string
+
+	write := func(contents string) {
+		Expect(os.WriteFile(path, []byte(contents), 0o600)).To(Succeed())
+	}
+
+	BeforeEach(func() {
+		path = filepath.Join(GinkgoT().TempDir(), "daemon.json")
+	})
+
+	It("overrides only the keys present, keeping the defaults", func() {
+		write(`{"listen_addr": "0.0.0.0:9000", "lock_ttl": "1m"}`)
+
+		cfg := defaultConfig()
+		Expect(config.Load(path, &cfg)).To(Succeed())
+		Expect(cfg.ListenAddr).To(Equal("0.0.0.0:9000"))
+		Expect(cfg.LockTTL.Duration()).To(Equal(time.Minute))
+		Expect(cfg.LogLevel).To(Equal("info"))
+		Expect(cfg.MaxInFlight).To(Equal(10))
+	})
+
+	It("rejects an unknown key, naming it and the file", func() {
+		write(`{"listen_adr": "0.0.0.0:9000"}`)
+
+		cfg := defaultConfig()
+		err := config.Load(path, &cfg)
+		Expect(err).To(MatchError(ContainSubstring("loading config " + path)))
+		Expect(err).To(MatchError(ContainSubstring(`"listen_adr"`)))
+	})
+
+	It("rejects a number as a duration, naming the key and saying what to write", func() {
+		write(`{"lock_ttl": 15}`)
+
+		cfg := defaultConfig()
+		Expect(config.Load(path, &cfg)).To(MatchError(
+			"loading config " + path + `: lock_ttl: invalid duration 15: use a string like "5s"`))
+	})
+
+	It("rejects a string that is not a duration", func() {
+		write(`{"lock_ttl": "5 parsecs"}`)
+
+		cfg := defaultConfig()
+		Expect(config.Load(path, &cfg)).To(MatchError(ContainSubstring(
+			`lock_ttl: invalid duration "5 parsecs": use a string like "5s"`)))
+	})
+
+	It("rejects trailing data after the object", func() {
+		write(`{} {}`)
+
+		cfg := defaultConfig()
+		Expect(config.Load(path, &cfg)).To(MatchError(ContainSubstring("unexpected data")))
+	})
+
+	It("wraps a missing file with its path", func() {
+		cfg := defaultConfig()
+		err := config.Load(filepath.Join(filepath.Dir(path), "missing.json"), &cfg)
+		Expect(err).To(MatchError(os.ErrNotExist))
+		Expect(err).To(MatchError(ContainSubstring("loading config ")))
+	})
+
+	It("validates, reporting every problem at once", func() {
+		write(`{"listen_addr": "", "lock_ttl": "0s", "max_in_flight": -1}`)
+
+		cfg := defaultConfig()
+		err := config.Load(path, &cfg)
+		Expect(err).To(MatchError("loading config " + path + ": " +
+			"listen_addr is required; lock_ttl must be positive, got 0s; max_in_flight must be positive, got -1"))
+	})
+})
+
+var _ = Describe("Validator", func() {
+	It("is nil when every requirement holds", func() {
+		var v config.Validator
+		v.Require(true, "never reported")
+		Expect(v.Err()).To(Succeed())
+	})
+})
