@@ -24,15 +24,7 @@ var _ = Describe("The import rules", func() {
 	// expects exactly one violation: proof that a forbidden import fails.
 	DescribeTable("catch a forbidden import",
 		func(pkg, imp string) {
-			root := GinkgoT().TempDir()
-			dir := filepath.Join(root, filepath.FromSlash(pkg))
-			Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
-			src := "package " + filepath.Base(dir) + "\n\nimport _ \"" + imp + "\"\n"
-			Expect(os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o644)).To(Succeed())
-
-			pkgs, err := archtest.Load(root, "diego")
-			Expect(err).NotTo(HaveOccurred())
-			v := archtest.Check("diego", pkgs)
+			v := checkScratch(map[string]string{pkg: imp})
 			Expect(v).To(HaveLen(1))
 			Expect(v[0].Import).To(Equal(imp))
 		},
@@ -49,14 +41,7 @@ var _ = Describe("The import rules", func() {
 
 	DescribeTable("allow what DESIGN.md allows",
 		func(pkg, imp string) {
-			root := GinkgoT().TempDir()
-			dir := filepath.Join(root, filepath.FromSlash(pkg))
-			Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
-			src := "package " + filepath.Base(dir) + "\n\nimport _ \"" + imp + "\"\n"
-			Expect(os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o644)).To(Succeed())
-			pkgs, err := archtest.Load(root, "diego")
-			Expect(err).NotTo(HaveOccurred())
-			Expect(archtest.Check("diego", pkgs)).To(BeEmpty())
+			Expect(checkScratch(map[string]string{pkg: imp})).To(BeEmpty())
 		},
 		Entry("a daemon using another's client", "rep/auctioncell", "diego/bbs/client"),
 		Entry("a daemon using the lock", "auctioneer/cmd", "diego/bbs/lock"),
@@ -69,23 +54,30 @@ var _ = Describe("The import rules", func() {
 	)
 
 	It("refuses packages named util, common or helpers outside test/", func() {
-		root := GinkgoT().TempDir()
-		Expect(os.MkdirAll(filepath.Join(root, "bbs", "util"), 0o755)).To(Succeed())
-		Expect(os.WriteFile(filepath.Join(root, "bbs", "util", "x.go"), []byte("package util\n"), 0o644)).To(Succeed())
-		pkgs, err := archtest.Load(root, "diego")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(archtest.Check("diego", pkgs)).To(HaveLen(1))
+		Expect(checkScratch(map[string]string{"bbs/util": "fmt"})).To(HaveLen(1))
+		Expect(checkScratch(map[string]string{"test/helpers": "fmt"})).To(BeEmpty())
 	})
 
 	It("allows only one NATS-connecting package per component", func() {
-		root := GinkgoT().TempDir()
-		for _, p := range []string{"routeemitter/emitter", "routeemitter/watcher"} {
-			Expect(os.MkdirAll(filepath.Join(root, p), 0o755)).To(Succeed())
-			src := "package " + filepath.Base(p) + "\n\nimport _ \"github.com/nats-io/nats.go\"\n"
-			Expect(os.WriteFile(filepath.Join(root, p, "x.go"), []byte(src), 0o644)).To(Succeed())
-		}
-		pkgs, err := archtest.Load(root, "diego")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(archtest.Check("diego", pkgs)).To(HaveLen(1))
+		Expect(checkScratch(map[string]string{
+			"routeemitter/emitter": "github.com/nats-io/nats.go",
+			"routeemitter/watcher": "github.com/nats-io/nats.go",
+		})).To(HaveLen(1))
 	})
 })
+
+// checkScratch writes one package per entry (directory → its one import)
+// into a scratch module tree and returns what the rules find there.
+func checkScratch(packages map[string]string) []archtest.Violation {
+	GinkgoHelper()
+	root := GinkgoT().TempDir()
+	for pkg, imp := range packages {
+		dir := filepath.Join(root, filepath.FromSlash(pkg))
+		Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
+		src := "package " + filepath.Base(dir) + "\n\nimport _ \"" + imp + "\"\n"
+		Expect(os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o644)).To(Succeed())
+	}
+	pkgs, err := archtest.Load(root, "diego")
+	Expect(err).NotTo(HaveOccurred())
+	return archtest.Check("diego", pkgs)
+}
