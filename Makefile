@@ -1,6 +1,6 @@
 # diego: build, test and run. Every target works on a fresh Debian machine as
-# root: `deps` installs what is missing (Go through Debian plus the Go module
-# proxy's toolchain, python3 for the wire-format check).
+# root: `deps` installs what is missing (the Go toolchain go.mod names, through
+# Debian's Go and the module proxy; python3 for the wire-format check).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -32,8 +32,7 @@ help:
 	@echo "make lint         go vet and gofmt"
 
 deps:
-	@command -v go >/dev/null || { echo "installing Go from Debian (the module proxy supplies the toolchain go.mod asks for)"; \
-		apt-get update -qq && apt-get install -y -qq golang-go >/dev/null; }
+	@go version 2>/dev/null | grep -Eq 'go1\.(2[1-9]|[3-9][0-9])' || ./scripts/install-go.sh
 	@command -v python3 >/dev/null || { echo "installing python3 (for the wire-format check)"; \
 		apt-get update -qq && apt-get install -y -qq python3 >/dev/null; }
 	@go mod download

@@ -2,6 +2,8 @@ module diego
 
 go 1.26.0
 
+toolchain go1.26.8
+
 require (
 	github.com/gorilla/mux v1.8.1
 	github.com/nats-io/nats-server/v2 v2.15.2
