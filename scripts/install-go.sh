@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Go toolchain that go.mod names into /usr/local/go (or
-# $GO_INSTALL_DIR), for a fresh
-# Debian machine whose own Go (1.19 on bookworm) is too old to switch
-# toolchains itself. Debian's go downloads the golang.org/toolchain module
-# through the Go module proxy: the same artifact GOTOOLCHAIN=auto would use.
+# $GO_INSTALL_DIR), for a fresh Debian machine whose own Go (1.19 on bookworm)
+# is too old to switch toolchains itself. Debian's go downloads the
+# golang.org/toolchain module through the Go module proxy: the same artifact
+# GOTOOLCHAIN=auto would use.
 set -euo pipefail
 DEST=${GO_INSTALL_DIR:-/usr/local/go}
 cd "$(dirname "$0")/.."
