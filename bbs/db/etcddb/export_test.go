@@ -1,0 +1,28 @@
+package etcddb
+
+import (
+	"context"
+
+	"diego/models"
+)
+
+// TaskWithRevision reads a task with the revision a CAS must compare.
+func (e *ETCDDB) TaskWithRevision(ctx context.Context, guid string) (*models.Task, int64, error) {
+	return e.task(ctx, guid)
+}
+
+// SwapTask is the compare-and-swap every task transition ends with.
+func (e *ETCDDB) SwapTask(ctx context.Context, guid string, before, after *models.Task, rev int64) error {
+	return e.swapTask(ctx, guid, before, after, rev)
+}
+
+// CompareAndDeleteTask is the guarded delete DeleteTask ends with.
+func (e *ETCDDB) CompareAndDeleteTask(ctx context.Context, guid string, rev int64) error {
+	return compareAndDelete(ctx, e.client, e.keys.Task(guid), rev, indexChange{})
+}
+
+// Encode and Decode expose the record codec.
+var (
+	Encode = encode
+	Decode = decode
+)
