@@ -1,0 +1,5 @@
+package models
+
+import "google.golang.org/protobuf/proto"
+
+func cloneDesired(d *DesiredLRP) *DesiredLRP { return proto.Clone(d).(*DesiredLRP) }
