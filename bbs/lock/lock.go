@@ -125,3 +125,18 @@ func listPresences(ctx context.Context, client *clientv3.Client, root string) (m
 	}
 	return presences, resp.Header.Revision, nil
 }
+
+// Reader reads lock and presence values for packages that must not name
+// the etcd client (DESIGN.md's import rules): the BBS finds the active
+// auctioneer through it.
+type Reader struct {
+	client *clientv3.Client
+}
+
+// NewReader reads through client.
+func NewReader(client *clientv3.Client) *Reader { return &Reader{client: client} }
+
+// Value is Value(ctx, client, key).
+func (r *Reader) Value(ctx context.Context, key string) ([]byte, error) {
+	return Value(ctx, r.client, key)
+}
