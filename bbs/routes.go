@@ -75,7 +75,9 @@ const (
 	ConvergeTasksRoute = "ConvergeTasks"
 )
 
-func post(name, path string) routes.Route { return routes.Route{Name: name, Method: http.MethodPost, Path: path} }
+func post(name, path string) routes.Route {
+	return routes.Route{Name: name, Method: http.MethodPost, Path: path}
+}
 
 // Routes is the BBS's one route table.
 var Routes = routes.Table{
