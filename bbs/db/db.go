@@ -19,6 +19,7 @@ package db
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"diego/models"
 )
@@ -64,4 +65,159 @@ type TaskDB interface {
 	// DeleteTask deletes a RESOLVING task, guarded by the revision read as
 	// RESOLVING, and returns it as it was.
 	DeleteTask(ctx context.Context, logger *slog.Logger, taskGuid string) (task *models.Task, err error)
+}
+
+// DesiredLRPFilter narrows the desired LRP reads. Empty fields match
+// everything; set fields must all match (ProcessGuids: any of them).
+type DesiredLRPFilter struct {
+	Domain       string
+	ProcessGuids []string
+}
+
+// DesiredLRPDB stores desired LRPs as two records, the immutable run info
+// and the mutable scheduling info (spec core §1.2, §2.4). The scheduling
+// info is what makes an LRP exist. The DB never creates or retires actual
+// LRPs and never calls the auctioneer: the caller does that with what these
+// methods return.
+type DesiredLRPDB interface {
+	// DesiredLRPs lists the desired LRPs matching filter, each assembled
+	// from its scheduling info and run info. A scheduling info without run
+	// info, or a record that cannot be decoded, is skipped and logged.
+	DesiredLRPs(ctx context.Context, logger *slog.Logger, filter DesiredLRPFilter) ([]*models.DesiredLRP, error)
+	// DesiredLRPByProcessGuid returns one assembled desired LRP, or
+	// ResourceNotFound.
+	DesiredLRPByProcessGuid(ctx context.Context, logger *slog.Logger, processGuid string) (*models.DesiredLRP, error)
+	// DesiredLRPSchedulingInfos lists the scheduling infos matching filter.
+	DesiredLRPSchedulingInfos(ctx context.Context, logger *slog.Logger, filter DesiredLRPFilter) ([]*models.DesiredLRPSchedulingInfo, error)
+	// DesiredLRPSchedulingInfoByProcessGuid returns one scheduling info, or
+	// ResourceNotFound.
+	DesiredLRPSchedulingInfoByProcessGuid(ctx context.Context, logger *slog.Logger, processGuid string) (*models.DesiredLRPSchedulingInfo, error)
+	// DesiredLRPRoutingInfos lists what the route-emitter needs of the
+	// desired LRPs matching filter: process_guid, domain, log_guid,
+	// instances, routes and modification_tag (read from the scheduling
+	// infos alone).
+	DesiredLRPRoutingInfos(ctx context.Context, logger *slog.Logger, filter DesiredLRPFilter) ([]*models.DesiredLRP, error)
+
+	// DesireLRP creates the run info (created_at = now) and the scheduling
+	// info (new epoch, index 0) in one transaction; ResourceExists if either
+	// is already there. d is not modified.
+	DesireLRP(ctx context.Context, logger *slog.Logger, d *models.DesiredLRP) error
+	// UpdateDesiredLRP applies update to the scheduling info with a
+	// compare-and-swap, making at most two attempts when the swap loses a
+	// race (ResourceConflict after the second). It returns the scheduling
+	// info before and after, so the caller can scale up or down.
+	UpdateDesiredLRP(ctx context.Context, logger *slog.Logger, processGuid string, update *models.DesiredLRPUpdate) (before, after *models.DesiredLRPSchedulingInfo, err error)
+	// RemoveDesiredLRP deletes both records in one transaction and returns
+	// the LRP as it was; ResourceNotFound when neither exists. The caller
+	// retires the actual LRPs.
+	RemoveDesiredLRP(ctx context.Context, logger *slog.Logger, processGuid string) (removed *models.DesiredLRP, err error)
+}
+
+// ActualLRPFilter narrows ActualLRPs. Empty fields (nil Index) match
+// everything; set fields must all match.
+type ActualLRPFilter struct {
+	Domain      string
+	CellID      string
+	ProcessGuid string
+	Index       *int32
+}
+
+// ActualLRPDB stores actual LRPs and applies their state machine (spec core
+// §2.2) and the evacuation decisions (§2.3). Each index has up to two
+// records: the instance (presence ORDINARY) and the evacuating one
+// (presence EVACUATING, RUNNING, under an etcd lease). Every write reads the
+// record, checks the transition, and compares the revision it read; nothing
+// retries. Lifecycle calls turn a lost race into their own error
+// (ActualLRPCannotBeClaimed, …). The DB never calls the auctioneer or a rep:
+// results say when the caller must request an auction.
+type ActualLRPDB interface {
+	// ActualLRPs lists instance and evacuating records matching filter,
+	// with Presence set on each, ordered by process guid, index, presence.
+	ActualLRPs(ctx context.Context, logger *slog.Logger, filter ActualLRPFilter) ([]*models.ActualLRP, error)
+
+	// CreateUnclaimedActualLRP creates the UNCLAIMED instance record of key
+	// (new epoch, since = now); ResourceExists if the index has one.
+	CreateUnclaimedActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey) (*models.ActualLRP, error)
+	// ClaimActualLRP moves the instance to CLAIMED by instanceKey. Already
+	// CLAIMED by the same key → success without a write (before == after).
+	// Missing → ResourceNotFound; illegal or lost race →
+	// ActualLRPCannotBeClaimed.
+	ClaimActualLRP(ctx context.Context, logger *slog.Logger, processGuid string, index int32, instanceKey *models.ActualLRPInstanceKey) (before, after *models.ActualLRP, err error)
+	// StartActualLRP moves the instance to RUNNING with the given net info
+	// and attributes. A missing record is created RUNNING (before == nil);
+	// an identical RUNNING record succeeds without a write (before ==
+	// after). Illegal or lost race → ActualLRPCannotBeStarted.
+	StartActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey, netInfo *models.ActualLRPNetInfo, internalRoutes []*models.ActualLRPInternalRoute, metricTags map[string]string, routable *bool, availabilityZone string) (before, after *models.ActualLRP, err error)
+	// CrashActualLRP records a crash (spec core §5.8): the new count,
+	// the reason (at most 1024 bytes), keys and net info cleared, since =
+	// now. When the new count restarts immediately the record becomes
+	// UNCLAIMED and shouldRestart is true (the caller auctions it), unless
+	// the desired LRP is gone: then the record is deleted (after == nil,
+	// shouldRestart false). Otherwise it becomes CRASHED. Missing →
+	// ResourceNotFound; illegal or lost race → ActualLRPCannotBeCrashed.
+	CrashActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey, crashReason string) (before, after *models.ActualLRP, shouldRestart bool, err error)
+	// FailActualLRP records a placement error on an UNCLAIMED instance.
+	// Missing → ResourceNotFound; otherwise ActualLRPCannotBeFailed.
+	FailActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, placementError string) (before, after *models.ActualLRP, err error)
+	// RemoveActualLRP deletes the instance record, guarded by the revision
+	// read; a non-nil instanceKey must match the record's. Missing or
+	// mismatched → ResourceNotFound (decision 19); lost race →
+	// ResourceConflict. Retire's "cell gone" case calls this with the
+	// instance key RetireActualLRP returned, so only that placement goes.
+	RemoveActualLRP(ctx context.Context, logger *slog.Logger, processGuid string, index int32, instanceKey *models.ActualLRPInstanceKey) error
+	// UnclaimActualLRP moves a CLAIMED, RUNNING or CRASHED instance back to
+	// UNCLAIMED (keys and net info cleared, since = now). Missing →
+	// ResourceNotFound; already UNCLAIMED, illegal or lost race →
+	// ActualLRPCannotBeUnclaimed.
+	UnclaimActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey) (before, after *models.ActualLRP, err error)
+	// RetireActualLRP is the storage half of Retire (spec core §2.2): an
+	// UNCLAIMED or CRASHED instance is deleted (guarded by the revision
+	// read) and removed is true; a CLAIMED or RUNNING one is returned
+	// untouched (removed false) so the caller can ask its cell's rep to stop
+	// it, or call RemoveActualLRP with its instance key when the cell is
+	// gone. Missing → ResourceNotFound; lost race → ResourceConflict.
+	RetireActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey) (lrp *models.ActualLRP, removed bool, err error)
+
+	// EvacuateClaimedActualLRP removes the caller's evacuating record
+	// (errors ignored) and, when the instance is held by instanceKey,
+	// unclaims it: unclaimed is then the new record and the caller requests
+	// an auction. keepContainer is always false.
+	EvacuateClaimedActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey) (keepContainer bool, unclaimed *models.ActualLRP, err error)
+	// EvacuateRunningActualLRP applies the EvacuateRunning decision table
+	// of spec core §2.3. The evacuating record is written under a new lease
+	// of ttl (rounded up to whole seconds; 0 means
+	// models.DefaultEvacuatingRecordTTL). When the instance is held by
+	// instanceKey, the evacuating record is written and the instance
+	// unclaimed in one transaction, and needsAuction is true.
+	EvacuateRunningActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey, netInfo *models.ActualLRPNetInfo, ttl time.Duration, internalRoutes []*models.ActualLRPInternalRoute, metricTags map[string]string, routable *bool, availabilityZone string) (keepContainer bool, needsAuction bool, err error)
+	// EvacuateStoppedActualLRP removes the caller's evacuating record, then
+	// the instance if instanceKey holds it; otherwise
+	// ActualLRPCannotBeRemoved. keepContainer is always false.
+	EvacuateStoppedActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey) (keepContainer bool, err error)
+	// EvacuateCrashedActualLRP removes the caller's evacuating record, then
+	// crashes the instance as CrashActualLRP does (a missing instance is
+	// fine). keepContainer is always false.
+	EvacuateCrashedActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey, reason string) (keepContainer bool, err error)
+	// RemoveEvacuatingActualLRP deletes the evacuating record if its key and
+	// instance key match (absent → success); otherwise, or on a lost race,
+	// ActualLRPCannotBeRemoved.
+	RemoveEvacuatingActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey) error
+}
+
+// DomainDB stores fresh domains (spec core §1.5).
+type DomainDB interface {
+	// FreshDomains lists the domains that have not expired.
+	FreshDomains(ctx context.Context, logger *slog.Logger) ([]string, error)
+	// UpsertDomain marks domain fresh for ttl (a fresh lease each call);
+	// ttl 0 means it never expires.
+	UpsertDomain(ctx context.Context, logger *slog.Logger, domain string, ttl time.Duration) error
+}
+
+// CellDB reads the cell presences the reps keep alive through bbs/lock.
+type CellDB interface {
+	// Cells lists the present cells; presences that cannot be decoded are
+	// skipped and logged.
+	Cells(ctx context.Context, logger *slog.Logger) ([]*models.CellPresence, error)
+	// CellByID returns one cell's presence, or ResourceNotFound.
+	CellByID(ctx context.Context, logger *slog.Logger, cellID string) (*models.CellPresence, error)
 }

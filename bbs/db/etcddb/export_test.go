@@ -26,3 +26,9 @@ var (
 	Encode = encode
 	Decode = decode
 )
+
+// SetAfterUpdateRead stages a race inside UpdateDesiredLRP; nil removes it.
+func SetAfterUpdateRead(hook func(attempt int)) { afterUpdateRead = hook }
+
+// LeaseSeconds is how an evacuation TTL becomes a lease.
+var LeaseSeconds = leaseSeconds

@@ -17,13 +17,16 @@ package etcddb
 //	---- secondary indexes: empty values, written in the same Txn as the record they index ----
 //	task/cell   /v1/index/task-by-cell/<cell_id>/<guid>                       empty                    etcddb
 //	task/domain /v1/index/task-by-domain/<domain>/<guid>                      empty                    etcddb
-//	actual/cell /v1/index/actual-by-cell/<cell_id>/<process_guid>/<index>/<instance|evacuating>  empty  etcddb (LRPs, reserved)
-//	desired/dom /v1/index/desired-by-domain/<domain>/<process_guid>           empty                    etcddb (LRPs, reserved)
+//	actual/cell /v1/index/actual-by-cell/<cell_id>/<process_guid>/<index>/<instance|evacuating>  empty  etcddb (LRPs)
+//	desired/dom /v1/index/desired-by-domain/<domain>/<process_guid>           empty                    etcddb (LRPs)
 //
 // Record keys use the names verbatim, as the spec does (guids are validated
 // and contain no '/'). Every segment of an index key is path-escaped, so a
 // cell id or domain containing '/' can never fall under another's prefix;
-// the indexed guid is always the last segment.
+// the indexed guid is always the last segment. An actual record has a cell
+// entry only while it has an instance key (never UNCLAIMED or CRASHED); an
+// evacuating record's entry is put under the record's own lease, so both
+// expire together.
 
 import (
 	"net/url"

@@ -1,0 +1,91 @@
+// Package config is the BBS daemon's JSON configuration (cmd/bbs -config).
+package config
+
+import (
+	"fmt"
+	"net"
+
+	"diego/deploy/config"
+	"diego/deploy/logging"
+)
+
+// ETCD says how to reach etcd.
+type ETCD struct {
+	Endpoints []string `json:"endpoints"`
+	CAFile    string   `json:"ca_file"`
+	CertFile  string   `json:"cert_file"`
+	KeyFile   string   `json:"key_file"`
+}
+
+// Config is the BBS's configuration; DefaultConfig gives every default.
+type Config struct {
+	// ListenAddr serves the BBS API: mutual TLS when CertFile is set, plain
+	// HTTP (development only) otherwise.
+	ListenAddr string `json:"listen_addr"`
+	// HealthAddress answers GET /ping while the BBS runs.
+	HealthAddress string `json:"health_address"`
+	// CAFile verifies client certificates; CertFile and KeyFile are the
+	// server's own (RSA).
+	CAFile   string `json:"ca_file"`
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+
+	ETCD ETCD `json:"etcd"`
+	// Root is the etcd key prefix of everything diego stores.
+	Root string `json:"root"`
+
+	// CommunicationTimeout bounds calls to the auctioneer and the reps.
+	CommunicationTimeout config.Duration `json:"communication_timeout"`
+	MaxTaskRetries       int32           `json:"max_task_retries"`
+	TaskCallbackWorkers  int             `json:"task_callback_workers"`
+	MaxRequestBytes      int64           `json:"max_request_bytes"`
+	LogLevel             string          `json:"log_level"`
+}
+
+// DefaultConfig is the BBS's configuration when its file says nothing.
+func DefaultConfig() Config {
+	return Config{
+		ListenAddr:           "0.0.0.0:8889",
+		HealthAddress:        "127.0.0.1:8890",
+		ETCD:                 ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
+		Root:                 "/diego",
+		CommunicationTimeout: config.Duration(10e9),
+		MaxTaskRetries:       3,
+		TaskCallbackWorkers:  1000,
+		MaxRequestBytes:      1 << 20,
+		LogLevel:             "info",
+	}
+}
+
+// TLS reports whether the API is served with mutual TLS.
+func (c Config) TLS() bool { return c.CertFile != "" }
+
+// Validate reports every bad setting at once.
+func (c Config) Validate() error {
+	var v config.Validator
+	for key, addr := range map[string]string{"listen_addr": c.ListenAddr, "health_address": c.HealthAddress} {
+		_, _, err := net.SplitHostPort(addr)
+		v.Require(err == nil, "%s %q is not host:port", key, addr)
+	}
+	v.Require(c.CertFile == "" || (c.KeyFile != "" && c.CAFile != ""),
+		"cert_file needs key_file and ca_file (the CA that signs client certificates)")
+	v.Require(c.CertFile != "" || (c.KeyFile == "" && c.CAFile == ""), "key_file and ca_file need cert_file")
+	v.Require(len(c.ETCD.Endpoints) > 0, "etcd.endpoints must list at least one URL")
+	v.Require(c.Root != "" && c.Root[0] == '/', "root %q must start with /", c.Root)
+	v.Require(c.CommunicationTimeout > 0, "communication_timeout must be positive")
+	v.Require(c.MaxTaskRetries >= 0, "max_task_retries must not be negative")
+	v.Require(c.TaskCallbackWorkers > 0, "task_callback_workers must be positive")
+	v.Require(c.MaxRequestBytes > 0, "max_request_bytes must be positive")
+	_, err := logging.ParseLevel(c.LogLevel)
+	v.Require(err == nil, "log_level: %v", err)
+	return v.Err()
+}
+
+// Load reads the file at path over the defaults.
+func Load(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if err := config.Load(path, &cfg); err != nil {
+		return Config{}, fmt.Errorf("bbs: %w", err)
+	}
+	return cfg, nil
+}

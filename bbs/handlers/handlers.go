@@ -1,0 +1,203 @@
+// Package handlers is the BBS API server: one handler per route of bbs.Routes,
+// each following one recipe: parse (which validates) → call the storage and
+// side effects → answer HTTP 200 with a protobuf response whose field 1
+// carries any domain error (spec core §3.1).
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"sync/atomic"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"diego/auctioneer"
+	"diego/bbs"
+	"diego/bbs/db"
+	"diego/bbs/events"
+	"diego/deploy/clock"
+	"diego/deploy/logging"
+	"diego/deploy/routes"
+	"diego/models"
+)
+
+// DefaultMaxRequestBytes bounds a request body when Deps.MaxRequestBytes is 0.
+const DefaultMaxRequestBytes = 1 << 20
+
+// Auctioneer places work (peers.Auctioneer).
+type Auctioneer interface {
+	RequestLRPAuctions(ctx context.Context, reqs []*auctioneer.LRPStartRequest) error
+	RequestTaskAuctions(ctx context.Context, reqs []*auctioneer.TaskStartRequest) error
+}
+
+// RepClient is what the BBS asks of a rep.
+type RepClient interface {
+	StopLRPInstance(ctx context.Context, processGuid, instanceGuid string) error
+	CancelTask(ctx context.Context, taskGuid string) error
+}
+
+// Reps finds the client for a rep address (peers.Reps).
+type Reps interface {
+	Rep(address string) RepClient
+}
+
+// Callbacks takes completed tasks that have a callback URL (taskcallback.Pool).
+type Callbacks interface {
+	Submit(task *models.Task)
+}
+
+// Deps is everything the handlers use.
+type Deps struct {
+	Logger          *slog.Logger
+	Clock           clock.Clock
+	Tasks           db.TaskDB
+	DesiredLRPs     db.DesiredLRPDB
+	ActualLRPs      db.ActualLRPDB
+	Domains         db.DomainDB
+	Cells           db.CellDB
+	Auctioneer      Auctioneer
+	Reps            Reps
+	Callbacks       Callbacks
+	Hub             *events.Hub
+	MaxTaskRetries  int32
+	MaxRequestBytes int64
+}
+
+// Server serves the BBS API. Until MarkReady it answers 503 everywhere, as
+// the BBS must while it starts (spec core §3.1).
+type Server struct {
+	deps   Deps
+	logger *slog.Logger
+	ready  atomic.Bool
+	router http.Handler
+}
+
+// New builds the server for every route that has a handler here.
+func New(deps Deps) (*Server, error) {
+	if deps.MaxRequestBytes == 0 {
+		deps.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	s := &Server{deps: deps, logger: logging.Session(deps.Logger, "api")}
+	handlers := map[string]http.Handler{}
+	for _, group := range []map[string]http.Handler{
+		s.taskHandlers(), s.desiredLRPHandlers(), s.actualLRPHandlers(), s.miscHandlers(), s.eventHandlers(),
+	} {
+		for name, h := range group {
+			handlers[name] = h
+		}
+	}
+	var table routes.Table
+	for _, r := range bbs.Routes {
+		if _, ok := handlers[r.Name]; ok {
+			table = append(table, r)
+		}
+	}
+	router, err := routes.NewRouter(table, handlers)
+	if err != nil {
+		return nil, fmt.Errorf("building the BBS router: %w", err)
+	}
+	s.router = router
+	return s, nil
+}
+
+// MarkReady opens the API once the BBS has started.
+func (s *Server) MarkReady() { s.ready.Store(true) }
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		http.Error(w, "the BBS is starting", http.StatusServiceUnavailable)
+		return
+	}
+	if id := r.Header.Get("X-Vcap-Request-Id"); id != "" {
+		w.Header().Set("X-Vcap-Request-Id", id)
+	}
+	s.router.ServeHTTP(w, r)
+}
+
+// response is every BBS response: field 1 is the error.
+type response interface {
+	proto.Message
+	GetError() *models.Error
+}
+
+// unary builds the handler of one RPC: Req is parsed from the body and
+// validated, then fn fills resp or returns an error that goes into
+// resp.Error.
+func unary[Req any, PReq interface {
+	*Req
+	proto.Message
+}, Resp any, PResp interface {
+	*Resp
+	response
+}](s *Server, name string, fn func(ctx context.Context, logger *slog.Logger, req PReq, resp PResp) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		logger := logging.Session(s.logger, name, "request_id", r.Header.Get("X-Vcap-Request-Id"))
+		var req PReq = new(Req)
+		var resp PResp = new(Resp)
+		err := s.parse(r, req)
+		if err == nil {
+			if v, ok := any(req).(models.Validator); ok {
+				err = v.Validate()
+			}
+		}
+		if err == nil {
+			err = fn(r.Context(), logger, req, resp)
+		}
+		if err != nil {
+			setError(resp, models.ConvertError(err))
+			logger.Info("failed", "error", err)
+		}
+		writeProto(w, logger, resp)
+	})
+}
+
+// parse reads a protobuf request body within the size limit. A wrong
+// content type, an oversize body or bytes that do not parse are all
+// InvalidRequest (spec core §3.1).
+func (s *Server) parse(r *http.Request, req proto.Message) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/x-protobuf" {
+			return models.NewError(models.Error_InvalidRequest, fmt.Sprintf("unsupported content type %q: send application/x-protobuf", ct))
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.deps.MaxRequestBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return models.NewError(models.Error_InvalidRequest, fmt.Sprintf("request body larger than %d bytes", tooBig.Limit))
+		}
+		return models.ErrBadRequest
+	}
+	if err := proto.Unmarshal(body, req); err != nil {
+		return models.ErrBadRequest
+	}
+	return nil
+}
+
+// setError puts err in field 1 of a response.
+func setError(resp response, err *models.Error) {
+	m := resp.ProtoReflect()
+	m.Set(m.Descriptor().Fields().ByNumber(1), protoreflect.ValueOfMessage(err.ProtoReflect()))
+}
+
+func writeProto(w http.ResponseWriter, logger *slog.Logger, msg proto.Message) {
+	body, err := proto.Marshal(msg)
+	if err != nil {
+		logger.Error("encoding-response", "error", err)
+		http.Error(w, "encoding the response failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// now is the handlers' time in Unix nanoseconds.
+func (s *Server) now() int64 { return s.deps.Clock.Now().UnixNano() }

@@ -1,0 +1,120 @@
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"diego/auctioneer"
+	"diego/bbs"
+	"diego/bbs/db"
+	"diego/models"
+)
+
+func (s *Server) taskHandlers() map[string]http.Handler {
+	tasks := unary(s, "tasks", s.listTasks)
+	byGuid := unary(s, "task-by-guid", s.taskByGuid)
+	return map[string]http.Handler{
+		bbs.TasksRoute:          tasks,
+		bbs.TasksRoute_r2:       tasks,
+		bbs.TaskByGuidRoute:     byGuid,
+		bbs.TaskByGuidRoute_r2:  byGuid,
+		bbs.TaskByGuidRoute_GET: byGuid,
+		bbs.DesireTaskRoute:     unary(s, "desire-task", s.desireTask),
+		bbs.StartTaskRoute:      unary(s, "start-task", s.startTask),
+		bbs.CancelTaskRoute:     unary(s, "cancel-task", s.cancelTask),
+		bbs.FailTaskRoute:       unary(s, "fail-task", s.failTask),
+		bbs.RejectTaskRoute:     unary(s, "reject-task", s.rejectTask),
+		bbs.CompleteTaskRoute:   unary(s, "complete-task", s.completeTask),
+		bbs.ResolvingTaskRoute:  unary(s, "resolving-task", s.resolvingTask),
+		bbs.DeleteTaskRoute:     unary(s, "delete-task", s.deleteTask),
+	}
+}
+
+func (s *Server) listTasks(ctx context.Context, logger *slog.Logger, req *models.TasksRequest, resp *models.TasksResponse) error {
+	tasks, err := s.deps.Tasks.Tasks(ctx, logger, db.TaskFilter{Domain: req.GetDomain(), CellID: req.GetCellId()})
+	resp.Tasks = tasks
+	return err
+}
+
+func (s *Server) taskByGuid(ctx context.Context, logger *slog.Logger, req *models.TaskByGuidRequest, resp *models.TaskResponse) error {
+	task, err := s.deps.Tasks.TaskByGuid(ctx, logger, req.GetTaskGuid())
+	resp.Task = task
+	return err
+}
+
+// desireTask creates the task, then asks for its placement on a best-effort
+// basis: a failed request is only logged, and convergence asks again.
+func (s *Server) desireTask(ctx context.Context, logger *slog.Logger, req *models.DesireTaskRequest, _ *models.TaskLifecycleResponse) error {
+	task, err := s.deps.Tasks.DesireTask(ctx, logger, req.GetTaskDefinition(), req.GetTaskGuid(), req.GetDomain())
+	if err != nil {
+		return err
+	}
+	start := auctioneer.NewTaskStartRequestFromModel(task.GetTaskGuid(), task.GetDomain(), task.GetTaskDefinition())
+	if err := s.deps.Auctioneer.RequestTaskAuctions(ctx, []*auctioneer.TaskStartRequest{&start}); err != nil {
+		logger.Error("failed-requesting-task-auction", "task_guid", task.GetTaskGuid(), "error", err)
+	}
+	return nil
+}
+
+func (s *Server) startTask(ctx context.Context, logger *slog.Logger, req *models.StartTaskRequest, resp *models.StartTaskResponse) error {
+	_, _, shouldStart, err := s.deps.Tasks.StartTask(ctx, logger, req.GetTaskGuid(), req.GetCellId())
+	resp.ShouldStart = shouldStart
+	return err
+}
+
+// cancelTask completes the task as cancelled and, when a cell was running
+// it, tells that cell's rep (best effort: the rep's bulk sync catches up).
+func (s *Server) cancelTask(ctx context.Context, logger *slog.Logger, req *models.TaskGuidRequest, _ *models.TaskLifecycleResponse) error {
+	_, after, cellID, err := s.deps.Tasks.CancelTask(ctx, logger, req.GetTaskGuid())
+	if err != nil {
+		return err
+	}
+	s.deps.Callbacks.Submit(after)
+	if cellID == "" {
+		return nil
+	}
+	cell, err := s.deps.Cells.CellByID(ctx, logger, cellID)
+	if err != nil {
+		logger.Info("cell-not-found-for-cancel", "cell_id", cellID, "error", err)
+		return nil
+	}
+	if err := s.deps.Reps.Rep(cell.GetRepAddress()).CancelTask(ctx, req.GetTaskGuid()); err != nil {
+		logger.Error("failed-to-tell-rep-to-cancel", "cell_id", cellID, "error", err)
+	}
+	return nil
+}
+
+func (s *Server) failTask(ctx context.Context, logger *slog.Logger, req *models.FailTaskRequest, _ *models.TaskLifecycleResponse) error {
+	_, after, err := s.deps.Tasks.FailTask(ctx, logger, req.GetTaskGuid(), req.GetFailureReason())
+	if err == nil {
+		s.deps.Callbacks.Submit(after)
+	}
+	return err
+}
+
+func (s *Server) rejectTask(ctx context.Context, logger *slog.Logger, req *models.RejectTaskRequest, _ *models.TaskLifecycleResponse) error {
+	_, after, err := s.deps.Tasks.RejectTask(ctx, logger, req.GetTaskGuid(), req.GetRejectionReason(), s.deps.MaxTaskRetries)
+	if err == nil && after.GetState() == models.Task_Completed {
+		s.deps.Callbacks.Submit(after)
+	}
+	return err
+}
+
+func (s *Server) completeTask(ctx context.Context, logger *slog.Logger, req *models.CompleteTaskRequest, _ *models.TaskLifecycleResponse) error {
+	_, after, err := s.deps.Tasks.CompleteTask(ctx, logger, req.GetTaskGuid(), req.GetCellId(), req.GetFailed(), req.GetFailureReason(), req.GetResult())
+	if err == nil {
+		s.deps.Callbacks.Submit(after)
+	}
+	return err
+}
+
+func (s *Server) resolvingTask(ctx context.Context, logger *slog.Logger, req *models.TaskGuidRequest, _ *models.TaskLifecycleResponse) error {
+	_, _, err := s.deps.Tasks.ResolvingTask(ctx, logger, req.GetTaskGuid())
+	return err
+}
+
+func (s *Server) deleteTask(ctx context.Context, logger *slog.Logger, req *models.TaskGuidRequest, _ *models.TaskLifecycleResponse) error {
+	_, err := s.deps.Tasks.DeleteTask(ctx, logger, req.GetTaskGuid())
+	return err
+}

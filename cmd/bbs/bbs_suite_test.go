@@ -1,0 +1,121 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
+	"github.com/tedsuo/ifrit"
+	"github.com/tedsuo/ifrit/ginkgomon_v2"
+
+	"diego/test/certauthority"
+	"diego/test/etcdrunner"
+	"diego/test/ports"
+)
+
+func TestBBS(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "BBS Binary Suite")
+}
+
+// Shared by every spec of one ginkgo process.
+var (
+	bbsPath  string
+	etcd     *etcdrunner.Runner
+	etcdProc ifrit.Process
+	certs    testCerts
+)
+
+type testCerts struct {
+	CA, ServerCert, ServerKey, ClientCert, ClientKey string
+}
+
+var _ = SynchronizedBeforeSuite(func() []byte {
+	path, err := gexec.Build("diego/cmd/bbs")
+	Expect(err).NotTo(HaveOccurred())
+	return []byte(path)
+}, func(path []byte) {
+	bbsPath = string(path)
+	etcd = etcdrunner.New(etcdrunner.Config{LogWriter: GinkgoWriter})
+	etcdProc = ginkgomon_v2.Invoke(etcd)
+
+	ca, err := certauthority.New(GinkgoT().TempDir())
+	Expect(err).NotTo(HaveOccurred())
+	certs.CA = ca.CAFile()
+	certs.ServerCert, certs.ServerKey, err = ca.GenerateServer("bbs", "bbs.service.cf.internal")
+	Expect(err).NotTo(HaveOccurred())
+	certs.ClientCert, certs.ClientKey, err = ca.GenerateClient("client")
+	Expect(err).NotTo(HaveOccurred())
+})
+
+var _ = SynchronizedAfterSuite(func() {
+	ginkgomon_v2.Interrupt(etcdProc, 10*time.Second)
+	_ = etcd.Cleanup()
+}, func() {
+	gexec.CleanupBuildArtifacts()
+})
+
+// bbsProcess is one running bbs binary.
+type bbsProcess struct {
+	session    *gexec.Session
+	url        string
+	healthAddr string
+}
+
+// startBBS writes a config (tls: mutual TLS with the suite's certificates)
+// and starts the binary; it returns once the BBS logs "ready".
+func startBBS(tls bool, extra map[string]any) *bbsProcess {
+	GinkgoHelper()
+	listen := ports.Addr()
+	health := ports.Addr()
+	cfg := map[string]any{
+		"listen_addr":           listen,
+		"health_address":        health,
+		"etcd":                  map[string]any{"endpoints": []string{etcd.ClientURL()}},
+		"communication_timeout": "2s",
+		"task_callback_workers": 4,
+		"log_level":             "debug",
+	}
+	scheme := "http"
+	if tls {
+		cfg["ca_file"], cfg["cert_file"], cfg["key_file"] = certs.CA, certs.ServerCert, certs.ServerKey
+		scheme = "https"
+	}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	body, err := json.Marshal(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	path := filepath.Join(GinkgoT().TempDir(), "bbs.json")
+	Expect(os.WriteFile(path, body, 0o644)).To(Succeed())
+
+	session, err := gexec.Start(exec.Command(bbsPath, "-config", path), GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	Eventually(session.Out, 20*time.Second).Should(gbytes.Say(`"msg":"ready"`))
+	p := &bbsProcess{session: session, url: fmt.Sprintf("%s://%s", scheme, listen), healthAddr: health}
+	DeferCleanup(p.stop)
+	return p
+}
+
+func (p *bbsProcess) stop() {
+	p.session.Interrupt()
+	Eventually(p.session, 10*time.Second).Should(gexec.Exit())
+}
+
+// runWithConfig starts the binary with the given config file contents.
+func runWithConfig(contents string) *gexec.Session {
+	GinkgoHelper()
+	path := filepath.Join(GinkgoT().TempDir(), "bbs.json")
+	Expect(os.WriteFile(path, []byte(contents), 0o644)).To(Succeed())
+	session, err := gexec.Start(exec.Command(bbsPath, "-config", path), GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	return session
+}

@@ -1,0 +1,181 @@
+// Package benchutil is what the benchmarks of ../shared/benchmarks.md share:
+// an embedded etcd, the real bbs binary, latency recording, and the one JSON
+// line each benchmark prints last.
+package benchutil
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tedsuo/ifrit"
+
+	bbsclient "diego/bbs/client"
+	"diego/test/etcdrunner"
+	"diego/test/ports"
+)
+
+// Result is the JSON line a benchmark prints (benchmarks.md).
+type Result struct {
+	Bench       string         `json:"bench"`
+	Value       float64        `json:"value"`
+	Unit        string         `json:"unit"`
+	Anchor      string         `json:"anchor"`
+	AnchorValue float64        `json:"anchor_value"`
+	Ratio       float64        `json:"ratio"`
+	Target      float64        `json:"target"`
+	Pass        bool           `json:"pass"`
+	P50ms       float64        `json:"p50_ms"`
+	P99ms       float64        `json:"p99_ms"`
+	Conditions  map[string]any `json:"conditions,omitempty"`
+}
+
+// Print writes r as one JSON line on stdout.
+func (r Result) Print() {
+	b, _ := json.Marshal(r)
+	fmt.Println(string(b))
+}
+
+// Fatal reports a harness failure and exits.
+func Fatal(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+// Latencies records durations from many goroutines.
+type Latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+// Add records one duration.
+func (l *Latencies) Add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+// Percentile is the p-th percentile (0 < p ≤ 100) in milliseconds.
+func (l *Latencies) Percentile(p float64) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return 0
+	}
+	s := slices.Clone(l.d)
+	slices.Sort(s)
+	i := int(float64(len(s))*p/100+0.5) - 1
+	i = max(0, min(i, len(s)-1))
+	return float64(s[i]) / float64(time.Millisecond)
+}
+
+// Count is how many durations were recorded.
+func (l *Latencies) Count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.d)
+}
+
+// Etcd is an embedded etcd for one benchmark run.
+type Etcd struct {
+	*etcdrunner.Runner
+	process ifrit.Process
+}
+
+// StartEtcd starts an embedded etcd on free ports.
+func StartEtcd() *Etcd {
+	r := etcdrunner.New(etcdrunner.Config{LogWriter: io.Discard})
+	p := ifrit.Invoke(r)
+	select {
+	case <-p.Ready():
+	case err := <-p.Wait():
+		Fatal("etcd did not start: %v", err)
+	}
+	return &Etcd{Runner: r, process: p}
+}
+
+// Stop stops etcd and removes its data.
+func (e *Etcd) Stop() {
+	e.process.Signal(os.Interrupt)
+	<-e.process.Wait()
+	_ = e.Cleanup()
+}
+
+// BBS is a running bbs binary.
+type BBS struct {
+	cmd    *exec.Cmd
+	URL    string
+	dir    string
+	Client *bbsclient.Client
+}
+
+// StartBBS builds cmd/bbs and runs it against etcdURL over plain HTTP.
+func StartBBS(etcdURL string, extra map[string]any) *BBS {
+	dir, err := os.MkdirTemp("", "bench-bbs")
+	if err != nil {
+		Fatal("%v", err)
+	}
+	bin := filepath.Join(dir, "bbs")
+	if out, err := exec.Command("go", "build", "-o", bin, "diego/cmd/bbs").CombinedOutput(); err != nil {
+		Fatal("building bbs: %v\n%s", err, out)
+	}
+	listen := ports.Addr()
+	cfg := map[string]any{
+		"listen_addr":    listen,
+		"health_address": ports.Addr(),
+		"etcd":           map[string]any{"endpoints": []string{etcdURL}},
+		"log_level":      "error",
+	}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	body, _ := json.Marshal(cfg)
+	cfgPath := filepath.Join(dir, "bbs.json")
+	if err := os.WriteFile(cfgPath, body, 0o644); err != nil {
+		Fatal("%v", err)
+	}
+	cmd := exec.Command(bin, "-config", cfgPath)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		Fatal("starting bbs: %v", err)
+	}
+	b := &BBS{cmd: cmd, URL: "http://" + listen, dir: dir}
+	b.Client, err = bbsclient.New(bbsclient.Config{URL: b.URL})
+	if err != nil {
+		Fatal("%v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !b.Client.Ping(context.Background()) {
+		if time.Now().After(deadline) {
+			b.Stop()
+			Fatal("bbs did not become ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return b
+}
+
+// Stop ends the bbs process and removes its files.
+func (b *BBS) Stop() {
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	_ = b.cmd.Wait()
+	_ = os.RemoveAll(b.dir)
+}
+
+// NewClient returns another client to the same BBS with its own connection
+// pool, as a separate consumer would have.
+func (b *BBS) NewClient() *bbsclient.Client {
+	c, err := bbsclient.New(bbsclient.Config{URL: b.URL})
+	if err != nil {
+		Fatal("%v", err)
+	}
+	return c
+}
