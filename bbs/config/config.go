@@ -24,6 +24,8 @@ type Config struct {
 	ListenAddr string `json:"listen_addr"`
 	// HealthAddress answers GET /ping while the BBS runs.
 	HealthAddress string `json:"health_address"`
+	// DebugAddress, when set, serves Go's pprof profiles (/debug/pprof/).
+	DebugAddress string `json:"debug_address"`
 	// CAFile verifies client certificates; CertFile and KeyFile are the
 	// server's own (RSA).
 	CAFile   string `json:"ca_file"`
@@ -63,7 +65,11 @@ func (c Config) TLS() bool { return c.CertFile != "" }
 // Validate reports every bad setting at once.
 func (c Config) Validate() error {
 	var v config.Validator
-	for key, addr := range map[string]string{"listen_addr": c.ListenAddr, "health_address": c.HealthAddress} {
+	addrs := map[string]string{"listen_addr": c.ListenAddr, "health_address": c.HealthAddress}
+	if c.DebugAddress != "" {
+		addrs["debug_address"] = c.DebugAddress
+	}
+	for key, addr := range addrs {
 		_, _, err := net.SplitHostPort(addr)
 		v.Require(err == nil, "%s %q is not host:port", key, addr)
 	}

@@ -16,7 +16,7 @@ import (
 // ChangeSource is the store's change feed (etcddb.ETCDDB).
 type ChangeSource interface {
 	CurrentRevision(ctx context.Context) (int64, error)
-	WatchChanges(ctx context.Context, logger *slog.Logger, fromRevision int64) <-chan etcddb.ChangeBatch
+	WatchChanges(ctx context.Context, logger *slog.Logger, fromRevision int64, wanted func() bool) <-chan etcddb.ChangeBatch
 	RunInfoAt(ctx context.Context, processGuid string, rev int64) (*models.DesiredLRPRunInfo, error)
 }
 
@@ -42,7 +42,7 @@ func (w *Watcher) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	if err != nil {
 		return fmt.Errorf("event watcher: %w", err)
 	}
-	batches := w.source.WatchChanges(ctx, w.logger, rev)
+	batches := w.source.WatchChanges(ctx, w.logger, rev, func() bool { return w.hub.SubscriberCount() > 0 })
 	close(ready)
 	for {
 		select {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/sigmon"
@@ -24,6 +25,11 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
+	}
+	if os.Getenv("GOGC") == "" {
+		// The BBS's heap is small and the machine's memory is not: collect
+		// less often and give the CPU to requests (decision in docs/decisions.md).
+		debug.SetGCPercent(400)
 	}
 	runner, logger, cleanup, err := wire(cfg)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"log"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 
 	"github.com/tedsuo/ifrit"
@@ -85,14 +86,21 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 		<-signals
 		return nil
 	})
-	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
+	members := grouper.Members{
 		{Name: "api", Runner: api},
 		{Name: "health", Runner: health},
 		{Name: "callbacks", Runner: callbacks},
 		{Name: "event-watcher", Runner: events.NewWatcher(logger, store, hub)},
 		{Name: "open", Runner: open},
-	})
-	return group, logger, cleanup, nil
+	}
+	if cfg.DebugAddress != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		members = append(grouper.Members{{Name: "debug", Runner: httpserver.New(cfg.DebugAddress, mux)}}, members...)
+	}
+	return grouper.NewOrdered(os.Interrupt, members), logger, cleanup, nil
 }
 
 // reps adapts peers.Reps to the handlers' interface.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -29,7 +30,7 @@ func New(w io.Writer, level slog.Level, component string) *slog.Logger {
 		},
 	})
 	root := h.WithAttrs([]slog.Attr{slog.String("source", component)})
-	return slog.New(&sessionHandler{root: root, session: component, current: root})
+	return slog.New(&sessionHandler{root: root, session: component, unnamed: true})
 }
 
 // ParseLevel reads a log_level config value: debug, info, warn or error.
@@ -58,7 +59,7 @@ func Discard() *slog.Logger {
 func Session(l *slog.Logger, operation string, attrs ...any) *slog.Logger {
 	parent, ok := l.Handler().(*sessionHandler)
 	if !ok {
-		parent = &sessionHandler{root: l.Handler(), current: l.Handler()}
+		parent = &sessionHandler{root: l.Handler(), unnamed: true}
 	}
 
 	name := operation
@@ -71,10 +72,6 @@ func Session(l *slog.Logger, operation string, attrs ...any) *slog.Logger {
 	if len(attrs) > 0 {
 		child.ops = append(child.ops, withOp{attrs: argsToAttrs(attrs)})
 	}
-	child.current = child.root.WithAttrs([]slog.Attr{slog.String("session", name)})
-	for _, op := range child.ops {
-		child.current = op.apply(child.current)
-	}
 	return slog.New(child)
 }
 
@@ -86,11 +83,34 @@ func Session(l *slog.Logger, operation string, attrs ...any) *slog.Logger {
 // onto root after its own, longer, session attribute. That keeps "session"
 // unique and at the top level even inside groups, and needs no parsing of
 // output.
+//
+// The handler that writes is built only when a record is first written: a
+// session per request is cheap when nothing is logged (the common case at
+// info level on a busy server), because the JSON handler pre-formats
+// attributes in WithAttrs.
 type sessionHandler struct {
 	root    slog.Handler
 	session string
+	unnamed bool // the component's own logger: no session attribute
 	ops     []withOp
-	current slog.Handler // root + session attr + ops, used for logging
+
+	once  sync.Once
+	built slog.Handler // root + session attr + ops
+}
+
+// handler builds the writing handler on first use.
+func (h *sessionHandler) handler() slog.Handler {
+	h.once.Do(func() {
+		b := h.root
+		if !h.unnamed {
+			b = b.WithAttrs([]slog.Attr{slog.String("session", h.session)})
+		}
+		for _, op := range h.ops {
+			b = op.apply(b)
+		}
+		h.built = b
+	})
+	return h.built
 }
 
 // withOp is one WithGroup (group set) or WithAttrs call.
@@ -106,12 +126,13 @@ func (op withOp) apply(h slog.Handler) slog.Handler {
 	return h.WithAttrs(op.attrs)
 }
 
+// Enabled asks the root: attributes and groups do not change the level.
 func (h *sessionHandler) Enabled(ctx context.Context, level slog.Level) bool {
-	return h.current.Enabled(ctx, level)
+	return h.root.Enabled(ctx, level)
 }
 
 func (h *sessionHandler) Handle(ctx context.Context, r slog.Record) error {
-	return h.current.Handle(ctx, r)
+	return h.handler().Handle(ctx, r)
 }
 
 func (h *sessionHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
@@ -128,12 +149,7 @@ func (h *sessionHandler) WithGroup(name string) slog.Handler {
 func (h *sessionHandler) with(op withOp) *sessionHandler {
 	ops := make([]withOp, len(h.ops), len(h.ops)+1)
 	copy(ops, h.ops)
-	return &sessionHandler{
-		root:    h.root,
-		session: h.session,
-		ops:     append(ops, op),
-		current: op.apply(h.current),
-	}
+	return &sessionHandler{root: h.root, session: h.session, unnamed: h.unnamed, ops: append(ops, op)}
 }
 
 // argsToAttrs pairs up key-value arguments the way slog.Logger.With does,

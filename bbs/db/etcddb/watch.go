@@ -59,7 +59,9 @@ func (e *ETCDDB) CurrentRevision(ctx context.Context) (int64, error) {
 // watch breaks it is re-established from the last revision delivered, so no
 // change is skipped or repeated; only a compaction past that revision loses
 // changes, which is logged. Undecodable values are logged and left out.
-func (e *ETCDDB) WatchChanges(ctx context.Context, logger *slog.Logger, fromRevision int64) <-chan ChangeBatch {
+// While wanted (if not nil) returns false, batches carry no changes: nobody
+// is listening, so nothing is decoded.
+func (e *ETCDDB) WatchChanges(ctx context.Context, logger *slog.Logger, fromRevision int64, wanted func() bool) <-chan ChangeBatch {
 	out := make(chan ChangeBatch, 64)
 	go func() {
 		defer close(out)
@@ -77,7 +79,8 @@ func (e *ETCDDB) WatchChanges(ctx context.Context, logger *slog.Logger, fromRevi
 					}
 					break
 				}
-				for _, batch := range e.batches(logger, resp.Events) {
+				decode := wanted == nil || wanted()
+				for _, batch := range e.batches(logger, resp.Events, decode) {
 					select {
 					case out <- batch:
 					case <-ctx.Done():
@@ -99,12 +102,15 @@ func (e *ETCDDB) WatchChanges(ctx context.Context, logger *slog.Logger, fromRevi
 
 // batches groups watch events by revision and decodes the ones that are
 // records the event streams care about.
-func (e *ETCDDB) batches(logger *slog.Logger, events []*clientv3.Event) []ChangeBatch {
+func (e *ETCDDB) batches(logger *slog.Logger, events []*clientv3.Event, decode bool) []ChangeBatch {
 	var out []ChangeBatch
 	for _, ev := range events {
 		rev := ev.Kv.ModRevision
 		if len(out) == 0 || out[len(out)-1].Revision != rev {
 			out = append(out, ChangeBatch{Revision: rev})
+		}
+		if !decode {
+			continue
 		}
 		key := string(ev.Kv.Key)
 		kind, ok := e.kindOf(key)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"syscall"
@@ -178,4 +179,30 @@ func (b *BBS) NewClient() *bbsclient.Client {
 		Fatal("%v", err)
 	}
 	return c
+}
+
+// DebugConfig adds the BBS's pprof listener when BENCH_PPROF names an
+// address (e.g. 127.0.0.1:6060), to profile a benchmark while it runs.
+func DebugConfig() map[string]any {
+	if addr := os.Getenv("BENCH_PPROF"); addr != "" {
+		return map[string]any{"debug_address": addr}
+	}
+	return nil
+}
+
+// Profile writes a CPU profile of the benchmark process itself (its etcd and
+// its clients) to $BENCH_CPUPROFILE, when set, until the returned stop runs.
+func Profile() (stop func()) {
+	path := os.Getenv("BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		Fatal("%v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		Fatal("%v", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
