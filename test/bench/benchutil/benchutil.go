@@ -45,10 +45,27 @@ func (r Result) Print() {
 	fmt.Println(string(b))
 }
 
-// Fatal reports a harness failure and exits.
+// Fatal reports a harness failure, stops what the harness started, and exits.
 func Fatal(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	cleanupMu.Lock()
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	cleanupMu.Unlock()
 	os.Exit(1)
+}
+
+var (
+	cleanupMu sync.Mutex
+	cleanups  []func()
+)
+
+// atFatal registers what Fatal must stop before exiting.
+func atFatal(f func()) {
+	cleanupMu.Lock()
+	cleanups = append(cleanups, f)
+	cleanupMu.Unlock()
 }
 
 // Latencies records durations from many goroutines.
@@ -100,6 +117,7 @@ func StartEtcd() *Etcd {
 	case err := <-p.Wait():
 		Fatal("etcd did not start: %v", err)
 	}
+	atFatal(func() { p.Signal(os.Kill); _ = r.Cleanup() })
 	return &Etcd{Runner: r, process: p}
 }
 
@@ -149,6 +167,7 @@ func StartBBS(etcdURL string, extra map[string]any) *BBS {
 		Fatal("starting bbs: %v", err)
 	}
 	b := &BBS{cmd: cmd, URL: "http://" + listen, dir: dir}
+	atFatal(func() { _ = cmd.Process.Kill(); _ = os.RemoveAll(dir) })
 	b.Client, err = bbsclient.New(bbsclient.Config{URL: b.URL})
 	if err != nil {
 		Fatal("%v", err)
