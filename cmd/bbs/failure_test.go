@@ -21,7 +21,7 @@ var _ = Describe("Failures", func() {
 		Expect(etcd.Reset()).To(Succeed())
 	})
 
-	It("keeps serving, losing no acknowledged write, when an etcd member dies mid-load", func() {
+	It("keeps serving, losing no acknowledged write and no event, when an etcd member dies mid-load", func() {
 		cluster := etcdrunner.NewCluster(3)
 		proc := ginkgomon_v2.Invoke(cluster)
 		DeferCleanup(func() { ginkgomon_v2.Interrupt(proc, 20*time.Second); _ = cluster.Cleanup() })
@@ -30,6 +30,22 @@ var _ = Describe("Failures", func() {
 			"etcd": map[string]any{"endpoints": cluster.ClientURLs()},
 		})
 		client := newClient(bbs)
+		source, err := client.SubscribeToTaskEvents(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		defer source.Close()
+		created := make(chan string, 100000)
+		go func() {
+			for {
+				e, err := source.Next()
+				if err != nil {
+					close(created)
+					return
+				}
+				if c, ok := e.(*models.TaskCreatedEvent); ok {
+					created <- c.Task.TaskGuid
+				}
+			}
+		}()
 
 		var (
 			acked   sync.Map
@@ -58,8 +74,7 @@ var _ = Describe("Failures", func() {
 		}
 
 		Eventually(count.Load).Should(BeNumerically(">", 50))
-		victim := (cluster.Leader() + 1) % 3 // a follower: the client keeps its other endpoints
-		Expect(cluster.StopMember(victim)).To(Succeed())
+		Expect(cluster.StopMember(cluster.Leader())).To(Succeed(), "the leader dies: a new one is elected")
 		before := count.Load()
 		Eventually(count.Load, 20*time.Second).Should(BeNumerically(">", before+50), "writes go on with two members")
 		close(stop)
@@ -79,6 +94,26 @@ var _ = Describe("Failures", func() {
 			return true
 		})
 		Expect(missing).To(BeZero(), "every acknowledged write is stored")
+
+		seen := map[string]int{}
+		Eventually(func() int {
+			for {
+				select {
+				case guid, ok := <-created:
+					if !ok {
+						return len(seen)
+					}
+					seen[guid]++
+					continue
+				default:
+				}
+				return len(seen)
+			}
+		}, 10*time.Second).Should(Equal(len(tasks)), "one created event per stored task")
+		for guid, n := range seen {
+			Expect(n).To(Equal(1), "duplicate event for %s", guid)
+			Expect(stored).To(HaveKey(guid), "event for a task that was not stored")
+		}
 	})
 
 	It("loses nothing when the BBS is killed, and the event stream resumes on its replacement", func() {
