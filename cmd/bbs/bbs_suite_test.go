@@ -3,6 +3,8 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,8 @@ import (
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/ginkgomon_v2"
 
+	"diego/auctioneer"
+	"diego/models"
 	"diego/test/certauthority"
 	"diego/test/etcdrunner"
 	"diego/test/ports"
@@ -118,4 +122,47 @@ func runWithConfig(contents string) *gexec.Session {
 	session, err := gexec.Start(exec.Command(bbsPath, "-config", path), GinkgoWriter, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
 	return session
+}
+
+// fakeAuctioneer serves the auctioneer API, hands over what each route
+// receives, and takes the auctioneer lock so the BBS finds it.
+func fakeAuctioneer() (lrps chan []auctioneer.LRPStartRequest, tasks chan []auctioneer.TaskStartRequest) {
+	GinkgoHelper()
+	lrps = make(chan []auctioneer.LRPStartRequest, 100)
+	tasks = make(chan []auctioneer.TaskStartRequest, 100)
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/lrps":
+			var reqs []auctioneer.LRPStartRequest
+			_ = json.NewDecoder(r.Body).Decode(&reqs)
+			lrps <- reqs
+		case "/v1/tasks":
+			var reqs []auctioneer.TaskStartRequest
+			_ = json.NewDecoder(r.Body).Decode(&reqs)
+			tasks <- reqs
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	DeferCleanup(server.Close)
+	presence, _ := json.Marshal(auctioneer.Presence{ID: "a1", Address: server.URL})
+	putKey("/diego/v1/locks/auctioneer", string(presence))
+	return lrps, tasks
+}
+
+// fakeRep accepts every rep call, hands over the request paths, and is the
+// rep of each named cell (whose presence it writes).
+func fakeRep(cells ...string) chan string {
+	GinkgoHelper()
+	paths := make(chan string, 100)
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths <- r.URL.Path
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	DeferCleanup(server.Close)
+	for _, cell := range cells {
+		body, _ := json.Marshal(&models.CellPresence{CellId: cell, RepAddress: server.URL, Zone: "z1",
+			Capacity: &models.CellCapacity{MemoryMb: 1024, DiskMb: 2048, Containers: 10}})
+		putKey("/diego/v1/cell/"+cell, string(body))
+	}
+	return paths
 }

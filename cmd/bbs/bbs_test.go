@@ -220,25 +220,8 @@ var _ = Describe("The bbs binary", func() {
 		)
 
 		BeforeEach(func() {
-			auctions = make(chan []auctioneer.TaskStartRequest, 10)
-			fakeAuctioneer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				var reqs []auctioneer.TaskStartRequest
-				_ = json.NewDecoder(r.Body).Decode(&reqs)
-				auctions <- reqs
-				w.WriteHeader(http.StatusAccepted)
-			}))
-			DeferCleanup(fakeAuctioneer.Close)
-			presence, _ := json.Marshal(auctioneer.Presence{ID: "a1", Address: fakeAuctioneer.URL})
-			putKey("/diego/v1/locks/auctioneer", string(presence))
-
-			cancelled = make(chan string, 10)
-			fakeRep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				cancelled <- r.URL.Path
-				w.WriteHeader(http.StatusAccepted)
-			}))
-			DeferCleanup(fakeRep.Close)
-			cell, _ := json.Marshal(&models.CellPresence{CellId: "cell-1", RepAddress: fakeRep.URL, Zone: "z1"})
-			putKey("/diego/v1/cell/cell-1", string(cell))
+			_, auctions = fakeAuctioneer()
+			cancelled = fakeRep("cell-1")
 
 			callbacks = make(chan map[string]any, 10)
 			fakeCC := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,10 +1,7 @@
 package main_test
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"time"
 
@@ -48,30 +45,8 @@ var _ = Describe("LRPs through the bbs binary", func() {
 
 	BeforeEach(func() {
 		Expect(etcd.Reset()).To(Succeed())
-		auctions = make(chan []auctioneer.LRPStartRequest, 100)
-		fakeAuctioneer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/v1/lrps" {
-				var reqs []auctioneer.LRPStartRequest
-				_ = json.NewDecoder(r.Body).Decode(&reqs)
-				auctions <- reqs
-			}
-			w.WriteHeader(http.StatusAccepted)
-		}))
-		DeferCleanup(fakeAuctioneer.Close)
-		presence, _ := json.Marshal(auctioneer.Presence{ID: "a1", Address: fakeAuctioneer.URL})
-		putKey("/diego/v1/locks/auctioneer", string(presence))
-
-		stops = make(chan string, 100)
-		fakeRep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			stops <- r.URL.Path
-			w.WriteHeader(http.StatusAccepted)
-		}))
-		DeferCleanup(fakeRep.Close)
-		for _, cell := range []string{"cell-1", "cell-2"} {
-			body, _ := json.Marshal(&models.CellPresence{CellId: cell, RepAddress: fakeRep.URL, Zone: "z1",
-				Capacity: &models.CellCapacity{MemoryMb: 1024, DiskMb: 2048, Containers: 10}})
-			putKey("/diego/v1/cell/"+cell, string(body))
-		}
+		auctions, _ = fakeAuctioneer()
+		stops = fakeRep("cell-1", "cell-2")
 		bbs = startBBS(false, nil)
 		client = newClient(bbs)
 	})

@@ -75,29 +75,18 @@ func getRecord[T any, P protoPtr[T]](ctx context.Context, kv clientv3.KV, key st
 	return rec, kvp.ModRevision, nil
 }
 
-// getRecords reads the records at keys as of revision rev (0: the latest)
-// in as few round trips as etcd's transaction limit allows. Missing keys
-// are left out; a record that cannot be decoded is logged and skipped.
+// getRecords reads the records at keys as of revision rev (0: the revision
+// the first read sees, so that the whole read is one snapshot) in as few
+// round trips as etcd's transaction limit allows. Missing keys are left out;
+// a record that cannot be decoded is logged and skipped.
 func getRecords[T any, P protoPtr[T]](ctx context.Context, logger *slog.Logger, kv clientv3.KV, keys []string, rev int64) ([]P, error) {
-	out := make([]P, 0, len(keys))
-	for chunk := range slices.Chunk(keys, maxTxnOps) {
-		ops := make([]clientv3.Op, len(chunk))
-		for i, k := range chunk {
-			if rev > 0 {
-				ops[i] = clientv3.OpGet(k, clientv3.WithRev(rev))
-			} else {
-				ops[i] = clientv3.OpGet(k)
-			}
-		}
-		resp, err := kv.Txn(ctx).Then(ops...).Commit()
-		if err != nil {
-			return nil, etcdError("get", chunk[0], err)
-		}
-		for _, r := range resp.Responses {
-			for _, kvp := range r.GetResponseRange().GetKvs() {
-				out = appendDecoded(logger, out, kvp.Key, kvp.Value)
-			}
-		}
+	kvs, _, err := getKVs(ctx, kv, keys, rev)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]P, 0, len(kvs))
+	for _, kvp := range kvs {
+		out = appendDecoded(logger, out, kvp.Key, kvp.Value)
 	}
 	return out, nil
 }
