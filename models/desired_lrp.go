@@ -141,9 +141,10 @@ func (s *DesiredLRPSchedulingInfo) ApplyUpdate(u *DesiredLRPUpdate) {
 }
 
 // VersionDownTo0 gives the form `.r0`-era readers expect (spec core §1.2):
-// the start timeout in seconds and timeout actions in nanoseconds.
+// the `.r2` form, plus the start timeout in seconds and timeout actions in
+// nanoseconds.
 func (d *DesiredLRP) VersionDownTo0() *DesiredLRP {
-	out := cloneDesired(d)
+	out := cloneDesired(d.VersionDownTo2())
 	out.DeprecatedStartTimeoutS = uint32(out.GetStartTimeoutMs() / 1000)
 	for _, a := range []*Action{out.GetSetup(), out.GetAction(), out.GetMonitor()} {
 		fillDeprecatedTimeouts(a)

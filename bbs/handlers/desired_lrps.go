@@ -12,13 +12,11 @@ import (
 )
 
 func (s *Server) desiredLRPHandlers() map[string]http.Handler {
-	list := unary(s, "desired-lrps", s.desiredLRPs)
-	byGuid := unary(s, "desired-lrp-by-process-guid", s.desiredLRPByProcessGuid)
 	return map[string]http.Handler{
-		bbs.DesiredLRPsRoute:                           list,
-		bbs.DesiredLRPsRoute_r2:                        list,
-		bbs.DesiredLRPByProcessGuidRoute:               byGuid,
-		bbs.DesiredLRPByProcessGuidRoute_r2:            byGuid,
+		bbs.DesiredLRPsRoute:                           unary(s, "desired-lrps", s.desiredLRPs),
+		bbs.DesiredLRPsRoute_r2:                        unary(s, "desired-lrps-r2", s.desiredLRPsR2),
+		bbs.DesiredLRPByProcessGuidRoute:               unary(s, "desired-lrp-by-process-guid", s.desiredLRPByProcessGuid),
+		bbs.DesiredLRPByProcessGuidRoute_r2:            unary(s, "desired-lrp-by-process-guid-r2", s.desiredLRPByProcessGuidR2),
 		bbs.DesiredLRPSchedulingInfosRoute:             unary(s, "desired-lrp-scheduling-infos", s.schedulingInfos),
 		bbs.DesiredLRPSchedulingInfoByProcessGuidRoute: unary(s, "desired-lrp-scheduling-info", s.schedulingInfoByProcessGuid),
 		bbs.DesiredLRPRoutingInfosRoute:                unary(s, "desired-lrp-routing-infos", s.routingInfos),
@@ -41,6 +39,23 @@ func (s *Server) desiredLRPs(ctx context.Context, logger *slog.Logger, req *mode
 func (s *Server) desiredLRPByProcessGuid(ctx context.Context, logger *slog.Logger, req *models.DesiredLRPByProcessGuidRequest, resp *models.DesiredLRPResponse) error {
 	lrp, err := s.deps.DesiredLRPs.DesiredLRPByProcessGuid(ctx, logger, req.GetProcessGuid())
 	resp.DesiredLrp = lrp
+	return err
+}
+
+// The `.r2` revisions serve desired LRPs without image layers (spec core §1.2).
+func (s *Server) desiredLRPsR2(ctx context.Context, logger *slog.Logger, req *models.DesiredLRPsRequest, resp *models.DesiredLRPsResponse) error {
+	err := s.desiredLRPs(ctx, logger, req, resp)
+	for i, d := range resp.DesiredLrps {
+		resp.DesiredLrps[i] = d.VersionDownTo2()
+	}
+	return err
+}
+
+func (s *Server) desiredLRPByProcessGuidR2(ctx context.Context, logger *slog.Logger, req *models.DesiredLRPByProcessGuidRequest, resp *models.DesiredLRPResponse) error {
+	err := s.desiredLRPByProcessGuid(ctx, logger, req, resp)
+	if resp.DesiredLrp != nil {
+		resp.DesiredLrp = resp.DesiredLrp.VersionDownTo2()
+	}
 	return err
 }
 

@@ -12,14 +12,13 @@ import (
 )
 
 func (s *Server) taskHandlers() map[string]http.Handler {
-	tasks := unary(s, "tasks", s.listTasks)
-	byGuid := unary(s, "task-by-guid", s.taskByGuid)
+	byGuidR2 := unary(s, "task-by-guid-r2", s.taskByGuidR2)
 	return map[string]http.Handler{
-		bbs.TasksRoute:          tasks,
-		bbs.TasksRoute_r2:       tasks,
-		bbs.TaskByGuidRoute:     byGuid,
-		bbs.TaskByGuidRoute_r2:  byGuid,
-		bbs.TaskByGuidRoute_GET: byGuid,
+		bbs.TasksRoute:          unary(s, "tasks", s.listTasks),
+		bbs.TasksRoute_r2:       unary(s, "tasks-r2", s.listTasksR2),
+		bbs.TaskByGuidRoute:     unary(s, "task-by-guid", s.taskByGuid),
+		bbs.TaskByGuidRoute_r2:  byGuidR2,
+		bbs.TaskByGuidRoute_GET: byGuidR2,
 		bbs.DesireTaskRoute:     unary(s, "desire-task", s.desireTask),
 		bbs.StartTaskRoute:      unary(s, "start-task", s.startTask),
 		bbs.CancelTaskRoute:     unary(s, "cancel-task", s.cancelTask),
@@ -40,6 +39,24 @@ func (s *Server) listTasks(ctx context.Context, logger *slog.Logger, req *models
 func (s *Server) taskByGuid(ctx context.Context, logger *slog.Logger, req *models.TaskByGuidRequest, resp *models.TaskResponse) error {
 	task, err := s.deps.Tasks.TaskByGuid(ctx, logger, req.GetTaskGuid())
 	resp.Task = task
+	return err
+}
+
+// The `.r2` revisions (and the late-2015 GET) serve tasks without image
+// layers (spec core §1.2).
+func (s *Server) listTasksR2(ctx context.Context, logger *slog.Logger, req *models.TasksRequest, resp *models.TasksResponse) error {
+	err := s.listTasks(ctx, logger, req, resp)
+	for i, t := range resp.Tasks {
+		resp.Tasks[i] = t.VersionDownTo2()
+	}
+	return err
+}
+
+func (s *Server) taskByGuidR2(ctx context.Context, logger *slog.Logger, req *models.TaskByGuidRequest, resp *models.TaskResponse) error {
+	err := s.taskByGuid(ctx, logger, req, resp)
+	if resp.Task != nil {
+		resp.Task = resp.Task.VersionDownTo2()
+	}
 	return err
 }
 
