@@ -77,6 +77,7 @@ func (c Config) Validate() error {
 		"cert_file needs key_file and ca_file (the CA that signs client certificates)")
 	v.Require(c.CertFile != "" || (c.KeyFile == "" && c.CAFile == ""), "key_file and ca_file need cert_file")
 	v.Require(len(c.ETCD.Endpoints) > 0, "etcd.endpoints must list at least one URL")
+	v.Require((c.ETCD.CertFile == "") == (c.ETCD.KeyFile == ""), "etcd.cert_file and etcd.key_file go together")
 	v.Require(c.Root != "" && c.Root[0] == '/', "root %q must start with /", c.Root)
 	v.Require(c.CommunicationTimeout > 0, "communication_timeout must be positive")
 	v.Require(c.MaxTaskRetries >= 0, "max_task_retries must not be negative")

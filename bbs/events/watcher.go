@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -19,6 +20,13 @@ type ChangeSource interface {
 	WatchChanges(ctx context.Context, logger *slog.Logger, fromRevision int64, wanted func() bool) <-chan etcddb.ChangeBatch
 	RunInfoAt(ctx context.Context, processGuid string, rev int64) (*models.DesiredLRPRunInfo, error)
 }
+
+// How long one attempt to reach etcd at start may take, and the pause
+// between attempts.
+const (
+	startTimeout       = 5 * time.Second
+	startRetryInterval = time.Second
+)
 
 // Watcher is the ifrit runner that turns store changes into events on a
 // hub (spec core §4.4). It is ready once it watches from the current
@@ -38,9 +46,23 @@ func (w *Watcher) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	defer w.hub.Close()
-	rev, err := w.source.CurrentRevision(ctx)
-	if err != nil {
-		return fmt.Errorf("event watcher: %w", err)
+	// Until etcd answers, the BBS is not ready (its API answers 503): say so
+	// and keep trying rather than exit.
+	var rev int64
+	for {
+		attempt, stop := context.WithTimeout(ctx, startTimeout)
+		var err error
+		rev, err = w.source.CurrentRevision(attempt)
+		stop()
+		if err == nil {
+			break
+		}
+		w.logger.Error("waiting-for-etcd", "error", err, "hint", "check that etcd is running and that etcd.endpoints names it")
+		select {
+		case <-signals:
+			return nil
+		case <-time.After(startRetryInterval):
+		}
 	}
 	batches := w.source.WatchChanges(ctx, w.logger, rev, func() bool { return w.hub.SubscriberCount() > 0 })
 	close(ready)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,12 +14,14 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 	"google.golang.org/protobuf/proto"
 
 	"diego/auctioneer"
 	bbsclient "diego/bbs/client"
 	"diego/models"
+	"diego/test/ports"
 )
 
 var ctx = context.Background()
@@ -328,3 +331,12 @@ var _ = Describe("The bbs binary", func() {
 
 // callbackURL is the fake CC of the side-effect specs.
 var callbackURL string
+
+var _ = Describe("Starting without etcd", func() {
+	It("answers 503 and logs what to check until etcd is reachable", func() {
+		session := runWithConfig(fmt.Sprintf(`{"listen_addr":%q,"health_address":%q,"etcd":{"endpoints":["http://127.0.0.1:1"]}}`,
+			ports.Addr(), ports.Addr()))
+		DeferCleanup(func() { session.Interrupt(); Eventually(session, 10*time.Second).Should(gexec.Exit(0)) })
+		Eventually(session.Out, 15*time.Second).Should(gbytes.Say(`waiting-for-etcd.*etcd.endpoints`))
+	})
+})
