@@ -24,7 +24,7 @@ type ChangeSource interface {
 // How long one attempt to reach etcd at start may take, and the pause
 // between attempts.
 const (
-	startTimeout       = 5 * time.Second
+	startTimeout       = 2 * time.Second
 	startRetryInterval = time.Second
 )
 
@@ -46,6 +46,17 @@ func (w *Watcher) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	defer w.hub.Close()
+	// A signal cancels whatever etcd call is in flight.
+	stopped := make(chan struct{})
+	go func() {
+		select {
+		case <-signals:
+			close(stopped)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
 	// Until etcd answers, the BBS is not ready (its API answers 503): say so
 	// and keep trying rather than exit.
 	var rev int64
@@ -57,9 +68,14 @@ func (w *Watcher) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		if err == nil {
 			break
 		}
+		select {
+		case <-stopped:
+			return nil
+		default:
+		}
 		w.logger.Error("waiting-for-etcd", "error", err, "hint", "check that etcd is running and that etcd.endpoints names it")
 		select {
-		case <-signals:
+		case <-stopped:
 			return nil
 		case <-time.After(startRetryInterval):
 		}
@@ -68,11 +84,16 @@ func (w *Watcher) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	close(ready)
 	for {
 		select {
-		case <-signals:
+		case <-stopped:
 			return nil
 		case batch, ok := <-batches:
 			if !ok {
-				return fmt.Errorf("event watcher: the change feed closed")
+				select {
+				case <-stopped:
+					return nil
+				default:
+					return fmt.Errorf("event watcher: the change feed closed")
+				}
 			}
 			w.emit(ctx, batch)
 		}
