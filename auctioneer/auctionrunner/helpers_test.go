@@ -52,4 +52,3 @@ func placements(work map[string]rep.Work) map[string]string {
 	}
 	return out
 }
-
