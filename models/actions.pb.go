@@ -4,7 +4,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: actions.proto
+// source: models/actions.proto
 
 package models
 
@@ -41,7 +41,7 @@ type Action struct {
 
 func (x *Action) Reset() {
 	*x = Action{}
-	mi := &file_actions_proto_msgTypes[0]
+	mi := &file_models_actions_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -53,7 +53,7 @@ func (x *Action) String() string {
 func (*Action) ProtoMessage() {}
 
 func (x *Action) ProtoReflect() protoreflect.Message {
-	mi := &file_actions_proto_msgTypes[0]
+	mi := &file_models_actions_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -66,7 +66,7 @@ func (x *Action) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Action.ProtoReflect.Descriptor instead.
 func (*Action) Descriptor() ([]byte, []int) {
-	return file_actions_proto_rawDescGZIP(), []int{0}
+	return file_models_actions_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *Action) GetDownloadAction() *DownloadAction {
@@ -148,7 +148,7 @@ type DownloadAction struct {
 
 func (x *DownloadAction) Reset() {
 	*x = DownloadAction{}
-	mi := &file_actions_proto_msgTypes[1]
+	mi := &file_models_actions_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -160,7 +160,7 @@ func (x *DownloadAction) String() string {
 func (*DownloadAction) ProtoMessage() {}
 
 func (x *DownloadAction) ProtoReflect() protoreflect.Message {
-	mi := &file_actions_proto_msgTypes[1]
+	mi := &file_models_actions_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -173,7 +173,7 @@ func (x *DownloadAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadAction.ProtoReflect.Descriptor instead.
 func (*DownloadAction) Descriptor() ([]byte, []int) {
-	return file_actions_proto_rawDescGZIP(), []int{1}
+	return file_models_actions_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *DownloadAction) GetArtifact() string {
@@ -245,7 +245,7 @@ type UploadAction struct {
 
 func (x *UploadAction) Reset() {
 	*x = UploadAction{}
-	mi := &file_actions_proto_msgTypes[2]
+	mi := &file_models_actions_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -257,7 +257,7 @@ func (x *UploadAction) String() string {
 func (*UploadAction) ProtoMessage() {}
 
 func (x *UploadAction) ProtoReflect() protoreflect.Message {
-	mi := &file_actions_proto_msgTypes[2]
+	mi := &file_models_actions_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -270,7 +270,7 @@ func (x *UploadAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadAction.ProtoReflect.Descriptor instead.
 func (*UploadAction) Descriptor() ([]byte, []int) {
-	return file_actions_proto_rawDescGZIP(), []int{2}
+	return file_models_actions_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *UploadAction) GetArtifact() string {
@@ -325,7 +325,7 @@ type RunAction struct {
 
 func (x *RunAction) Reset() {
 	*x = RunAction{}
-	mi := &file_actions_proto_msgTypes[3]
+	mi := &file_models_actions_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -337,7 +337,7 @@ func (x *RunAction) String() string {
 func (*RunAction) ProtoMessage() {}
 
 func (x *RunAction) ProtoReflect() protoreflect.Message {
-	mi := &file_actions_proto_msgTypes[3]
+	mi := &file_models_actions_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -350,7 +350,7 @@ func (x *RunAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunAction.ProtoReflect.Descriptor instead.
 func (*RunAction) Descriptor() ([]byte, []int) {
-	return file_actions_proto_rawDescGZIP(), []int{3}
+	return file_models_actions_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RunAction) GetPath() string {
@@ -419,7 +419,7 @@ func (x *RunAction) GetVolumeMountedFiles() []*File {
 type TimeoutAction struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Action *Action                `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
-	// Deprecated: Marked as deprecated in actions.proto.
+	// Deprecated: Marked as deprecated in models/actions.proto.
 	DeprecatedTimeoutNs int64  `protobuf:"varint,2,opt,name=deprecated_timeout_ns,json=deprecatedTimeoutNs,proto3" json:"deprecated_timeout_ns,omitempty"`
 	LogSource           string `protobuf:"bytes,3,opt,name=log_source,json=logSource,proto3" json:"log_source,omitempty"`
 	TimeoutMs           int64  `protobuf:"varint,4,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
@@ -429,7 +429,7 @@ type TimeoutAction struct {
 
 func (x *TimeoutAction) Reset() {
 	*x = TimeoutAction{}
-	mi := &file_actions_proto_msgTypes[4]
+	mi := &file_models_actions_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +441,7 @@ func (x *TimeoutAction) String() string {
 func (*TimeoutAction) ProtoMessage() {}
 
 func (x *TimeoutAction) ProtoReflect() protoreflect.Message {
-	mi := &file_actions_proto_msgTypes[4]
+	mi := &file_models_actions_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +454,7 @@ func (x *TimeoutAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimeoutAction.ProtoReflect.Descriptor instead.
 func (*TimeoutAction) Descriptor() ([]byte, []int) {
-	return file_actions_proto_rawDescGZIP(), []int{4}
+	return file_models_actions_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TimeoutAction) GetAction() *Action {
@@ -464,7 +464,7 @@ func (x *TimeoutAction) GetAction() *Action {
 	return nil
 }
 
-// Deprecated: Marked as deprecated in actions.proto.
+// Deprecated: Marked as deprecated in models/actions.proto.
 func (x *TimeoutAction) GetDeprecatedTimeoutNs() int64 {
 	if x != nil {
 		return x.DeprecatedTimeoutNs
@@ -499,7 +499,7 @@ type EmitProgressAction struct {
 
 func (x *EmitProgressAction) Reset() {
 	*x = EmitProgressAction{}
-	mi := &file_actions_proto_msgTypes[5]
+	mi := &file_models_actions_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -511,7 +511,7 @@ func (x *EmitProgressAction) String() string {
 func (*EmitProgressAction) ProtoMessage() {}
 
 func (x *EmitProgressAction) ProtoReflect() protoreflect.Message {
-	mi := &file_actions_proto_msgTypes[5]
+	mi := &file_models_actions_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -524,7 +524,7 @@ func (x *EmitProgressAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmitProgressAction.ProtoReflect.Descriptor instead.
 func (*EmitProgressAction) Descriptor() ([]byte, []int) {
-	return file_actions_proto_rawDescGZIP(), []int{5}
+	return file_models_actions_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EmitProgressAction) GetAction() *Action {
@@ -572,7 +572,7 @@ type TryAction struct {
 
 func (x *TryAction) Reset() {
 	*x = TryAction{}
-	mi := &file_actions_proto_msgTypes[6]
+	mi := &file_models_actions_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +584,7 @@ func (x *TryAction) String() string {
 func (*TryAction) ProtoMessage() {}
 
 func (x *TryAction) ProtoReflect() protoreflect.Message {
-	mi := &file_actions_proto_msgTypes[6]
+	mi := &file_models_actions_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +597,7 @@ func (x *TryAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TryAction.ProtoReflect.Descriptor instead.
 func (*TryAction) Descriptor() ([]byte, []int) {
-	return file_actions_proto_rawDescGZIP(), []int{6}
+	return file_models_actions_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TryAction) GetAction() *Action {
@@ -624,7 +624,7 @@ type ParallelAction struct {
 
 func (x *ParallelAction) Reset() {
 	*x = ParallelAction{}
-	mi := &file_actions_proto_msgTypes[7]
+	mi := &file_models_actions_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -636,7 +636,7 @@ func (x *ParallelAction) String() string {
 func (*ParallelAction) ProtoMessage() {}
 
 func (x *ParallelAction) ProtoReflect() protoreflect.Message {
-	mi := &file_actions_proto_msgTypes[7]
+	mi := &file_models_actions_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -649,7 +649,7 @@ func (x *ParallelAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParallelAction.ProtoReflect.Descriptor instead.
 func (*ParallelAction) Descriptor() ([]byte, []int) {
-	return file_actions_proto_rawDescGZIP(), []int{7}
+	return file_models_actions_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ParallelAction) GetActions() []*Action {
@@ -676,7 +676,7 @@ type SerialAction struct {
 
 func (x *SerialAction) Reset() {
 	*x = SerialAction{}
-	mi := &file_actions_proto_msgTypes[8]
+	mi := &file_models_actions_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -688,7 +688,7 @@ func (x *SerialAction) String() string {
 func (*SerialAction) ProtoMessage() {}
 
 func (x *SerialAction) ProtoReflect() protoreflect.Message {
-	mi := &file_actions_proto_msgTypes[8]
+	mi := &file_models_actions_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -701,7 +701,7 @@ func (x *SerialAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SerialAction.ProtoReflect.Descriptor instead.
 func (*SerialAction) Descriptor() ([]byte, []int) {
-	return file_actions_proto_rawDescGZIP(), []int{8}
+	return file_models_actions_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SerialAction) GetActions() []*Action {
@@ -728,7 +728,7 @@ type CodependentAction struct {
 
 func (x *CodependentAction) Reset() {
 	*x = CodependentAction{}
-	mi := &file_actions_proto_msgTypes[9]
+	mi := &file_models_actions_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +740,7 @@ func (x *CodependentAction) String() string {
 func (*CodependentAction) ProtoMessage() {}
 
 func (x *CodependentAction) ProtoReflect() protoreflect.Message {
-	mi := &file_actions_proto_msgTypes[9]
+	mi := &file_models_actions_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +753,7 @@ func (x *CodependentAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CodependentAction.ProtoReflect.Descriptor instead.
 func (*CodependentAction) Descriptor() ([]byte, []int) {
-	return file_actions_proto_rawDescGZIP(), []int{9}
+	return file_models_actions_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CodependentAction) GetActions() []*Action {
@@ -773,7 +773,7 @@ func (x *CodependentAction) GetLogSource() string {
 type ResourceLimits struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Nofile *uint64                `protobuf:"varint,1,opt,name=nofile,proto3,oneof" json:"nofile,omitempty"`
-	// Deprecated: Marked as deprecated in actions.proto.
+	// Deprecated: Marked as deprecated in models/actions.proto.
 	Nproc         *uint64 `protobuf:"varint,2,opt,name=nproc,proto3,oneof" json:"nproc,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -781,7 +781,7 @@ type ResourceLimits struct {
 
 func (x *ResourceLimits) Reset() {
 	*x = ResourceLimits{}
-	mi := &file_actions_proto_msgTypes[10]
+	mi := &file_models_actions_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +793,7 @@ func (x *ResourceLimits) String() string {
 func (*ResourceLimits) ProtoMessage() {}
 
 func (x *ResourceLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_actions_proto_msgTypes[10]
+	mi := &file_models_actions_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +806,7 @@ func (x *ResourceLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceLimits.ProtoReflect.Descriptor instead.
 func (*ResourceLimits) Descriptor() ([]byte, []int) {
-	return file_actions_proto_rawDescGZIP(), []int{10}
+	return file_models_actions_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ResourceLimits) GetNofile() uint64 {
@@ -816,7 +816,7 @@ func (x *ResourceLimits) GetNofile() uint64 {
 	return 0
 }
 
-// Deprecated: Marked as deprecated in actions.proto.
+// Deprecated: Marked as deprecated in models/actions.proto.
 func (x *ResourceLimits) GetNproc() uint64 {
 	if x != nil && x.Nproc != nil {
 		return *x.Nproc
@@ -824,11 +824,11 @@ func (x *ResourceLimits) GetNproc() uint64 {
 	return 0
 }
 
-var File_actions_proto protoreflect.FileDescriptor
+var File_models_actions_proto protoreflect.FileDescriptor
 
-const file_actions_proto_rawDesc = "" +
+const file_models_actions_proto_rawDesc = "" +
 	"\n" +
-	"\ractions.proto\x12\x06models\x1a\roptions.proto\x1a\fcommon.proto\"\x8b\x06\n" +
+	"\x14models/actions.proto\x12\x06models\x1a\x14models/options.proto\x1a\x13models/common.proto\"\x8b\x06\n" +
 	"\x06Action\x12W\n" +
 	"\x0fdownload_action\x18\x01 \x01(\v2\x16.models.DownloadActionB\x16\xca\xf3\x18\x12download,omitemptyR\x0edownloadAction\x12O\n" +
 	"\rupload_action\x18\x02 \x01(\v2\x14.models.UploadActionB\x14\xca\xf3\x18\x10upload,omitemptyR\fuploadAction\x12C\n" +
@@ -907,19 +907,19 @@ const file_actions_proto_rawDesc = "" +
 	"\x06_nprocB\x0eZ\fdiego/modelsb\x06proto3"
 
 var (
-	file_actions_proto_rawDescOnce sync.Once
-	file_actions_proto_rawDescData []byte
+	file_models_actions_proto_rawDescOnce sync.Once
+	file_models_actions_proto_rawDescData []byte
 )
 
-func file_actions_proto_rawDescGZIP() []byte {
-	file_actions_proto_rawDescOnce.Do(func() {
-		file_actions_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_actions_proto_rawDesc), len(file_actions_proto_rawDesc)))
+func file_models_actions_proto_rawDescGZIP() []byte {
+	file_models_actions_proto_rawDescOnce.Do(func() {
+		file_models_actions_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_models_actions_proto_rawDesc), len(file_models_actions_proto_rawDesc)))
 	})
-	return file_actions_proto_rawDescData
+	return file_models_actions_proto_rawDescData
 }
 
-var file_actions_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
-var file_actions_proto_goTypes = []any{
+var file_models_actions_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_models_actions_proto_goTypes = []any{
 	(*Action)(nil),              // 0: models.Action
 	(*DownloadAction)(nil),      // 1: models.DownloadAction
 	(*UploadAction)(nil),        // 2: models.UploadAction
@@ -934,7 +934,7 @@ var file_actions_proto_goTypes = []any{
 	(*EnvironmentVariable)(nil), // 11: models.EnvironmentVariable
 	(*File)(nil),                // 12: models.File
 }
-var file_actions_proto_depIdxs = []int32{
+var file_models_actions_proto_depIdxs = []int32{
 	1,  // 0: models.Action.download_action:type_name -> models.DownloadAction
 	2,  // 1: models.Action.upload_action:type_name -> models.UploadAction
 	3,  // 2: models.Action.run_action:type_name -> models.RunAction
@@ -960,29 +960,29 @@ var file_actions_proto_depIdxs = []int32{
 	0,  // [0:18] is the sub-list for field type_name
 }
 
-func init() { file_actions_proto_init() }
-func file_actions_proto_init() {
-	if File_actions_proto != nil {
+func init() { file_models_actions_proto_init() }
+func file_models_actions_proto_init() {
+	if File_models_actions_proto != nil {
 		return
 	}
-	file_options_proto_init()
-	file_common_proto_init()
-	file_actions_proto_msgTypes[10].OneofWrappers = []any{}
+	file_models_options_proto_init()
+	file_models_common_proto_init()
+	file_models_actions_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actions_proto_rawDesc), len(file_actions_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_models_actions_proto_rawDesc), len(file_models_actions_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_actions_proto_goTypes,
-		DependencyIndexes: file_actions_proto_depIdxs,
-		MessageInfos:      file_actions_proto_msgTypes,
+		GoTypes:           file_models_actions_proto_goTypes,
+		DependencyIndexes: file_models_actions_proto_depIdxs,
+		MessageInfos:      file_models_actions_proto_msgTypes,
 	}.Build()
-	File_actions_proto = out.File
-	file_actions_proto_goTypes = nil
-	file_actions_proto_depIdxs = nil
+	File_models_actions_proto = out.File
+	file_models_actions_proto_goTypes = nil
+	file_models_actions_proto_depIdxs = nil
 }

@@ -4,7 +4,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: actual_lrp.proto
+// source: models/actual_lrp.proto
 
 package models
 
@@ -56,11 +56,11 @@ func (x ActualLRPNetInfo_PreferredAddress) String() string {
 }
 
 func (ActualLRPNetInfo_PreferredAddress) Descriptor() protoreflect.EnumDescriptor {
-	return file_actual_lrp_proto_enumTypes[0].Descriptor()
+	return file_models_actual_lrp_proto_enumTypes[0].Descriptor()
 }
 
 func (ActualLRPNetInfo_PreferredAddress) Type() protoreflect.EnumType {
-	return &file_actual_lrp_proto_enumTypes[0]
+	return &file_models_actual_lrp_proto_enumTypes[0]
 }
 
 func (x ActualLRPNetInfo_PreferredAddress) Number() protoreflect.EnumNumber {
@@ -69,7 +69,7 @@ func (x ActualLRPNetInfo_PreferredAddress) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ActualLRPNetInfo_PreferredAddress.Descriptor instead.
 func (ActualLRPNetInfo_PreferredAddress) EnumDescriptor() ([]byte, []int) {
-	return file_actual_lrp_proto_rawDescGZIP(), []int{3, 0}
+	return file_models_actual_lrp_proto_rawDescGZIP(), []int{3, 0}
 }
 
 type ActualLRP_Presence int32
@@ -105,11 +105,11 @@ func (x ActualLRP_Presence) String() string {
 }
 
 func (ActualLRP_Presence) Descriptor() protoreflect.EnumDescriptor {
-	return file_actual_lrp_proto_enumTypes[1].Descriptor()
+	return file_models_actual_lrp_proto_enumTypes[1].Descriptor()
 }
 
 func (ActualLRP_Presence) Type() protoreflect.EnumType {
-	return &file_actual_lrp_proto_enumTypes[1]
+	return &file_models_actual_lrp_proto_enumTypes[1]
 }
 
 func (x ActualLRP_Presence) Number() protoreflect.EnumNumber {
@@ -118,7 +118,7 @@ func (x ActualLRP_Presence) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ActualLRP_Presence.Descriptor instead.
 func (ActualLRP_Presence) EnumDescriptor() ([]byte, []int) {
-	return file_actual_lrp_proto_rawDescGZIP(), []int{5, 0}
+	return file_models_actual_lrp_proto_rawDescGZIP(), []int{5, 0}
 }
 
 type ActualLRPKey struct {
@@ -132,7 +132,7 @@ type ActualLRPKey struct {
 
 func (x *ActualLRPKey) Reset() {
 	*x = ActualLRPKey{}
-	mi := &file_actual_lrp_proto_msgTypes[0]
+	mi := &file_models_actual_lrp_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -144,7 +144,7 @@ func (x *ActualLRPKey) String() string {
 func (*ActualLRPKey) ProtoMessage() {}
 
 func (x *ActualLRPKey) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_proto_msgTypes[0]
+	mi := &file_models_actual_lrp_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -157,7 +157,7 @@ func (x *ActualLRPKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPKey.ProtoReflect.Descriptor instead.
 func (*ActualLRPKey) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_proto_rawDescGZIP(), []int{0}
+	return file_models_actual_lrp_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *ActualLRPKey) GetProcessGuid() string {
@@ -191,7 +191,7 @@ type ActualLRPInstanceKey struct {
 
 func (x *ActualLRPInstanceKey) Reset() {
 	*x = ActualLRPInstanceKey{}
-	mi := &file_actual_lrp_proto_msgTypes[1]
+	mi := &file_models_actual_lrp_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -203,7 +203,7 @@ func (x *ActualLRPInstanceKey) String() string {
 func (*ActualLRPInstanceKey) ProtoMessage() {}
 
 func (x *ActualLRPInstanceKey) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_proto_msgTypes[1]
+	mi := &file_models_actual_lrp_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -216,7 +216,7 @@ func (x *ActualLRPInstanceKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPInstanceKey.ProtoReflect.Descriptor instead.
 func (*ActualLRPInstanceKey) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_proto_rawDescGZIP(), []int{1}
+	return file_models_actual_lrp_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *ActualLRPInstanceKey) GetInstanceGuid() string {
@@ -245,7 +245,7 @@ type PortMapping struct {
 
 func (x *PortMapping) Reset() {
 	*x = PortMapping{}
-	mi := &file_actual_lrp_proto_msgTypes[2]
+	mi := &file_models_actual_lrp_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -257,7 +257,7 @@ func (x *PortMapping) String() string {
 func (*PortMapping) ProtoMessage() {}
 
 func (x *PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_proto_msgTypes[2]
+	mi := &file_models_actual_lrp_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -270,7 +270,7 @@ func (x *PortMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortMapping.ProtoReflect.Descriptor instead.
 func (*PortMapping) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_proto_rawDescGZIP(), []int{2}
+	return file_models_actual_lrp_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *PortMapping) GetContainerPort() uint32 {
@@ -314,7 +314,7 @@ type ActualLRPNetInfo struct {
 
 func (x *ActualLRPNetInfo) Reset() {
 	*x = ActualLRPNetInfo{}
-	mi := &file_actual_lrp_proto_msgTypes[3]
+	mi := &file_models_actual_lrp_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +326,7 @@ func (x *ActualLRPNetInfo) String() string {
 func (*ActualLRPNetInfo) ProtoMessage() {}
 
 func (x *ActualLRPNetInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_proto_msgTypes[3]
+	mi := &file_models_actual_lrp_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +339,7 @@ func (x *ActualLRPNetInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPNetInfo.ProtoReflect.Descriptor instead.
 func (*ActualLRPNetInfo) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_proto_rawDescGZIP(), []int{3}
+	return file_models_actual_lrp_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ActualLRPNetInfo) GetAddress() string {
@@ -386,7 +386,7 @@ type ActualLRPInternalRoute struct {
 
 func (x *ActualLRPInternalRoute) Reset() {
 	*x = ActualLRPInternalRoute{}
-	mi := &file_actual_lrp_proto_msgTypes[4]
+	mi := &file_models_actual_lrp_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +398,7 @@ func (x *ActualLRPInternalRoute) String() string {
 func (*ActualLRPInternalRoute) ProtoMessage() {}
 
 func (x *ActualLRPInternalRoute) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_proto_msgTypes[4]
+	mi := &file_models_actual_lrp_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +411,7 @@ func (x *ActualLRPInternalRoute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPInternalRoute.ProtoReflect.Descriptor instead.
 func (*ActualLRPInternalRoute) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_proto_rawDescGZIP(), []int{4}
+	return file_models_actual_lrp_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ActualLRPInternalRoute) GetHostname() string {
@@ -443,7 +443,7 @@ type ActualLRP struct {
 
 func (x *ActualLRP) Reset() {
 	*x = ActualLRP{}
-	mi := &file_actual_lrp_proto_msgTypes[5]
+	mi := &file_models_actual_lrp_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -455,7 +455,7 @@ func (x *ActualLRP) String() string {
 func (*ActualLRP) ProtoMessage() {}
 
 func (x *ActualLRP) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_proto_msgTypes[5]
+	mi := &file_models_actual_lrp_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -468,7 +468,7 @@ func (x *ActualLRP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRP.ProtoReflect.Descriptor instead.
 func (*ActualLRP) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_proto_rawDescGZIP(), []int{5}
+	return file_models_actual_lrp_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ActualLRP) GetActualLrpKey() *ActualLRPKey {
@@ -581,7 +581,7 @@ type ActualLRPGroup struct {
 
 func (x *ActualLRPGroup) Reset() {
 	*x = ActualLRPGroup{}
-	mi := &file_actual_lrp_proto_msgTypes[6]
+	mi := &file_models_actual_lrp_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +593,7 @@ func (x *ActualLRPGroup) String() string {
 func (*ActualLRPGroup) ProtoMessage() {}
 
 func (x *ActualLRPGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_proto_msgTypes[6]
+	mi := &file_models_actual_lrp_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +606,7 @@ func (x *ActualLRPGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPGroup.ProtoReflect.Descriptor instead.
 func (*ActualLRPGroup) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_proto_rawDescGZIP(), []int{6}
+	return file_models_actual_lrp_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ActualLRPGroup) GetInstance() *ActualLRP {
@@ -623,11 +623,11 @@ func (x *ActualLRPGroup) GetEvacuating() *ActualLRP {
 	return nil
 }
 
-var File_actual_lrp_proto protoreflect.FileDescriptor
+var File_models_actual_lrp_proto protoreflect.FileDescriptor
 
-const file_actual_lrp_proto_rawDesc = "" +
+const file_models_actual_lrp_proto_rawDesc = "" +
 	"\n" +
-	"\x10actual_lrp.proto\x12\x06models\x1a\roptions.proto\x1a\fcommon.proto\"\x88\x01\n" +
+	"\x17models/actual_lrp.proto\x12\x06models\x1a\x14models/options.proto\x1a\x13models/common.proto\"\x88\x01\n" +
 	"\fActualLRPKey\x123\n" +
 	"\fprocess_guid\x18\x01 \x01(\tB\x10\xca\xf3\x18\fprocess_guidR\vprocessGuid\x12\x1f\n" +
 	"\x05index\x18\x02 \x01(\x05B\t\xca\xf3\x18\x05indexR\x05index\x12\"\n" +
@@ -687,20 +687,20 @@ const file_actual_lrp_proto_rawDesc = "" +
 	"evacuatingB\x0eZ\fdiego/modelsb\x06proto3"
 
 var (
-	file_actual_lrp_proto_rawDescOnce sync.Once
-	file_actual_lrp_proto_rawDescData []byte
+	file_models_actual_lrp_proto_rawDescOnce sync.Once
+	file_models_actual_lrp_proto_rawDescData []byte
 )
 
-func file_actual_lrp_proto_rawDescGZIP() []byte {
-	file_actual_lrp_proto_rawDescOnce.Do(func() {
-		file_actual_lrp_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_actual_lrp_proto_rawDesc), len(file_actual_lrp_proto_rawDesc)))
+func file_models_actual_lrp_proto_rawDescGZIP() []byte {
+	file_models_actual_lrp_proto_rawDescOnce.Do(func() {
+		file_models_actual_lrp_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_models_actual_lrp_proto_rawDesc), len(file_models_actual_lrp_proto_rawDesc)))
 	})
-	return file_actual_lrp_proto_rawDescData
+	return file_models_actual_lrp_proto_rawDescData
 }
 
-var file_actual_lrp_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_actual_lrp_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
-var file_actual_lrp_proto_goTypes = []any{
+var file_models_actual_lrp_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_models_actual_lrp_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_models_actual_lrp_proto_goTypes = []any{
 	(ActualLRPNetInfo_PreferredAddress)(0), // 0: models.ActualLRPNetInfo.PreferredAddress
 	(ActualLRP_Presence)(0),                // 1: models.ActualLRP.Presence
 	(*ActualLRPKey)(nil),                   // 2: models.ActualLRPKey
@@ -713,7 +713,7 @@ var file_actual_lrp_proto_goTypes = []any{
 	nil,                                    // 9: models.ActualLRP.MetricTagsEntry
 	(*ModificationTag)(nil),                // 10: models.ModificationTag
 }
-var file_actual_lrp_proto_depIdxs = []int32{
+var file_models_actual_lrp_proto_depIdxs = []int32{
 	4,  // 0: models.ActualLRPNetInfo.ports:type_name -> models.PortMapping
 	0,  // 1: models.ActualLRPNetInfo.preferred_address:type_name -> models.ActualLRPNetInfo.PreferredAddress
 	2,  // 2: models.ActualLRP.actual_lrp_key:type_name -> models.ActualLRPKey
@@ -732,30 +732,30 @@ var file_actual_lrp_proto_depIdxs = []int32{
 	0,  // [0:11] is the sub-list for field type_name
 }
 
-func init() { file_actual_lrp_proto_init() }
-func file_actual_lrp_proto_init() {
-	if File_actual_lrp_proto != nil {
+func init() { file_models_actual_lrp_proto_init() }
+func file_models_actual_lrp_proto_init() {
+	if File_models_actual_lrp_proto != nil {
 		return
 	}
-	file_options_proto_init()
-	file_common_proto_init()
-	file_actual_lrp_proto_msgTypes[5].OneofWrappers = []any{}
+	file_models_options_proto_init()
+	file_models_common_proto_init()
+	file_models_actual_lrp_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actual_lrp_proto_rawDesc), len(file_actual_lrp_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_models_actual_lrp_proto_rawDesc), len(file_models_actual_lrp_proto_rawDesc)),
 			NumEnums:      2,
 			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_actual_lrp_proto_goTypes,
-		DependencyIndexes: file_actual_lrp_proto_depIdxs,
-		EnumInfos:         file_actual_lrp_proto_enumTypes,
-		MessageInfos:      file_actual_lrp_proto_msgTypes,
+		GoTypes:           file_models_actual_lrp_proto_goTypes,
+		DependencyIndexes: file_models_actual_lrp_proto_depIdxs,
+		EnumInfos:         file_models_actual_lrp_proto_enumTypes,
+		MessageInfos:      file_models_actual_lrp_proto_msgTypes,
 	}.Build()
-	File_actual_lrp_proto = out.File
-	file_actual_lrp_proto_goTypes = nil
-	file_actual_lrp_proto_depIdxs = nil
+	File_models_actual_lrp_proto = out.File
+	file_models_actual_lrp_proto_goTypes = nil
+	file_models_actual_lrp_proto_depIdxs = nil
 }

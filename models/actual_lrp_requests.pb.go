@@ -4,7 +4,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: actual_lrp_requests.proto
+// source: models/actual_lrp_requests.proto
 
 package models
 
@@ -32,7 +32,7 @@ type ActualLRPLifecycleResponse struct {
 
 func (x *ActualLRPLifecycleResponse) Reset() {
 	*x = ActualLRPLifecycleResponse{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[0]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +44,7 @@ func (x *ActualLRPLifecycleResponse) String() string {
 func (*ActualLRPLifecycleResponse) ProtoMessage() {}
 
 func (x *ActualLRPLifecycleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[0]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +57,7 @@ func (x *ActualLRPLifecycleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPLifecycleResponse.ProtoReflect.Descriptor instead.
 func (*ActualLRPLifecycleResponse) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{0}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *ActualLRPLifecycleResponse) GetError() *Error {
@@ -77,7 +77,7 @@ type ActualLRPGroupsResponse struct {
 
 func (x *ActualLRPGroupsResponse) Reset() {
 	*x = ActualLRPGroupsResponse{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[1]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -89,7 +89,7 @@ func (x *ActualLRPGroupsResponse) String() string {
 func (*ActualLRPGroupsResponse) ProtoMessage() {}
 
 func (x *ActualLRPGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[1]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -102,7 +102,7 @@ func (x *ActualLRPGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ActualLRPGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{1}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *ActualLRPGroupsResponse) GetError() *Error {
@@ -129,7 +129,7 @@ type ActualLRPGroupResponse struct {
 
 func (x *ActualLRPGroupResponse) Reset() {
 	*x = ActualLRPGroupResponse{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[2]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -141,7 +141,7 @@ func (x *ActualLRPGroupResponse) String() string {
 func (*ActualLRPGroupResponse) ProtoMessage() {}
 
 func (x *ActualLRPGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[2]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -154,7 +154,7 @@ func (x *ActualLRPGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPGroupResponse.ProtoReflect.Descriptor instead.
 func (*ActualLRPGroupResponse) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{2}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ActualLRPGroupResponse) GetError() *Error {
@@ -181,7 +181,7 @@ type ActualLRPGroupsRequest struct {
 
 func (x *ActualLRPGroupsRequest) Reset() {
 	*x = ActualLRPGroupsRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[3]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -193,7 +193,7 @@ func (x *ActualLRPGroupsRequest) String() string {
 func (*ActualLRPGroupsRequest) ProtoMessage() {}
 
 func (x *ActualLRPGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[3]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -206,7 +206,7 @@ func (x *ActualLRPGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ActualLRPGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{3}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ActualLRPGroupsRequest) GetDomain() string {
@@ -232,7 +232,7 @@ type ActualLRPGroupsByProcessGuidRequest struct {
 
 func (x *ActualLRPGroupsByProcessGuidRequest) Reset() {
 	*x = ActualLRPGroupsByProcessGuidRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[4]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -244,7 +244,7 @@ func (x *ActualLRPGroupsByProcessGuidRequest) String() string {
 func (*ActualLRPGroupsByProcessGuidRequest) ProtoMessage() {}
 
 func (x *ActualLRPGroupsByProcessGuidRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[4]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -257,7 +257,7 @@ func (x *ActualLRPGroupsByProcessGuidRequest) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use ActualLRPGroupsByProcessGuidRequest.ProtoReflect.Descriptor instead.
 func (*ActualLRPGroupsByProcessGuidRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{4}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ActualLRPGroupsByProcessGuidRequest) GetProcessGuid() string {
@@ -277,7 +277,7 @@ type ActualLRPGroupByProcessGuidAndIndexRequest struct {
 
 func (x *ActualLRPGroupByProcessGuidAndIndexRequest) Reset() {
 	*x = ActualLRPGroupByProcessGuidAndIndexRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[5]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -289,7 +289,7 @@ func (x *ActualLRPGroupByProcessGuidAndIndexRequest) String() string {
 func (*ActualLRPGroupByProcessGuidAndIndexRequest) ProtoMessage() {}
 
 func (x *ActualLRPGroupByProcessGuidAndIndexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[5]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -302,7 +302,7 @@ func (x *ActualLRPGroupByProcessGuidAndIndexRequest) ProtoReflect() protoreflect
 
 // Deprecated: Use ActualLRPGroupByProcessGuidAndIndexRequest.ProtoReflect.Descriptor instead.
 func (*ActualLRPGroupByProcessGuidAndIndexRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{5}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ActualLRPGroupByProcessGuidAndIndexRequest) GetProcessGuid() string {
@@ -331,7 +331,7 @@ type ActualLRPsRequest struct {
 
 func (x *ActualLRPsRequest) Reset() {
 	*x = ActualLRPsRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[6]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -343,7 +343,7 @@ func (x *ActualLRPsRequest) String() string {
 func (*ActualLRPsRequest) ProtoMessage() {}
 
 func (x *ActualLRPsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[6]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -356,7 +356,7 @@ func (x *ActualLRPsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPsRequest.ProtoReflect.Descriptor instead.
 func (*ActualLRPsRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{6}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ActualLRPsRequest) GetDomain() string {
@@ -397,7 +397,7 @@ type ActualLRPsResponse struct {
 
 func (x *ActualLRPsResponse) Reset() {
 	*x = ActualLRPsResponse{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[7]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +409,7 @@ func (x *ActualLRPsResponse) String() string {
 func (*ActualLRPsResponse) ProtoMessage() {}
 
 func (x *ActualLRPsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[7]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +422,7 @@ func (x *ActualLRPsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPsResponse.ProtoReflect.Descriptor instead.
 func (*ActualLRPsResponse) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{7}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ActualLRPsResponse) GetError() *Error {
@@ -448,7 +448,7 @@ type ActualLRPsByProcessGuidsRequest struct {
 
 func (x *ActualLRPsByProcessGuidsRequest) Reset() {
 	*x = ActualLRPsByProcessGuidsRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[8]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +460,7 @@ func (x *ActualLRPsByProcessGuidsRequest) String() string {
 func (*ActualLRPsByProcessGuidsRequest) ProtoMessage() {}
 
 func (x *ActualLRPsByProcessGuidsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[8]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +473,7 @@ func (x *ActualLRPsByProcessGuidsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPsByProcessGuidsRequest.ProtoReflect.Descriptor instead.
 func (*ActualLRPsByProcessGuidsRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{8}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ActualLRPsByProcessGuidsRequest) GetProcessGuids() []string {
@@ -494,7 +494,7 @@ type ClaimActualLRPRequest struct {
 
 func (x *ClaimActualLRPRequest) Reset() {
 	*x = ClaimActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[9]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +506,7 @@ func (x *ClaimActualLRPRequest) String() string {
 func (*ClaimActualLRPRequest) ProtoMessage() {}
 
 func (x *ClaimActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[9]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,7 +519,7 @@ func (x *ClaimActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*ClaimActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{9}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ClaimActualLRPRequest) GetProcessGuid() string {
@@ -558,7 +558,7 @@ type StartActualLRPRequest struct {
 
 func (x *StartActualLRPRequest) Reset() {
 	*x = StartActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[10]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +570,7 @@ func (x *StartActualLRPRequest) String() string {
 func (*StartActualLRPRequest) ProtoMessage() {}
 
 func (x *StartActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[10]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +583,7 @@ func (x *StartActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*StartActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{10}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *StartActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -646,7 +646,7 @@ type CrashActualLRPRequest struct {
 
 func (x *CrashActualLRPRequest) Reset() {
 	*x = CrashActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[11]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +658,7 @@ func (x *CrashActualLRPRequest) String() string {
 func (*CrashActualLRPRequest) ProtoMessage() {}
 
 func (x *CrashActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[11]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +671,7 @@ func (x *CrashActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CrashActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*CrashActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{11}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CrashActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -705,7 +705,7 @@ type FailActualLRPRequest struct {
 
 func (x *FailActualLRPRequest) Reset() {
 	*x = FailActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[12]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +717,7 @@ func (x *FailActualLRPRequest) String() string {
 func (*FailActualLRPRequest) ProtoMessage() {}
 
 func (x *FailActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[12]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -730,7 +730,7 @@ func (x *FailActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*FailActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{12}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *FailActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -756,7 +756,7 @@ type RetireActualLRPRequest struct {
 
 func (x *RetireActualLRPRequest) Reset() {
 	*x = RetireActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[13]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +768,7 @@ func (x *RetireActualLRPRequest) String() string {
 func (*RetireActualLRPRequest) ProtoMessage() {}
 
 func (x *RetireActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[13]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +781,7 @@ func (x *RetireActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetireActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*RetireActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{13}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RetireActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -802,7 +802,7 @@ type RemoveActualLRPRequest struct {
 
 func (x *RemoveActualLRPRequest) Reset() {
 	*x = RemoveActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[14]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +814,7 @@ func (x *RemoveActualLRPRequest) String() string {
 func (*RemoveActualLRPRequest) ProtoMessage() {}
 
 func (x *RemoveActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[14]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +827,7 @@ func (x *RemoveActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*RemoveActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{14}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RemoveActualLRPRequest) GetProcessGuid() string {
@@ -861,7 +861,7 @@ type EvacuationResponse struct {
 
 func (x *EvacuationResponse) Reset() {
 	*x = EvacuationResponse{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[15]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -873,7 +873,7 @@ func (x *EvacuationResponse) String() string {
 func (*EvacuationResponse) ProtoMessage() {}
 
 func (x *EvacuationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[15]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -886,7 +886,7 @@ func (x *EvacuationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvacuationResponse.ProtoReflect.Descriptor instead.
 func (*EvacuationResponse) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{15}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *EvacuationResponse) GetError() *Error {
@@ -913,7 +913,7 @@ type EvacuateClaimedActualLRPRequest struct {
 
 func (x *EvacuateClaimedActualLRPRequest) Reset() {
 	*x = EvacuateClaimedActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[16]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +925,7 @@ func (x *EvacuateClaimedActualLRPRequest) String() string {
 func (*EvacuateClaimedActualLRPRequest) ProtoMessage() {}
 
 func (x *EvacuateClaimedActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[16]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +938,7 @@ func (x *EvacuateClaimedActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvacuateClaimedActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*EvacuateClaimedActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{16}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *EvacuateClaimedActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -973,7 +973,7 @@ type EvacuateRunningActualLRPRequest struct {
 
 func (x *EvacuateRunningActualLRPRequest) Reset() {
 	*x = EvacuateRunningActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[17]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +985,7 @@ func (x *EvacuateRunningActualLRPRequest) String() string {
 func (*EvacuateRunningActualLRPRequest) ProtoMessage() {}
 
 func (x *EvacuateRunningActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[17]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +998,7 @@ func (x *EvacuateRunningActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvacuateRunningActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*EvacuateRunningActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{17}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *EvacuateRunningActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -1067,7 +1067,7 @@ type EvacuateStoppedActualLRPRequest struct {
 
 func (x *EvacuateStoppedActualLRPRequest) Reset() {
 	*x = EvacuateStoppedActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[18]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1079,7 @@ func (x *EvacuateStoppedActualLRPRequest) String() string {
 func (*EvacuateStoppedActualLRPRequest) ProtoMessage() {}
 
 func (x *EvacuateStoppedActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[18]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1092,7 @@ func (x *EvacuateStoppedActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvacuateStoppedActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*EvacuateStoppedActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{18}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EvacuateStoppedActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -1120,7 +1120,7 @@ type EvacuateCrashedActualLRPRequest struct {
 
 func (x *EvacuateCrashedActualLRPRequest) Reset() {
 	*x = EvacuateCrashedActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[19]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1132,7 @@ func (x *EvacuateCrashedActualLRPRequest) String() string {
 func (*EvacuateCrashedActualLRPRequest) ProtoMessage() {}
 
 func (x *EvacuateCrashedActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[19]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1145,7 @@ func (x *EvacuateCrashedActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvacuateCrashedActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*EvacuateCrashedActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{19}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EvacuateCrashedActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -1179,7 +1179,7 @@ type RemoveEvacuatingActualLRPRequest struct {
 
 func (x *RemoveEvacuatingActualLRPRequest) Reset() {
 	*x = RemoveEvacuatingActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[20]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1191,7 +1191,7 @@ func (x *RemoveEvacuatingActualLRPRequest) String() string {
 func (*RemoveEvacuatingActualLRPRequest) ProtoMessage() {}
 
 func (x *RemoveEvacuatingActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[20]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1204,7 +1204,7 @@ func (x *RemoveEvacuatingActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveEvacuatingActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*RemoveEvacuatingActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{20}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RemoveEvacuatingActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -1230,7 +1230,7 @@ type RemoveEvacuatingActualLRPResponse struct {
 
 func (x *RemoveEvacuatingActualLRPResponse) Reset() {
 	*x = RemoveEvacuatingActualLRPResponse{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[21]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1242,7 +1242,7 @@ func (x *RemoveEvacuatingActualLRPResponse) String() string {
 func (*RemoveEvacuatingActualLRPResponse) ProtoMessage() {}
 
 func (x *RemoveEvacuatingActualLRPResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[21]
+	mi := &file_models_actual_lrp_requests_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1255,7 +1255,7 @@ func (x *RemoveEvacuatingActualLRPResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use RemoveEvacuatingActualLRPResponse.ProtoReflect.Descriptor instead.
 func (*RemoveEvacuatingActualLRPResponse) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{21}
+	return file_models_actual_lrp_requests_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RemoveEvacuatingActualLRPResponse) GetError() *Error {
@@ -1265,11 +1265,11 @@ func (x *RemoveEvacuatingActualLRPResponse) GetError() *Error {
 	return nil
 }
 
-var File_actual_lrp_requests_proto protoreflect.FileDescriptor
+var File_models_actual_lrp_requests_proto protoreflect.FileDescriptor
 
-const file_actual_lrp_requests_proto_rawDesc = "" +
+const file_models_actual_lrp_requests_proto_rawDesc = "" +
 	"\n" +
-	"\x19actual_lrp_requests.proto\x12\x06models\x1a\roptions.proto\x1a\verror.proto\x1a\x10actual_lrp.proto\"A\n" +
+	" models/actual_lrp_requests.proto\x12\x06models\x1a\x14models/options.proto\x1a\x12models/error.proto\x1a\x17models/actual_lrp.proto\"A\n" +
 	"\x1aActualLRPLifecycleResponse\x12#\n" +
 	"\x05error\x18\x01 \x01(\v2\r.models.ErrorR\x05error\"\x82\x01\n" +
 	"\x17ActualLRPGroupsResponse\x12#\n" +
@@ -1364,19 +1364,19 @@ const file_actual_lrp_requests_proto_rawDesc = "" +
 	"\x05error\x18\x01 \x01(\v2\r.models.ErrorR\x05errorB\x0eZ\fdiego/modelsb\x06proto3"
 
 var (
-	file_actual_lrp_requests_proto_rawDescOnce sync.Once
-	file_actual_lrp_requests_proto_rawDescData []byte
+	file_models_actual_lrp_requests_proto_rawDescOnce sync.Once
+	file_models_actual_lrp_requests_proto_rawDescData []byte
 )
 
-func file_actual_lrp_requests_proto_rawDescGZIP() []byte {
-	file_actual_lrp_requests_proto_rawDescOnce.Do(func() {
-		file_actual_lrp_requests_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_actual_lrp_requests_proto_rawDesc), len(file_actual_lrp_requests_proto_rawDesc)))
+func file_models_actual_lrp_requests_proto_rawDescGZIP() []byte {
+	file_models_actual_lrp_requests_proto_rawDescOnce.Do(func() {
+		file_models_actual_lrp_requests_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_models_actual_lrp_requests_proto_rawDesc), len(file_models_actual_lrp_requests_proto_rawDesc)))
 	})
-	return file_actual_lrp_requests_proto_rawDescData
+	return file_models_actual_lrp_requests_proto_rawDescData
 }
 
-var file_actual_lrp_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
-var file_actual_lrp_requests_proto_goTypes = []any{
+var file_models_actual_lrp_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_models_actual_lrp_requests_proto_goTypes = []any{
 	(*ActualLRPLifecycleResponse)(nil),                 // 0: models.ActualLRPLifecycleResponse
 	(*ActualLRPGroupsResponse)(nil),                    // 1: models.ActualLRPGroupsResponse
 	(*ActualLRPGroupResponse)(nil),                     // 2: models.ActualLRPGroupResponse
@@ -1409,7 +1409,7 @@ var file_actual_lrp_requests_proto_goTypes = []any{
 	(*ActualLRPNetInfo)(nil),       // 29: models.ActualLRPNetInfo
 	(*ActualLRPInternalRoute)(nil), // 30: models.ActualLRPInternalRoute
 }
-var file_actual_lrp_requests_proto_depIdxs = []int32{
+var file_models_actual_lrp_requests_proto_depIdxs = []int32{
 	24, // 0: models.ActualLRPLifecycleResponse.error:type_name -> models.Error
 	24, // 1: models.ActualLRPGroupsResponse.error:type_name -> models.Error
 	25, // 2: models.ActualLRPGroupsResponse.actual_lrp_groups:type_name -> models.ActualLRPGroup
@@ -1450,32 +1450,32 @@ var file_actual_lrp_requests_proto_depIdxs = []int32{
 	0,  // [0:33] is the sub-list for field type_name
 }
 
-func init() { file_actual_lrp_requests_proto_init() }
-func file_actual_lrp_requests_proto_init() {
-	if File_actual_lrp_requests_proto != nil {
+func init() { file_models_actual_lrp_requests_proto_init() }
+func file_models_actual_lrp_requests_proto_init() {
+	if File_models_actual_lrp_requests_proto != nil {
 		return
 	}
-	file_options_proto_init()
-	file_error_proto_init()
-	file_actual_lrp_proto_init()
-	file_actual_lrp_requests_proto_msgTypes[6].OneofWrappers = []any{}
-	file_actual_lrp_requests_proto_msgTypes[10].OneofWrappers = []any{}
-	file_actual_lrp_requests_proto_msgTypes[17].OneofWrappers = []any{}
+	file_models_options_proto_init()
+	file_models_error_proto_init()
+	file_models_actual_lrp_proto_init()
+	file_models_actual_lrp_requests_proto_msgTypes[6].OneofWrappers = []any{}
+	file_models_actual_lrp_requests_proto_msgTypes[10].OneofWrappers = []any{}
+	file_models_actual_lrp_requests_proto_msgTypes[17].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actual_lrp_requests_proto_rawDesc), len(file_actual_lrp_requests_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_models_actual_lrp_requests_proto_rawDesc), len(file_models_actual_lrp_requests_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_actual_lrp_requests_proto_goTypes,
-		DependencyIndexes: file_actual_lrp_requests_proto_depIdxs,
-		MessageInfos:      file_actual_lrp_requests_proto_msgTypes,
+		GoTypes:           file_models_actual_lrp_requests_proto_goTypes,
+		DependencyIndexes: file_models_actual_lrp_requests_proto_depIdxs,
+		MessageInfos:      file_models_actual_lrp_requests_proto_msgTypes,
 	}.Build()
-	File_actual_lrp_requests_proto = out.File
-	file_actual_lrp_requests_proto_goTypes = nil
-	file_actual_lrp_requests_proto_depIdxs = nil
+	File_models_actual_lrp_requests_proto = out.File
+	file_models_actual_lrp_requests_proto_goTypes = nil
+	file_models_actual_lrp_requests_proto_depIdxs = nil
 }

@@ -5,7 +5,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: bbs_requests.proto
+// source: models/bbs_requests.proto
 
 package models
 
@@ -33,7 +33,7 @@ type PingResponse struct {
 
 func (x *PingResponse) Reset() {
 	*x = PingResponse{}
-	mi := &file_bbs_requests_proto_msgTypes[0]
+	mi := &file_models_bbs_requests_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +45,7 @@ func (x *PingResponse) String() string {
 func (*PingResponse) ProtoMessage() {}
 
 func (x *PingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bbs_requests_proto_msgTypes[0]
+	mi := &file_models_bbs_requests_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +58,7 @@ func (x *PingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingResponse.ProtoReflect.Descriptor instead.
 func (*PingResponse) Descriptor() ([]byte, []int) {
-	return file_bbs_requests_proto_rawDescGZIP(), []int{0}
+	return file_models_bbs_requests_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *PingResponse) GetAvailable() bool {
@@ -78,7 +78,7 @@ type UpsertDomainRequest struct {
 
 func (x *UpsertDomainRequest) Reset() {
 	*x = UpsertDomainRequest{}
-	mi := &file_bbs_requests_proto_msgTypes[1]
+	mi := &file_models_bbs_requests_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -90,7 +90,7 @@ func (x *UpsertDomainRequest) String() string {
 func (*UpsertDomainRequest) ProtoMessage() {}
 
 func (x *UpsertDomainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bbs_requests_proto_msgTypes[1]
+	mi := &file_models_bbs_requests_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -103,7 +103,7 @@ func (x *UpsertDomainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertDomainRequest.ProtoReflect.Descriptor instead.
 func (*UpsertDomainRequest) Descriptor() ([]byte, []int) {
-	return file_bbs_requests_proto_rawDescGZIP(), []int{1}
+	return file_models_bbs_requests_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *UpsertDomainRequest) GetDomain() string {
@@ -129,7 +129,7 @@ type UpsertDomainResponse struct {
 
 func (x *UpsertDomainResponse) Reset() {
 	*x = UpsertDomainResponse{}
-	mi := &file_bbs_requests_proto_msgTypes[2]
+	mi := &file_models_bbs_requests_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -141,7 +141,7 @@ func (x *UpsertDomainResponse) String() string {
 func (*UpsertDomainResponse) ProtoMessage() {}
 
 func (x *UpsertDomainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bbs_requests_proto_msgTypes[2]
+	mi := &file_models_bbs_requests_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -154,7 +154,7 @@ func (x *UpsertDomainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertDomainResponse.ProtoReflect.Descriptor instead.
 func (*UpsertDomainResponse) Descriptor() ([]byte, []int) {
-	return file_bbs_requests_proto_rawDescGZIP(), []int{2}
+	return file_models_bbs_requests_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *UpsertDomainResponse) GetError() *Error {
@@ -174,7 +174,7 @@ type DomainsResponse struct {
 
 func (x *DomainsResponse) Reset() {
 	*x = DomainsResponse{}
-	mi := &file_bbs_requests_proto_msgTypes[3]
+	mi := &file_models_bbs_requests_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -186,7 +186,7 @@ func (x *DomainsResponse) String() string {
 func (*DomainsResponse) ProtoMessage() {}
 
 func (x *DomainsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bbs_requests_proto_msgTypes[3]
+	mi := &file_models_bbs_requests_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -199,7 +199,7 @@ func (x *DomainsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DomainsResponse.ProtoReflect.Descriptor instead.
 func (*DomainsResponse) Descriptor() ([]byte, []int) {
-	return file_bbs_requests_proto_rawDescGZIP(), []int{3}
+	return file_models_bbs_requests_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DomainsResponse) GetError() *Error {
@@ -225,7 +225,7 @@ type ConvergeLRPsResponse struct {
 
 func (x *ConvergeLRPsResponse) Reset() {
 	*x = ConvergeLRPsResponse{}
-	mi := &file_bbs_requests_proto_msgTypes[4]
+	mi := &file_models_bbs_requests_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -237,7 +237,7 @@ func (x *ConvergeLRPsResponse) String() string {
 func (*ConvergeLRPsResponse) ProtoMessage() {}
 
 func (x *ConvergeLRPsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bbs_requests_proto_msgTypes[4]
+	mi := &file_models_bbs_requests_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -250,7 +250,7 @@ func (x *ConvergeLRPsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConvergeLRPsResponse.ProtoReflect.Descriptor instead.
 func (*ConvergeLRPsResponse) Descriptor() ([]byte, []int) {
-	return file_bbs_requests_proto_rawDescGZIP(), []int{4}
+	return file_models_bbs_requests_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ConvergeLRPsResponse) GetError() *Error {
@@ -272,7 +272,7 @@ type ConvergeTasksRequest struct {
 
 func (x *ConvergeTasksRequest) Reset() {
 	*x = ConvergeTasksRequest{}
-	mi := &file_bbs_requests_proto_msgTypes[5]
+	mi := &file_models_bbs_requests_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -284,7 +284,7 @@ func (x *ConvergeTasksRequest) String() string {
 func (*ConvergeTasksRequest) ProtoMessage() {}
 
 func (x *ConvergeTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bbs_requests_proto_msgTypes[5]
+	mi := &file_models_bbs_requests_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -297,7 +297,7 @@ func (x *ConvergeTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConvergeTasksRequest.ProtoReflect.Descriptor instead.
 func (*ConvergeTasksRequest) Descriptor() ([]byte, []int) {
-	return file_bbs_requests_proto_rawDescGZIP(), []int{5}
+	return file_models_bbs_requests_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ConvergeTasksRequest) GetKickTaskDuration() int64 {
@@ -330,7 +330,7 @@ type ConvergeTasksResponse struct {
 
 func (x *ConvergeTasksResponse) Reset() {
 	*x = ConvergeTasksResponse{}
-	mi := &file_bbs_requests_proto_msgTypes[6]
+	mi := &file_models_bbs_requests_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -342,7 +342,7 @@ func (x *ConvergeTasksResponse) String() string {
 func (*ConvergeTasksResponse) ProtoMessage() {}
 
 func (x *ConvergeTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bbs_requests_proto_msgTypes[6]
+	mi := &file_models_bbs_requests_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -355,7 +355,7 @@ func (x *ConvergeTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConvergeTasksResponse.ProtoReflect.Descriptor instead.
 func (*ConvergeTasksResponse) Descriptor() ([]byte, []int) {
-	return file_bbs_requests_proto_rawDescGZIP(), []int{6}
+	return file_models_bbs_requests_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ConvergeTasksResponse) GetError() *Error {
@@ -365,11 +365,11 @@ func (x *ConvergeTasksResponse) GetError() *Error {
 	return nil
 }
 
-var File_bbs_requests_proto protoreflect.FileDescriptor
+var File_models_bbs_requests_proto protoreflect.FileDescriptor
 
-const file_bbs_requests_proto_rawDesc = "" +
+const file_models_bbs_requests_proto_rawDesc = "" +
 	"\n" +
-	"\x12bbs_requests.proto\x12\x06models\x1a\roptions.proto\x1a\verror.proto\";\n" +
+	"\x19models/bbs_requests.proto\x12\x06models\x1a\x14models/options.proto\x1a\x12models/error.proto\";\n" +
 	"\fPingResponse\x12+\n" +
 	"\tavailable\x18\x01 \x01(\bB\r\xca\xf3\x18\tavailableR\tavailable\"T\n" +
 	"\x13UpsertDomainRequest\x12\"\n" +
@@ -391,19 +391,19 @@ const file_bbs_requests_proto_rawDesc = "" +
 	"\x05error\x18\x01 \x01(\v2\r.models.ErrorR\x05errorB\x0eZ\fdiego/modelsb\x06proto3"
 
 var (
-	file_bbs_requests_proto_rawDescOnce sync.Once
-	file_bbs_requests_proto_rawDescData []byte
+	file_models_bbs_requests_proto_rawDescOnce sync.Once
+	file_models_bbs_requests_proto_rawDescData []byte
 )
 
-func file_bbs_requests_proto_rawDescGZIP() []byte {
-	file_bbs_requests_proto_rawDescOnce.Do(func() {
-		file_bbs_requests_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_bbs_requests_proto_rawDesc), len(file_bbs_requests_proto_rawDesc)))
+func file_models_bbs_requests_proto_rawDescGZIP() []byte {
+	file_models_bbs_requests_proto_rawDescOnce.Do(func() {
+		file_models_bbs_requests_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_models_bbs_requests_proto_rawDesc), len(file_models_bbs_requests_proto_rawDesc)))
 	})
-	return file_bbs_requests_proto_rawDescData
+	return file_models_bbs_requests_proto_rawDescData
 }
 
-var file_bbs_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
-var file_bbs_requests_proto_goTypes = []any{
+var file_models_bbs_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_models_bbs_requests_proto_goTypes = []any{
 	(*PingResponse)(nil),          // 0: models.PingResponse
 	(*UpsertDomainRequest)(nil),   // 1: models.UpsertDomainRequest
 	(*UpsertDomainResponse)(nil),  // 2: models.UpsertDomainResponse
@@ -413,7 +413,7 @@ var file_bbs_requests_proto_goTypes = []any{
 	(*ConvergeTasksResponse)(nil), // 6: models.ConvergeTasksResponse
 	(*Error)(nil),                 // 7: models.Error
 }
-var file_bbs_requests_proto_depIdxs = []int32{
+var file_models_bbs_requests_proto_depIdxs = []int32{
 	7, // 0: models.UpsertDomainResponse.error:type_name -> models.Error
 	7, // 1: models.DomainsResponse.error:type_name -> models.Error
 	7, // 2: models.ConvergeLRPsResponse.error:type_name -> models.Error
@@ -425,28 +425,28 @@ var file_bbs_requests_proto_depIdxs = []int32{
 	0, // [0:4] is the sub-list for field type_name
 }
 
-func init() { file_bbs_requests_proto_init() }
-func file_bbs_requests_proto_init() {
-	if File_bbs_requests_proto != nil {
+func init() { file_models_bbs_requests_proto_init() }
+func file_models_bbs_requests_proto_init() {
+	if File_models_bbs_requests_proto != nil {
 		return
 	}
-	file_options_proto_init()
-	file_error_proto_init()
+	file_models_options_proto_init()
+	file_models_error_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bbs_requests_proto_rawDesc), len(file_bbs_requests_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_models_bbs_requests_proto_rawDesc), len(file_models_bbs_requests_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_bbs_requests_proto_goTypes,
-		DependencyIndexes: file_bbs_requests_proto_depIdxs,
-		MessageInfos:      file_bbs_requests_proto_msgTypes,
+		GoTypes:           file_models_bbs_requests_proto_goTypes,
+		DependencyIndexes: file_models_bbs_requests_proto_depIdxs,
+		MessageInfos:      file_models_bbs_requests_proto_msgTypes,
 	}.Build()
-	File_bbs_requests_proto = out.File
-	file_bbs_requests_proto_goTypes = nil
-	file_bbs_requests_proto_depIdxs = nil
+	File_models_bbs_requests_proto = out.File
+	file_models_bbs_requests_proto_goTypes = nil
+	file_models_bbs_requests_proto_depIdxs = nil
 }

@@ -4,7 +4,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: cells.proto
+// source: models/cells.proto
 
 package models
 
@@ -34,7 +34,7 @@ type CellCapacity struct {
 
 func (x *CellCapacity) Reset() {
 	*x = CellCapacity{}
-	mi := &file_cells_proto_msgTypes[0]
+	mi := &file_models_cells_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +46,7 @@ func (x *CellCapacity) String() string {
 func (*CellCapacity) ProtoMessage() {}
 
 func (x *CellCapacity) ProtoReflect() protoreflect.Message {
-	mi := &file_cells_proto_msgTypes[0]
+	mi := &file_models_cells_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +59,7 @@ func (x *CellCapacity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CellCapacity.ProtoReflect.Descriptor instead.
 func (*CellCapacity) Descriptor() ([]byte, []int) {
-	return file_cells_proto_rawDescGZIP(), []int{0}
+	return file_models_cells_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *CellCapacity) GetMemoryMb() int32 {
@@ -93,7 +93,7 @@ type Provider struct {
 
 func (x *Provider) Reset() {
 	*x = Provider{}
-	mi := &file_cells_proto_msgTypes[1]
+	mi := &file_models_cells_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -105,7 +105,7 @@ func (x *Provider) String() string {
 func (*Provider) ProtoMessage() {}
 
 func (x *Provider) ProtoReflect() protoreflect.Message {
-	mi := &file_cells_proto_msgTypes[1]
+	mi := &file_models_cells_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -118,7 +118,7 @@ func (x *Provider) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Provider.ProtoReflect.Descriptor instead.
 func (*Provider) Descriptor() ([]byte, []int) {
-	return file_cells_proto_rawDescGZIP(), []int{1}
+	return file_models_cells_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Provider) GetName() string {
@@ -152,7 +152,7 @@ type CellPresence struct {
 
 func (x *CellPresence) Reset() {
 	*x = CellPresence{}
-	mi := &file_cells_proto_msgTypes[2]
+	mi := &file_models_cells_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -164,7 +164,7 @@ func (x *CellPresence) String() string {
 func (*CellPresence) ProtoMessage() {}
 
 func (x *CellPresence) ProtoReflect() protoreflect.Message {
-	mi := &file_cells_proto_msgTypes[2]
+	mi := &file_models_cells_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -177,7 +177,7 @@ func (x *CellPresence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CellPresence.ProtoReflect.Descriptor instead.
 func (*CellPresence) Descriptor() ([]byte, []int) {
-	return file_cells_proto_rawDescGZIP(), []int{2}
+	return file_models_cells_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CellPresence) GetCellId() string {
@@ -253,7 +253,7 @@ type CellsResponse struct {
 
 func (x *CellsResponse) Reset() {
 	*x = CellsResponse{}
-	mi := &file_cells_proto_msgTypes[3]
+	mi := &file_models_cells_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -265,7 +265,7 @@ func (x *CellsResponse) String() string {
 func (*CellsResponse) ProtoMessage() {}
 
 func (x *CellsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cells_proto_msgTypes[3]
+	mi := &file_models_cells_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -278,7 +278,7 @@ func (x *CellsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CellsResponse.ProtoReflect.Descriptor instead.
 func (*CellsResponse) Descriptor() ([]byte, []int) {
-	return file_cells_proto_rawDescGZIP(), []int{3}
+	return file_models_cells_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CellsResponse) GetError() *Error {
@@ -295,11 +295,11 @@ func (x *CellsResponse) GetCells() []*CellPresence {
 	return nil
 }
 
-var File_cells_proto protoreflect.FileDescriptor
+var File_models_cells_proto protoreflect.FileDescriptor
 
-const file_cells_proto_rawDesc = "" +
+const file_models_cells_proto_rawDesc = "" +
 	"\n" +
-	"\vcells.proto\x12\x06models\x1a\roptions.proto\x1a\verror.proto\"\x90\x01\n" +
+	"\x12models/cells.proto\x12\x06models\x1a\x14models/options.proto\x1a\x12models/error.proto\"\x90\x01\n" +
 	"\fCellCapacity\x12*\n" +
 	"\tmemory_mb\x18\x01 \x01(\x05B\r\xca\xf3\x18\tmemory_mbR\bmemoryMb\x12$\n" +
 	"\adisk_mb\x18\x02 \x01(\x05B\v\xca\xf3\x18\adisk_mbR\x06diskMb\x12.\n" +
@@ -331,19 +331,19 @@ const file_cells_proto_rawDesc = "" +
 	"\x05cells\x18\x02 \x03(\v2\x14.models.CellPresenceR\x05cellsB\x0eZ\fdiego/modelsb\x06proto3"
 
 var (
-	file_cells_proto_rawDescOnce sync.Once
-	file_cells_proto_rawDescData []byte
+	file_models_cells_proto_rawDescOnce sync.Once
+	file_models_cells_proto_rawDescData []byte
 )
 
-func file_cells_proto_rawDescGZIP() []byte {
-	file_cells_proto_rawDescOnce.Do(func() {
-		file_cells_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_cells_proto_rawDesc), len(file_cells_proto_rawDesc)))
+func file_models_cells_proto_rawDescGZIP() []byte {
+	file_models_cells_proto_rawDescOnce.Do(func() {
+		file_models_cells_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_models_cells_proto_rawDesc), len(file_models_cells_proto_rawDesc)))
 	})
-	return file_cells_proto_rawDescData
+	return file_models_cells_proto_rawDescData
 }
 
-var file_cells_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
-var file_cells_proto_goTypes = []any{
+var file_models_cells_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_models_cells_proto_goTypes = []any{
 	(*CellCapacity)(nil),  // 0: models.CellCapacity
 	(*Provider)(nil),      // 1: models.Provider
 	(*CellPresence)(nil),  // 2: models.CellPresence
@@ -351,7 +351,7 @@ var file_cells_proto_goTypes = []any{
 	nil,                   // 4: models.CellPresence.AnnotationsEntry
 	(*Error)(nil),         // 5: models.Error
 }
-var file_cells_proto_depIdxs = []int32{
+var file_models_cells_proto_depIdxs = []int32{
 	0, // 0: models.CellPresence.capacity:type_name -> models.CellCapacity
 	1, // 1: models.CellPresence.rootfs_providers:type_name -> models.Provider
 	4, // 2: models.CellPresence.annotations:type_name -> models.CellPresence.AnnotationsEntry
@@ -364,28 +364,28 @@ var file_cells_proto_depIdxs = []int32{
 	0, // [0:5] is the sub-list for field type_name
 }
 
-func init() { file_cells_proto_init() }
-func file_cells_proto_init() {
-	if File_cells_proto != nil {
+func init() { file_models_cells_proto_init() }
+func file_models_cells_proto_init() {
+	if File_models_cells_proto != nil {
 		return
 	}
-	file_options_proto_init()
-	file_error_proto_init()
+	file_models_options_proto_init()
+	file_models_error_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cells_proto_rawDesc), len(file_cells_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_models_cells_proto_rawDesc), len(file_models_cells_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_cells_proto_goTypes,
-		DependencyIndexes: file_cells_proto_depIdxs,
-		MessageInfos:      file_cells_proto_msgTypes,
+		GoTypes:           file_models_cells_proto_goTypes,
+		DependencyIndexes: file_models_cells_proto_depIdxs,
+		MessageInfos:      file_models_cells_proto_msgTypes,
 	}.Build()
-	File_cells_proto = out.File
-	file_cells_proto_goTypes = nil
-	file_cells_proto_depIdxs = nil
+	File_models_cells_proto = out.File
+	file_models_cells_proto_goTypes = nil
+	file_models_cells_proto_depIdxs = nil
 }

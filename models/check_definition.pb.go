@@ -4,7 +4,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: check_definition.proto
+// source: models/check_definition.proto
 
 package models
 
@@ -34,7 +34,7 @@ type CheckDefinition struct {
 
 func (x *CheckDefinition) Reset() {
 	*x = CheckDefinition{}
-	mi := &file_check_definition_proto_msgTypes[0]
+	mi := &file_models_check_definition_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +46,7 @@ func (x *CheckDefinition) String() string {
 func (*CheckDefinition) ProtoMessage() {}
 
 func (x *CheckDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_check_definition_proto_msgTypes[0]
+	mi := &file_models_check_definition_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +59,7 @@ func (x *CheckDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckDefinition.ProtoReflect.Descriptor instead.
 func (*CheckDefinition) Descriptor() ([]byte, []int) {
-	return file_check_definition_proto_rawDescGZIP(), []int{0}
+	return file_models_check_definition_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *CheckDefinition) GetChecks() []*Check {
@@ -94,7 +94,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_check_definition_proto_msgTypes[1]
+	mi := &file_models_check_definition_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -106,7 +106,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_check_definition_proto_msgTypes[1]
+	mi := &file_models_check_definition_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -119,7 +119,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_check_definition_proto_rawDescGZIP(), []int{1}
+	return file_models_check_definition_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Check) GetTcpCheck() *TCPCheck {
@@ -147,7 +147,7 @@ type TCPCheck struct {
 
 func (x *TCPCheck) Reset() {
 	*x = TCPCheck{}
-	mi := &file_check_definition_proto_msgTypes[2]
+	mi := &file_models_check_definition_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -159,7 +159,7 @@ func (x *TCPCheck) String() string {
 func (*TCPCheck) ProtoMessage() {}
 
 func (x *TCPCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_check_definition_proto_msgTypes[2]
+	mi := &file_models_check_definition_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -172,7 +172,7 @@ func (x *TCPCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TCPCheck.ProtoReflect.Descriptor instead.
 func (*TCPCheck) Descriptor() ([]byte, []int) {
-	return file_check_definition_proto_rawDescGZIP(), []int{2}
+	return file_models_check_definition_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *TCPCheck) GetPort() uint32 {
@@ -208,7 +208,7 @@ type HTTPCheck struct {
 
 func (x *HTTPCheck) Reset() {
 	*x = HTTPCheck{}
-	mi := &file_check_definition_proto_msgTypes[3]
+	mi := &file_models_check_definition_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -220,7 +220,7 @@ func (x *HTTPCheck) String() string {
 func (*HTTPCheck) ProtoMessage() {}
 
 func (x *HTTPCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_check_definition_proto_msgTypes[3]
+	mi := &file_models_check_definition_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -233,7 +233,7 @@ func (x *HTTPCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPCheck.ProtoReflect.Descriptor instead.
 func (*HTTPCheck) Descriptor() ([]byte, []int) {
-	return file_check_definition_proto_rawDescGZIP(), []int{3}
+	return file_models_check_definition_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *HTTPCheck) GetPort() uint32 {
@@ -264,11 +264,11 @@ func (x *HTTPCheck) GetIntervalMs() uint64 {
 	return 0
 }
 
-var File_check_definition_proto protoreflect.FileDescriptor
+var File_models_check_definition_proto protoreflect.FileDescriptor
 
-const file_check_definition_proto_rawDesc = "" +
+const file_models_check_definition_proto_rawDesc = "" +
 	"\n" +
-	"\x16check_definition.proto\x12\x06models\x1a\roptions.proto\"\xa1\x01\n" +
+	"\x1dmodels/check_definition.proto\x12\x06models\x1a\x14models/options.proto\"\xa1\x01\n" +
 	"\x0fCheckDefinition\x12%\n" +
 	"\x06checks\x18\x01 \x03(\v2\r.models.CheckR\x06checks\x12-\n" +
 	"\n" +
@@ -292,25 +292,25 @@ const file_check_definition_proto_rawDesc = "" +
 	"intervalMsB\x0eZ\fdiego/modelsb\x06proto3"
 
 var (
-	file_check_definition_proto_rawDescOnce sync.Once
-	file_check_definition_proto_rawDescData []byte
+	file_models_check_definition_proto_rawDescOnce sync.Once
+	file_models_check_definition_proto_rawDescData []byte
 )
 
-func file_check_definition_proto_rawDescGZIP() []byte {
-	file_check_definition_proto_rawDescOnce.Do(func() {
-		file_check_definition_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_check_definition_proto_rawDesc), len(file_check_definition_proto_rawDesc)))
+func file_models_check_definition_proto_rawDescGZIP() []byte {
+	file_models_check_definition_proto_rawDescOnce.Do(func() {
+		file_models_check_definition_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_models_check_definition_proto_rawDesc), len(file_models_check_definition_proto_rawDesc)))
 	})
-	return file_check_definition_proto_rawDescData
+	return file_models_check_definition_proto_rawDescData
 }
 
-var file_check_definition_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
-var file_check_definition_proto_goTypes = []any{
+var file_models_check_definition_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_models_check_definition_proto_goTypes = []any{
 	(*CheckDefinition)(nil), // 0: models.CheckDefinition
 	(*Check)(nil),           // 1: models.Check
 	(*TCPCheck)(nil),        // 2: models.TCPCheck
 	(*HTTPCheck)(nil),       // 3: models.HTTPCheck
 }
-var file_check_definition_proto_depIdxs = []int32{
+var file_models_check_definition_proto_depIdxs = []int32{
 	1, // 0: models.CheckDefinition.checks:type_name -> models.Check
 	1, // 1: models.CheckDefinition.readiness_checks:type_name -> models.Check
 	2, // 2: models.Check.tcp_check:type_name -> models.TCPCheck
@@ -322,27 +322,27 @@ var file_check_definition_proto_depIdxs = []int32{
 	0, // [0:4] is the sub-list for field type_name
 }
 
-func init() { file_check_definition_proto_init() }
-func file_check_definition_proto_init() {
-	if File_check_definition_proto != nil {
+func init() { file_models_check_definition_proto_init() }
+func file_models_check_definition_proto_init() {
+	if File_models_check_definition_proto != nil {
 		return
 	}
-	file_options_proto_init()
+	file_models_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_check_definition_proto_rawDesc), len(file_check_definition_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_models_check_definition_proto_rawDesc), len(file_models_check_definition_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_check_definition_proto_goTypes,
-		DependencyIndexes: file_check_definition_proto_depIdxs,
-		MessageInfos:      file_check_definition_proto_msgTypes,
+		GoTypes:           file_models_check_definition_proto_goTypes,
+		DependencyIndexes: file_models_check_definition_proto_depIdxs,
+		MessageInfos:      file_models_check_definition_proto_msgTypes,
 	}.Build()
-	File_check_definition_proto = out.File
-	file_check_definition_proto_goTypes = nil
-	file_check_definition_proto_depIdxs = nil
+	File_models_check_definition_proto = out.File
+	file_models_check_definition_proto_goTypes = nil
+	file_models_check_definition_proto_depIdxs = nil
 }

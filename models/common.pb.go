@@ -4,7 +4,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: common.proto
+// source: models/common.proto
 
 package models
 
@@ -28,7 +28,7 @@ type ImageLayer_DigestAlgorithm int32
 const (
 	ImageLayer_DigestAlgorithmInvalid ImageLayer_DigestAlgorithm = 0
 	ImageLayer_SHA256                 ImageLayer_DigestAlgorithm = 1
-	// Deprecated: Marked as deprecated in common.proto.
+	// Deprecated: Marked as deprecated in models/common.proto.
 	ImageLayer_SHA512 ImageLayer_DigestAlgorithm = 2
 )
 
@@ -57,11 +57,11 @@ func (x ImageLayer_DigestAlgorithm) String() string {
 }
 
 func (ImageLayer_DigestAlgorithm) Descriptor() protoreflect.EnumDescriptor {
-	return file_common_proto_enumTypes[0].Descriptor()
+	return file_models_common_proto_enumTypes[0].Descriptor()
 }
 
 func (ImageLayer_DigestAlgorithm) Type() protoreflect.EnumType {
-	return &file_common_proto_enumTypes[0]
+	return &file_models_common_proto_enumTypes[0]
 }
 
 func (x ImageLayer_DigestAlgorithm) Number() protoreflect.EnumNumber {
@@ -70,7 +70,7 @@ func (x ImageLayer_DigestAlgorithm) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ImageLayer_DigestAlgorithm.Descriptor instead.
 func (ImageLayer_DigestAlgorithm) EnumDescriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{11, 0}
+	return file_models_common_proto_rawDescGZIP(), []int{11, 0}
 }
 
 type ImageLayer_MediaType int32
@@ -109,11 +109,11 @@ func (x ImageLayer_MediaType) String() string {
 }
 
 func (ImageLayer_MediaType) Descriptor() protoreflect.EnumDescriptor {
-	return file_common_proto_enumTypes[1].Descriptor()
+	return file_models_common_proto_enumTypes[1].Descriptor()
 }
 
 func (ImageLayer_MediaType) Type() protoreflect.EnumType {
-	return &file_common_proto_enumTypes[1]
+	return &file_models_common_proto_enumTypes[1]
 }
 
 func (x ImageLayer_MediaType) Number() protoreflect.EnumNumber {
@@ -122,7 +122,7 @@ func (x ImageLayer_MediaType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ImageLayer_MediaType.Descriptor instead.
 func (ImageLayer_MediaType) EnumDescriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{11, 1}
+	return file_models_common_proto_rawDescGZIP(), []int{11, 1}
 }
 
 type ImageLayer_Type int32
@@ -158,11 +158,11 @@ func (x ImageLayer_Type) String() string {
 }
 
 func (ImageLayer_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_common_proto_enumTypes[2].Descriptor()
+	return file_models_common_proto_enumTypes[2].Descriptor()
 }
 
 func (ImageLayer_Type) Type() protoreflect.EnumType {
-	return &file_common_proto_enumTypes[2]
+	return &file_models_common_proto_enumTypes[2]
 }
 
 func (x ImageLayer_Type) Number() protoreflect.EnumNumber {
@@ -171,7 +171,7 @@ func (x ImageLayer_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ImageLayer_Type.Descriptor instead.
 func (ImageLayer_Type) EnumDescriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{11, 2}
+	return file_models_common_proto_rawDescGZIP(), []int{11, 2}
 }
 
 type MetricTagValue_DynamicValue int32
@@ -207,11 +207,11 @@ func (x MetricTagValue_DynamicValue) String() string {
 }
 
 func (MetricTagValue_DynamicValue) Descriptor() protoreflect.EnumDescriptor {
-	return file_common_proto_enumTypes[3].Descriptor()
+	return file_models_common_proto_enumTypes[3].Descriptor()
 }
 
 func (MetricTagValue_DynamicValue) Type() protoreflect.EnumType {
-	return &file_common_proto_enumTypes[3]
+	return &file_models_common_proto_enumTypes[3]
 }
 
 func (x MetricTagValue_DynamicValue) Number() protoreflect.EnumNumber {
@@ -220,7 +220,7 @@ func (x MetricTagValue_DynamicValue) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MetricTagValue_DynamicValue.Descriptor instead.
 func (MetricTagValue_DynamicValue) EnumDescriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{12, 0}
+	return file_models_common_proto_rawDescGZIP(), []int{12, 0}
 }
 
 type EnvironmentVariable struct {
@@ -233,7 +233,7 @@ type EnvironmentVariable struct {
 
 func (x *EnvironmentVariable) Reset() {
 	*x = EnvironmentVariable{}
-	mi := &file_common_proto_msgTypes[0]
+	mi := &file_models_common_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +245,7 @@ func (x *EnvironmentVariable) String() string {
 func (*EnvironmentVariable) ProtoMessage() {}
 
 func (x *EnvironmentVariable) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[0]
+	mi := &file_models_common_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +258,7 @@ func (x *EnvironmentVariable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvironmentVariable.ProtoReflect.Descriptor instead.
 func (*EnvironmentVariable) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{0}
+	return file_models_common_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *EnvironmentVariable) GetName() string {
@@ -285,7 +285,7 @@ type PortRange struct {
 
 func (x *PortRange) Reset() {
 	*x = PortRange{}
-	mi := &file_common_proto_msgTypes[1]
+	mi := &file_models_common_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -297,7 +297,7 @@ func (x *PortRange) String() string {
 func (*PortRange) ProtoMessage() {}
 
 func (x *PortRange) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[1]
+	mi := &file_models_common_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -310,7 +310,7 @@ func (x *PortRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortRange.ProtoReflect.Descriptor instead.
 func (*PortRange) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{1}
+	return file_models_common_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *PortRange) GetStart() uint32 {
@@ -337,7 +337,7 @@ type ICMPInfo struct {
 
 func (x *ICMPInfo) Reset() {
 	*x = ICMPInfo{}
-	mi := &file_common_proto_msgTypes[2]
+	mi := &file_models_common_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -349,7 +349,7 @@ func (x *ICMPInfo) String() string {
 func (*ICMPInfo) ProtoMessage() {}
 
 func (x *ICMPInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[2]
+	mi := &file_models_common_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -362,7 +362,7 @@ func (x *ICMPInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ICMPInfo.ProtoReflect.Descriptor instead.
 func (*ICMPInfo) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{2}
+	return file_models_common_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ICMPInfo) GetType() int32 {
@@ -394,7 +394,7 @@ type SecurityGroupRule struct {
 
 func (x *SecurityGroupRule) Reset() {
 	*x = SecurityGroupRule{}
-	mi := &file_common_proto_msgTypes[3]
+	mi := &file_models_common_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -406,7 +406,7 @@ func (x *SecurityGroupRule) String() string {
 func (*SecurityGroupRule) ProtoMessage() {}
 
 func (x *SecurityGroupRule) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[3]
+	mi := &file_models_common_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -419,7 +419,7 @@ func (x *SecurityGroupRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecurityGroupRule.ProtoReflect.Descriptor instead.
 func (*SecurityGroupRule) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{3}
+	return file_models_common_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SecurityGroupRule) GetProtocol() string {
@@ -486,7 +486,7 @@ type CachedDependency struct {
 
 func (x *CachedDependency) Reset() {
 	*x = CachedDependency{}
-	mi := &file_common_proto_msgTypes[4]
+	mi := &file_models_common_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -498,7 +498,7 @@ func (x *CachedDependency) String() string {
 func (*CachedDependency) ProtoMessage() {}
 
 func (x *CachedDependency) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[4]
+	mi := &file_models_common_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -511,7 +511,7 @@ func (x *CachedDependency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CachedDependency.ProtoReflect.Descriptor instead.
 func (*CachedDependency) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{4}
+	return file_models_common_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CachedDependency) GetName() string {
@@ -573,7 +573,7 @@ type SharedDevice struct {
 
 func (x *SharedDevice) Reset() {
 	*x = SharedDevice{}
-	mi := &file_common_proto_msgTypes[5]
+	mi := &file_models_common_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -585,7 +585,7 @@ func (x *SharedDevice) String() string {
 func (*SharedDevice) ProtoMessage() {}
 
 func (x *SharedDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[5]
+	mi := &file_models_common_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -598,7 +598,7 @@ func (x *SharedDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SharedDevice.ProtoReflect.Descriptor instead.
 func (*SharedDevice) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{5}
+	return file_models_common_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SharedDevice) GetVolumeId() string {
@@ -623,7 +623,7 @@ type DedicatedDevice struct {
 
 func (x *DedicatedDevice) Reset() {
 	*x = DedicatedDevice{}
-	mi := &file_common_proto_msgTypes[6]
+	mi := &file_models_common_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +635,7 @@ func (x *DedicatedDevice) String() string {
 func (*DedicatedDevice) ProtoMessage() {}
 
 func (x *DedicatedDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[6]
+	mi := &file_models_common_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +648,7 @@ func (x *DedicatedDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DedicatedDevice.ProtoReflect.Descriptor instead.
 func (*DedicatedDevice) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{6}
+	return file_models_common_proto_rawDescGZIP(), []int{6}
 }
 
 type VolumeMount struct {
@@ -664,7 +664,7 @@ type VolumeMount struct {
 
 func (x *VolumeMount) Reset() {
 	*x = VolumeMount{}
-	mi := &file_common_proto_msgTypes[7]
+	mi := &file_models_common_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -676,7 +676,7 @@ func (x *VolumeMount) String() string {
 func (*VolumeMount) ProtoMessage() {}
 
 func (x *VolumeMount) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[7]
+	mi := &file_models_common_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -689,7 +689,7 @@ func (x *VolumeMount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeMount.ProtoReflect.Descriptor instead.
 func (*VolumeMount) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{7}
+	return file_models_common_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *VolumeMount) GetDriver() string {
@@ -736,7 +736,7 @@ type VolumePlacement struct {
 
 func (x *VolumePlacement) Reset() {
 	*x = VolumePlacement{}
-	mi := &file_common_proto_msgTypes[8]
+	mi := &file_models_common_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +748,7 @@ func (x *VolumePlacement) String() string {
 func (*VolumePlacement) ProtoMessage() {}
 
 func (x *VolumePlacement) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[8]
+	mi := &file_models_common_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +761,7 @@ func (x *VolumePlacement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumePlacement.ProtoReflect.Descriptor instead.
 func (*VolumePlacement) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{8}
+	return file_models_common_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *VolumePlacement) GetDriverNames() []string {
@@ -780,7 +780,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_common_proto_msgTypes[9]
+	mi := &file_models_common_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +792,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[9]
+	mi := &file_models_common_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +805,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{9}
+	return file_models_common_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Network) GetProperties() map[string]string {
@@ -824,7 +824,7 @@ type CertificateProperties struct {
 
 func (x *CertificateProperties) Reset() {
 	*x = CertificateProperties{}
-	mi := &file_common_proto_msgTypes[10]
+	mi := &file_models_common_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +836,7 @@ func (x *CertificateProperties) String() string {
 func (*CertificateProperties) ProtoMessage() {}
 
 func (x *CertificateProperties) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[10]
+	mi := &file_models_common_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +849,7 @@ func (x *CertificateProperties) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CertificateProperties.ProtoReflect.Descriptor instead.
 func (*CertificateProperties) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{10}
+	return file_models_common_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CertificateProperties) GetOrganizationalUnit() []string {
@@ -874,7 +874,7 @@ type ImageLayer struct {
 
 func (x *ImageLayer) Reset() {
 	*x = ImageLayer{}
-	mi := &file_common_proto_msgTypes[11]
+	mi := &file_models_common_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +886,7 @@ func (x *ImageLayer) String() string {
 func (*ImageLayer) ProtoMessage() {}
 
 func (x *ImageLayer) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[11]
+	mi := &file_models_common_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +899,7 @@ func (x *ImageLayer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageLayer.ProtoReflect.Descriptor instead.
 func (*ImageLayer) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{11}
+	return file_models_common_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ImageLayer) GetName() string {
@@ -961,7 +961,7 @@ type MetricTagValue struct {
 
 func (x *MetricTagValue) Reset() {
 	*x = MetricTagValue{}
-	mi := &file_common_proto_msgTypes[12]
+	mi := &file_models_common_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +973,7 @@ func (x *MetricTagValue) String() string {
 func (*MetricTagValue) ProtoMessage() {}
 
 func (x *MetricTagValue) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[12]
+	mi := &file_models_common_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +986,7 @@ func (x *MetricTagValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricTagValue.ProtoReflect.Descriptor instead.
 func (*MetricTagValue) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{12}
+	return file_models_common_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *MetricTagValue) GetStatic() string {
@@ -1012,7 +1012,7 @@ type LogRateLimit struct {
 
 func (x *LogRateLimit) Reset() {
 	*x = LogRateLimit{}
-	mi := &file_common_proto_msgTypes[13]
+	mi := &file_models_common_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1024,7 @@ func (x *LogRateLimit) String() string {
 func (*LogRateLimit) ProtoMessage() {}
 
 func (x *LogRateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[13]
+	mi := &file_models_common_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1037,7 @@ func (x *LogRateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogRateLimit.ProtoReflect.Descriptor instead.
 func (*LogRateLimit) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{13}
+	return file_models_common_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LogRateLimit) GetBytesPerSecond() int64 {
@@ -1057,7 +1057,7 @@ type File struct {
 
 func (x *File) Reset() {
 	*x = File{}
-	mi := &file_common_proto_msgTypes[14]
+	mi := &file_models_common_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1069,7 @@ func (x *File) String() string {
 func (*File) ProtoMessage() {}
 
 func (x *File) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[14]
+	mi := &file_models_common_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1082,7 @@ func (x *File) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use File.ProtoReflect.Descriptor instead.
 func (*File) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{14}
+	return file_models_common_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *File) GetPath() string {
@@ -1111,7 +1111,7 @@ type ModificationTag struct {
 
 func (x *ModificationTag) Reset() {
 	*x = ModificationTag{}
-	mi := &file_common_proto_msgTypes[15]
+	mi := &file_models_common_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1123,7 +1123,7 @@ func (x *ModificationTag) String() string {
 func (*ModificationTag) ProtoMessage() {}
 
 func (x *ModificationTag) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[15]
+	mi := &file_models_common_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1136,7 +1136,7 @@ func (x *ModificationTag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModificationTag.ProtoReflect.Descriptor instead.
 func (*ModificationTag) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{15}
+	return file_models_common_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ModificationTag) GetEpoch() string {
@@ -1164,7 +1164,7 @@ type ProtoRoutes struct {
 
 func (x *ProtoRoutes) Reset() {
 	*x = ProtoRoutes{}
-	mi := &file_common_proto_msgTypes[16]
+	mi := &file_models_common_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1176,7 @@ func (x *ProtoRoutes) String() string {
 func (*ProtoRoutes) ProtoMessage() {}
 
 func (x *ProtoRoutes) ProtoReflect() protoreflect.Message {
-	mi := &file_common_proto_msgTypes[16]
+	mi := &file_models_common_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1189,7 @@ func (x *ProtoRoutes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProtoRoutes.ProtoReflect.Descriptor instead.
 func (*ProtoRoutes) Descriptor() ([]byte, []int) {
-	return file_common_proto_rawDescGZIP(), []int{16}
+	return file_models_common_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ProtoRoutes) GetRoutes() map[string][]byte {
@@ -1199,11 +1199,11 @@ func (x *ProtoRoutes) GetRoutes() map[string][]byte {
 	return nil
 }
 
-var File_common_proto protoreflect.FileDescriptor
+var File_models_common_proto protoreflect.FileDescriptor
 
-const file_common_proto_rawDesc = "" +
+const file_models_common_proto_rawDesc = "" +
 	"\n" +
-	"\fcommon.proto\x12\x06models\x1a\roptions.proto\"T\n" +
+	"\x13models/common.proto\x12\x06models\x1a\x14models/options.proto\"T\n" +
 	"\x13EnvironmentVariable\x12\x1c\n" +
 	"\x04name\x18\x01 \x01(\tB\b\xca\xf3\x18\x04nameR\x04name\x12\x1f\n" +
 	"\x05value\x18\x02 \x01(\tB\t\xca\xf3\x18\x05valueR\x05value\"G\n" +
@@ -1305,20 +1305,20 @@ const file_common_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01B\x0eZ\fdiego/modelsb\x06proto3"
 
 var (
-	file_common_proto_rawDescOnce sync.Once
-	file_common_proto_rawDescData []byte
+	file_models_common_proto_rawDescOnce sync.Once
+	file_models_common_proto_rawDescData []byte
 )
 
-func file_common_proto_rawDescGZIP() []byte {
-	file_common_proto_rawDescOnce.Do(func() {
-		file_common_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_common_proto_rawDesc), len(file_common_proto_rawDesc)))
+func file_models_common_proto_rawDescGZIP() []byte {
+	file_models_common_proto_rawDescOnce.Do(func() {
+		file_models_common_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_models_common_proto_rawDesc), len(file_models_common_proto_rawDesc)))
 	})
-	return file_common_proto_rawDescData
+	return file_models_common_proto_rawDescData
 }
 
-var file_common_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_common_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
-var file_common_proto_goTypes = []any{
+var file_models_common_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_models_common_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_models_common_proto_goTypes = []any{
 	(ImageLayer_DigestAlgorithm)(0),  // 0: models.ImageLayer.DigestAlgorithm
 	(ImageLayer_MediaType)(0),        // 1: models.ImageLayer.MediaType
 	(ImageLayer_Type)(0),             // 2: models.ImageLayer.Type
@@ -1343,7 +1343,7 @@ var file_common_proto_goTypes = []any{
 	nil,                              // 21: models.Network.PropertiesEntry
 	nil,                              // 22: models.ProtoRoutes.RoutesEntry
 }
-var file_common_proto_depIdxs = []int32{
+var file_models_common_proto_depIdxs = []int32{
 	5,  // 0: models.SecurityGroupRule.port_range:type_name -> models.PortRange
 	6,  // 1: models.SecurityGroupRule.icmp_info:type_name -> models.ICMPInfo
 	9,  // 2: models.VolumeMount.shared:type_name -> models.SharedDevice
@@ -1361,28 +1361,28 @@ var file_common_proto_depIdxs = []int32{
 	0,  // [0:10] is the sub-list for field type_name
 }
 
-func init() { file_common_proto_init() }
-func file_common_proto_init() {
-	if File_common_proto != nil {
+func init() { file_models_common_proto_init() }
+func file_models_common_proto_init() {
+	if File_models_common_proto != nil {
 		return
 	}
-	file_options_proto_init()
+	file_models_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_common_proto_rawDesc), len(file_common_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_models_common_proto_rawDesc), len(file_models_common_proto_rawDesc)),
 			NumEnums:      4,
 			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_common_proto_goTypes,
-		DependencyIndexes: file_common_proto_depIdxs,
-		EnumInfos:         file_common_proto_enumTypes,
-		MessageInfos:      file_common_proto_msgTypes,
+		GoTypes:           file_models_common_proto_goTypes,
+		DependencyIndexes: file_models_common_proto_depIdxs,
+		EnumInfos:         file_models_common_proto_enumTypes,
+		MessageInfos:      file_models_common_proto_msgTypes,
 	}.Build()
-	File_common_proto = out.File
-	file_common_proto_goTypes = nil
-	file_common_proto_depIdxs = nil
+	File_models_common_proto = out.File
+	file_models_common_proto_goTypes = nil
+	file_models_common_proto_depIdxs = nil
 }

@@ -5,7 +5,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: desired_lrp.proto
+// source: models/desired_lrp.proto
 
 package models
 
@@ -54,11 +54,11 @@ func (x DesiredLRP_UpdateStrategy) String() string {
 }
 
 func (DesiredLRP_UpdateStrategy) Descriptor() protoreflect.EnumDescriptor {
-	return file_desired_lrp_proto_enumTypes[0].Descriptor()
+	return file_models_desired_lrp_proto_enumTypes[0].Descriptor()
 }
 
 func (DesiredLRP_UpdateStrategy) Type() protoreflect.EnumType {
-	return &file_desired_lrp_proto_enumTypes[0]
+	return &file_models_desired_lrp_proto_enumTypes[0]
 }
 
 func (x DesiredLRP_UpdateStrategy) Number() protoreflect.EnumNumber {
@@ -67,7 +67,7 @@ func (x DesiredLRP_UpdateStrategy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DesiredLRP_UpdateStrategy.Descriptor instead.
 func (DesiredLRP_UpdateStrategy) EnumDescriptor() ([]byte, []int) {
-	return file_desired_lrp_proto_rawDescGZIP(), []int{0, 0}
+	return file_models_desired_lrp_proto_rawDescGZIP(), []int{0, 0}
 }
 
 // DesiredLRP is what clients send and read; the BBS stores it split into a
@@ -81,7 +81,7 @@ type DesiredLRP struct {
 	EnvironmentVariables []*EnvironmentVariable `protobuf:"bytes,5,rep,name=environment_variables,json=environmentVariables,proto3" json:"environment_variables,omitempty"`
 	Setup                *Action                `protobuf:"bytes,6,opt,name=setup,proto3" json:"setup,omitempty"`
 	Action               *Action                `protobuf:"bytes,7,opt,name=action,proto3" json:"action,omitempty"`
-	// Deprecated: Marked as deprecated in desired_lrp.proto.
+	// Deprecated: Marked as deprecated in models/desired_lrp.proto.
 	DeprecatedStartTimeoutS uint32       `protobuf:"varint,8,opt,name=deprecated_start_timeout_s,json=deprecatedStartTimeoutS,proto3" json:"deprecated_start_timeout_s,omitempty"`
 	Monitor                 *Action      `protobuf:"bytes,9,opt,name=monitor,proto3" json:"monitor,omitempty"`
 	DiskMb                  int32        `protobuf:"varint,10,opt,name=disk_mb,json=diskMb,proto3" json:"disk_mb,omitempty"`
@@ -92,13 +92,13 @@ type DesiredLRP struct {
 	Routes                  *ProtoRoutes `protobuf:"bytes,15,opt,name=routes,proto3" json:"routes,omitempty"`
 	LogSource               string       `protobuf:"bytes,16,opt,name=log_source,json=logSource,proto3" json:"log_source,omitempty"`
 	LogGuid                 string       `protobuf:"bytes,17,opt,name=log_guid,json=logGuid,proto3" json:"log_guid,omitempty"`
-	// Deprecated: Marked as deprecated in desired_lrp.proto.
+	// Deprecated: Marked as deprecated in models/desired_lrp.proto.
 	MetricsGuid        string               `protobuf:"bytes,18,opt,name=metrics_guid,json=metricsGuid,proto3" json:"metrics_guid,omitempty"`
 	Annotation         string               `protobuf:"bytes,19,opt,name=annotation,proto3" json:"annotation,omitempty"`
 	EgressRules        []*SecurityGroupRule `protobuf:"bytes,20,rep,name=egress_rules,json=egressRules,proto3" json:"egress_rules,omitempty"`
 	ModificationTag    *ModificationTag     `protobuf:"bytes,21,opt,name=modification_tag,json=modificationTag,proto3" json:"modification_tag,omitempty"`
 	CachedDependencies []*CachedDependency  `protobuf:"bytes,22,rep,name=cached_dependencies,json=cachedDependencies,proto3" json:"cached_dependencies,omitempty"`
-	// Deprecated: Marked as deprecated in desired_lrp.proto.
+	// Deprecated: Marked as deprecated in models/desired_lrp.proto.
 	LegacyDownloadUser            string                     `protobuf:"bytes,23,opt,name=legacy_download_user,json=legacyDownloadUser,proto3" json:"legacy_download_user,omitempty"`
 	TrustedSystemCertificatesPath string                     `protobuf:"bytes,24,opt,name=trusted_system_certificates_path,json=trustedSystemCertificatesPath,proto3" json:"trusted_system_certificates_path,omitempty"`
 	VolumeMounts                  []*VolumeMount             `protobuf:"bytes,25,rep,name=volume_mounts,json=volumeMounts,proto3" json:"volume_mounts,omitempty"`
@@ -122,7 +122,7 @@ type DesiredLRP struct {
 
 func (x *DesiredLRP) Reset() {
 	*x = DesiredLRP{}
-	mi := &file_desired_lrp_proto_msgTypes[0]
+	mi := &file_models_desired_lrp_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -134,7 +134,7 @@ func (x *DesiredLRP) String() string {
 func (*DesiredLRP) ProtoMessage() {}
 
 func (x *DesiredLRP) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_proto_msgTypes[0]
+	mi := &file_models_desired_lrp_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -147,7 +147,7 @@ func (x *DesiredLRP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredLRP.ProtoReflect.Descriptor instead.
 func (*DesiredLRP) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_proto_rawDescGZIP(), []int{0}
+	return file_models_desired_lrp_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *DesiredLRP) GetProcessGuid() string {
@@ -199,7 +199,7 @@ func (x *DesiredLRP) GetAction() *Action {
 	return nil
 }
 
-// Deprecated: Marked as deprecated in desired_lrp.proto.
+// Deprecated: Marked as deprecated in models/desired_lrp.proto.
 func (x *DesiredLRP) GetDeprecatedStartTimeoutS() uint32 {
 	if x != nil {
 		return x.DeprecatedStartTimeoutS
@@ -270,7 +270,7 @@ func (x *DesiredLRP) GetLogGuid() string {
 	return ""
 }
 
-// Deprecated: Marked as deprecated in desired_lrp.proto.
+// Deprecated: Marked as deprecated in models/desired_lrp.proto.
 func (x *DesiredLRP) GetMetricsGuid() string {
 	if x != nil {
 		return x.MetricsGuid
@@ -306,7 +306,7 @@ func (x *DesiredLRP) GetCachedDependencies() []*CachedDependency {
 	return nil
 }
 
-// Deprecated: Marked as deprecated in desired_lrp.proto.
+// Deprecated: Marked as deprecated in models/desired_lrp.proto.
 func (x *DesiredLRP) GetLegacyDownloadUser() string {
 	if x != nil {
 		return x.LegacyDownloadUser
@@ -437,7 +437,7 @@ type DesiredLRPKey struct {
 
 func (x *DesiredLRPKey) Reset() {
 	*x = DesiredLRPKey{}
-	mi := &file_desired_lrp_proto_msgTypes[1]
+	mi := &file_models_desired_lrp_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -449,7 +449,7 @@ func (x *DesiredLRPKey) String() string {
 func (*DesiredLRPKey) ProtoMessage() {}
 
 func (x *DesiredLRPKey) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_proto_msgTypes[1]
+	mi := &file_models_desired_lrp_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -462,7 +462,7 @@ func (x *DesiredLRPKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredLRPKey.ProtoReflect.Descriptor instead.
 func (*DesiredLRPKey) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_proto_rawDescGZIP(), []int{1}
+	return file_models_desired_lrp_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *DesiredLRPKey) GetProcessGuid() string {
@@ -498,7 +498,7 @@ type DesiredLRPResource struct {
 
 func (x *DesiredLRPResource) Reset() {
 	*x = DesiredLRPResource{}
-	mi := &file_desired_lrp_proto_msgTypes[2]
+	mi := &file_models_desired_lrp_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -510,7 +510,7 @@ func (x *DesiredLRPResource) String() string {
 func (*DesiredLRPResource) ProtoMessage() {}
 
 func (x *DesiredLRPResource) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_proto_msgTypes[2]
+	mi := &file_models_desired_lrp_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -523,7 +523,7 @@ func (x *DesiredLRPResource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredLRPResource.ProtoReflect.Descriptor instead.
 func (*DesiredLRPResource) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_proto_rawDescGZIP(), []int{2}
+	return file_models_desired_lrp_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *DesiredLRPResource) GetMemoryMb() int32 {
@@ -572,7 +572,7 @@ type DesiredLRPSchedulingInfo struct {
 
 func (x *DesiredLRPSchedulingInfo) Reset() {
 	*x = DesiredLRPSchedulingInfo{}
-	mi := &file_desired_lrp_proto_msgTypes[3]
+	mi := &file_models_desired_lrp_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +584,7 @@ func (x *DesiredLRPSchedulingInfo) String() string {
 func (*DesiredLRPSchedulingInfo) ProtoMessage() {}
 
 func (x *DesiredLRPSchedulingInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_proto_msgTypes[3]
+	mi := &file_models_desired_lrp_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +597,7 @@ func (x *DesiredLRPSchedulingInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredLRPSchedulingInfo.ProtoReflect.Descriptor instead.
 func (*DesiredLRPSchedulingInfo) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_proto_rawDescGZIP(), []int{3}
+	return file_models_desired_lrp_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DesiredLRPSchedulingInfo) GetDesiredLrpKey() *DesiredLRPKey {
@@ -664,18 +664,18 @@ type DesiredLRPRunInfo struct {
 	Setup                *Action                `protobuf:"bytes,3,opt,name=setup,proto3" json:"setup,omitempty"`
 	Action               *Action                `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
 	Monitor              *Action                `protobuf:"bytes,5,opt,name=monitor,proto3" json:"monitor,omitempty"`
-	// Deprecated: Marked as deprecated in desired_lrp.proto.
+	// Deprecated: Marked as deprecated in models/desired_lrp.proto.
 	DeprecatedStartTimeoutS uint32               `protobuf:"varint,6,opt,name=deprecated_start_timeout_s,json=deprecatedStartTimeoutS,proto3" json:"deprecated_start_timeout_s,omitempty"`
 	Privileged              bool                 `protobuf:"varint,7,opt,name=privileged,proto3" json:"privileged,omitempty"`
 	CpuWeight               uint32               `protobuf:"varint,8,opt,name=cpu_weight,json=cpuWeight,proto3" json:"cpu_weight,omitempty"`
 	Ports                   []uint32             `protobuf:"varint,9,rep,name=ports,proto3" json:"ports,omitempty"`
 	EgressRules             []*SecurityGroupRule `protobuf:"bytes,10,rep,name=egress_rules,json=egressRules,proto3" json:"egress_rules,omitempty"`
 	LogSource               string               `protobuf:"bytes,11,opt,name=log_source,json=logSource,proto3" json:"log_source,omitempty"`
-	// Deprecated: Marked as deprecated in desired_lrp.proto.
+	// Deprecated: Marked as deprecated in models/desired_lrp.proto.
 	MetricsGuid        string              `protobuf:"bytes,12,opt,name=metrics_guid,json=metricsGuid,proto3" json:"metrics_guid,omitempty"`
 	CreatedAt          int64               `protobuf:"varint,13,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	CachedDependencies []*CachedDependency `protobuf:"bytes,14,rep,name=cached_dependencies,json=cachedDependencies,proto3" json:"cached_dependencies,omitempty"`
-	// Deprecated: Marked as deprecated in desired_lrp.proto.
+	// Deprecated: Marked as deprecated in models/desired_lrp.proto.
 	LegacyDownloadUser            string                 `protobuf:"bytes,15,opt,name=legacy_download_user,json=legacyDownloadUser,proto3" json:"legacy_download_user,omitempty"`
 	TrustedSystemCertificatesPath string                 `protobuf:"bytes,16,opt,name=trusted_system_certificates_path,json=trustedSystemCertificatesPath,proto3" json:"trusted_system_certificates_path,omitempty"`
 	VolumeMounts                  []*VolumeMount         `protobuf:"bytes,17,rep,name=volume_mounts,json=volumeMounts,proto3" json:"volume_mounts,omitempty"`
@@ -686,7 +686,7 @@ type DesiredLRPRunInfo struct {
 	ImagePassword                 string                 `protobuf:"bytes,22,opt,name=image_password,json=imagePassword,proto3" json:"image_password,omitempty"`
 	CheckDefinition               *CheckDefinition       `protobuf:"bytes,23,opt,name=check_definition,json=checkDefinition,proto3" json:"check_definition,omitempty"`
 	ImageLayers                   []*ImageLayer          `protobuf:"bytes,24,rep,name=image_layers,json=imageLayers,proto3" json:"image_layers,omitempty"`
-	// Deprecated: Marked as deprecated in desired_lrp.proto.
+	// Deprecated: Marked as deprecated in models/desired_lrp.proto.
 	MetricTags         map[string]*MetricTagValue `protobuf:"bytes,25,rep,name=metric_tags,json=metricTags,proto3" json:"metric_tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Sidecars           []*Sidecar                 `protobuf:"bytes,26,rep,name=sidecars,proto3" json:"sidecars,omitempty"`
 	LogRateLimit       *LogRateLimit              `protobuf:"bytes,27,opt,name=log_rate_limit,json=logRateLimit,proto3" json:"log_rate_limit,omitempty"`
@@ -697,7 +697,7 @@ type DesiredLRPRunInfo struct {
 
 func (x *DesiredLRPRunInfo) Reset() {
 	*x = DesiredLRPRunInfo{}
-	mi := &file_desired_lrp_proto_msgTypes[4]
+	mi := &file_models_desired_lrp_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -709,7 +709,7 @@ func (x *DesiredLRPRunInfo) String() string {
 func (*DesiredLRPRunInfo) ProtoMessage() {}
 
 func (x *DesiredLRPRunInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_proto_msgTypes[4]
+	mi := &file_models_desired_lrp_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -722,7 +722,7 @@ func (x *DesiredLRPRunInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredLRPRunInfo.ProtoReflect.Descriptor instead.
 func (*DesiredLRPRunInfo) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_proto_rawDescGZIP(), []int{4}
+	return file_models_desired_lrp_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DesiredLRPRunInfo) GetDesiredLrpKey() *DesiredLRPKey {
@@ -760,7 +760,7 @@ func (x *DesiredLRPRunInfo) GetMonitor() *Action {
 	return nil
 }
 
-// Deprecated: Marked as deprecated in desired_lrp.proto.
+// Deprecated: Marked as deprecated in models/desired_lrp.proto.
 func (x *DesiredLRPRunInfo) GetDeprecatedStartTimeoutS() uint32 {
 	if x != nil {
 		return x.DeprecatedStartTimeoutS
@@ -803,7 +803,7 @@ func (x *DesiredLRPRunInfo) GetLogSource() string {
 	return ""
 }
 
-// Deprecated: Marked as deprecated in desired_lrp.proto.
+// Deprecated: Marked as deprecated in models/desired_lrp.proto.
 func (x *DesiredLRPRunInfo) GetMetricsGuid() string {
 	if x != nil {
 		return x.MetricsGuid
@@ -825,7 +825,7 @@ func (x *DesiredLRPRunInfo) GetCachedDependencies() []*CachedDependency {
 	return nil
 }
 
-// Deprecated: Marked as deprecated in desired_lrp.proto.
+// Deprecated: Marked as deprecated in models/desired_lrp.proto.
 func (x *DesiredLRPRunInfo) GetLegacyDownloadUser() string {
 	if x != nil {
 		return x.LegacyDownloadUser
@@ -896,7 +896,7 @@ func (x *DesiredLRPRunInfo) GetImageLayers() []*ImageLayer {
 	return nil
 }
 
-// Deprecated: Marked as deprecated in desired_lrp.proto.
+// Deprecated: Marked as deprecated in models/desired_lrp.proto.
 func (x *DesiredLRPRunInfo) GetMetricTags() map[string]*MetricTagValue {
 	if x != nil {
 		return x.MetricTags
@@ -937,7 +937,7 @@ type Sidecar struct {
 
 func (x *Sidecar) Reset() {
 	*x = Sidecar{}
-	mi := &file_desired_lrp_proto_msgTypes[5]
+	mi := &file_models_desired_lrp_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -949,7 +949,7 @@ func (x *Sidecar) String() string {
 func (*Sidecar) ProtoMessage() {}
 
 func (x *Sidecar) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_proto_msgTypes[5]
+	mi := &file_models_desired_lrp_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -962,7 +962,7 @@ func (x *Sidecar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sidecar.ProtoReflect.Descriptor instead.
 func (*Sidecar) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_proto_rawDescGZIP(), []int{5}
+	return file_models_desired_lrp_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Sidecar) GetAction() *Action {
@@ -1002,7 +1002,7 @@ type DesiredLRPUpdate struct {
 
 func (x *DesiredLRPUpdate) Reset() {
 	*x = DesiredLRPUpdate{}
-	mi := &file_desired_lrp_proto_msgTypes[6]
+	mi := &file_models_desired_lrp_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1014,7 @@ func (x *DesiredLRPUpdate) String() string {
 func (*DesiredLRPUpdate) ProtoMessage() {}
 
 func (x *DesiredLRPUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_proto_msgTypes[6]
+	mi := &file_models_desired_lrp_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1027,7 @@ func (x *DesiredLRPUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredLRPUpdate.ProtoReflect.Descriptor instead.
 func (*DesiredLRPUpdate) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_proto_rawDescGZIP(), []int{6}
+	return file_models_desired_lrp_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DesiredLRPUpdate) GetInstances() int32 {
@@ -1072,11 +1072,11 @@ func (x *DesiredLRPUpdate) GetImagePassword() string {
 	return ""
 }
 
-var File_desired_lrp_proto protoreflect.FileDescriptor
+var File_models_desired_lrp_proto protoreflect.FileDescriptor
 
-const file_desired_lrp_proto_rawDesc = "" +
+const file_models_desired_lrp_proto_rawDesc = "" +
 	"\n" +
-	"\x11desired_lrp.proto\x12\x06models\x1a\roptions.proto\x1a\ractions.proto\x1a\fcommon.proto\x1a\x16check_definition.proto\"\xb8\x12\n" +
+	"\x18models/desired_lrp.proto\x12\x06models\x1a\x14models/options.proto\x1a\x14models/actions.proto\x1a\x13models/common.proto\x1a\x1dmodels/check_definition.proto\"\xb8\x12\n" +
 	"\n" +
 	"DesiredLRP\x123\n" +
 	"\fprocess_guid\x18\x01 \x01(\tB\x10\xca\xf3\x18\fprocess_guidR\vprocessGuid\x12\"\n" +
@@ -1228,20 +1228,20 @@ const file_desired_lrp_proto_rawDesc = "" +
 	"\x0f_image_passwordB\x0eZ\fdiego/modelsb\x06proto3"
 
 var (
-	file_desired_lrp_proto_rawDescOnce sync.Once
-	file_desired_lrp_proto_rawDescData []byte
+	file_models_desired_lrp_proto_rawDescOnce sync.Once
+	file_models_desired_lrp_proto_rawDescData []byte
 )
 
-func file_desired_lrp_proto_rawDescGZIP() []byte {
-	file_desired_lrp_proto_rawDescOnce.Do(func() {
-		file_desired_lrp_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_desired_lrp_proto_rawDesc), len(file_desired_lrp_proto_rawDesc)))
+func file_models_desired_lrp_proto_rawDescGZIP() []byte {
+	file_models_desired_lrp_proto_rawDescOnce.Do(func() {
+		file_models_desired_lrp_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_models_desired_lrp_proto_rawDesc), len(file_models_desired_lrp_proto_rawDesc)))
 	})
-	return file_desired_lrp_proto_rawDescData
+	return file_models_desired_lrp_proto_rawDescData
 }
 
-var file_desired_lrp_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_desired_lrp_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
-var file_desired_lrp_proto_goTypes = []any{
+var file_models_desired_lrp_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_models_desired_lrp_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_models_desired_lrp_proto_goTypes = []any{
 	(DesiredLRP_UpdateStrategy)(0),   // 0: models.DesiredLRP.UpdateStrategy
 	(*DesiredLRP)(nil),               // 1: models.DesiredLRP
 	(*DesiredLRPKey)(nil),            // 2: models.DesiredLRPKey
@@ -1269,7 +1269,7 @@ var file_desired_lrp_proto_goTypes = []any{
 	(*VolumePlacement)(nil),          // 24: models.VolumePlacement
 	(*MetricTagValue)(nil),           // 25: models.MetricTagValue
 }
-var file_desired_lrp_proto_depIdxs = []int32{
+var file_models_desired_lrp_proto_depIdxs = []int32{
 	11, // 0: models.DesiredLRP.environment_variables:type_name -> models.EnvironmentVariable
 	12, // 1: models.DesiredLRP.setup:type_name -> models.Action
 	12, // 2: models.DesiredLRP.action:type_name -> models.Action
@@ -1322,32 +1322,32 @@ var file_desired_lrp_proto_depIdxs = []int32{
 	0,  // [0:45] is the sub-list for field type_name
 }
 
-func init() { file_desired_lrp_proto_init() }
-func file_desired_lrp_proto_init() {
-	if File_desired_lrp_proto != nil {
+func init() { file_models_desired_lrp_proto_init() }
+func file_models_desired_lrp_proto_init() {
+	if File_models_desired_lrp_proto != nil {
 		return
 	}
-	file_options_proto_init()
-	file_actions_proto_init()
-	file_common_proto_init()
-	file_check_definition_proto_init()
-	file_desired_lrp_proto_msgTypes[6].OneofWrappers = []any{}
+	file_models_options_proto_init()
+	file_models_actions_proto_init()
+	file_models_common_proto_init()
+	file_models_check_definition_proto_init()
+	file_models_desired_lrp_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_desired_lrp_proto_rawDesc), len(file_desired_lrp_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_models_desired_lrp_proto_rawDesc), len(file_models_desired_lrp_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_desired_lrp_proto_goTypes,
-		DependencyIndexes: file_desired_lrp_proto_depIdxs,
-		EnumInfos:         file_desired_lrp_proto_enumTypes,
-		MessageInfos:      file_desired_lrp_proto_msgTypes,
+		GoTypes:           file_models_desired_lrp_proto_goTypes,
+		DependencyIndexes: file_models_desired_lrp_proto_depIdxs,
+		EnumInfos:         file_models_desired_lrp_proto_enumTypes,
+		MessageInfos:      file_models_desired_lrp_proto_msgTypes,
 	}.Build()
-	File_desired_lrp_proto = out.File
-	file_desired_lrp_proto_goTypes = nil
-	file_desired_lrp_proto_depIdxs = nil
+	File_models_desired_lrp_proto = out.File
+	file_models_desired_lrp_proto_goTypes = nil
+	file_models_desired_lrp_proto_depIdxs = nil
 }

@@ -4,7 +4,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: desired_lrp_requests.proto
+// source: models/desired_lrp_requests.proto
 
 package models
 
@@ -32,7 +32,7 @@ type DesiredLRPLifecycleResponse struct {
 
 func (x *DesiredLRPLifecycleResponse) Reset() {
 	*x = DesiredLRPLifecycleResponse{}
-	mi := &file_desired_lrp_requests_proto_msgTypes[0]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +44,7 @@ func (x *DesiredLRPLifecycleResponse) String() string {
 func (*DesiredLRPLifecycleResponse) ProtoMessage() {}
 
 func (x *DesiredLRPLifecycleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_requests_proto_msgTypes[0]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +57,7 @@ func (x *DesiredLRPLifecycleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredLRPLifecycleResponse.ProtoReflect.Descriptor instead.
 func (*DesiredLRPLifecycleResponse) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{0}
+	return file_models_desired_lrp_requests_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *DesiredLRPLifecycleResponse) GetError() *Error {
@@ -77,7 +77,7 @@ type DesiredLRPsResponse struct {
 
 func (x *DesiredLRPsResponse) Reset() {
 	*x = DesiredLRPsResponse{}
-	mi := &file_desired_lrp_requests_proto_msgTypes[1]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -89,7 +89,7 @@ func (x *DesiredLRPsResponse) String() string {
 func (*DesiredLRPsResponse) ProtoMessage() {}
 
 func (x *DesiredLRPsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_requests_proto_msgTypes[1]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -102,7 +102,7 @@ func (x *DesiredLRPsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredLRPsResponse.ProtoReflect.Descriptor instead.
 func (*DesiredLRPsResponse) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{1}
+	return file_models_desired_lrp_requests_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *DesiredLRPsResponse) GetError() *Error {
@@ -130,7 +130,7 @@ type DesiredLRPsRequest struct {
 
 func (x *DesiredLRPsRequest) Reset() {
 	*x = DesiredLRPsRequest{}
-	mi := &file_desired_lrp_requests_proto_msgTypes[2]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -142,7 +142,7 @@ func (x *DesiredLRPsRequest) String() string {
 func (*DesiredLRPsRequest) ProtoMessage() {}
 
 func (x *DesiredLRPsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_requests_proto_msgTypes[2]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -155,7 +155,7 @@ func (x *DesiredLRPsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredLRPsRequest.ProtoReflect.Descriptor instead.
 func (*DesiredLRPsRequest) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{2}
+	return file_models_desired_lrp_requests_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *DesiredLRPsRequest) GetDomain() string {
@@ -189,7 +189,7 @@ type DesiredLRPResponse struct {
 
 func (x *DesiredLRPResponse) Reset() {
 	*x = DesiredLRPResponse{}
-	mi := &file_desired_lrp_requests_proto_msgTypes[3]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -201,7 +201,7 @@ func (x *DesiredLRPResponse) String() string {
 func (*DesiredLRPResponse) ProtoMessage() {}
 
 func (x *DesiredLRPResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_requests_proto_msgTypes[3]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -214,7 +214,7 @@ func (x *DesiredLRPResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredLRPResponse.ProtoReflect.Descriptor instead.
 func (*DesiredLRPResponse) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{3}
+	return file_models_desired_lrp_requests_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DesiredLRPResponse) GetError() *Error {
@@ -241,7 +241,7 @@ type DesiredLRPSchedulingInfosResponse struct {
 
 func (x *DesiredLRPSchedulingInfosResponse) Reset() {
 	*x = DesiredLRPSchedulingInfosResponse{}
-	mi := &file_desired_lrp_requests_proto_msgTypes[4]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -253,7 +253,7 @@ func (x *DesiredLRPSchedulingInfosResponse) String() string {
 func (*DesiredLRPSchedulingInfosResponse) ProtoMessage() {}
 
 func (x *DesiredLRPSchedulingInfosResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_requests_proto_msgTypes[4]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -266,7 +266,7 @@ func (x *DesiredLRPSchedulingInfosResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use DesiredLRPSchedulingInfosResponse.ProtoReflect.Descriptor instead.
 func (*DesiredLRPSchedulingInfosResponse) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{4}
+	return file_models_desired_lrp_requests_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DesiredLRPSchedulingInfosResponse) GetError() *Error {
@@ -293,7 +293,7 @@ type DesiredLRPSchedulingInfoByProcessGuidResponse struct {
 
 func (x *DesiredLRPSchedulingInfoByProcessGuidResponse) Reset() {
 	*x = DesiredLRPSchedulingInfoByProcessGuidResponse{}
-	mi := &file_desired_lrp_requests_proto_msgTypes[5]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -305,7 +305,7 @@ func (x *DesiredLRPSchedulingInfoByProcessGuidResponse) String() string {
 func (*DesiredLRPSchedulingInfoByProcessGuidResponse) ProtoMessage() {}
 
 func (x *DesiredLRPSchedulingInfoByProcessGuidResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_requests_proto_msgTypes[5]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -318,7 +318,7 @@ func (x *DesiredLRPSchedulingInfoByProcessGuidResponse) ProtoReflect() protorefl
 
 // Deprecated: Use DesiredLRPSchedulingInfoByProcessGuidResponse.ProtoReflect.Descriptor instead.
 func (*DesiredLRPSchedulingInfoByProcessGuidResponse) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{5}
+	return file_models_desired_lrp_requests_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DesiredLRPSchedulingInfoByProcessGuidResponse) GetError() *Error {
@@ -344,7 +344,7 @@ type DesiredLRPByProcessGuidRequest struct {
 
 func (x *DesiredLRPByProcessGuidRequest) Reset() {
 	*x = DesiredLRPByProcessGuidRequest{}
-	mi := &file_desired_lrp_requests_proto_msgTypes[6]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -356,7 +356,7 @@ func (x *DesiredLRPByProcessGuidRequest) String() string {
 func (*DesiredLRPByProcessGuidRequest) ProtoMessage() {}
 
 func (x *DesiredLRPByProcessGuidRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_requests_proto_msgTypes[6]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -369,7 +369,7 @@ func (x *DesiredLRPByProcessGuidRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredLRPByProcessGuidRequest.ProtoReflect.Descriptor instead.
 func (*DesiredLRPByProcessGuidRequest) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{6}
+	return file_models_desired_lrp_requests_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DesiredLRPByProcessGuidRequest) GetProcessGuid() string {
@@ -388,7 +388,7 @@ type DesireLRPRequest struct {
 
 func (x *DesireLRPRequest) Reset() {
 	*x = DesireLRPRequest{}
-	mi := &file_desired_lrp_requests_proto_msgTypes[7]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -400,7 +400,7 @@ func (x *DesireLRPRequest) String() string {
 func (*DesireLRPRequest) ProtoMessage() {}
 
 func (x *DesireLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_requests_proto_msgTypes[7]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -413,7 +413,7 @@ func (x *DesireLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesireLRPRequest.ProtoReflect.Descriptor instead.
 func (*DesireLRPRequest) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{7}
+	return file_models_desired_lrp_requests_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DesireLRPRequest) GetDesiredLrp() *DesiredLRP {
@@ -433,7 +433,7 @@ type UpdateDesiredLRPRequest struct {
 
 func (x *UpdateDesiredLRPRequest) Reset() {
 	*x = UpdateDesiredLRPRequest{}
-	mi := &file_desired_lrp_requests_proto_msgTypes[8]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +445,7 @@ func (x *UpdateDesiredLRPRequest) String() string {
 func (*UpdateDesiredLRPRequest) ProtoMessage() {}
 
 func (x *UpdateDesiredLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_requests_proto_msgTypes[8]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,7 +458,7 @@ func (x *UpdateDesiredLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDesiredLRPRequest.ProtoReflect.Descriptor instead.
 func (*UpdateDesiredLRPRequest) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{8}
+	return file_models_desired_lrp_requests_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateDesiredLRPRequest) GetProcessGuid() string {
@@ -484,7 +484,7 @@ type RemoveDesiredLRPRequest struct {
 
 func (x *RemoveDesiredLRPRequest) Reset() {
 	*x = RemoveDesiredLRPRequest{}
-	mi := &file_desired_lrp_requests_proto_msgTypes[9]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -496,7 +496,7 @@ func (x *RemoveDesiredLRPRequest) String() string {
 func (*RemoveDesiredLRPRequest) ProtoMessage() {}
 
 func (x *RemoveDesiredLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_requests_proto_msgTypes[9]
+	mi := &file_models_desired_lrp_requests_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -509,7 +509,7 @@ func (x *RemoveDesiredLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDesiredLRPRequest.ProtoReflect.Descriptor instead.
 func (*RemoveDesiredLRPRequest) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{9}
+	return file_models_desired_lrp_requests_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RemoveDesiredLRPRequest) GetProcessGuid() string {
@@ -519,11 +519,11 @@ func (x *RemoveDesiredLRPRequest) GetProcessGuid() string {
 	return ""
 }
 
-var File_desired_lrp_requests_proto protoreflect.FileDescriptor
+var File_models_desired_lrp_requests_proto protoreflect.FileDescriptor
 
-const file_desired_lrp_requests_proto_rawDesc = "" +
+const file_models_desired_lrp_requests_proto_rawDesc = "" +
 	"\n" +
-	"\x1adesired_lrp_requests.proto\x12\x06models\x1a\roptions.proto\x1a\verror.proto\x1a\x11desired_lrp.proto\"B\n" +
+	"!models/desired_lrp_requests.proto\x12\x06models\x1a\x14models/options.proto\x1a\x12models/error.proto\x1a\x18models/desired_lrp.proto\"B\n" +
 	"\x1bDesiredLRPLifecycleResponse\x12#\n" +
 	"\x05error\x18\x01 \x01(\v2\r.models.ErrorR\x05error\"q\n" +
 	"\x13DesiredLRPsResponse\x12#\n" +
@@ -556,19 +556,19 @@ const file_desired_lrp_requests_proto_rawDesc = "" +
 	"\fprocess_guid\x18\x01 \x01(\tB\x10\xca\xf3\x18\fprocess_guidR\vprocessGuidB\x0eZ\fdiego/modelsb\x06proto3"
 
 var (
-	file_desired_lrp_requests_proto_rawDescOnce sync.Once
-	file_desired_lrp_requests_proto_rawDescData []byte
+	file_models_desired_lrp_requests_proto_rawDescOnce sync.Once
+	file_models_desired_lrp_requests_proto_rawDescData []byte
 )
 
-func file_desired_lrp_requests_proto_rawDescGZIP() []byte {
-	file_desired_lrp_requests_proto_rawDescOnce.Do(func() {
-		file_desired_lrp_requests_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_desired_lrp_requests_proto_rawDesc), len(file_desired_lrp_requests_proto_rawDesc)))
+func file_models_desired_lrp_requests_proto_rawDescGZIP() []byte {
+	file_models_desired_lrp_requests_proto_rawDescOnce.Do(func() {
+		file_models_desired_lrp_requests_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_models_desired_lrp_requests_proto_rawDesc), len(file_models_desired_lrp_requests_proto_rawDesc)))
 	})
-	return file_desired_lrp_requests_proto_rawDescData
+	return file_models_desired_lrp_requests_proto_rawDescData
 }
 
-var file_desired_lrp_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
-var file_desired_lrp_requests_proto_goTypes = []any{
+var file_models_desired_lrp_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_models_desired_lrp_requests_proto_goTypes = []any{
 	(*DesiredLRPLifecycleResponse)(nil),                   // 0: models.DesiredLRPLifecycleResponse
 	(*DesiredLRPsResponse)(nil),                           // 1: models.DesiredLRPsResponse
 	(*DesiredLRPsRequest)(nil),                            // 2: models.DesiredLRPsRequest
@@ -584,7 +584,7 @@ var file_desired_lrp_requests_proto_goTypes = []any{
 	(*DesiredLRPSchedulingInfo)(nil),                      // 12: models.DesiredLRPSchedulingInfo
 	(*DesiredLRPUpdate)(nil),                              // 13: models.DesiredLRPUpdate
 }
-var file_desired_lrp_requests_proto_depIdxs = []int32{
+var file_models_desired_lrp_requests_proto_depIdxs = []int32{
 	10, // 0: models.DesiredLRPLifecycleResponse.error:type_name -> models.Error
 	10, // 1: models.DesiredLRPsResponse.error:type_name -> models.Error
 	11, // 2: models.DesiredLRPsResponse.desired_lrps:type_name -> models.DesiredLRP
@@ -603,29 +603,29 @@ var file_desired_lrp_requests_proto_depIdxs = []int32{
 	0,  // [0:11] is the sub-list for field type_name
 }
 
-func init() { file_desired_lrp_requests_proto_init() }
-func file_desired_lrp_requests_proto_init() {
-	if File_desired_lrp_requests_proto != nil {
+func init() { file_models_desired_lrp_requests_proto_init() }
+func file_models_desired_lrp_requests_proto_init() {
+	if File_models_desired_lrp_requests_proto != nil {
 		return
 	}
-	file_options_proto_init()
-	file_error_proto_init()
-	file_desired_lrp_proto_init()
+	file_models_options_proto_init()
+	file_models_error_proto_init()
+	file_models_desired_lrp_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_desired_lrp_requests_proto_rawDesc), len(file_desired_lrp_requests_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_models_desired_lrp_requests_proto_rawDesc), len(file_models_desired_lrp_requests_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_desired_lrp_requests_proto_goTypes,
-		DependencyIndexes: file_desired_lrp_requests_proto_depIdxs,
-		MessageInfos:      file_desired_lrp_requests_proto_msgTypes,
+		GoTypes:           file_models_desired_lrp_requests_proto_goTypes,
+		DependencyIndexes: file_models_desired_lrp_requests_proto_depIdxs,
+		MessageInfos:      file_models_desired_lrp_requests_proto_msgTypes,
 	}.Build()
-	File_desired_lrp_requests_proto = out.File
-	file_desired_lrp_requests_proto_goTypes = nil
-	file_desired_lrp_requests_proto_depIdxs = nil
+	File_models_desired_lrp_requests_proto = out.File
+	file_models_desired_lrp_requests_proto_goTypes = nil
+	file_models_desired_lrp_requests_proto_depIdxs = nil
 }

@@ -5,7 +5,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: error.proto
+// source: models/error.proto
 
 package models
 
@@ -123,11 +123,11 @@ func (x Error_Type) String() string {
 }
 
 func (Error_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_error_proto_enumTypes[0].Descriptor()
+	return file_models_error_proto_enumTypes[0].Descriptor()
 }
 
 func (Error_Type) Type() protoreflect.EnumType {
-	return &file_error_proto_enumTypes[0]
+	return &file_models_error_proto_enumTypes[0]
 }
 
 func (x Error_Type) Number() protoreflect.EnumNumber {
@@ -136,7 +136,7 @@ func (x Error_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Error_Type.Descriptor instead.
 func (Error_Type) EnumDescriptor() ([]byte, []int) {
-	return file_error_proto_rawDescGZIP(), []int{0, 0}
+	return file_models_error_proto_rawDescGZIP(), []int{0, 0}
 }
 
 type Error struct {
@@ -149,7 +149,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_error_proto_msgTypes[0]
+	mi := &file_models_error_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -161,7 +161,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_error_proto_msgTypes[0]
+	mi := &file_models_error_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -174,7 +174,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_error_proto_rawDescGZIP(), []int{0}
+	return file_models_error_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *Error) GetType() Error_Type {
@@ -191,11 +191,11 @@ func (x *Error) GetMessage() string {
 	return ""
 }
 
-var File_error_proto protoreflect.FileDescriptor
+var File_models_error_proto protoreflect.FileDescriptor
 
-const file_error_proto_rawDesc = "" +
+const file_models_error_proto_rawDesc = "" +
 	"\n" +
-	"\verror.proto\x12\x06models\x1a\roptions.proto\"\xcc\x05\n" +
+	"\x12models/error.proto\x12\x06models\x1a\x14models/options.proto\"\xcc\x05\n" +
 	"\x05Error\x120\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x12.models.Error.TypeB\b\xca\xf3\x18\x04typeR\x04type\x12%\n" +
 	"\amessage\x18\x02 \x01(\tB\v\xca\xf3\x18\amessageR\amessage\"\xe9\x04\n" +
@@ -229,24 +229,24 @@ const file_error_proto_rawDesc = "" +
 	"\"\x04\b\x14\x10\x14\"\x04\b\x16\x10\x16\"\x04\b\x17\x10\x17\"\x04\b\x19\x10\x19B\x0eZ\fdiego/modelsb\x06proto3"
 
 var (
-	file_error_proto_rawDescOnce sync.Once
-	file_error_proto_rawDescData []byte
+	file_models_error_proto_rawDescOnce sync.Once
+	file_models_error_proto_rawDescData []byte
 )
 
-func file_error_proto_rawDescGZIP() []byte {
-	file_error_proto_rawDescOnce.Do(func() {
-		file_error_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_error_proto_rawDesc), len(file_error_proto_rawDesc)))
+func file_models_error_proto_rawDescGZIP() []byte {
+	file_models_error_proto_rawDescOnce.Do(func() {
+		file_models_error_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_models_error_proto_rawDesc), len(file_models_error_proto_rawDesc)))
 	})
-	return file_error_proto_rawDescData
+	return file_models_error_proto_rawDescData
 }
 
-var file_error_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_error_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
-var file_error_proto_goTypes = []any{
+var file_models_error_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_models_error_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_models_error_proto_goTypes = []any{
 	(Error_Type)(0), // 0: models.Error.Type
 	(*Error)(nil),   // 1: models.Error
 }
-var file_error_proto_depIdxs = []int32{
+var file_models_error_proto_depIdxs = []int32{
 	0, // 0: models.Error.type:type_name -> models.Error.Type
 	1, // [1:1] is the sub-list for method output_type
 	1, // [1:1] is the sub-list for method input_type
@@ -255,28 +255,28 @@ var file_error_proto_depIdxs = []int32{
 	0, // [0:1] is the sub-list for field type_name
 }
 
-func init() { file_error_proto_init() }
-func file_error_proto_init() {
-	if File_error_proto != nil {
+func init() { file_models_error_proto_init() }
+func file_models_error_proto_init() {
+	if File_models_error_proto != nil {
 		return
 	}
-	file_options_proto_init()
+	file_models_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_error_proto_rawDesc), len(file_error_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_models_error_proto_rawDesc), len(file_models_error_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   1,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_error_proto_goTypes,
-		DependencyIndexes: file_error_proto_depIdxs,
-		EnumInfos:         file_error_proto_enumTypes,
-		MessageInfos:      file_error_proto_msgTypes,
+		GoTypes:           file_models_error_proto_goTypes,
+		DependencyIndexes: file_models_error_proto_depIdxs,
+		EnumInfos:         file_models_error_proto_enumTypes,
+		MessageInfos:      file_models_error_proto_msgTypes,
 	}.Build()
-	File_error_proto = out.File
-	file_error_proto_goTypes = nil
-	file_error_proto_depIdxs = nil
+	File_models_error_proto = out.File
+	file_models_error_proto_goTypes = nil
+	file_models_error_proto_depIdxs = nil
 }

@@ -4,7 +4,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: events.proto
+// source: models/events.proto
 
 package models
 
@@ -32,7 +32,7 @@ type ActualLRPCreatedEvent struct {
 
 func (x *ActualLRPCreatedEvent) Reset() {
 	*x = ActualLRPCreatedEvent{}
-	mi := &file_events_proto_msgTypes[0]
+	mi := &file_models_events_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +44,7 @@ func (x *ActualLRPCreatedEvent) String() string {
 func (*ActualLRPCreatedEvent) ProtoMessage() {}
 
 func (x *ActualLRPCreatedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[0]
+	mi := &file_models_events_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +57,7 @@ func (x *ActualLRPCreatedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPCreatedEvent.ProtoReflect.Descriptor instead.
 func (*ActualLRPCreatedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{0}
+	return file_models_events_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *ActualLRPCreatedEvent) GetActualLrpGroup() *ActualLRPGroup {
@@ -77,7 +77,7 @@ type ActualLRPChangedEvent struct {
 
 func (x *ActualLRPChangedEvent) Reset() {
 	*x = ActualLRPChangedEvent{}
-	mi := &file_events_proto_msgTypes[1]
+	mi := &file_models_events_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -89,7 +89,7 @@ func (x *ActualLRPChangedEvent) String() string {
 func (*ActualLRPChangedEvent) ProtoMessage() {}
 
 func (x *ActualLRPChangedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[1]
+	mi := &file_models_events_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -102,7 +102,7 @@ func (x *ActualLRPChangedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPChangedEvent.ProtoReflect.Descriptor instead.
 func (*ActualLRPChangedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{1}
+	return file_models_events_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *ActualLRPChangedEvent) GetBefore() *ActualLRPGroup {
@@ -128,7 +128,7 @@ type ActualLRPRemovedEvent struct {
 
 func (x *ActualLRPRemovedEvent) Reset() {
 	*x = ActualLRPRemovedEvent{}
-	mi := &file_events_proto_msgTypes[2]
+	mi := &file_models_events_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -140,7 +140,7 @@ func (x *ActualLRPRemovedEvent) String() string {
 func (*ActualLRPRemovedEvent) ProtoMessage() {}
 
 func (x *ActualLRPRemovedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[2]
+	mi := &file_models_events_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -153,7 +153,7 @@ func (x *ActualLRPRemovedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPRemovedEvent.ProtoReflect.Descriptor instead.
 func (*ActualLRPRemovedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{2}
+	return file_models_events_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ActualLRPRemovedEvent) GetActualLrpGroup() *ActualLRPGroup {
@@ -176,7 +176,7 @@ type ActualLRPCrashedEvent struct {
 
 func (x *ActualLRPCrashedEvent) Reset() {
 	*x = ActualLRPCrashedEvent{}
-	mi := &file_events_proto_msgTypes[3]
+	mi := &file_models_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -188,7 +188,7 @@ func (x *ActualLRPCrashedEvent) String() string {
 func (*ActualLRPCrashedEvent) ProtoMessage() {}
 
 func (x *ActualLRPCrashedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[3]
+	mi := &file_models_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -201,7 +201,7 @@ func (x *ActualLRPCrashedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPCrashedEvent.ProtoReflect.Descriptor instead.
 func (*ActualLRPCrashedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{3}
+	return file_models_events_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ActualLRPCrashedEvent) GetActualLrpKey() *ActualLRPKey {
@@ -249,7 +249,7 @@ type ActualLRPInstanceCreatedEvent struct {
 
 func (x *ActualLRPInstanceCreatedEvent) Reset() {
 	*x = ActualLRPInstanceCreatedEvent{}
-	mi := &file_events_proto_msgTypes[4]
+	mi := &file_models_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -261,7 +261,7 @@ func (x *ActualLRPInstanceCreatedEvent) String() string {
 func (*ActualLRPInstanceCreatedEvent) ProtoMessage() {}
 
 func (x *ActualLRPInstanceCreatedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[4]
+	mi := &file_models_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -274,7 +274,7 @@ func (x *ActualLRPInstanceCreatedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPInstanceCreatedEvent.ProtoReflect.Descriptor instead.
 func (*ActualLRPInstanceCreatedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{4}
+	return file_models_events_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ActualLRPInstanceCreatedEvent) GetActualLrp() *ActualLRP {
@@ -310,7 +310,7 @@ type ActualLRPInfo struct {
 
 func (x *ActualLRPInfo) Reset() {
 	*x = ActualLRPInfo{}
-	mi := &file_events_proto_msgTypes[5]
+	mi := &file_models_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -322,7 +322,7 @@ func (x *ActualLRPInfo) String() string {
 func (*ActualLRPInfo) ProtoMessage() {}
 
 func (x *ActualLRPInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[5]
+	mi := &file_models_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -335,7 +335,7 @@ func (x *ActualLRPInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPInfo.ProtoReflect.Descriptor instead.
 func (*ActualLRPInfo) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{5}
+	return file_models_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ActualLRPInfo) GetActualLrpNetInfo() *ActualLRPNetInfo {
@@ -421,7 +421,7 @@ type ActualLRPInstanceChangedEvent struct {
 
 func (x *ActualLRPInstanceChangedEvent) Reset() {
 	*x = ActualLRPInstanceChangedEvent{}
-	mi := &file_events_proto_msgTypes[6]
+	mi := &file_models_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +433,7 @@ func (x *ActualLRPInstanceChangedEvent) String() string {
 func (*ActualLRPInstanceChangedEvent) ProtoMessage() {}
 
 func (x *ActualLRPInstanceChangedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[6]
+	mi := &file_models_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +446,7 @@ func (x *ActualLRPInstanceChangedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPInstanceChangedEvent.ProtoReflect.Descriptor instead.
 func (*ActualLRPInstanceChangedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{6}
+	return file_models_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ActualLRPInstanceChangedEvent) GetActualLrpKey() *ActualLRPKey {
@@ -494,7 +494,7 @@ type ActualLRPInstanceRemovedEvent struct {
 
 func (x *ActualLRPInstanceRemovedEvent) Reset() {
 	*x = ActualLRPInstanceRemovedEvent{}
-	mi := &file_events_proto_msgTypes[7]
+	mi := &file_models_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +506,7 @@ func (x *ActualLRPInstanceRemovedEvent) String() string {
 func (*ActualLRPInstanceRemovedEvent) ProtoMessage() {}
 
 func (x *ActualLRPInstanceRemovedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[7]
+	mi := &file_models_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,7 +519,7 @@ func (x *ActualLRPInstanceRemovedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPInstanceRemovedEvent.ProtoReflect.Descriptor instead.
 func (*ActualLRPInstanceRemovedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{7}
+	return file_models_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ActualLRPInstanceRemovedEvent) GetActualLrp() *ActualLRP {
@@ -546,7 +546,7 @@ type DesiredLRPCreatedEvent struct {
 
 func (x *DesiredLRPCreatedEvent) Reset() {
 	*x = DesiredLRPCreatedEvent{}
-	mi := &file_events_proto_msgTypes[8]
+	mi := &file_models_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -558,7 +558,7 @@ func (x *DesiredLRPCreatedEvent) String() string {
 func (*DesiredLRPCreatedEvent) ProtoMessage() {}
 
 func (x *DesiredLRPCreatedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[8]
+	mi := &file_models_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -571,7 +571,7 @@ func (x *DesiredLRPCreatedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredLRPCreatedEvent.ProtoReflect.Descriptor instead.
 func (*DesiredLRPCreatedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{8}
+	return file_models_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DesiredLRPCreatedEvent) GetDesiredLrp() *DesiredLRP {
@@ -599,7 +599,7 @@ type DesiredLRPChangedEvent struct {
 
 func (x *DesiredLRPChangedEvent) Reset() {
 	*x = DesiredLRPChangedEvent{}
-	mi := &file_events_proto_msgTypes[9]
+	mi := &file_models_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +611,7 @@ func (x *DesiredLRPChangedEvent) String() string {
 func (*DesiredLRPChangedEvent) ProtoMessage() {}
 
 func (x *DesiredLRPChangedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[9]
+	mi := &file_models_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +624,7 @@ func (x *DesiredLRPChangedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredLRPChangedEvent.ProtoReflect.Descriptor instead.
 func (*DesiredLRPChangedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{9}
+	return file_models_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DesiredLRPChangedEvent) GetBefore() *DesiredLRP {
@@ -658,7 +658,7 @@ type DesiredLRPRemovedEvent struct {
 
 func (x *DesiredLRPRemovedEvent) Reset() {
 	*x = DesiredLRPRemovedEvent{}
-	mi := &file_events_proto_msgTypes[10]
+	mi := &file_models_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +670,7 @@ func (x *DesiredLRPRemovedEvent) String() string {
 func (*DesiredLRPRemovedEvent) ProtoMessage() {}
 
 func (x *DesiredLRPRemovedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[10]
+	mi := &file_models_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +683,7 @@ func (x *DesiredLRPRemovedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredLRPRemovedEvent.ProtoReflect.Descriptor instead.
 func (*DesiredLRPRemovedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{10}
+	return file_models_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DesiredLRPRemovedEvent) GetDesiredLrp() *DesiredLRP {
@@ -709,7 +709,7 @@ type EventsByCellId struct {
 
 func (x *EventsByCellId) Reset() {
 	*x = EventsByCellId{}
-	mi := &file_events_proto_msgTypes[11]
+	mi := &file_models_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -721,7 +721,7 @@ func (x *EventsByCellId) String() string {
 func (*EventsByCellId) ProtoMessage() {}
 
 func (x *EventsByCellId) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[11]
+	mi := &file_models_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -734,7 +734,7 @@ func (x *EventsByCellId) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsByCellId.ProtoReflect.Descriptor instead.
 func (*EventsByCellId) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{11}
+	return file_models_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *EventsByCellId) GetCellId() string {
@@ -753,7 +753,7 @@ type TaskCreatedEvent struct {
 
 func (x *TaskCreatedEvent) Reset() {
 	*x = TaskCreatedEvent{}
-	mi := &file_events_proto_msgTypes[12]
+	mi := &file_models_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +765,7 @@ func (x *TaskCreatedEvent) String() string {
 func (*TaskCreatedEvent) ProtoMessage() {}
 
 func (x *TaskCreatedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[12]
+	mi := &file_models_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +778,7 @@ func (x *TaskCreatedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskCreatedEvent.ProtoReflect.Descriptor instead.
 func (*TaskCreatedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{12}
+	return file_models_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TaskCreatedEvent) GetTask() *Task {
@@ -798,7 +798,7 @@ type TaskChangedEvent struct {
 
 func (x *TaskChangedEvent) Reset() {
 	*x = TaskChangedEvent{}
-	mi := &file_events_proto_msgTypes[13]
+	mi := &file_models_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -810,7 +810,7 @@ func (x *TaskChangedEvent) String() string {
 func (*TaskChangedEvent) ProtoMessage() {}
 
 func (x *TaskChangedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[13]
+	mi := &file_models_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +823,7 @@ func (x *TaskChangedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskChangedEvent.ProtoReflect.Descriptor instead.
 func (*TaskChangedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{13}
+	return file_models_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TaskChangedEvent) GetBefore() *Task {
@@ -849,7 +849,7 @@ type TaskRemovedEvent struct {
 
 func (x *TaskRemovedEvent) Reset() {
 	*x = TaskRemovedEvent{}
-	mi := &file_events_proto_msgTypes[14]
+	mi := &file_models_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -861,7 +861,7 @@ func (x *TaskRemovedEvent) String() string {
 func (*TaskRemovedEvent) ProtoMessage() {}
 
 func (x *TaskRemovedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[14]
+	mi := &file_models_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -874,7 +874,7 @@ func (x *TaskRemovedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskRemovedEvent.ProtoReflect.Descriptor instead.
 func (*TaskRemovedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{14}
+	return file_models_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TaskRemovedEvent) GetTask() *Task {
@@ -884,12 +884,11 @@ func (x *TaskRemovedEvent) GetTask() *Task {
 	return nil
 }
 
-var File_events_proto protoreflect.FileDescriptor
+var File_models_events_proto protoreflect.FileDescriptor
 
-const file_events_proto_rawDesc = "" +
+const file_models_events_proto_rawDesc = "" +
 	"\n" +
-	"\fevents.proto\x12\x06models\x1a\roptions.proto\x1a\x10actual_lrp.proto\x1a\x11desired_lrp.proto\x1a\n" +
-	"task.proto\x1a\fcommon.proto\"Y\n" +
+	"\x13models/events.proto\x12\x06models\x1a\x14models/options.proto\x1a\x17models/actual_lrp.proto\x1a\x18models/desired_lrp.proto\x1a\x11models/task.proto\x1a\x13models/common.proto\"Y\n" +
 	"\x15ActualLRPCreatedEvent\x12@\n" +
 	"\x10actual_lrp_group\x18\x01 \x01(\v2\x16.models.ActualLRPGroupR\x0eactualLrpGroup\"u\n" +
 	"\x15ActualLRPChangedEvent\x12.\n" +
@@ -955,19 +954,19 @@ const file_events_proto_rawDesc = "" +
 	"\x04task\x18\x01 \x01(\v2\f.models.TaskR\x04taskB\x0eZ\fdiego/modelsb\x06proto3"
 
 var (
-	file_events_proto_rawDescOnce sync.Once
-	file_events_proto_rawDescData []byte
+	file_models_events_proto_rawDescOnce sync.Once
+	file_models_events_proto_rawDescData []byte
 )
 
-func file_events_proto_rawDescGZIP() []byte {
-	file_events_proto_rawDescOnce.Do(func() {
-		file_events_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_events_proto_rawDesc), len(file_events_proto_rawDesc)))
+func file_models_events_proto_rawDescGZIP() []byte {
+	file_models_events_proto_rawDescOnce.Do(func() {
+		file_models_events_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_models_events_proto_rawDesc), len(file_models_events_proto_rawDesc)))
 	})
-	return file_events_proto_rawDescData
+	return file_models_events_proto_rawDescData
 }
 
-var file_events_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
-var file_events_proto_goTypes = []any{
+var file_models_events_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_models_events_proto_goTypes = []any{
 	(*ActualLRPCreatedEvent)(nil),         // 0: models.ActualLRPCreatedEvent
 	(*ActualLRPChangedEvent)(nil),         // 1: models.ActualLRPChangedEvent
 	(*ActualLRPRemovedEvent)(nil),         // 2: models.ActualLRPRemovedEvent
@@ -993,7 +992,7 @@ var file_events_proto_goTypes = []any{
 	(*DesiredLRP)(nil),                    // 22: models.DesiredLRP
 	(*Task)(nil),                          // 23: models.Task
 }
-var file_events_proto_depIdxs = []int32{
+var file_models_events_proto_depIdxs = []int32{
 	15, // 0: models.ActualLRPCreatedEvent.actual_lrp_group:type_name -> models.ActualLRPGroup
 	15, // 1: models.ActualLRPChangedEvent.before:type_name -> models.ActualLRPGroup
 	15, // 2: models.ActualLRPChangedEvent.after:type_name -> models.ActualLRPGroup
@@ -1024,32 +1023,32 @@ var file_events_proto_depIdxs = []int32{
 	0,  // [0:23] is the sub-list for field type_name
 }
 
-func init() { file_events_proto_init() }
-func file_events_proto_init() {
-	if File_events_proto != nil {
+func init() { file_models_events_proto_init() }
+func file_models_events_proto_init() {
+	if File_models_events_proto != nil {
 		return
 	}
-	file_options_proto_init()
-	file_actual_lrp_proto_init()
-	file_desired_lrp_proto_init()
-	file_task_proto_init()
-	file_common_proto_init()
-	file_events_proto_msgTypes[5].OneofWrappers = []any{}
+	file_models_options_proto_init()
+	file_models_actual_lrp_proto_init()
+	file_models_desired_lrp_proto_init()
+	file_models_task_proto_init()
+	file_models_common_proto_init()
+	file_models_events_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_events_proto_rawDesc), len(file_events_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_models_events_proto_rawDesc), len(file_models_events_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_events_proto_goTypes,
-		DependencyIndexes: file_events_proto_depIdxs,
-		MessageInfos:      file_events_proto_msgTypes,
+		GoTypes:           file_models_events_proto_goTypes,
+		DependencyIndexes: file_models_events_proto_depIdxs,
+		MessageInfos:      file_models_events_proto_msgTypes,
 	}.Build()
-	File_events_proto = out.File
-	file_events_proto_goTypes = nil
-	file_events_proto_depIdxs = nil
+	File_models_events_proto = out.File
+	file_models_events_proto_goTypes = nil
+	file_models_events_proto_depIdxs = nil
 }

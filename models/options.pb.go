@@ -6,7 +6,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: options.proto
+// source: models/options.proto
 
 package models
 
@@ -25,14 +25,14 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-var file_options_proto_extTypes = []protoimpl.ExtensionInfo{
+var file_models_options_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
 		ExtensionType: (*string)(nil),
 		Field:         51001,
 		Name:          "models.jsontag",
 		Tag:           "bytes,51001,opt,name=jsontag",
-		Filename:      "options.proto",
+		Filename:      "models/options.proto",
 	},
 	{
 		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
@@ -40,7 +40,7 @@ var file_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Field:         51002,
 		Name:          "models.embed",
 		Tag:           "varint,51002,opt,name=embed",
-		Filename:      "options.proto",
+		Filename:      "models/options.proto",
 	},
 	{
 		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
@@ -48,7 +48,7 @@ var file_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Field:         51003,
 		Name:          "models.nonnull",
 		Tag:           "varint,51003,opt,name=nonnull",
-		Filename:      "options.proto",
+		Filename:      "models/options.proto",
 	},
 }
 
@@ -58,31 +58,31 @@ var (
 	// A field without it is emitted under its proto name with omitempty.
 	//
 	// optional string jsontag = 51001;
-	E_Jsontag = &file_options_proto_extTypes[0]
+	E_Jsontag = &file_models_options_proto_extTypes[0]
 	// embed flattens a message field's JSON keys into its parent's object.
 	//
 	// optional bool embed = 51002;
-	E_Embed = &file_options_proto_extTypes[1]
+	E_Embed = &file_models_options_proto_extTypes[1]
 	// nonnull marks a message field that is always present in JSON: an unset
 	// value is written as the empty message instead of null.
 	//
 	// optional bool nonnull = 51003;
-	E_Nonnull = &file_options_proto_extTypes[2]
+	E_Nonnull = &file_models_options_proto_extTypes[2]
 )
 
-var File_options_proto protoreflect.FileDescriptor
+var File_models_options_proto protoreflect.FileDescriptor
 
-const file_options_proto_rawDesc = "" +
+const file_models_options_proto_rawDesc = "" +
 	"\n" +
-	"\roptions.proto\x12\x06models\x1a google/protobuf/descriptor.proto:9\n" +
+	"\x14models/options.proto\x12\x06models\x1a google/protobuf/descriptor.proto:9\n" +
 	"\ajsontag\x12\x1d.google.protobuf.FieldOptions\x18\xb9\x8e\x03 \x01(\tR\ajsontag:5\n" +
 	"\x05embed\x12\x1d.google.protobuf.FieldOptions\x18\xba\x8e\x03 \x01(\bR\x05embed:9\n" +
 	"\anonnull\x12\x1d.google.protobuf.FieldOptions\x18\xbb\x8e\x03 \x01(\bR\anonnullB\x0eZ\fdiego/modelsb\x06proto3"
 
-var file_options_proto_goTypes = []any{
+var file_models_options_proto_goTypes = []any{
 	(*descriptorpb.FieldOptions)(nil), // 0: google.protobuf.FieldOptions
 }
-var file_options_proto_depIdxs = []int32{
+var file_models_options_proto_depIdxs = []int32{
 	0, // 0: models.jsontag:extendee -> google.protobuf.FieldOptions
 	0, // 1: models.embed:extendee -> google.protobuf.FieldOptions
 	0, // 2: models.nonnull:extendee -> google.protobuf.FieldOptions
@@ -93,26 +93,26 @@ var file_options_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for field type_name
 }
 
-func init() { file_options_proto_init() }
-func file_options_proto_init() {
-	if File_options_proto != nil {
+func init() { file_models_options_proto_init() }
+func file_models_options_proto_init() {
+	if File_models_options_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_options_proto_rawDesc), len(file_options_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_models_options_proto_rawDesc), len(file_models_options_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   0,
 			NumExtensions: 3,
 			NumServices:   0,
 		},
-		GoTypes:           file_options_proto_goTypes,
-		DependencyIndexes: file_options_proto_depIdxs,
-		ExtensionInfos:    file_options_proto_extTypes,
+		GoTypes:           file_models_options_proto_goTypes,
+		DependencyIndexes: file_models_options_proto_depIdxs,
+		ExtensionInfos:    file_models_options_proto_extTypes,
 	}.Build()
-	File_options_proto = out.File
-	file_options_proto_goTypes = nil
-	file_options_proto_depIdxs = nil
+	File_models_options_proto = out.File
+	file_models_options_proto_goTypes = nil
+	file_models_options_proto_depIdxs = nil
 }

@@ -4,7 +4,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: task.proto
+// source: models/task.proto
 
 package models
 
@@ -62,11 +62,11 @@ func (x Task_State) String() string {
 }
 
 func (Task_State) Descriptor() protoreflect.EnumDescriptor {
-	return file_task_proto_enumTypes[0].Descriptor()
+	return file_models_task_proto_enumTypes[0].Descriptor()
 }
 
 func (Task_State) Type() protoreflect.EnumType {
-	return &file_task_proto_enumTypes[0]
+	return &file_models_task_proto_enumTypes[0]
 }
 
 func (x Task_State) Number() protoreflect.EnumNumber {
@@ -75,7 +75,7 @@ func (x Task_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Task_State.Descriptor instead.
 func (Task_State) EnumDescriptor() ([]byte, []int) {
-	return file_task_proto_rawDescGZIP(), []int{1, 0}
+	return file_models_task_proto_rawDescGZIP(), []int{1, 0}
 }
 
 type TaskDefinition struct {
@@ -95,7 +95,7 @@ type TaskDefinition struct {
 	Annotation            string                 `protobuf:"bytes,13,opt,name=annotation,proto3" json:"annotation,omitempty"`
 	EgressRules           []*SecurityGroupRule   `protobuf:"bytes,14,rep,name=egress_rules,json=egressRules,proto3" json:"egress_rules,omitempty"`
 	CachedDependencies    []*CachedDependency    `protobuf:"bytes,15,rep,name=cached_dependencies,json=cachedDependencies,proto3" json:"cached_dependencies,omitempty"`
-	// Deprecated: Marked as deprecated in task.proto.
+	// Deprecated: Marked as deprecated in models/task.proto.
 	LegacyDownloadUser            string                     `protobuf:"bytes,16,opt,name=legacy_download_user,json=legacyDownloadUser,proto3" json:"legacy_download_user,omitempty"`
 	TrustedSystemCertificatesPath string                     `protobuf:"bytes,17,opt,name=trusted_system_certificates_path,json=trustedSystemCertificatesPath,proto3" json:"trusted_system_certificates_path,omitempty"`
 	VolumeMounts                  []*VolumeMount             `protobuf:"bytes,18,rep,name=volume_mounts,json=volumeMounts,proto3" json:"volume_mounts,omitempty"`
@@ -115,7 +115,7 @@ type TaskDefinition struct {
 
 func (x *TaskDefinition) Reset() {
 	*x = TaskDefinition{}
-	mi := &file_task_proto_msgTypes[0]
+	mi := &file_models_task_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -127,7 +127,7 @@ func (x *TaskDefinition) String() string {
 func (*TaskDefinition) ProtoMessage() {}
 
 func (x *TaskDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_task_proto_msgTypes[0]
+	mi := &file_models_task_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -140,7 +140,7 @@ func (x *TaskDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskDefinition.ProtoReflect.Descriptor instead.
 func (*TaskDefinition) Descriptor() ([]byte, []int) {
-	return file_task_proto_rawDescGZIP(), []int{0}
+	return file_models_task_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *TaskDefinition) GetRootFs() string {
@@ -248,7 +248,7 @@ func (x *TaskDefinition) GetCachedDependencies() []*CachedDependency {
 	return nil
 }
 
-// Deprecated: Marked as deprecated in task.proto.
+// Deprecated: Marked as deprecated in models/task.proto.
 func (x *TaskDefinition) GetLegacyDownloadUser() string {
 	if x != nil {
 		return x.LegacyDownloadUser
@@ -361,7 +361,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_task_proto_msgTypes[1]
+	mi := &file_models_task_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -373,7 +373,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_task_proto_msgTypes[1]
+	mi := &file_models_task_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -386,7 +386,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_task_proto_rawDescGZIP(), []int{1}
+	return file_models_task_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Task) GetTaskDefinition() *TaskDefinition {
@@ -480,12 +480,11 @@ func (x *Task) GetRejectionReason() string {
 	return ""
 }
 
-var File_task_proto protoreflect.FileDescriptor
+var File_models_task_proto protoreflect.FileDescriptor
 
-const file_task_proto_rawDesc = "" +
+const file_models_task_proto_rawDesc = "" +
 	"\n" +
-	"\n" +
-	"task.proto\x12\x06models\x1a\roptions.proto\x1a\ractions.proto\x1a\fcommon.proto\"\x96\r\n" +
+	"\x11models/task.proto\x12\x06models\x1a\x14models/options.proto\x1a\x14models/actions.proto\x1a\x13models/common.proto\"\x96\r\n" +
 	"\x0eTaskDefinition\x12#\n" +
 	"\aroot_fs\x18\x01 \x01(\tB\n" +
 	"\xca\xf3\x18\x06rootfsR\x06rootFs\x12c\n" +
@@ -561,20 +560,20 @@ const file_task_proto_rawDesc = "" +
 	"\tResolving\x10\x04B\x0eZ\fdiego/modelsb\x06proto3"
 
 var (
-	file_task_proto_rawDescOnce sync.Once
-	file_task_proto_rawDescData []byte
+	file_models_task_proto_rawDescOnce sync.Once
+	file_models_task_proto_rawDescData []byte
 )
 
-func file_task_proto_rawDescGZIP() []byte {
-	file_task_proto_rawDescOnce.Do(func() {
-		file_task_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_task_proto_rawDesc), len(file_task_proto_rawDesc)))
+func file_models_task_proto_rawDescGZIP() []byte {
+	file_models_task_proto_rawDescOnce.Do(func() {
+		file_models_task_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_models_task_proto_rawDesc), len(file_models_task_proto_rawDesc)))
 	})
-	return file_task_proto_rawDescData
+	return file_models_task_proto_rawDescData
 }
 
-var file_task_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_task_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
-var file_task_proto_goTypes = []any{
+var file_models_task_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_models_task_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_models_task_proto_goTypes = []any{
 	(Task_State)(0),               // 0: models.Task.State
 	(*TaskDefinition)(nil),        // 1: models.TaskDefinition
 	(*Task)(nil),                  // 2: models.Task
@@ -591,7 +590,7 @@ var file_task_proto_goTypes = []any{
 	(*File)(nil),                  // 13: models.File
 	(*MetricTagValue)(nil),        // 14: models.MetricTagValue
 }
-var file_task_proto_depIdxs = []int32{
+var file_models_task_proto_depIdxs = []int32{
 	4,  // 0: models.TaskDefinition.environment_variables:type_name -> models.EnvironmentVariable
 	5,  // 1: models.TaskDefinition.action:type_name -> models.Action
 	6,  // 2: models.TaskDefinition.egress_rules:type_name -> models.SecurityGroupRule
@@ -613,30 +612,30 @@ var file_task_proto_depIdxs = []int32{
 	0,  // [0:14] is the sub-list for field type_name
 }
 
-func init() { file_task_proto_init() }
-func file_task_proto_init() {
-	if File_task_proto != nil {
+func init() { file_models_task_proto_init() }
+func file_models_task_proto_init() {
+	if File_models_task_proto != nil {
 		return
 	}
-	file_options_proto_init()
-	file_actions_proto_init()
-	file_common_proto_init()
+	file_models_options_proto_init()
+	file_models_actions_proto_init()
+	file_models_common_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_task_proto_rawDesc), len(file_task_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_models_task_proto_rawDesc), len(file_models_task_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_task_proto_goTypes,
-		DependencyIndexes: file_task_proto_depIdxs,
-		EnumInfos:         file_task_proto_enumTypes,
-		MessageInfos:      file_task_proto_msgTypes,
+		GoTypes:           file_models_task_proto_goTypes,
+		DependencyIndexes: file_models_task_proto_depIdxs,
+		EnumInfos:         file_models_task_proto_enumTypes,
+		MessageInfos:      file_models_task_proto_msgTypes,
 	}.Build()
-	File_task_proto = out.File
-	file_task_proto_goTypes = nil
-	file_task_proto_depIdxs = nil
+	File_models_task_proto = out.File
+	file_models_task_proto_goTypes = nil
+	file_models_task_proto_depIdxs = nil
 }

@@ -4,7 +4,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: task_requests.proto
+// source: models/task_requests.proto
 
 package models
 
@@ -32,7 +32,7 @@ type TaskLifecycleResponse struct {
 
 func (x *TaskLifecycleResponse) Reset() {
 	*x = TaskLifecycleResponse{}
-	mi := &file_task_requests_proto_msgTypes[0]
+	mi := &file_models_task_requests_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +44,7 @@ func (x *TaskLifecycleResponse) String() string {
 func (*TaskLifecycleResponse) ProtoMessage() {}
 
 func (x *TaskLifecycleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_task_requests_proto_msgTypes[0]
+	mi := &file_models_task_requests_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +57,7 @@ func (x *TaskLifecycleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskLifecycleResponse.ProtoReflect.Descriptor instead.
 func (*TaskLifecycleResponse) Descriptor() ([]byte, []int) {
-	return file_task_requests_proto_rawDescGZIP(), []int{0}
+	return file_models_task_requests_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *TaskLifecycleResponse) GetError() *Error {
@@ -78,7 +78,7 @@ type DesireTaskRequest struct {
 
 func (x *DesireTaskRequest) Reset() {
 	*x = DesireTaskRequest{}
-	mi := &file_task_requests_proto_msgTypes[1]
+	mi := &file_models_task_requests_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -90,7 +90,7 @@ func (x *DesireTaskRequest) String() string {
 func (*DesireTaskRequest) ProtoMessage() {}
 
 func (x *DesireTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_task_requests_proto_msgTypes[1]
+	mi := &file_models_task_requests_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -103,7 +103,7 @@ func (x *DesireTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesireTaskRequest.ProtoReflect.Descriptor instead.
 func (*DesireTaskRequest) Descriptor() ([]byte, []int) {
-	return file_task_requests_proto_rawDescGZIP(), []int{1}
+	return file_models_task_requests_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *DesireTaskRequest) GetTaskDefinition() *TaskDefinition {
@@ -137,7 +137,7 @@ type StartTaskRequest struct {
 
 func (x *StartTaskRequest) Reset() {
 	*x = StartTaskRequest{}
-	mi := &file_task_requests_proto_msgTypes[2]
+	mi := &file_models_task_requests_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -149,7 +149,7 @@ func (x *StartTaskRequest) String() string {
 func (*StartTaskRequest) ProtoMessage() {}
 
 func (x *StartTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_task_requests_proto_msgTypes[2]
+	mi := &file_models_task_requests_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -162,7 +162,7 @@ func (x *StartTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartTaskRequest.ProtoReflect.Descriptor instead.
 func (*StartTaskRequest) Descriptor() ([]byte, []int) {
-	return file_task_requests_proto_rawDescGZIP(), []int{2}
+	return file_models_task_requests_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *StartTaskRequest) GetTaskGuid() string {
@@ -189,7 +189,7 @@ type StartTaskResponse struct {
 
 func (x *StartTaskResponse) Reset() {
 	*x = StartTaskResponse{}
-	mi := &file_task_requests_proto_msgTypes[3]
+	mi := &file_models_task_requests_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -201,7 +201,7 @@ func (x *StartTaskResponse) String() string {
 func (*StartTaskResponse) ProtoMessage() {}
 
 func (x *StartTaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_task_requests_proto_msgTypes[3]
+	mi := &file_models_task_requests_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -214,7 +214,7 @@ func (x *StartTaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartTaskResponse.ProtoReflect.Descriptor instead.
 func (*StartTaskResponse) Descriptor() ([]byte, []int) {
-	return file_task_requests_proto_rawDescGZIP(), []int{3}
+	return file_models_task_requests_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *StartTaskResponse) GetError() *Error {
@@ -241,7 +241,7 @@ type FailTaskRequest struct {
 
 func (x *FailTaskRequest) Reset() {
 	*x = FailTaskRequest{}
-	mi := &file_task_requests_proto_msgTypes[4]
+	mi := &file_models_task_requests_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -253,7 +253,7 @@ func (x *FailTaskRequest) String() string {
 func (*FailTaskRequest) ProtoMessage() {}
 
 func (x *FailTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_task_requests_proto_msgTypes[4]
+	mi := &file_models_task_requests_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -266,7 +266,7 @@ func (x *FailTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailTaskRequest.ProtoReflect.Descriptor instead.
 func (*FailTaskRequest) Descriptor() ([]byte, []int) {
-	return file_task_requests_proto_rawDescGZIP(), []int{4}
+	return file_models_task_requests_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *FailTaskRequest) GetTaskGuid() string {
@@ -293,7 +293,7 @@ type RejectTaskRequest struct {
 
 func (x *RejectTaskRequest) Reset() {
 	*x = RejectTaskRequest{}
-	mi := &file_task_requests_proto_msgTypes[5]
+	mi := &file_models_task_requests_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -305,7 +305,7 @@ func (x *RejectTaskRequest) String() string {
 func (*RejectTaskRequest) ProtoMessage() {}
 
 func (x *RejectTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_task_requests_proto_msgTypes[5]
+	mi := &file_models_task_requests_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -318,7 +318,7 @@ func (x *RejectTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTaskRequest.ProtoReflect.Descriptor instead.
 func (*RejectTaskRequest) Descriptor() ([]byte, []int) {
-	return file_task_requests_proto_rawDescGZIP(), []int{5}
+	return file_models_task_requests_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RejectTaskRequest) GetTaskGuid() string {
@@ -344,7 +344,7 @@ type TaskGuidRequest struct {
 
 func (x *TaskGuidRequest) Reset() {
 	*x = TaskGuidRequest{}
-	mi := &file_task_requests_proto_msgTypes[6]
+	mi := &file_models_task_requests_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -356,7 +356,7 @@ func (x *TaskGuidRequest) String() string {
 func (*TaskGuidRequest) ProtoMessage() {}
 
 func (x *TaskGuidRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_task_requests_proto_msgTypes[6]
+	mi := &file_models_task_requests_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -369,7 +369,7 @@ func (x *TaskGuidRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskGuidRequest.ProtoReflect.Descriptor instead.
 func (*TaskGuidRequest) Descriptor() ([]byte, []int) {
-	return file_task_requests_proto_rawDescGZIP(), []int{6}
+	return file_models_task_requests_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TaskGuidRequest) GetTaskGuid() string {
@@ -392,7 +392,7 @@ type CompleteTaskRequest struct {
 
 func (x *CompleteTaskRequest) Reset() {
 	*x = CompleteTaskRequest{}
-	mi := &file_task_requests_proto_msgTypes[7]
+	mi := &file_models_task_requests_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -404,7 +404,7 @@ func (x *CompleteTaskRequest) String() string {
 func (*CompleteTaskRequest) ProtoMessage() {}
 
 func (x *CompleteTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_task_requests_proto_msgTypes[7]
+	mi := &file_models_task_requests_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -417,7 +417,7 @@ func (x *CompleteTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTaskRequest.ProtoReflect.Descriptor instead.
 func (*CompleteTaskRequest) Descriptor() ([]byte, []int) {
-	return file_task_requests_proto_rawDescGZIP(), []int{7}
+	return file_models_task_requests_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CompleteTaskRequest) GetTaskGuid() string {
@@ -471,7 +471,7 @@ type TaskCallbackResponse struct {
 
 func (x *TaskCallbackResponse) Reset() {
 	*x = TaskCallbackResponse{}
-	mi := &file_task_requests_proto_msgTypes[8]
+	mi := &file_models_task_requests_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -483,7 +483,7 @@ func (x *TaskCallbackResponse) String() string {
 func (*TaskCallbackResponse) ProtoMessage() {}
 
 func (x *TaskCallbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_task_requests_proto_msgTypes[8]
+	mi := &file_models_task_requests_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -496,7 +496,7 @@ func (x *TaskCallbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskCallbackResponse.ProtoReflect.Descriptor instead.
 func (*TaskCallbackResponse) Descriptor() ([]byte, []int) {
-	return file_task_requests_proto_rawDescGZIP(), []int{8}
+	return file_models_task_requests_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TaskCallbackResponse) GetTaskGuid() string {
@@ -551,7 +551,7 @@ type TasksRequest struct {
 
 func (x *TasksRequest) Reset() {
 	*x = TasksRequest{}
-	mi := &file_task_requests_proto_msgTypes[9]
+	mi := &file_models_task_requests_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +563,7 @@ func (x *TasksRequest) String() string {
 func (*TasksRequest) ProtoMessage() {}
 
 func (x *TasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_task_requests_proto_msgTypes[9]
+	mi := &file_models_task_requests_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +576,7 @@ func (x *TasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TasksRequest.ProtoReflect.Descriptor instead.
 func (*TasksRequest) Descriptor() ([]byte, []int) {
-	return file_task_requests_proto_rawDescGZIP(), []int{9}
+	return file_models_task_requests_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TasksRequest) GetDomain() string {
@@ -603,7 +603,7 @@ type TasksResponse struct {
 
 func (x *TasksResponse) Reset() {
 	*x = TasksResponse{}
-	mi := &file_task_requests_proto_msgTypes[10]
+	mi := &file_models_task_requests_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +615,7 @@ func (x *TasksResponse) String() string {
 func (*TasksResponse) ProtoMessage() {}
 
 func (x *TasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_task_requests_proto_msgTypes[10]
+	mi := &file_models_task_requests_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +628,7 @@ func (x *TasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TasksResponse.ProtoReflect.Descriptor instead.
 func (*TasksResponse) Descriptor() ([]byte, []int) {
-	return file_task_requests_proto_rawDescGZIP(), []int{10}
+	return file_models_task_requests_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TasksResponse) GetError() *Error {
@@ -654,7 +654,7 @@ type TaskByGuidRequest struct {
 
 func (x *TaskByGuidRequest) Reset() {
 	*x = TaskByGuidRequest{}
-	mi := &file_task_requests_proto_msgTypes[11]
+	mi := &file_models_task_requests_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +666,7 @@ func (x *TaskByGuidRequest) String() string {
 func (*TaskByGuidRequest) ProtoMessage() {}
 
 func (x *TaskByGuidRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_task_requests_proto_msgTypes[11]
+	mi := &file_models_task_requests_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +679,7 @@ func (x *TaskByGuidRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskByGuidRequest.ProtoReflect.Descriptor instead.
 func (*TaskByGuidRequest) Descriptor() ([]byte, []int) {
-	return file_task_requests_proto_rawDescGZIP(), []int{11}
+	return file_models_task_requests_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TaskByGuidRequest) GetTaskGuid() string {
@@ -699,7 +699,7 @@ type TaskResponse struct {
 
 func (x *TaskResponse) Reset() {
 	*x = TaskResponse{}
-	mi := &file_task_requests_proto_msgTypes[12]
+	mi := &file_models_task_requests_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +711,7 @@ func (x *TaskResponse) String() string {
 func (*TaskResponse) ProtoMessage() {}
 
 func (x *TaskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_task_requests_proto_msgTypes[12]
+	mi := &file_models_task_requests_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +724,7 @@ func (x *TaskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResponse.ProtoReflect.Descriptor instead.
 func (*TaskResponse) Descriptor() ([]byte, []int) {
-	return file_task_requests_proto_rawDescGZIP(), []int{12}
+	return file_models_task_requests_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TaskResponse) GetError() *Error {
@@ -741,12 +741,11 @@ func (x *TaskResponse) GetTask() *Task {
 	return nil
 }
 
-var File_task_requests_proto protoreflect.FileDescriptor
+var File_models_task_requests_proto protoreflect.FileDescriptor
 
-const file_task_requests_proto_rawDesc = "" +
+const file_models_task_requests_proto_rawDesc = "" +
 	"\n" +
-	"\x13task_requests.proto\x12\x06models\x1a\roptions.proto\x1a\verror.proto\x1a\n" +
-	"task.proto\"<\n" +
+	"\x1amodels/task_requests.proto\x12\x06models\x1a\x14models/options.proto\x1a\x12models/error.proto\x1a\x11models/task.proto\"<\n" +
 	"\x15TaskLifecycleResponse\x12#\n" +
 	"\x05error\x18\x01 \x01(\v2\r.models.ErrorR\x05error\"\xb9\x01\n" +
 	"\x11DesireTaskRequest\x12T\n" +
@@ -803,19 +802,19 @@ const file_task_requests_proto_rawDesc = "" +
 	"\x04task\x18\x02 \x01(\v2\f.models.TaskR\x04taskB\x0eZ\fdiego/modelsb\x06proto3"
 
 var (
-	file_task_requests_proto_rawDescOnce sync.Once
-	file_task_requests_proto_rawDescData []byte
+	file_models_task_requests_proto_rawDescOnce sync.Once
+	file_models_task_requests_proto_rawDescData []byte
 )
 
-func file_task_requests_proto_rawDescGZIP() []byte {
-	file_task_requests_proto_rawDescOnce.Do(func() {
-		file_task_requests_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_task_requests_proto_rawDesc), len(file_task_requests_proto_rawDesc)))
+func file_models_task_requests_proto_rawDescGZIP() []byte {
+	file_models_task_requests_proto_rawDescOnce.Do(func() {
+		file_models_task_requests_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_models_task_requests_proto_rawDesc), len(file_models_task_requests_proto_rawDesc)))
 	})
-	return file_task_requests_proto_rawDescData
+	return file_models_task_requests_proto_rawDescData
 }
 
-var file_task_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
-var file_task_requests_proto_goTypes = []any{
+var file_models_task_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_models_task_requests_proto_goTypes = []any{
 	(*TaskLifecycleResponse)(nil), // 0: models.TaskLifecycleResponse
 	(*DesireTaskRequest)(nil),     // 1: models.DesireTaskRequest
 	(*StartTaskRequest)(nil),      // 2: models.StartTaskRequest
@@ -833,7 +832,7 @@ var file_task_requests_proto_goTypes = []any{
 	(*TaskDefinition)(nil),        // 14: models.TaskDefinition
 	(*Task)(nil),                  // 15: models.Task
 }
-var file_task_requests_proto_depIdxs = []int32{
+var file_models_task_requests_proto_depIdxs = []int32{
 	13, // 0: models.TaskLifecycleResponse.error:type_name -> models.Error
 	14, // 1: models.DesireTaskRequest.task_definition:type_name -> models.TaskDefinition
 	13, // 2: models.StartTaskResponse.error:type_name -> models.Error
@@ -848,29 +847,29 @@ var file_task_requests_proto_depIdxs = []int32{
 	0,  // [0:7] is the sub-list for field type_name
 }
 
-func init() { file_task_requests_proto_init() }
-func file_task_requests_proto_init() {
-	if File_task_requests_proto != nil {
+func init() { file_models_task_requests_proto_init() }
+func file_models_task_requests_proto_init() {
+	if File_models_task_requests_proto != nil {
 		return
 	}
-	file_options_proto_init()
-	file_error_proto_init()
-	file_task_proto_init()
+	file_models_options_proto_init()
+	file_models_error_proto_init()
+	file_models_task_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_task_requests_proto_rawDesc), len(file_task_requests_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_models_task_requests_proto_rawDesc), len(file_models_task_requests_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_task_requests_proto_goTypes,
-		DependencyIndexes: file_task_requests_proto_depIdxs,
-		MessageInfos:      file_task_requests_proto_msgTypes,
+		GoTypes:           file_models_task_requests_proto_goTypes,
+		DependencyIndexes: file_models_task_requests_proto_depIdxs,
+		MessageInfos:      file_models_task_requests_proto_msgTypes,
 	}.Build()
-	File_task_requests_proto = out.File
-	file_task_requests_proto_goTypes = nil
-	file_task_requests_proto_depIdxs = nil
+	File_models_task_requests_proto = out.File
+	file_models_task_requests_proto_goTypes = nil
+	file_models_task_requests_proto_depIdxs = nil
 }

@@ -10,14 +10,17 @@ bin="$PWD/bin/tools"
 mkdir -p "$bin"
 go build -o "$bin/protoc-gen-go" google.golang.org/protobuf/cmd/protoc-gen-go
 go build -o "$bin/protoc-gen-diegojson" ./scripts/protoc-gen-diegojson
-gen() { # gen DIR [EXTRA PROTOC ARGS]: every .proto in DIR, imported relative to DIR
+# Files are compiled relative to the repository root, so each registers under
+# its own path (models/error.proto, metron/events/error.proto): two files of
+# one name would collide in the protobuf registry of a binary linking both.
+gen() { # gen DIR [EXTRA PROTOC ARGS]: every .proto in DIR
 	local dir=$1
 	shift
 	rm -f "$dir"/*.pb.go "$dir"/*.json.go
-	protoc -I "$dir" -I /usr/include \
-		--plugin=protoc-gen-go="$bin/protoc-gen-go" --go_out="$dir" --go_opt=paths=source_relative \
+	protoc -I . -I /usr/include \
+		--plugin=protoc-gen-go="$bin/protoc-gen-go" --go_out=. --go_opt=paths=source_relative \
 		"$@" "$dir"/*.proto
 }
 gen models \
-	--plugin=protoc-gen-diegojson="$bin/protoc-gen-diegojson" --diegojson_out=models --diegojson_opt=paths=source_relative
+	--plugin=protoc-gen-diegojson="$bin/protoc-gen-diegojson" --diegojson_out=. --diegojson_opt=paths=source_relative
 gen metron/events

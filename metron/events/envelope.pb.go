@@ -6,7 +6,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: envelope.proto
+// source: metron/events/envelope.proto
 
 package events
 
@@ -73,11 +73,11 @@ func (x Envelope_EventType) String() string {
 }
 
 func (Envelope_EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_envelope_proto_enumTypes[0].Descriptor()
+	return file_metron_events_envelope_proto_enumTypes[0].Descriptor()
 }
 
 func (Envelope_EventType) Type() protoreflect.EnumType {
-	return &file_envelope_proto_enumTypes[0]
+	return &file_metron_events_envelope_proto_enumTypes[0]
 }
 
 func (x Envelope_EventType) Number() protoreflect.EnumNumber {
@@ -96,7 +96,7 @@ func (x *Envelope_EventType) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use Envelope_EventType.Descriptor instead.
 func (Envelope_EventType) EnumDescriptor() ([]byte, []int) {
-	return file_envelope_proto_rawDescGZIP(), []int{0, 0}
+	return file_metron_events_envelope_proto_rawDescGZIP(), []int{0, 0}
 }
 
 type Envelope struct {
@@ -123,7 +123,7 @@ type Envelope struct {
 
 func (x *Envelope) Reset() {
 	*x = Envelope{}
-	mi := &file_envelope_proto_msgTypes[0]
+	mi := &file_metron_events_envelope_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -135,7 +135,7 @@ func (x *Envelope) String() string {
 func (*Envelope) ProtoMessage() {}
 
 func (x *Envelope) ProtoReflect() protoreflect.Message {
-	mi := &file_envelope_proto_msgTypes[0]
+	mi := &file_metron_events_envelope_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -148,7 +148,7 @@ func (x *Envelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Envelope.ProtoReflect.Descriptor instead.
 func (*Envelope) Descriptor() ([]byte, []int) {
-	return file_envelope_proto_rawDescGZIP(), []int{0}
+	return file_metron_events_envelope_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *Envelope) GetOrigin() string {
@@ -263,12 +263,11 @@ func (x *Envelope) GetContainerMetric() *ContainerMetric {
 	return nil
 }
 
-var File_envelope_proto protoreflect.FileDescriptor
+var File_metron_events_envelope_proto protoreflect.FileDescriptor
 
-const file_envelope_proto_rawDesc = "" +
+const file_metron_events_envelope_proto_rawDesc = "" +
 	"\n" +
-	"\x0eenvelope.proto\x12\x06events\x1a\tlog.proto\x1a\fmetric.proto\x1a\verror.proto\x1a\n" +
-	"http.proto\"\x81\a\n" +
+	"\x1cmetron/events/envelope.proto\x12\x06events\x1a\x17metron/events/log.proto\x1a\x1ametron/events/metric.proto\x1a\x19metron/events/error.proto\x1a\x18metron/events/http.proto\"\x81\a\n" +
 	"\bEnvelope\x12\x16\n" +
 	"\x06origin\x18\x01 \x02(\tR\x06origin\x128\n" +
 	"\teventType\x18\x02 \x02(\x0e2\x1a.events.Envelope.EventTypeR\teventType\x12\x1c\n" +
@@ -306,20 +305,20 @@ const file_envelope_proto_rawDesc = "" +
 	"\x0fContainerMetric\x10\t\"\x04\b\x01\x10\x01J\x04\b\x03\x10\x04B\x15Z\x13diego/metron/events"
 
 var (
-	file_envelope_proto_rawDescOnce sync.Once
-	file_envelope_proto_rawDescData []byte
+	file_metron_events_envelope_proto_rawDescOnce sync.Once
+	file_metron_events_envelope_proto_rawDescData []byte
 )
 
-func file_envelope_proto_rawDescGZIP() []byte {
-	file_envelope_proto_rawDescOnce.Do(func() {
-		file_envelope_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_envelope_proto_rawDesc), len(file_envelope_proto_rawDesc)))
+func file_metron_events_envelope_proto_rawDescGZIP() []byte {
+	file_metron_events_envelope_proto_rawDescOnce.Do(func() {
+		file_metron_events_envelope_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_metron_events_envelope_proto_rawDesc), len(file_metron_events_envelope_proto_rawDesc)))
 	})
-	return file_envelope_proto_rawDescData
+	return file_metron_events_envelope_proto_rawDescData
 }
 
-var file_envelope_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
-var file_envelope_proto_goTypes = []any{
+var file_metron_events_envelope_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_metron_events_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_metron_events_envelope_proto_goTypes = []any{
 	(Envelope_EventType)(0), // 0: events.Envelope.EventType
 	(*Envelope)(nil),        // 1: events.Envelope
 	nil,                     // 2: events.Envelope.TagsEntry
@@ -332,7 +331,7 @@ var file_envelope_proto_goTypes = []any{
 	(*Error)(nil),           // 9: events.Error
 	(*ContainerMetric)(nil), // 10: events.ContainerMetric
 }
-var file_envelope_proto_depIdxs = []int32{
+var file_metron_events_envelope_proto_depIdxs = []int32{
 	0,  // 0: events.Envelope.eventType:type_name -> events.Envelope.EventType
 	2,  // 1: events.Envelope.tags:type_name -> events.Envelope.TagsEntry
 	3,  // 2: events.Envelope.httpStart:type_name -> events.HttpStart
@@ -350,31 +349,31 @@ var file_envelope_proto_depIdxs = []int32{
 	0,  // [0:10] is the sub-list for field type_name
 }
 
-func init() { file_envelope_proto_init() }
-func file_envelope_proto_init() {
-	if File_envelope_proto != nil {
+func init() { file_metron_events_envelope_proto_init() }
+func file_metron_events_envelope_proto_init() {
+	if File_metron_events_envelope_proto != nil {
 		return
 	}
-	file_log_proto_init()
-	file_metric_proto_init()
-	file_error_proto_init()
-	file_http_proto_init()
+	file_metron_events_log_proto_init()
+	file_metron_events_metric_proto_init()
+	file_metron_events_error_proto_init()
+	file_metron_events_http_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envelope_proto_rawDesc), len(file_envelope_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metron_events_envelope_proto_rawDesc), len(file_metron_events_envelope_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_envelope_proto_goTypes,
-		DependencyIndexes: file_envelope_proto_depIdxs,
-		EnumInfos:         file_envelope_proto_enumTypes,
-		MessageInfos:      file_envelope_proto_msgTypes,
+		GoTypes:           file_metron_events_envelope_proto_goTypes,
+		DependencyIndexes: file_metron_events_envelope_proto_depIdxs,
+		EnumInfos:         file_metron_events_envelope_proto_enumTypes,
+		MessageInfos:      file_metron_events_envelope_proto_msgTypes,
 	}.Build()
-	File_envelope_proto = out.File
-	file_envelope_proto_goTypes = nil
-	file_envelope_proto_depIdxs = nil
+	File_metron_events_envelope_proto = out.File
+	file_metron_events_envelope_proto_goTypes = nil
+	file_metron_events_envelope_proto_depIdxs = nil
 }

@@ -2,7 +2,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: error.proto
+// source: metron/events/error.proto
 
 package events
 
@@ -32,7 +32,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_error_proto_msgTypes[0]
+	mi := &file_metron_events_error_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +44,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_error_proto_msgTypes[0]
+	mi := &file_metron_events_error_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +57,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_error_proto_rawDescGZIP(), []int{0}
+	return file_metron_events_error_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *Error) GetSource() string {
@@ -81,33 +81,33 @@ func (x *Error) GetMessage() string {
 	return ""
 }
 
-var File_error_proto protoreflect.FileDescriptor
+var File_metron_events_error_proto protoreflect.FileDescriptor
 
-const file_error_proto_rawDesc = "" +
+const file_metron_events_error_proto_rawDesc = "" +
 	"\n" +
-	"\verror.proto\x12\x06events\"M\n" +
+	"\x19metron/events/error.proto\x12\x06events\"M\n" +
 	"\x05Error\x12\x16\n" +
 	"\x06source\x18\x01 \x02(\tR\x06source\x12\x12\n" +
 	"\x04code\x18\x02 \x02(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x03 \x02(\tR\amessageB\x15Z\x13diego/metron/events"
 
 var (
-	file_error_proto_rawDescOnce sync.Once
-	file_error_proto_rawDescData []byte
+	file_metron_events_error_proto_rawDescOnce sync.Once
+	file_metron_events_error_proto_rawDescData []byte
 )
 
-func file_error_proto_rawDescGZIP() []byte {
-	file_error_proto_rawDescOnce.Do(func() {
-		file_error_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_error_proto_rawDesc), len(file_error_proto_rawDesc)))
+func file_metron_events_error_proto_rawDescGZIP() []byte {
+	file_metron_events_error_proto_rawDescOnce.Do(func() {
+		file_metron_events_error_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_metron_events_error_proto_rawDesc), len(file_metron_events_error_proto_rawDesc)))
 	})
-	return file_error_proto_rawDescData
+	return file_metron_events_error_proto_rawDescData
 }
 
-var file_error_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
-var file_error_proto_goTypes = []any{
+var file_metron_events_error_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_metron_events_error_proto_goTypes = []any{
 	(*Error)(nil), // 0: events.Error
 }
-var file_error_proto_depIdxs = []int32{
+var file_metron_events_error_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
 	0, // [0:0] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
@@ -115,26 +115,26 @@ var file_error_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for field type_name
 }
 
-func init() { file_error_proto_init() }
-func file_error_proto_init() {
-	if File_error_proto != nil {
+func init() { file_metron_events_error_proto_init() }
+func file_metron_events_error_proto_init() {
+	if File_metron_events_error_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_error_proto_rawDesc), len(file_error_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metron_events_error_proto_rawDesc), len(file_metron_events_error_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   1,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_error_proto_goTypes,
-		DependencyIndexes: file_error_proto_depIdxs,
-		MessageInfos:      file_error_proto_msgTypes,
+		GoTypes:           file_metron_events_error_proto_goTypes,
+		DependencyIndexes: file_metron_events_error_proto_depIdxs,
+		MessageInfos:      file_metron_events_error_proto_msgTypes,
 	}.Build()
-	File_error_proto = out.File
-	file_error_proto_goTypes = nil
-	file_error_proto_depIdxs = nil
+	File_metron_events_error_proto = out.File
+	file_metron_events_error_proto_goTypes = nil
+	file_metron_events_error_proto_depIdxs = nil
 }

@@ -2,7 +2,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: http.proto
+// source: metron/events/http.proto
 
 package events
 
@@ -51,11 +51,11 @@ func (x PeerType) String() string {
 }
 
 func (PeerType) Descriptor() protoreflect.EnumDescriptor {
-	return file_http_proto_enumTypes[0].Descriptor()
+	return file_metron_events_http_proto_enumTypes[0].Descriptor()
 }
 
 func (PeerType) Type() protoreflect.EnumType {
-	return &file_http_proto_enumTypes[0]
+	return &file_metron_events_http_proto_enumTypes[0]
 }
 
 func (x PeerType) Number() protoreflect.EnumNumber {
@@ -74,7 +74,7 @@ func (x *PeerType) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use PeerType.Descriptor instead.
 func (PeerType) EnumDescriptor() ([]byte, []int) {
-	return file_http_proto_rawDescGZIP(), []int{0}
+	return file_metron_events_http_proto_rawDescGZIP(), []int{0}
 }
 
 type Method int32
@@ -233,11 +233,11 @@ func (x Method) String() string {
 }
 
 func (Method) Descriptor() protoreflect.EnumDescriptor {
-	return file_http_proto_enumTypes[1].Descriptor()
+	return file_metron_events_http_proto_enumTypes[1].Descriptor()
 }
 
 func (Method) Type() protoreflect.EnumType {
-	return &file_http_proto_enumTypes[1]
+	return &file_metron_events_http_proto_enumTypes[1]
 }
 
 func (x Method) Number() protoreflect.EnumNumber {
@@ -256,7 +256,7 @@ func (x *Method) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use Method.Descriptor instead.
 func (Method) EnumDescriptor() ([]byte, []int) {
-	return file_http_proto_rawDescGZIP(), []int{1}
+	return file_metron_events_http_proto_rawDescGZIP(), []int{1}
 }
 
 type HttpStartStop struct {
@@ -281,7 +281,7 @@ type HttpStartStop struct {
 
 func (x *HttpStartStop) Reset() {
 	*x = HttpStartStop{}
-	mi := &file_http_proto_msgTypes[0]
+	mi := &file_metron_events_http_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -293,7 +293,7 @@ func (x *HttpStartStop) String() string {
 func (*HttpStartStop) ProtoMessage() {}
 
 func (x *HttpStartStop) ProtoReflect() protoreflect.Message {
-	mi := &file_http_proto_msgTypes[0]
+	mi := &file_metron_events_http_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -306,7 +306,7 @@ func (x *HttpStartStop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpStartStop.ProtoReflect.Descriptor instead.
 func (*HttpStartStop) Descriptor() ([]byte, []int) {
-	return file_http_proto_rawDescGZIP(), []int{0}
+	return file_metron_events_http_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *HttpStartStop) GetStartTimestamp() int64 {
@@ -428,7 +428,7 @@ type HttpStart struct {
 
 func (x *HttpStart) Reset() {
 	*x = HttpStart{}
-	mi := &file_http_proto_msgTypes[1]
+	mi := &file_metron_events_http_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +440,7 @@ func (x *HttpStart) String() string {
 func (*HttpStart) ProtoMessage() {}
 
 func (x *HttpStart) ProtoReflect() protoreflect.Message {
-	mi := &file_http_proto_msgTypes[1]
+	mi := &file_metron_events_http_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +453,7 @@ func (x *HttpStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpStart.ProtoReflect.Descriptor instead.
 func (*HttpStart) Descriptor() ([]byte, []int) {
-	return file_http_proto_rawDescGZIP(), []int{1}
+	return file_metron_events_http_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *HttpStart) GetTimestamp() int64 {
@@ -548,7 +548,7 @@ type HttpStop struct {
 
 func (x *HttpStop) Reset() {
 	*x = HttpStop{}
-	mi := &file_http_proto_msgTypes[2]
+	mi := &file_metron_events_http_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -560,7 +560,7 @@ func (x *HttpStop) String() string {
 func (*HttpStop) ProtoMessage() {}
 
 func (x *HttpStop) ProtoReflect() protoreflect.Message {
-	mi := &file_http_proto_msgTypes[2]
+	mi := &file_metron_events_http_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -573,7 +573,7 @@ func (x *HttpStop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpStop.ProtoReflect.Descriptor instead.
 func (*HttpStop) Descriptor() ([]byte, []int) {
-	return file_http_proto_rawDescGZIP(), []int{2}
+	return file_metron_events_http_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *HttpStop) GetTimestamp() int64 {
@@ -625,13 +625,11 @@ func (x *HttpStop) GetApplicationId() *UUID {
 	return nil
 }
 
-var File_http_proto protoreflect.FileDescriptor
+var File_metron_events_http_proto protoreflect.FileDescriptor
 
-const file_http_proto_rawDesc = "" +
+const file_metron_events_http_proto_rawDesc = "" +
 	"\n" +
-	"\n" +
-	"http.proto\x12\x06events\x1a\n" +
-	"uuid.proto\"\x99\x04\n" +
+	"\x18metron/events/http.proto\x12\x06events\x1a\x18metron/events/uuid.proto\"\x99\x04\n" +
 	"\rHttpStartStop\x12&\n" +
 	"\x0estartTimestamp\x18\x01 \x02(\x03R\x0estartTimestamp\x12$\n" +
 	"\rstopTimestamp\x18\x02 \x02(\x03R\rstopTimestamp\x12*\n" +
@@ -744,20 +742,20 @@ const file_http_proto_rawDesc = "" +
 	"\x0fVERSION_CONTROL\x10,B\x15Z\x13diego/metron/events"
 
 var (
-	file_http_proto_rawDescOnce sync.Once
-	file_http_proto_rawDescData []byte
+	file_metron_events_http_proto_rawDescOnce sync.Once
+	file_metron_events_http_proto_rawDescData []byte
 )
 
-func file_http_proto_rawDescGZIP() []byte {
-	file_http_proto_rawDescOnce.Do(func() {
-		file_http_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_http_proto_rawDesc), len(file_http_proto_rawDesc)))
+func file_metron_events_http_proto_rawDescGZIP() []byte {
+	file_metron_events_http_proto_rawDescOnce.Do(func() {
+		file_metron_events_http_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_metron_events_http_proto_rawDesc), len(file_metron_events_http_proto_rawDesc)))
 	})
-	return file_http_proto_rawDescData
+	return file_metron_events_http_proto_rawDescData
 }
 
-var file_http_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_http_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
-var file_http_proto_goTypes = []any{
+var file_metron_events_http_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_metron_events_http_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_metron_events_http_proto_goTypes = []any{
 	(PeerType)(0),         // 0: events.PeerType
 	(Method)(0),           // 1: events.Method
 	(*HttpStartStop)(nil), // 2: events.HttpStartStop
@@ -765,7 +763,7 @@ var file_http_proto_goTypes = []any{
 	(*HttpStop)(nil),      // 4: events.HttpStop
 	(*UUID)(nil),          // 5: events.UUID
 }
-var file_http_proto_depIdxs = []int32{
+var file_metron_events_http_proto_depIdxs = []int32{
 	5,  // 0: events.HttpStartStop.requestId:type_name -> events.UUID
 	0,  // 1: events.HttpStartStop.peerType:type_name -> events.PeerType
 	1,  // 2: events.HttpStartStop.method:type_name -> events.Method
@@ -785,28 +783,28 @@ var file_http_proto_depIdxs = []int32{
 	0,  // [0:12] is the sub-list for field type_name
 }
 
-func init() { file_http_proto_init() }
-func file_http_proto_init() {
-	if File_http_proto != nil {
+func init() { file_metron_events_http_proto_init() }
+func file_metron_events_http_proto_init() {
+	if File_metron_events_http_proto != nil {
 		return
 	}
-	file_uuid_proto_init()
+	file_metron_events_uuid_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_http_proto_rawDesc), len(file_http_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metron_events_http_proto_rawDesc), len(file_metron_events_http_proto_rawDesc)),
 			NumEnums:      2,
 			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_http_proto_goTypes,
-		DependencyIndexes: file_http_proto_depIdxs,
-		EnumInfos:         file_http_proto_enumTypes,
-		MessageInfos:      file_http_proto_msgTypes,
+		GoTypes:           file_metron_events_http_proto_goTypes,
+		DependencyIndexes: file_metron_events_http_proto_depIdxs,
+		EnumInfos:         file_metron_events_http_proto_enumTypes,
+		MessageInfos:      file_metron_events_http_proto_msgTypes,
 	}.Build()
-	File_http_proto = out.File
-	file_http_proto_goTypes = nil
-	file_http_proto_depIdxs = nil
+	File_metron_events_http_proto = out.File
+	file_metron_events_http_proto_goTypes = nil
+	file_metron_events_http_proto_depIdxs = nil
 }

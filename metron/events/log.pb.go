@@ -2,7 +2,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: log.proto
+// source: metron/events/log.proto
 
 package events
 
@@ -51,11 +51,11 @@ func (x LogMessage_MessageType) String() string {
 }
 
 func (LogMessage_MessageType) Descriptor() protoreflect.EnumDescriptor {
-	return file_log_proto_enumTypes[0].Descriptor()
+	return file_metron_events_log_proto_enumTypes[0].Descriptor()
 }
 
 func (LogMessage_MessageType) Type() protoreflect.EnumType {
-	return &file_log_proto_enumTypes[0]
+	return &file_metron_events_log_proto_enumTypes[0]
 }
 
 func (x LogMessage_MessageType) Number() protoreflect.EnumNumber {
@@ -74,7 +74,7 @@ func (x *LogMessage_MessageType) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use LogMessage_MessageType.Descriptor instead.
 func (LogMessage_MessageType) EnumDescriptor() ([]byte, []int) {
-	return file_log_proto_rawDescGZIP(), []int{0, 0}
+	return file_metron_events_log_proto_rawDescGZIP(), []int{0, 0}
 }
 
 type LogMessage struct {
@@ -91,7 +91,7 @@ type LogMessage struct {
 
 func (x *LogMessage) Reset() {
 	*x = LogMessage{}
-	mi := &file_log_proto_msgTypes[0]
+	mi := &file_metron_events_log_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -103,7 +103,7 @@ func (x *LogMessage) String() string {
 func (*LogMessage) ProtoMessage() {}
 
 func (x *LogMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_log_proto_msgTypes[0]
+	mi := &file_metron_events_log_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -116,7 +116,7 @@ func (x *LogMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogMessage.ProtoReflect.Descriptor instead.
 func (*LogMessage) Descriptor() ([]byte, []int) {
-	return file_log_proto_rawDescGZIP(), []int{0}
+	return file_metron_events_log_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *LogMessage) GetMessage() []byte {
@@ -161,11 +161,11 @@ func (x *LogMessage) GetSourceInstance() string {
 	return ""
 }
 
-var File_log_proto protoreflect.FileDescriptor
+var File_metron_events_log_proto protoreflect.FileDescriptor
 
-const file_log_proto_rawDesc = "" +
+const file_metron_events_log_proto_rawDesc = "" +
 	"\n" +
-	"\tlog.proto\x12\x06events\"\x89\x02\n" +
+	"\x17metron/events/log.proto\x12\x06events\"\x89\x02\n" +
 	"\n" +
 	"LogMessage\x12\x18\n" +
 	"\amessage\x18\x01 \x02(\fR\amessage\x12A\n" +
@@ -180,24 +180,24 @@ const file_log_proto_rawDesc = "" +
 	"\x03ERR\x10\x02B\x15Z\x13diego/metron/events"
 
 var (
-	file_log_proto_rawDescOnce sync.Once
-	file_log_proto_rawDescData []byte
+	file_metron_events_log_proto_rawDescOnce sync.Once
+	file_metron_events_log_proto_rawDescData []byte
 )
 
-func file_log_proto_rawDescGZIP() []byte {
-	file_log_proto_rawDescOnce.Do(func() {
-		file_log_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_log_proto_rawDesc), len(file_log_proto_rawDesc)))
+func file_metron_events_log_proto_rawDescGZIP() []byte {
+	file_metron_events_log_proto_rawDescOnce.Do(func() {
+		file_metron_events_log_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_metron_events_log_proto_rawDesc), len(file_metron_events_log_proto_rawDesc)))
 	})
-	return file_log_proto_rawDescData
+	return file_metron_events_log_proto_rawDescData
 }
 
-var file_log_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_log_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
-var file_log_proto_goTypes = []any{
+var file_metron_events_log_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_metron_events_log_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_metron_events_log_proto_goTypes = []any{
 	(LogMessage_MessageType)(0), // 0: events.LogMessage.MessageType
 	(*LogMessage)(nil),          // 1: events.LogMessage
 }
-var file_log_proto_depIdxs = []int32{
+var file_metron_events_log_proto_depIdxs = []int32{
 	0, // 0: events.LogMessage.message_type:type_name -> events.LogMessage.MessageType
 	1, // [1:1] is the sub-list for method output_type
 	1, // [1:1] is the sub-list for method input_type
@@ -206,27 +206,27 @@ var file_log_proto_depIdxs = []int32{
 	0, // [0:1] is the sub-list for field type_name
 }
 
-func init() { file_log_proto_init() }
-func file_log_proto_init() {
-	if File_log_proto != nil {
+func init() { file_metron_events_log_proto_init() }
+func file_metron_events_log_proto_init() {
+	if File_metron_events_log_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_log_proto_rawDesc), len(file_log_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metron_events_log_proto_rawDesc), len(file_metron_events_log_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   1,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_log_proto_goTypes,
-		DependencyIndexes: file_log_proto_depIdxs,
-		EnumInfos:         file_log_proto_enumTypes,
-		MessageInfos:      file_log_proto_msgTypes,
+		GoTypes:           file_metron_events_log_proto_goTypes,
+		DependencyIndexes: file_metron_events_log_proto_depIdxs,
+		EnumInfos:         file_metron_events_log_proto_enumTypes,
+		MessageInfos:      file_metron_events_log_proto_msgTypes,
 	}.Build()
-	File_log_proto = out.File
-	file_log_proto_goTypes = nil
-	file_log_proto_depIdxs = nil
+	File_metron_events_log_proto = out.File
+	file_metron_events_log_proto_goTypes = nil
+	file_metron_events_log_proto_depIdxs = nil
 }

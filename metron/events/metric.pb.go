@@ -2,7 +2,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: metric.proto
+// source: metron/events/metric.proto
 
 package events
 
@@ -32,7 +32,7 @@ type ValueMetric struct {
 
 func (x *ValueMetric) Reset() {
 	*x = ValueMetric{}
-	mi := &file_metric_proto_msgTypes[0]
+	mi := &file_metron_events_metric_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +44,7 @@ func (x *ValueMetric) String() string {
 func (*ValueMetric) ProtoMessage() {}
 
 func (x *ValueMetric) ProtoReflect() protoreflect.Message {
-	mi := &file_metric_proto_msgTypes[0]
+	mi := &file_metron_events_metric_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +57,7 @@ func (x *ValueMetric) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValueMetric.ProtoReflect.Descriptor instead.
 func (*ValueMetric) Descriptor() ([]byte, []int) {
-	return file_metric_proto_rawDescGZIP(), []int{0}
+	return file_metron_events_metric_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *ValueMetric) GetName() string {
@@ -92,7 +92,7 @@ type CounterEvent struct {
 
 func (x *CounterEvent) Reset() {
 	*x = CounterEvent{}
-	mi := &file_metric_proto_msgTypes[1]
+	mi := &file_metron_events_metric_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -104,7 +104,7 @@ func (x *CounterEvent) String() string {
 func (*CounterEvent) ProtoMessage() {}
 
 func (x *CounterEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_metric_proto_msgTypes[1]
+	mi := &file_metron_events_metric_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -117,7 +117,7 @@ func (x *CounterEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CounterEvent.ProtoReflect.Descriptor instead.
 func (*CounterEvent) Descriptor() ([]byte, []int) {
-	return file_metric_proto_rawDescGZIP(), []int{1}
+	return file_metron_events_metric_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *CounterEvent) GetName() string {
@@ -156,7 +156,7 @@ type ContainerMetric struct {
 
 func (x *ContainerMetric) Reset() {
 	*x = ContainerMetric{}
-	mi := &file_metric_proto_msgTypes[2]
+	mi := &file_metron_events_metric_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -168,7 +168,7 @@ func (x *ContainerMetric) String() string {
 func (*ContainerMetric) ProtoMessage() {}
 
 func (x *ContainerMetric) ProtoReflect() protoreflect.Message {
-	mi := &file_metric_proto_msgTypes[2]
+	mi := &file_metron_events_metric_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -181,7 +181,7 @@ func (x *ContainerMetric) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerMetric.ProtoReflect.Descriptor instead.
 func (*ContainerMetric) Descriptor() ([]byte, []int) {
-	return file_metric_proto_rawDescGZIP(), []int{2}
+	return file_metron_events_metric_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ContainerMetric) GetApplicationId() string {
@@ -233,11 +233,11 @@ func (x *ContainerMetric) GetDiskBytesQuota() uint64 {
 	return 0
 }
 
-var File_metric_proto protoreflect.FileDescriptor
+var File_metron_events_metric_proto protoreflect.FileDescriptor
 
-const file_metric_proto_rawDesc = "" +
+const file_metron_events_metric_proto_rawDesc = "" +
 	"\n" +
-	"\fmetric.proto\x12\x06events\"K\n" +
+	"\x1ametron/events/metric.proto\x12\x06events\"K\n" +
 	"\vValueMetric\x12\x12\n" +
 	"\x04name\x18\x01 \x02(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x02(\x01R\x05value\x12\x12\n" +
@@ -256,24 +256,24 @@ const file_metric_proto_rawDesc = "" +
 	"\x0ediskBytesQuota\x18\a \x01(\x04R\x0ediskBytesQuotaB\x15Z\x13diego/metron/events"
 
 var (
-	file_metric_proto_rawDescOnce sync.Once
-	file_metric_proto_rawDescData []byte
+	file_metron_events_metric_proto_rawDescOnce sync.Once
+	file_metron_events_metric_proto_rawDescData []byte
 )
 
-func file_metric_proto_rawDescGZIP() []byte {
-	file_metric_proto_rawDescOnce.Do(func() {
-		file_metric_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_metric_proto_rawDesc), len(file_metric_proto_rawDesc)))
+func file_metron_events_metric_proto_rawDescGZIP() []byte {
+	file_metron_events_metric_proto_rawDescOnce.Do(func() {
+		file_metron_events_metric_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_metron_events_metric_proto_rawDesc), len(file_metron_events_metric_proto_rawDesc)))
 	})
-	return file_metric_proto_rawDescData
+	return file_metron_events_metric_proto_rawDescData
 }
 
-var file_metric_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
-var file_metric_proto_goTypes = []any{
+var file_metron_events_metric_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_metron_events_metric_proto_goTypes = []any{
 	(*ValueMetric)(nil),     // 0: events.ValueMetric
 	(*CounterEvent)(nil),    // 1: events.CounterEvent
 	(*ContainerMetric)(nil), // 2: events.ContainerMetric
 }
-var file_metric_proto_depIdxs = []int32{
+var file_metron_events_metric_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
 	0, // [0:0] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
@@ -281,26 +281,26 @@ var file_metric_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for field type_name
 }
 
-func init() { file_metric_proto_init() }
-func file_metric_proto_init() {
-	if File_metric_proto != nil {
+func init() { file_metron_events_metric_proto_init() }
+func file_metron_events_metric_proto_init() {
+	if File_metron_events_metric_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metric_proto_rawDesc), len(file_metric_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metron_events_metric_proto_rawDesc), len(file_metron_events_metric_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_metric_proto_goTypes,
-		DependencyIndexes: file_metric_proto_depIdxs,
-		MessageInfos:      file_metric_proto_msgTypes,
+		GoTypes:           file_metron_events_metric_proto_goTypes,
+		DependencyIndexes: file_metron_events_metric_proto_depIdxs,
+		MessageInfos:      file_metron_events_metric_proto_msgTypes,
 	}.Build()
-	File_metric_proto = out.File
-	file_metric_proto_goTypes = nil
-	file_metric_proto_depIdxs = nil
+	File_metron_events_metric_proto = out.File
+	file_metron_events_metric_proto_goTypes = nil
+	file_metron_events_metric_proto_depIdxs = nil
 }

@@ -2,7 +2,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: uuid.proto
+// source: metron/events/uuid.proto
 
 package events
 
@@ -31,7 +31,7 @@ type UUID struct {
 
 func (x *UUID) Reset() {
 	*x = UUID{}
-	mi := &file_uuid_proto_msgTypes[0]
+	mi := &file_metron_events_uuid_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -43,7 +43,7 @@ func (x *UUID) String() string {
 func (*UUID) ProtoMessage() {}
 
 func (x *UUID) ProtoReflect() protoreflect.Message {
-	mi := &file_uuid_proto_msgTypes[0]
+	mi := &file_metron_events_uuid_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -56,7 +56,7 @@ func (x *UUID) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UUID.ProtoReflect.Descriptor instead.
 func (*UUID) Descriptor() ([]byte, []int) {
-	return file_uuid_proto_rawDescGZIP(), []int{0}
+	return file_metron_events_uuid_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *UUID) GetLow() uint64 {
@@ -73,33 +73,32 @@ func (x *UUID) GetHigh() uint64 {
 	return 0
 }
 
-var File_uuid_proto protoreflect.FileDescriptor
+var File_metron_events_uuid_proto protoreflect.FileDescriptor
 
-const file_uuid_proto_rawDesc = "" +
+const file_metron_events_uuid_proto_rawDesc = "" +
 	"\n" +
-	"\n" +
-	"uuid.proto\x12\x06events\",\n" +
+	"\x18metron/events/uuid.proto\x12\x06events\",\n" +
 	"\x04UUID\x12\x10\n" +
 	"\x03low\x18\x01 \x02(\x04R\x03low\x12\x12\n" +
 	"\x04high\x18\x02 \x02(\x04R\x04highB\x15Z\x13diego/metron/events"
 
 var (
-	file_uuid_proto_rawDescOnce sync.Once
-	file_uuid_proto_rawDescData []byte
+	file_metron_events_uuid_proto_rawDescOnce sync.Once
+	file_metron_events_uuid_proto_rawDescData []byte
 )
 
-func file_uuid_proto_rawDescGZIP() []byte {
-	file_uuid_proto_rawDescOnce.Do(func() {
-		file_uuid_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_uuid_proto_rawDesc), len(file_uuid_proto_rawDesc)))
+func file_metron_events_uuid_proto_rawDescGZIP() []byte {
+	file_metron_events_uuid_proto_rawDescOnce.Do(func() {
+		file_metron_events_uuid_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_metron_events_uuid_proto_rawDesc), len(file_metron_events_uuid_proto_rawDesc)))
 	})
-	return file_uuid_proto_rawDescData
+	return file_metron_events_uuid_proto_rawDescData
 }
 
-var file_uuid_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
-var file_uuid_proto_goTypes = []any{
+var file_metron_events_uuid_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_metron_events_uuid_proto_goTypes = []any{
 	(*UUID)(nil), // 0: events.UUID
 }
-var file_uuid_proto_depIdxs = []int32{
+var file_metron_events_uuid_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
 	0, // [0:0] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
@@ -107,26 +106,26 @@ var file_uuid_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for field type_name
 }
 
-func init() { file_uuid_proto_init() }
-func file_uuid_proto_init() {
-	if File_uuid_proto != nil {
+func init() { file_metron_events_uuid_proto_init() }
+func file_metron_events_uuid_proto_init() {
+	if File_metron_events_uuid_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_uuid_proto_rawDesc), len(file_uuid_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metron_events_uuid_proto_rawDesc), len(file_metron_events_uuid_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   1,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_uuid_proto_goTypes,
-		DependencyIndexes: file_uuid_proto_depIdxs,
-		MessageInfos:      file_uuid_proto_msgTypes,
+		GoTypes:           file_metron_events_uuid_proto_goTypes,
+		DependencyIndexes: file_metron_events_uuid_proto_depIdxs,
+		MessageInfos:      file_metron_events_uuid_proto_msgTypes,
 	}.Build()
-	File_uuid_proto = out.File
-	file_uuid_proto_goTypes = nil
-	file_uuid_proto_depIdxs = nil
+	File_metron_events_uuid_proto = out.File
+	file_metron_events_uuid_proto_goTypes = nil
+	file_metron_events_uuid_proto_depIdxs = nil
 }
