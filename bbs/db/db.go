@@ -65,6 +65,21 @@ type TaskDB interface {
 	// DeleteTask deletes a RESOLVING task, guarded by the revision read as
 	// RESOLVING, and returns it as it was.
 	DeleteTask(ctx context.Context, logger *slog.Logger, taskGuid string) (task *models.Task, err error)
+
+	// ConvergenceTasks lists every task for a convergence pass (spec core
+	// §5.6). Records that cannot be decoded are deleted (guarded by the
+	// revision read) and counted in pruned.
+	ConvergenceTasks(ctx context.Context, logger *slog.Logger) (tasks []*models.Task, pruned int, err error)
+	// ConvergeFailTask completes a PENDING or RUNNING task as failed with
+	// the reason, but only while it is still as read (same state and
+	// updated_at); otherwise ResourceConflict.
+	ConvergeFailTask(ctx context.Context, logger *slog.Logger, read *models.Task, failureReason string) (after *models.Task, err error)
+	// DemoteTask moves a RESOLVING task, still as read, back to COMPLETED
+	// (updated_at = now); otherwise ResourceConflict.
+	DemoteTask(ctx context.Context, logger *slog.Logger, read *models.Task) (after *models.Task, err error)
+	// DeleteExpiredTask deletes a COMPLETED or RESOLVING task, still as
+	// read, with a compare-and-delete; otherwise ResourceConflict.
+	DeleteExpiredTask(ctx context.Context, logger *slog.Logger, read *models.Task) error
 }
 
 // DesiredLRPFilter narrows the desired LRP reads. Empty fields match
@@ -111,6 +126,22 @@ type DesiredLRPDB interface {
 	// the LRP as it was; ResourceNotFound when neither exists. The caller
 	// retires the actual LRPs.
 	RemoveDesiredLRP(ctx context.Context, logger *slog.Logger, processGuid string) (removed *models.DesiredLRP, err error)
+
+	// ConvergenceSchedulingInfos reads every scheduling info and run info
+	// at one revision for an LRP convergence pass (spec core §5.7). A run
+	// info with no scheduling info whose created_at is older than
+	// orphanedRunInfoAge is deleted (compare-and-delete). Records that
+	// cannot be decoded are counted and skipped.
+	ConvergenceSchedulingInfos(ctx context.Context, logger *slog.Logger, orphanedRunInfoAge time.Duration) ([]*models.DesiredLRPSchedulingInfo, DesiredLRPGatherStats, error)
+}
+
+// DesiredLRPGatherStats counts what ConvergenceSchedulingInfos met besides
+// the scheduling infos it returns (the ConvergenceLRPPreProcessing*
+// counters).
+type DesiredLRPGatherStats struct {
+	MalformedSchedulingInfos int
+	MalformedRunInfos        int
+	OrphanedRunInfos         int
 }
 
 // ActualLRPFilter narrows ActualLRPs. Empty fields (nil Index) match
@@ -202,6 +233,16 @@ type ActualLRPDB interface {
 	// instance key match (absent → success); otherwise, or on a lost race,
 	// ActualLRPCannotBeRemoved.
 	RemoveEvacuatingActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey) error
+
+	// ConvergenceActualLRPs reads every instance and every evacuating
+	// record in one range for an LRP convergence pass (spec core §5.7).
+	// Records that cannot be decoded are deleted (guarded by the revision
+	// read) and counted in pruned.
+	ConvergenceActualLRPs(ctx context.Context, logger *slog.Logger) (instances, evacuating []*models.ActualLRP, pruned int, err error)
+	// UnclaimCrashedActualLRP moves a CRASHED instance back to UNCLAIMED
+	// (convergence restart-crash). Missing → ResourceNotFound; not CRASHED
+	// or lost race → ActualLRPCannotBeUnclaimed.
+	UnclaimCrashedActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey) (before, after *models.ActualLRP, err error)
 }
 
 // DomainDB stores fresh domains (spec core §1.5).

@@ -67,6 +67,9 @@ type Deps struct {
 	Hub             *events.Hub
 	MaxTaskRetries  int32
 	MaxRequestBytes int64
+	// ConvergenceWorkers bounds the parallel writes of a convergence pass
+	// (0: converge.DefaultConvergenceWorkers, the spec's 20).
+	ConvergenceWorkers int
 }
 
 // Server serves the BBS API. Until MarkReady it answers 503 everywhere, as
@@ -86,7 +89,7 @@ func New(deps Deps) (*Server, error) {
 	s := &Server{deps: deps, logger: logging.Session(deps.Logger, "api")}
 	handlers := map[string]http.Handler{}
 	for _, group := range []map[string]http.Handler{
-		s.taskHandlers(), s.desiredLRPHandlers(), s.actualLRPHandlers(), s.miscHandlers(), s.eventHandlers(),
+		s.taskHandlers(), s.desiredLRPHandlers(), s.actualLRPHandlers(), s.miscHandlers(), s.eventHandlers(), s.convergeHandlers(),
 	} {
 		for name, h := range group {
 			handlers[name] = h

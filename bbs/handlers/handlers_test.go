@@ -167,9 +167,6 @@ var _ = Describe("Server", func() {
 
 	It("routes every table entry it serves, and nothing more", func() {
 		for _, r := range bbs.Routes {
-			if r.Name == bbs.ConvergeLRPsRoute || r.Name == bbs.ConvergeTasksRoute {
-				continue // served by the convergence work (brain issue)
-			}
 			req := httptest.NewRequest(r.Method, r.Path, nil).WithContext(cancelled())
 			w := httptest.NewRecorder()
 			f.server.ServeHTTP(w, req)

@@ -35,6 +35,21 @@ type FakeActualLRPDB struct {
 		result2 *models.ActualLRP
 		result3 error
 	}
+	ConvergenceActualLRPsStub        func(context.Context, *slog.Logger) ([]*models.ActualLRP, []*models.ActualLRP, int, error)
+	convergenceActualLRPsMutex       sync.RWMutex
+	convergenceActualLRPsArgsForCall []FakeActualLRPDBConvergenceActualLRPsArgs
+	convergenceActualLRPsReturns     struct {
+		result1 []*models.ActualLRP
+		result2 []*models.ActualLRP
+		result3 int
+		result4 error
+	}
+	convergenceActualLRPsReturnsOnCall map[int]struct {
+		result1 []*models.ActualLRP
+		result2 []*models.ActualLRP
+		result3 int
+		result4 error
+	}
 	CrashActualLRPStub        func(context.Context, *slog.Logger, *models.ActualLRPKey, *models.ActualLRPInstanceKey, string) (*models.ActualLRP, *models.ActualLRP, bool, error)
 	crashActualLRPMutex       sync.RWMutex
 	crashActualLRPArgsForCall []FakeActualLRPDBCrashActualLRPArgs
@@ -179,6 +194,19 @@ type FakeActualLRPDB struct {
 		result2 *models.ActualLRP
 		result3 error
 	}
+	UnclaimCrashedActualLRPStub        func(context.Context, *slog.Logger, *models.ActualLRPKey) (*models.ActualLRP, *models.ActualLRP, error)
+	unclaimCrashedActualLRPMutex       sync.RWMutex
+	unclaimCrashedActualLRPArgsForCall []FakeActualLRPDBUnclaimCrashedActualLRPArgs
+	unclaimCrashedActualLRPReturns     struct {
+		result1 *models.ActualLRP
+		result2 *models.ActualLRP
+		result3 error
+	}
+	unclaimCrashedActualLRPReturnsOnCall map[int]struct {
+		result1 *models.ActualLRP
+		result2 *models.ActualLRP
+		result3 error
+	}
 	invocations      map[string][][]interface{}
 	callOrder        []string
 	invocationsMutex sync.RWMutex
@@ -198,6 +226,12 @@ type FakeActualLRPDBClaimActualLRPArgs struct {
 	Arg3 string
 	Arg4 int32
 	Arg5 *models.ActualLRPInstanceKey
+}
+
+// FakeActualLRPDBConvergenceActualLRPsArgs holds the arguments of one call to ConvergenceActualLRPs.
+type FakeActualLRPDBConvergenceActualLRPsArgs struct {
+	Arg1 context.Context
+	Arg2 *slog.Logger
 }
 
 // FakeActualLRPDBCrashActualLRPArgs holds the arguments of one call to CrashActualLRP.
@@ -302,6 +336,13 @@ type FakeActualLRPDBStartActualLRPArgs struct {
 
 // FakeActualLRPDBUnclaimActualLRPArgs holds the arguments of one call to UnclaimActualLRP.
 type FakeActualLRPDBUnclaimActualLRPArgs struct {
+	Arg1 context.Context
+	Arg2 *slog.Logger
+	Arg3 *models.ActualLRPKey
+}
+
+// FakeActualLRPDBUnclaimCrashedActualLRPArgs holds the arguments of one call to UnclaimCrashedActualLRP.
+type FakeActualLRPDBUnclaimCrashedActualLRPArgs struct {
 	Arg1 context.Context
 	Arg2 *slog.Logger
 	Arg3 *models.ActualLRPKey
@@ -448,6 +489,82 @@ func (fake *FakeActualLRPDB) ClaimActualLRPReturnsOnCall(i int, result1 *models.
 		result2 *models.ActualLRP
 		result3 error
 	}{result1, result2, result3}
+}
+
+func (fake *FakeActualLRPDB) ConvergenceActualLRPs(arg1 context.Context, arg2 *slog.Logger) ([]*models.ActualLRP, []*models.ActualLRP, int, error) {
+	fake.convergenceActualLRPsMutex.Lock()
+	ret, specificReturn := fake.convergenceActualLRPsReturnsOnCall[len(fake.convergenceActualLRPsArgsForCall)]
+	fake.convergenceActualLRPsArgsForCall = append(fake.convergenceActualLRPsArgsForCall, FakeActualLRPDBConvergenceActualLRPsArgs{arg1, arg2})
+	stub := fake.ConvergenceActualLRPsStub
+	fakeReturns := fake.convergenceActualLRPsReturns
+	fake.recordInvocation("ConvergenceActualLRPs", []interface{}{arg1, arg2})
+	fake.convergenceActualLRPsMutex.Unlock()
+	if stub != nil {
+		return stub(arg1, arg2)
+	}
+	if specificReturn {
+		return ret.result1, ret.result2, ret.result3, ret.result4
+	}
+	return fakeReturns.result1, fakeReturns.result2, fakeReturns.result3, fakeReturns.result4
+}
+
+func (fake *FakeActualLRPDB) ConvergenceActualLRPsCallCount() int {
+	fake.convergenceActualLRPsMutex.RLock()
+	defer fake.convergenceActualLRPsMutex.RUnlock()
+	return len(fake.convergenceActualLRPsArgsForCall)
+}
+
+func (fake *FakeActualLRPDB) ConvergenceActualLRPsCalls(stub func(context.Context, *slog.Logger) ([]*models.ActualLRP, []*models.ActualLRP, int, error)) {
+	fake.convergenceActualLRPsMutex.Lock()
+	defer fake.convergenceActualLRPsMutex.Unlock()
+	fake.ConvergenceActualLRPsStub = stub
+}
+
+func (fake *FakeActualLRPDB) ConvergenceActualLRPsArgsForCall(i int) (context.Context, *slog.Logger) {
+	fake.convergenceActualLRPsMutex.RLock()
+	defer fake.convergenceActualLRPsMutex.RUnlock()
+	argsForCall := fake.convergenceActualLRPsArgsForCall[i]
+	return argsForCall.Arg1, argsForCall.Arg2
+}
+
+func (fake *FakeActualLRPDB) ConvergenceActualLRPsArgs() []FakeActualLRPDBConvergenceActualLRPsArgs {
+	fake.convergenceActualLRPsMutex.RLock()
+	defer fake.convergenceActualLRPsMutex.RUnlock()
+	args := make([]FakeActualLRPDBConvergenceActualLRPsArgs, len(fake.convergenceActualLRPsArgsForCall))
+	copy(args, fake.convergenceActualLRPsArgsForCall)
+	return args
+}
+
+func (fake *FakeActualLRPDB) ConvergenceActualLRPsReturns(result1 []*models.ActualLRP, result2 []*models.ActualLRP, result3 int, result4 error) {
+	fake.convergenceActualLRPsMutex.Lock()
+	defer fake.convergenceActualLRPsMutex.Unlock()
+	fake.ConvergenceActualLRPsStub = nil
+	fake.convergenceActualLRPsReturns = struct {
+		result1 []*models.ActualLRP
+		result2 []*models.ActualLRP
+		result3 int
+		result4 error
+	}{result1, result2, result3, result4}
+}
+
+func (fake *FakeActualLRPDB) ConvergenceActualLRPsReturnsOnCall(i int, result1 []*models.ActualLRP, result2 []*models.ActualLRP, result3 int, result4 error) {
+	fake.convergenceActualLRPsMutex.Lock()
+	defer fake.convergenceActualLRPsMutex.Unlock()
+	fake.ConvergenceActualLRPsStub = nil
+	if fake.convergenceActualLRPsReturnsOnCall == nil {
+		fake.convergenceActualLRPsReturnsOnCall = make(map[int]struct {
+			result1 []*models.ActualLRP
+			result2 []*models.ActualLRP
+			result3 int
+			result4 error
+		})
+	}
+	fake.convergenceActualLRPsReturnsOnCall[i] = struct {
+		result1 []*models.ActualLRP
+		result2 []*models.ActualLRP
+		result3 int
+		result4 error
+	}{result1, result2, result3, result4}
 }
 
 func (fake *FakeActualLRPDB) CrashActualLRP(arg1 context.Context, arg2 *slog.Logger, arg3 *models.ActualLRPKey, arg4 *models.ActualLRPInstanceKey, arg5 string) (*models.ActualLRP, *models.ActualLRP, bool, error) {
@@ -1312,6 +1429,79 @@ func (fake *FakeActualLRPDB) UnclaimActualLRPReturnsOnCall(i int, result1 *model
 		})
 	}
 	fake.unclaimActualLRPReturnsOnCall[i] = struct {
+		result1 *models.ActualLRP
+		result2 *models.ActualLRP
+		result3 error
+	}{result1, result2, result3}
+}
+
+func (fake *FakeActualLRPDB) UnclaimCrashedActualLRP(arg1 context.Context, arg2 *slog.Logger, arg3 *models.ActualLRPKey) (*models.ActualLRP, *models.ActualLRP, error) {
+	fake.unclaimCrashedActualLRPMutex.Lock()
+	ret, specificReturn := fake.unclaimCrashedActualLRPReturnsOnCall[len(fake.unclaimCrashedActualLRPArgsForCall)]
+	fake.unclaimCrashedActualLRPArgsForCall = append(fake.unclaimCrashedActualLRPArgsForCall, FakeActualLRPDBUnclaimCrashedActualLRPArgs{arg1, arg2, arg3})
+	stub := fake.UnclaimCrashedActualLRPStub
+	fakeReturns := fake.unclaimCrashedActualLRPReturns
+	fake.recordInvocation("UnclaimCrashedActualLRP", []interface{}{arg1, arg2, arg3})
+	fake.unclaimCrashedActualLRPMutex.Unlock()
+	if stub != nil {
+		return stub(arg1, arg2, arg3)
+	}
+	if specificReturn {
+		return ret.result1, ret.result2, ret.result3
+	}
+	return fakeReturns.result1, fakeReturns.result2, fakeReturns.result3
+}
+
+func (fake *FakeActualLRPDB) UnclaimCrashedActualLRPCallCount() int {
+	fake.unclaimCrashedActualLRPMutex.RLock()
+	defer fake.unclaimCrashedActualLRPMutex.RUnlock()
+	return len(fake.unclaimCrashedActualLRPArgsForCall)
+}
+
+func (fake *FakeActualLRPDB) UnclaimCrashedActualLRPCalls(stub func(context.Context, *slog.Logger, *models.ActualLRPKey) (*models.ActualLRP, *models.ActualLRP, error)) {
+	fake.unclaimCrashedActualLRPMutex.Lock()
+	defer fake.unclaimCrashedActualLRPMutex.Unlock()
+	fake.UnclaimCrashedActualLRPStub = stub
+}
+
+func (fake *FakeActualLRPDB) UnclaimCrashedActualLRPArgsForCall(i int) (context.Context, *slog.Logger, *models.ActualLRPKey) {
+	fake.unclaimCrashedActualLRPMutex.RLock()
+	defer fake.unclaimCrashedActualLRPMutex.RUnlock()
+	argsForCall := fake.unclaimCrashedActualLRPArgsForCall[i]
+	return argsForCall.Arg1, argsForCall.Arg2, argsForCall.Arg3
+}
+
+func (fake *FakeActualLRPDB) UnclaimCrashedActualLRPArgs() []FakeActualLRPDBUnclaimCrashedActualLRPArgs {
+	fake.unclaimCrashedActualLRPMutex.RLock()
+	defer fake.unclaimCrashedActualLRPMutex.RUnlock()
+	args := make([]FakeActualLRPDBUnclaimCrashedActualLRPArgs, len(fake.unclaimCrashedActualLRPArgsForCall))
+	copy(args, fake.unclaimCrashedActualLRPArgsForCall)
+	return args
+}
+
+func (fake *FakeActualLRPDB) UnclaimCrashedActualLRPReturns(result1 *models.ActualLRP, result2 *models.ActualLRP, result3 error) {
+	fake.unclaimCrashedActualLRPMutex.Lock()
+	defer fake.unclaimCrashedActualLRPMutex.Unlock()
+	fake.UnclaimCrashedActualLRPStub = nil
+	fake.unclaimCrashedActualLRPReturns = struct {
+		result1 *models.ActualLRP
+		result2 *models.ActualLRP
+		result3 error
+	}{result1, result2, result3}
+}
+
+func (fake *FakeActualLRPDB) UnclaimCrashedActualLRPReturnsOnCall(i int, result1 *models.ActualLRP, result2 *models.ActualLRP, result3 error) {
+	fake.unclaimCrashedActualLRPMutex.Lock()
+	defer fake.unclaimCrashedActualLRPMutex.Unlock()
+	fake.UnclaimCrashedActualLRPStub = nil
+	if fake.unclaimCrashedActualLRPReturnsOnCall == nil {
+		fake.unclaimCrashedActualLRPReturnsOnCall = make(map[int]struct {
+			result1 *models.ActualLRP
+			result2 *models.ActualLRP
+			result3 error
+		})
+	}
+	fake.unclaimCrashedActualLRPReturnsOnCall[i] = struct {
 		result1 *models.ActualLRP
 		result2 *models.ActualLRP
 		result3 error

@@ -7,9 +7,23 @@ import (
 	"diego/models"
 	"log/slog"
 	"sync"
+	"time"
 )
 
 type FakeDesiredLRPDB struct {
+	ConvergenceSchedulingInfosStub        func(context.Context, *slog.Logger, time.Duration) ([]*models.DesiredLRPSchedulingInfo, db.DesiredLRPGatherStats, error)
+	convergenceSchedulingInfosMutex       sync.RWMutex
+	convergenceSchedulingInfosArgsForCall []FakeDesiredLRPDBConvergenceSchedulingInfosArgs
+	convergenceSchedulingInfosReturns     struct {
+		result1 []*models.DesiredLRPSchedulingInfo
+		result2 db.DesiredLRPGatherStats
+		result3 error
+	}
+	convergenceSchedulingInfosReturnsOnCall map[int]struct {
+		result1 []*models.DesiredLRPSchedulingInfo
+		result2 db.DesiredLRPGatherStats
+		result3 error
+	}
 	DesireLRPStub        func(context.Context, *slog.Logger, *models.DesiredLRP) error
 	desireLRPMutex       sync.RWMutex
 	desireLRPArgsForCall []FakeDesiredLRPDBDesireLRPArgs
@@ -103,6 +117,13 @@ type FakeDesiredLRPDB struct {
 	invocationsMutex sync.RWMutex
 }
 
+// FakeDesiredLRPDBConvergenceSchedulingInfosArgs holds the arguments of one call to ConvergenceSchedulingInfos.
+type FakeDesiredLRPDBConvergenceSchedulingInfosArgs struct {
+	Arg1 context.Context
+	Arg2 *slog.Logger
+	Arg3 time.Duration
+}
+
 // FakeDesiredLRPDBDesireLRPArgs holds the arguments of one call to DesireLRP.
 type FakeDesiredLRPDBDesireLRPArgs struct {
 	Arg1 context.Context
@@ -158,6 +179,79 @@ type FakeDesiredLRPDBUpdateDesiredLRPArgs struct {
 	Arg2 *slog.Logger
 	Arg3 string
 	Arg4 *models.DesiredLRPUpdate
+}
+
+func (fake *FakeDesiredLRPDB) ConvergenceSchedulingInfos(arg1 context.Context, arg2 *slog.Logger, arg3 time.Duration) ([]*models.DesiredLRPSchedulingInfo, db.DesiredLRPGatherStats, error) {
+	fake.convergenceSchedulingInfosMutex.Lock()
+	ret, specificReturn := fake.convergenceSchedulingInfosReturnsOnCall[len(fake.convergenceSchedulingInfosArgsForCall)]
+	fake.convergenceSchedulingInfosArgsForCall = append(fake.convergenceSchedulingInfosArgsForCall, FakeDesiredLRPDBConvergenceSchedulingInfosArgs{arg1, arg2, arg3})
+	stub := fake.ConvergenceSchedulingInfosStub
+	fakeReturns := fake.convergenceSchedulingInfosReturns
+	fake.recordInvocation("ConvergenceSchedulingInfos", []interface{}{arg1, arg2, arg3})
+	fake.convergenceSchedulingInfosMutex.Unlock()
+	if stub != nil {
+		return stub(arg1, arg2, arg3)
+	}
+	if specificReturn {
+		return ret.result1, ret.result2, ret.result3
+	}
+	return fakeReturns.result1, fakeReturns.result2, fakeReturns.result3
+}
+
+func (fake *FakeDesiredLRPDB) ConvergenceSchedulingInfosCallCount() int {
+	fake.convergenceSchedulingInfosMutex.RLock()
+	defer fake.convergenceSchedulingInfosMutex.RUnlock()
+	return len(fake.convergenceSchedulingInfosArgsForCall)
+}
+
+func (fake *FakeDesiredLRPDB) ConvergenceSchedulingInfosCalls(stub func(context.Context, *slog.Logger, time.Duration) ([]*models.DesiredLRPSchedulingInfo, db.DesiredLRPGatherStats, error)) {
+	fake.convergenceSchedulingInfosMutex.Lock()
+	defer fake.convergenceSchedulingInfosMutex.Unlock()
+	fake.ConvergenceSchedulingInfosStub = stub
+}
+
+func (fake *FakeDesiredLRPDB) ConvergenceSchedulingInfosArgsForCall(i int) (context.Context, *slog.Logger, time.Duration) {
+	fake.convergenceSchedulingInfosMutex.RLock()
+	defer fake.convergenceSchedulingInfosMutex.RUnlock()
+	argsForCall := fake.convergenceSchedulingInfosArgsForCall[i]
+	return argsForCall.Arg1, argsForCall.Arg2, argsForCall.Arg3
+}
+
+func (fake *FakeDesiredLRPDB) ConvergenceSchedulingInfosArgs() []FakeDesiredLRPDBConvergenceSchedulingInfosArgs {
+	fake.convergenceSchedulingInfosMutex.RLock()
+	defer fake.convergenceSchedulingInfosMutex.RUnlock()
+	args := make([]FakeDesiredLRPDBConvergenceSchedulingInfosArgs, len(fake.convergenceSchedulingInfosArgsForCall))
+	copy(args, fake.convergenceSchedulingInfosArgsForCall)
+	return args
+}
+
+func (fake *FakeDesiredLRPDB) ConvergenceSchedulingInfosReturns(result1 []*models.DesiredLRPSchedulingInfo, result2 db.DesiredLRPGatherStats, result3 error) {
+	fake.convergenceSchedulingInfosMutex.Lock()
+	defer fake.convergenceSchedulingInfosMutex.Unlock()
+	fake.ConvergenceSchedulingInfosStub = nil
+	fake.convergenceSchedulingInfosReturns = struct {
+		result1 []*models.DesiredLRPSchedulingInfo
+		result2 db.DesiredLRPGatherStats
+		result3 error
+	}{result1, result2, result3}
+}
+
+func (fake *FakeDesiredLRPDB) ConvergenceSchedulingInfosReturnsOnCall(i int, result1 []*models.DesiredLRPSchedulingInfo, result2 db.DesiredLRPGatherStats, result3 error) {
+	fake.convergenceSchedulingInfosMutex.Lock()
+	defer fake.convergenceSchedulingInfosMutex.Unlock()
+	fake.ConvergenceSchedulingInfosStub = nil
+	if fake.convergenceSchedulingInfosReturnsOnCall == nil {
+		fake.convergenceSchedulingInfosReturnsOnCall = make(map[int]struct {
+			result1 []*models.DesiredLRPSchedulingInfo
+			result2 db.DesiredLRPGatherStats
+			result3 error
+		})
+	}
+	fake.convergenceSchedulingInfosReturnsOnCall[i] = struct {
+		result1 []*models.DesiredLRPSchedulingInfo
+		result2 db.DesiredLRPGatherStats
+		result3 error
+	}{result1, result2, result3}
 }
 
 func (fake *FakeDesiredLRPDB) DesireLRP(arg1 context.Context, arg2 *slog.Logger, arg3 *models.DesiredLRP) error {

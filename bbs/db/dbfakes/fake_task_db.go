@@ -38,6 +38,39 @@ type FakeTaskDB struct {
 		result2 *models.Task
 		result3 error
 	}
+	ConvergeFailTaskStub        func(context.Context, *slog.Logger, *models.Task, string) (*models.Task, error)
+	convergeFailTaskMutex       sync.RWMutex
+	convergeFailTaskArgsForCall []FakeTaskDBConvergeFailTaskArgs
+	convergeFailTaskReturns     struct {
+		result1 *models.Task
+		result2 error
+	}
+	convergeFailTaskReturnsOnCall map[int]struct {
+		result1 *models.Task
+		result2 error
+	}
+	ConvergenceTasksStub        func(context.Context, *slog.Logger) ([]*models.Task, int, error)
+	convergenceTasksMutex       sync.RWMutex
+	convergenceTasksArgsForCall []FakeTaskDBConvergenceTasksArgs
+	convergenceTasksReturns     struct {
+		result1 []*models.Task
+		result2 int
+		result3 error
+	}
+	convergenceTasksReturnsOnCall map[int]struct {
+		result1 []*models.Task
+		result2 int
+		result3 error
+	}
+	DeleteExpiredTaskStub        func(context.Context, *slog.Logger, *models.Task) error
+	deleteExpiredTaskMutex       sync.RWMutex
+	deleteExpiredTaskArgsForCall []FakeTaskDBDeleteExpiredTaskArgs
+	deleteExpiredTaskReturns     struct {
+		result1 error
+	}
+	deleteExpiredTaskReturnsOnCall map[int]struct {
+		result1 error
+	}
 	DeleteTaskStub        func(context.Context, *slog.Logger, string) (*models.Task, error)
 	deleteTaskMutex       sync.RWMutex
 	deleteTaskArgsForCall []FakeTaskDBDeleteTaskArgs
@@ -46,6 +79,17 @@ type FakeTaskDB struct {
 		result2 error
 	}
 	deleteTaskReturnsOnCall map[int]struct {
+		result1 *models.Task
+		result2 error
+	}
+	DemoteTaskStub        func(context.Context, *slog.Logger, *models.Task) (*models.Task, error)
+	demoteTaskMutex       sync.RWMutex
+	demoteTaskArgsForCall []FakeTaskDBDemoteTaskArgs
+	demoteTaskReturns     struct {
+		result1 *models.Task
+		result2 error
+	}
+	demoteTaskReturnsOnCall map[int]struct {
 		result1 *models.Task
 		result2 error
 	}
@@ -159,11 +203,39 @@ type FakeTaskDBCompleteTaskArgs struct {
 	Arg7 string
 }
 
+// FakeTaskDBConvergeFailTaskArgs holds the arguments of one call to ConvergeFailTask.
+type FakeTaskDBConvergeFailTaskArgs struct {
+	Arg1 context.Context
+	Arg2 *slog.Logger
+	Arg3 *models.Task
+	Arg4 string
+}
+
+// FakeTaskDBConvergenceTasksArgs holds the arguments of one call to ConvergenceTasks.
+type FakeTaskDBConvergenceTasksArgs struct {
+	Arg1 context.Context
+	Arg2 *slog.Logger
+}
+
+// FakeTaskDBDeleteExpiredTaskArgs holds the arguments of one call to DeleteExpiredTask.
+type FakeTaskDBDeleteExpiredTaskArgs struct {
+	Arg1 context.Context
+	Arg2 *slog.Logger
+	Arg3 *models.Task
+}
+
 // FakeTaskDBDeleteTaskArgs holds the arguments of one call to DeleteTask.
 type FakeTaskDBDeleteTaskArgs struct {
 	Arg1 context.Context
 	Arg2 *slog.Logger
 	Arg3 string
+}
+
+// FakeTaskDBDemoteTaskArgs holds the arguments of one call to DemoteTask.
+type FakeTaskDBDemoteTaskArgs struct {
+	Arg1 context.Context
+	Arg2 *slog.Logger
+	Arg3 *models.Task
 }
 
 // FakeTaskDBDesireTaskArgs holds the arguments of one call to DesireTask.
@@ -370,6 +442,216 @@ func (fake *FakeTaskDB) CompleteTaskReturnsOnCall(i int, result1 *models.Task, r
 	}{result1, result2, result3}
 }
 
+func (fake *FakeTaskDB) ConvergeFailTask(arg1 context.Context, arg2 *slog.Logger, arg3 *models.Task, arg4 string) (*models.Task, error) {
+	fake.convergeFailTaskMutex.Lock()
+	ret, specificReturn := fake.convergeFailTaskReturnsOnCall[len(fake.convergeFailTaskArgsForCall)]
+	fake.convergeFailTaskArgsForCall = append(fake.convergeFailTaskArgsForCall, FakeTaskDBConvergeFailTaskArgs{arg1, arg2, arg3, arg4})
+	stub := fake.ConvergeFailTaskStub
+	fakeReturns := fake.convergeFailTaskReturns
+	fake.recordInvocation("ConvergeFailTask", []interface{}{arg1, arg2, arg3, arg4})
+	fake.convergeFailTaskMutex.Unlock()
+	if stub != nil {
+		return stub(arg1, arg2, arg3, arg4)
+	}
+	if specificReturn {
+		return ret.result1, ret.result2
+	}
+	return fakeReturns.result1, fakeReturns.result2
+}
+
+func (fake *FakeTaskDB) ConvergeFailTaskCallCount() int {
+	fake.convergeFailTaskMutex.RLock()
+	defer fake.convergeFailTaskMutex.RUnlock()
+	return len(fake.convergeFailTaskArgsForCall)
+}
+
+func (fake *FakeTaskDB) ConvergeFailTaskCalls(stub func(context.Context, *slog.Logger, *models.Task, string) (*models.Task, error)) {
+	fake.convergeFailTaskMutex.Lock()
+	defer fake.convergeFailTaskMutex.Unlock()
+	fake.ConvergeFailTaskStub = stub
+}
+
+func (fake *FakeTaskDB) ConvergeFailTaskArgsForCall(i int) (context.Context, *slog.Logger, *models.Task, string) {
+	fake.convergeFailTaskMutex.RLock()
+	defer fake.convergeFailTaskMutex.RUnlock()
+	argsForCall := fake.convergeFailTaskArgsForCall[i]
+	return argsForCall.Arg1, argsForCall.Arg2, argsForCall.Arg3, argsForCall.Arg4
+}
+
+func (fake *FakeTaskDB) ConvergeFailTaskArgs() []FakeTaskDBConvergeFailTaskArgs {
+	fake.convergeFailTaskMutex.RLock()
+	defer fake.convergeFailTaskMutex.RUnlock()
+	args := make([]FakeTaskDBConvergeFailTaskArgs, len(fake.convergeFailTaskArgsForCall))
+	copy(args, fake.convergeFailTaskArgsForCall)
+	return args
+}
+
+func (fake *FakeTaskDB) ConvergeFailTaskReturns(result1 *models.Task, result2 error) {
+	fake.convergeFailTaskMutex.Lock()
+	defer fake.convergeFailTaskMutex.Unlock()
+	fake.ConvergeFailTaskStub = nil
+	fake.convergeFailTaskReturns = struct {
+		result1 *models.Task
+		result2 error
+	}{result1, result2}
+}
+
+func (fake *FakeTaskDB) ConvergeFailTaskReturnsOnCall(i int, result1 *models.Task, result2 error) {
+	fake.convergeFailTaskMutex.Lock()
+	defer fake.convergeFailTaskMutex.Unlock()
+	fake.ConvergeFailTaskStub = nil
+	if fake.convergeFailTaskReturnsOnCall == nil {
+		fake.convergeFailTaskReturnsOnCall = make(map[int]struct {
+			result1 *models.Task
+			result2 error
+		})
+	}
+	fake.convergeFailTaskReturnsOnCall[i] = struct {
+		result1 *models.Task
+		result2 error
+	}{result1, result2}
+}
+
+func (fake *FakeTaskDB) ConvergenceTasks(arg1 context.Context, arg2 *slog.Logger) ([]*models.Task, int, error) {
+	fake.convergenceTasksMutex.Lock()
+	ret, specificReturn := fake.convergenceTasksReturnsOnCall[len(fake.convergenceTasksArgsForCall)]
+	fake.convergenceTasksArgsForCall = append(fake.convergenceTasksArgsForCall, FakeTaskDBConvergenceTasksArgs{arg1, arg2})
+	stub := fake.ConvergenceTasksStub
+	fakeReturns := fake.convergenceTasksReturns
+	fake.recordInvocation("ConvergenceTasks", []interface{}{arg1, arg2})
+	fake.convergenceTasksMutex.Unlock()
+	if stub != nil {
+		return stub(arg1, arg2)
+	}
+	if specificReturn {
+		return ret.result1, ret.result2, ret.result3
+	}
+	return fakeReturns.result1, fakeReturns.result2, fakeReturns.result3
+}
+
+func (fake *FakeTaskDB) ConvergenceTasksCallCount() int {
+	fake.convergenceTasksMutex.RLock()
+	defer fake.convergenceTasksMutex.RUnlock()
+	return len(fake.convergenceTasksArgsForCall)
+}
+
+func (fake *FakeTaskDB) ConvergenceTasksCalls(stub func(context.Context, *slog.Logger) ([]*models.Task, int, error)) {
+	fake.convergenceTasksMutex.Lock()
+	defer fake.convergenceTasksMutex.Unlock()
+	fake.ConvergenceTasksStub = stub
+}
+
+func (fake *FakeTaskDB) ConvergenceTasksArgsForCall(i int) (context.Context, *slog.Logger) {
+	fake.convergenceTasksMutex.RLock()
+	defer fake.convergenceTasksMutex.RUnlock()
+	argsForCall := fake.convergenceTasksArgsForCall[i]
+	return argsForCall.Arg1, argsForCall.Arg2
+}
+
+func (fake *FakeTaskDB) ConvergenceTasksArgs() []FakeTaskDBConvergenceTasksArgs {
+	fake.convergenceTasksMutex.RLock()
+	defer fake.convergenceTasksMutex.RUnlock()
+	args := make([]FakeTaskDBConvergenceTasksArgs, len(fake.convergenceTasksArgsForCall))
+	copy(args, fake.convergenceTasksArgsForCall)
+	return args
+}
+
+func (fake *FakeTaskDB) ConvergenceTasksReturns(result1 []*models.Task, result2 int, result3 error) {
+	fake.convergenceTasksMutex.Lock()
+	defer fake.convergenceTasksMutex.Unlock()
+	fake.ConvergenceTasksStub = nil
+	fake.convergenceTasksReturns = struct {
+		result1 []*models.Task
+		result2 int
+		result3 error
+	}{result1, result2, result3}
+}
+
+func (fake *FakeTaskDB) ConvergenceTasksReturnsOnCall(i int, result1 []*models.Task, result2 int, result3 error) {
+	fake.convergenceTasksMutex.Lock()
+	defer fake.convergenceTasksMutex.Unlock()
+	fake.ConvergenceTasksStub = nil
+	if fake.convergenceTasksReturnsOnCall == nil {
+		fake.convergenceTasksReturnsOnCall = make(map[int]struct {
+			result1 []*models.Task
+			result2 int
+			result3 error
+		})
+	}
+	fake.convergenceTasksReturnsOnCall[i] = struct {
+		result1 []*models.Task
+		result2 int
+		result3 error
+	}{result1, result2, result3}
+}
+
+func (fake *FakeTaskDB) DeleteExpiredTask(arg1 context.Context, arg2 *slog.Logger, arg3 *models.Task) error {
+	fake.deleteExpiredTaskMutex.Lock()
+	ret, specificReturn := fake.deleteExpiredTaskReturnsOnCall[len(fake.deleteExpiredTaskArgsForCall)]
+	fake.deleteExpiredTaskArgsForCall = append(fake.deleteExpiredTaskArgsForCall, FakeTaskDBDeleteExpiredTaskArgs{arg1, arg2, arg3})
+	stub := fake.DeleteExpiredTaskStub
+	fakeReturns := fake.deleteExpiredTaskReturns
+	fake.recordInvocation("DeleteExpiredTask", []interface{}{arg1, arg2, arg3})
+	fake.deleteExpiredTaskMutex.Unlock()
+	if stub != nil {
+		return stub(arg1, arg2, arg3)
+	}
+	if specificReturn {
+		return ret.result1
+	}
+	return fakeReturns.result1
+}
+
+func (fake *FakeTaskDB) DeleteExpiredTaskCallCount() int {
+	fake.deleteExpiredTaskMutex.RLock()
+	defer fake.deleteExpiredTaskMutex.RUnlock()
+	return len(fake.deleteExpiredTaskArgsForCall)
+}
+
+func (fake *FakeTaskDB) DeleteExpiredTaskCalls(stub func(context.Context, *slog.Logger, *models.Task) error) {
+	fake.deleteExpiredTaskMutex.Lock()
+	defer fake.deleteExpiredTaskMutex.Unlock()
+	fake.DeleteExpiredTaskStub = stub
+}
+
+func (fake *FakeTaskDB) DeleteExpiredTaskArgsForCall(i int) (context.Context, *slog.Logger, *models.Task) {
+	fake.deleteExpiredTaskMutex.RLock()
+	defer fake.deleteExpiredTaskMutex.RUnlock()
+	argsForCall := fake.deleteExpiredTaskArgsForCall[i]
+	return argsForCall.Arg1, argsForCall.Arg2, argsForCall.Arg3
+}
+
+func (fake *FakeTaskDB) DeleteExpiredTaskArgs() []FakeTaskDBDeleteExpiredTaskArgs {
+	fake.deleteExpiredTaskMutex.RLock()
+	defer fake.deleteExpiredTaskMutex.RUnlock()
+	args := make([]FakeTaskDBDeleteExpiredTaskArgs, len(fake.deleteExpiredTaskArgsForCall))
+	copy(args, fake.deleteExpiredTaskArgsForCall)
+	return args
+}
+
+func (fake *FakeTaskDB) DeleteExpiredTaskReturns(result1 error) {
+	fake.deleteExpiredTaskMutex.Lock()
+	defer fake.deleteExpiredTaskMutex.Unlock()
+	fake.DeleteExpiredTaskStub = nil
+	fake.deleteExpiredTaskReturns = struct {
+		result1 error
+	}{result1}
+}
+
+func (fake *FakeTaskDB) DeleteExpiredTaskReturnsOnCall(i int, result1 error) {
+	fake.deleteExpiredTaskMutex.Lock()
+	defer fake.deleteExpiredTaskMutex.Unlock()
+	fake.DeleteExpiredTaskStub = nil
+	if fake.deleteExpiredTaskReturnsOnCall == nil {
+		fake.deleteExpiredTaskReturnsOnCall = make(map[int]struct {
+			result1 error
+		})
+	}
+	fake.deleteExpiredTaskReturnsOnCall[i] = struct {
+		result1 error
+	}{result1}
+}
+
 func (fake *FakeTaskDB) DeleteTask(arg1 context.Context, arg2 *slog.Logger, arg3 string) (*models.Task, error) {
 	fake.deleteTaskMutex.Lock()
 	ret, specificReturn := fake.deleteTaskReturnsOnCall[len(fake.deleteTaskArgsForCall)]
@@ -435,6 +717,76 @@ func (fake *FakeTaskDB) DeleteTaskReturnsOnCall(i int, result1 *models.Task, res
 		})
 	}
 	fake.deleteTaskReturnsOnCall[i] = struct {
+		result1 *models.Task
+		result2 error
+	}{result1, result2}
+}
+
+func (fake *FakeTaskDB) DemoteTask(arg1 context.Context, arg2 *slog.Logger, arg3 *models.Task) (*models.Task, error) {
+	fake.demoteTaskMutex.Lock()
+	ret, specificReturn := fake.demoteTaskReturnsOnCall[len(fake.demoteTaskArgsForCall)]
+	fake.demoteTaskArgsForCall = append(fake.demoteTaskArgsForCall, FakeTaskDBDemoteTaskArgs{arg1, arg2, arg3})
+	stub := fake.DemoteTaskStub
+	fakeReturns := fake.demoteTaskReturns
+	fake.recordInvocation("DemoteTask", []interface{}{arg1, arg2, arg3})
+	fake.demoteTaskMutex.Unlock()
+	if stub != nil {
+		return stub(arg1, arg2, arg3)
+	}
+	if specificReturn {
+		return ret.result1, ret.result2
+	}
+	return fakeReturns.result1, fakeReturns.result2
+}
+
+func (fake *FakeTaskDB) DemoteTaskCallCount() int {
+	fake.demoteTaskMutex.RLock()
+	defer fake.demoteTaskMutex.RUnlock()
+	return len(fake.demoteTaskArgsForCall)
+}
+
+func (fake *FakeTaskDB) DemoteTaskCalls(stub func(context.Context, *slog.Logger, *models.Task) (*models.Task, error)) {
+	fake.demoteTaskMutex.Lock()
+	defer fake.demoteTaskMutex.Unlock()
+	fake.DemoteTaskStub = stub
+}
+
+func (fake *FakeTaskDB) DemoteTaskArgsForCall(i int) (context.Context, *slog.Logger, *models.Task) {
+	fake.demoteTaskMutex.RLock()
+	defer fake.demoteTaskMutex.RUnlock()
+	argsForCall := fake.demoteTaskArgsForCall[i]
+	return argsForCall.Arg1, argsForCall.Arg2, argsForCall.Arg3
+}
+
+func (fake *FakeTaskDB) DemoteTaskArgs() []FakeTaskDBDemoteTaskArgs {
+	fake.demoteTaskMutex.RLock()
+	defer fake.demoteTaskMutex.RUnlock()
+	args := make([]FakeTaskDBDemoteTaskArgs, len(fake.demoteTaskArgsForCall))
+	copy(args, fake.demoteTaskArgsForCall)
+	return args
+}
+
+func (fake *FakeTaskDB) DemoteTaskReturns(result1 *models.Task, result2 error) {
+	fake.demoteTaskMutex.Lock()
+	defer fake.demoteTaskMutex.Unlock()
+	fake.DemoteTaskStub = nil
+	fake.demoteTaskReturns = struct {
+		result1 *models.Task
+		result2 error
+	}{result1, result2}
+}
+
+func (fake *FakeTaskDB) DemoteTaskReturnsOnCall(i int, result1 *models.Task, result2 error) {
+	fake.demoteTaskMutex.Lock()
+	defer fake.demoteTaskMutex.Unlock()
+	fake.DemoteTaskStub = nil
+	if fake.demoteTaskReturnsOnCall == nil {
+		fake.demoteTaskReturnsOnCall = make(map[int]struct {
+			result1 *models.Task
+			result2 error
+		})
+	}
+	fake.demoteTaskReturnsOnCall[i] = struct {
 		result1 *models.Task
 		result2 error
 	}{result1, result2}
