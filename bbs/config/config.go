@@ -41,7 +41,9 @@ type Config struct {
 	MaxTaskRetries       int32           `json:"max_task_retries"`
 	TaskCallbackWorkers  int             `json:"task_callback_workers"`
 	MaxRequestBytes      int64           `json:"max_request_bytes"`
-	LogLevel             string          `json:"log_level"`
+	// DropsondePort is the local metron's UDP port, where metrics go.
+	DropsondePort int    `json:"dropsonde_port"`
+	LogLevel      string `json:"log_level"`
 }
 
 // DefaultConfig is the BBS's configuration when its file says nothing.
@@ -55,6 +57,7 @@ func DefaultConfig() Config {
 		MaxTaskRetries:       3,
 		TaskCallbackWorkers:  1000,
 		MaxRequestBytes:      1 << 20,
+		DropsondePort:        3457,
 		LogLevel:             "info",
 	}
 }
@@ -83,6 +86,7 @@ func (c Config) Validate() error {
 	v.Require(c.MaxTaskRetries >= 0, "max_task_retries must not be negative")
 	v.Require(c.TaskCallbackWorkers > 0, "task_callback_workers must be positive")
 	v.Require(c.MaxRequestBytes > 0, "max_request_bytes must be positive")
+	v.Require(c.DropsondePort > 0 && c.DropsondePort < 65536, "dropsonde_port must be a port number")
 	_, err := logging.ParseLevel(c.LogLevel)
 	v.Require(err == nil, "log_level: %v", err)
 	return v.Err()

@@ -150,6 +150,15 @@ func (s *Server) ConvergeTasks(ctx context.Context, cfg converge.TaskConfig) err
 	}
 	inParallel(s.convergenceWorkers(), jobs)
 
+	m := s.deps.Metrics
+	m.IncrementCounter("ConvergenceTaskRuns")
+	m.AddToCounter("ConvergenceTasksKicked", uint64(plan.Kicked))
+	m.AddToCounter("ConvergenceTasksPruned", uint64(pruned))
+	m.SendDuration("ConvergenceTaskDuration", s.deps.Clock.Since(start))
+	for name, v := range map[string]int{"TasksPending": plan.Counts.Pending, "TasksRunning": plan.Counts.Running,
+		"TasksCompleted": plan.Counts.Completed, "TasksResolving": plan.Counts.Resolving} {
+		m.SendValue(name, float64(v), "Metric")
+	}
 	logger.Info("done", "duration", s.deps.Clock.Now().Sub(start).String(),
 		"pruned", pruned, "kicked", plan.Kicked,
 		"pending", plan.Counts.Pending, "running", plan.Counts.Running,
@@ -252,6 +261,22 @@ func (s *Server) ConvergeLRPs(ctx context.Context) error {
 	}
 
 	c := plan.Counts
+	m := s.deps.Metrics
+	m.IncrementCounter("ConvergenceLRPRuns")
+	m.AddToCounter("ConvergenceLRPPreProcessingActualLRPsDeleted", uint64(prunedActuals))
+	m.AddToCounter("ConvergenceLRPPreProcessingMalformedSchedulingInfos", uint64(stats.MalformedSchedulingInfos))
+	m.AddToCounter("ConvergenceLRPPreProcessingMalformedRunInfos", uint64(stats.MalformedRunInfos))
+	m.AddToCounter("ConvergenceLRPPreProcessingOrphanedRunInfos", uint64(stats.OrphanedRunInfos))
+	m.AddToCounter("ConvergenceLRPsDeleted", uint64(deleted))
+	m.SendDuration("ConvergenceLRPDuration", s.deps.Clock.Since(start))
+	for name, v := range map[string]int{"LRPsDesired": c.Desired, "LRPsUnclaimed": c.Unclaimed, "LRPsClaimed": c.Claimed,
+		"LRPsRunning": c.Running, "CrashedActualLRPs": c.Crashed, "CrashingDesiredLRPs": c.CrashingDesired,
+		"LRPsMissing": c.Missing, "LRPsExtra": c.Extra, "PresentCells": len(cells)} {
+		m.SendValue(name, float64(v), "Metric")
+	}
+	for d := range snap.FreshDomains {
+		m.SendValue("Domain."+d, 1, "Metric")
+	}
 	logger.Info("done", "duration", s.deps.Clock.Now().Sub(start).String(),
 		"actual_lrps_pruned", prunedActuals, "malformed_scheduling_infos", stats.MalformedSchedulingInfos,
 		"malformed_run_infos", stats.MalformedRunInfos, "orphaned_run_infos", stats.OrphanedRunInfos,

@@ -30,6 +30,7 @@ type fixture struct {
 	reps       *handlersfakes.FakeReps
 	rep        *handlersfakes.FakeRepClient
 	callbacks  *handlersfakes.FakeCallbacks
+	metrics    *handlersfakes.FakeMetrics
 }
 
 func newFixture() *fixture {
@@ -38,12 +39,13 @@ func newFixture() *fixture {
 		domains: &dbfakes.FakeDomainDB{}, cells: &dbfakes.FakeCellDB{},
 		auctioneer: &handlersfakes.FakeAuctioneer{}, reps: &handlersfakes.FakeReps{},
 		rep: &handlersfakes.FakeRepClient{}, callbacks: &handlersfakes.FakeCallbacks{},
+		metrics: &handlersfakes.FakeMetrics{},
 	}
 	f.reps.RepReturns(f.rep)
 	server, err := handlers.New(handlers.Deps{
 		Logger: logging.Discard(), Clock: fakeclock.NewFakeClock(time.Unix(1, 0)),
 		Tasks: f.tasks, DesiredLRPs: f.desired, ActualLRPs: f.actual, Domains: f.domains, Cells: f.cells,
-		Auctioneer: f.auctioneer, Reps: f.reps, Callbacks: f.callbacks, Hub: events.NewHub(),
+		Auctioneer: f.auctioneer, Reps: f.reps, Callbacks: f.callbacks, Metrics: f.metrics, Hub: events.NewHub(),
 		MaxTaskRetries: 3, MaxRequestBytes: 4096,
 	})
 	if err != nil {

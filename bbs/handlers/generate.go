@@ -6,3 +6,4 @@ package handlers
 //counterfeiter:generate . Reps
 //counterfeiter:generate . RepClient
 //counterfeiter:generate . Callbacks
+//counterfeiter:generate . Metrics

@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -52,6 +54,21 @@ type Callbacks interface {
 	Submit(task *models.Task)
 }
 
+// Metrics sends the BBS's metrics to metron (metron/emitter.Emitter).
+type Metrics interface {
+	SendValue(name string, value float64, unit string)
+	SendDuration(name string, d time.Duration)
+	IncrementCounter(name string)
+	AddToCounter(name string, delta uint64)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) SendValue(string, float64, string)  {}
+func (noMetrics) SendDuration(string, time.Duration) {}
+func (noMetrics) IncrementCounter(string)            {}
+func (noMetrics) AddToCounter(string, uint64)        {}
+
 // Deps is everything the handlers use.
 type Deps struct {
 	Logger          *slog.Logger
@@ -64,6 +81,7 @@ type Deps struct {
 	Auctioneer      Auctioneer
 	Reps            Reps
 	Callbacks       Callbacks
+	Metrics         Metrics // nil: none
 	Hub             *events.Hub
 	MaxTaskRetries  int32
 	MaxRequestBytes int64
@@ -75,16 +93,20 @@ type Deps struct {
 // Server serves the BBS API. Until MarkReady it answers 503 everywhere, as
 // the BBS must while it starts (spec core §3.1).
 type Server struct {
-	deps   Deps
-	logger *slog.Logger
-	ready  atomic.Bool
-	router http.Handler
+	deps    Deps
+	logger  *slog.Logger
+	ready   atomic.Bool
+	router  http.Handler
+	latency latencyMax
 }
 
 // New builds the server for every route that has a handler here.
 func New(deps Deps) (*Server, error) {
 	if deps.MaxRequestBytes == 0 {
 		deps.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = noMetrics{}
 	}
 	s := &Server{deps: deps, logger: logging.Session(deps.Logger, "api")}
 	handlers := map[string]http.Handler{}
@@ -120,7 +142,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id := r.Header.Get("X-Vcap-Request-Id"); id != "" {
 		w.Header().Set("X-Vcap-Request-Id", id)
 	}
+	start := s.deps.Clock.Now()
 	s.router.ServeHTTP(w, r)
+	s.deps.Metrics.IncrementCounter("RequestCount")
+	if max, ok := s.latency.observe(s.deps.Clock.Since(start), start); ok {
+		s.deps.Metrics.SendDuration("RequestLatency", max)
+	}
+}
+
+// latencyMax keeps the largest request latency of each second, so the
+// RequestLatency metric costs one envelope a second rather than one per
+// request (as modern Diego's max-latency metric does).
+type latencyMax struct {
+	mu     sync.Mutex
+	max    time.Duration
+	window time.Time
+}
+
+// observe records d at now; once a second it returns the largest latency
+// seen since the last report.
+func (l *latencyMax) observe(d time.Duration, now time.Time) (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.max = max(l.max, d)
+	if now.Sub(l.window) < time.Second {
+		return 0, false
+	}
+	out := l.max
+	l.max, l.window = 0, now
+	return out, true
 }
 
 // response is every BBS response: field 1 is the error.

@@ -77,6 +77,9 @@ func (s *Server) desireTask(ctx context.Context, logger *slog.Logger, req *model
 func (s *Server) startTask(ctx context.Context, logger *slog.Logger, req *models.StartTaskRequest, resp *models.StartTaskResponse) error {
 	_, _, shouldStart, err := s.deps.Tasks.StartTask(ctx, logger, req.GetTaskGuid(), req.GetCellId())
 	resp.ShouldStart = shouldStart
+	if shouldStart {
+		s.deps.Metrics.IncrementCounter("TasksStarted")
+	}
 	return err
 }
 
@@ -121,6 +124,11 @@ func (s *Server) rejectTask(ctx context.Context, logger *slog.Logger, req *model
 func (s *Server) completeTask(ctx context.Context, logger *slog.Logger, req *models.CompleteTaskRequest, _ *models.TaskLifecycleResponse) error {
 	_, after, err := s.deps.Tasks.CompleteTask(ctx, logger, req.GetTaskGuid(), req.GetCellId(), req.GetFailed(), req.GetFailureReason(), req.GetResult())
 	if err == nil {
+		if req.GetFailed() {
+			s.deps.Metrics.IncrementCounter("TasksFailed")
+		} else {
+			s.deps.Metrics.IncrementCounter("TasksSucceeded")
+		}
 		s.deps.Callbacks.Submit(after)
 	}
 	return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"diego/deploy/httpserver"
 	"diego/deploy/logging"
 	"diego/deploy/tlsconfig"
+	"diego/metron/emitter"
 )
 
 // wire builds the BBS's process group: the API (503 until ready), the
@@ -40,6 +42,11 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 	cleanup := func() { _ = etcd.Close() }
 	store := etcddb.New(etcd, clk, cfg.Root)
 
+	metrics, err := emitter.New(fmt.Sprintf("127.0.0.1:%d", cfg.DropsondePort), "bbs", clk)
+	if err != nil {
+		cleanup()
+		return nil, nil, nil, err
+	}
 	peerHTTP := &http.Client{Timeout: cfg.CommunicationTimeout.Duration()}
 	hub := events.NewHub()
 	callbacks := taskcallback.New(logger, store, peerHTTP, cfg.TaskCallbackWorkers)
@@ -54,6 +61,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 		Auctioneer:      peers.NewAuctioneer(lock.NewReader(etcd), lock.LockKey(cfg.Root, "auctioneer"), peerHTTP),
 		Reps:            reps{peers.NewReps(peerHTTP)},
 		Callbacks:       callbacks,
+		Metrics:         metrics,
 		Hub:             hub,
 		MaxTaskRetries:  cfg.MaxTaskRetries,
 		MaxRequestBytes: cfg.MaxRequestBytes,
@@ -87,6 +95,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 		return nil
 	})
 	members := grouper.Members{
+		{Name: "metrics", Runner: metrics},
 		{Name: "api", Runner: api},
 		{Name: "health", Runner: health},
 		{Name: "callbacks", Runner: callbacks},
