@@ -1,0 +1,159 @@
+// Package config is the auctioneer daemon's JSON configuration
+// (cmd/auctioneer -config).
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"diego/auctioneer/auctionrunner"
+	"diego/deploy/config"
+	"diego/deploy/logging"
+)
+
+// Config is the auctioneer's configuration; DefaultConfig gives every
+// default.
+type Config struct {
+	// ListenAddr serves the auctioneer API (spec core §5.1).
+	ListenAddr string `json:"listen_addr"`
+	// AdvertiseAddress is the auctioneer_address written in the lock's
+	// value, which is how the BBS finds the active auctioneer; empty means
+	// http://<listen_addr>.
+	AdvertiseAddress string `json:"advertise_address"`
+	// ID is the auctioneer_id written in the lock's value.
+	ID string `json:"id"`
+
+	BBSAddress        string `json:"bbs_address"`
+	BBSCACertFile     string `json:"bbs_ca_cert_file"`
+	BBSClientCertFile string `json:"bbs_client_cert_file"`
+	BBSClientKeyFile  string `json:"bbs_client_key_file"`
+
+	// ETCDEndpoints reach the etcd holding the auctioneer lock; the
+	// etcd_*_file keys enable mutual TLS to it.
+	ETCDEndpoints     []string        `json:"etcd_endpoints"`
+	ETCDCAFile        string          `json:"etcd_ca_file"`
+	ETCDCertFile      string          `json:"etcd_cert_file"`
+	ETCDKeyFile       string          `json:"etcd_key_file"`
+	Root              string          `json:"root"`
+	LockTTL           config.Duration `json:"lock_ttl"`
+	LockRetryInterval config.Duration `json:"lock_retry_interval"`
+
+	// CellStateTimeout bounds each rep GET /state; CommunicationTimeout
+	// bounds each rep POST /work and each BBS call.
+	CellStateTimeout     config.Duration `json:"cell_state_timeout"`
+	CommunicationTimeout config.Duration `json:"communication_timeout"`
+	AuctionRunnerWorkers int             `json:"auction_runner_workers"`
+
+	// Scoring weights and the in-flight limit (spec core §5.3, §7.2 item 3).
+	StartingContainerWeight       float64 `json:"starting_container_weight"`
+	BinPackFirstFitWeight         float64 `json:"bin_pack_first_fit_weight"`
+	LRPSpreadWeight               float64 `json:"lrp_spread_weight"`
+	TaskSpreadWeight              float64 `json:"task_spread_weight"`
+	StartingContainerCountMaximum int     `json:"starting_container_count_maximum"`
+
+	LogLevel string `json:"log_level"`
+}
+
+// DefaultConfig is the auctioneer's configuration when its file says
+// nothing.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	weights := auctionrunner.DefaultConfig()
+	return Config{
+		ListenAddr:                    "0.0.0.0:9016",
+		ID:                            fmt.Sprintf("%s-%d", host, os.Getpid()),
+		BBSAddress:                    "http://127.0.0.1:8889",
+		ETCDEndpoints:                 []string{"http://127.0.0.1:2379"},
+		Root:                          "/diego",
+		LockTTL:                       config.Duration(15 * time.Second),
+		LockRetryInterval:             config.Duration(5 * time.Second),
+		CellStateTimeout:              config.Duration(10 * time.Second),
+		CommunicationTimeout:          config.Duration(10 * time.Second),
+		AuctionRunnerWorkers:          1000,
+		StartingContainerWeight:       weights.StartingContainerWeight,
+		BinPackFirstFitWeight:         weights.BinPackFirstFitWeight,
+		LRPSpreadWeight:               weights.LRPSpreadWeight,
+		TaskSpreadWeight:              weights.TaskSpreadWeight,
+		StartingContainerCountMaximum: weights.StartingContainerCountMaximum,
+		LogLevel:                      "info",
+	}
+}
+
+// Advertise is the auctioneer_address of the lock value: AdvertiseAddress,
+// or http://<listen_addr>.
+func (c Config) Advertise() string {
+	if c.AdvertiseAddress != "" {
+		return c.AdvertiseAddress
+	}
+	return "http://" + c.ListenAddr
+}
+
+// Scheduler is the scheduler's share of the configuration.
+func (c Config) Scheduler() auctionrunner.Config {
+	return auctionrunner.Config{
+		StartingContainerWeight:       c.StartingContainerWeight,
+		BinPackFirstFitWeight:         c.BinPackFirstFitWeight,
+		LRPSpreadWeight:               c.LRPSpreadWeight,
+		TaskSpreadWeight:              c.TaskSpreadWeight,
+		StartingContainerCountMaximum: c.StartingContainerCountMaximum,
+	}
+}
+
+// Validate reports every bad setting at once.
+func (c Config) Validate() error {
+	var v config.Validator
+	_, _, err := net.SplitHostPort(c.ListenAddr)
+	v.Require(err == nil, "listen_addr %q is not host:port", c.ListenAddr)
+	if c.AdvertiseAddress != "" {
+		u, err := url.Parse(c.AdvertiseAddress)
+		v.Require(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "",
+			"advertise_address %q must be a URL like http://10.0.0.5:9016", c.AdvertiseAddress)
+	}
+	v.Require(c.ID != "", "id must not be empty")
+	v.Require(strings.HasPrefix(c.BBSAddress, "http://") || strings.HasPrefix(c.BBSAddress, "https://"),
+		"bbs_address %q must start with http:// or https://", c.BBSAddress)
+	if strings.HasPrefix(c.BBSAddress, "https://") {
+		v.Require(c.BBSCACertFile != "" && c.BBSClientCertFile != "" && c.BBSClientKeyFile != "",
+			"an https bbs_address needs bbs_ca_cert_file, bbs_client_cert_file and bbs_client_key_file")
+	}
+	v.Require((c.BBSClientCertFile == "") == (c.BBSClientKeyFile == ""), "bbs_client_cert_file and bbs_client_key_file go together")
+	v.Require(len(c.ETCDEndpoints) > 0, "etcd_endpoints must list at least one URL")
+	v.Require((c.ETCDCertFile == "") == (c.ETCDKeyFile == ""), "etcd_cert_file and etcd_key_file go together")
+	v.Require(c.Root != "" && c.Root[0] == '/', "root %q must start with /", c.Root)
+	for _, d := range []struct {
+		key   string
+		value config.Duration
+	}{
+		{"lock_ttl", c.LockTTL}, {"lock_retry_interval", c.LockRetryInterval},
+		{"cell_state_timeout", c.CellStateTimeout}, {"communication_timeout", c.CommunicationTimeout},
+	} {
+		v.Require(d.value > 0, "%s must be positive", d.key)
+	}
+	v.Require(c.AuctionRunnerWorkers > 0, "auction_runner_workers must be positive")
+	for _, w := range []struct {
+		key   string
+		value float64
+	}{
+		{"starting_container_weight", c.StartingContainerWeight}, {"bin_pack_first_fit_weight", c.BinPackFirstFitWeight},
+		{"lrp_spread_weight", c.LRPSpreadWeight}, {"task_spread_weight", c.TaskSpreadWeight},
+	} {
+		v.Require(w.value >= 0, "%s must not be negative", w.key)
+	}
+	v.Require(c.StartingContainerCountMaximum >= 0, "starting_container_count_maximum must not be negative (0 is unlimited)")
+	_, err = logging.ParseLevel(c.LogLevel)
+	v.Require(err == nil, "log_level: %v", err)
+	return v.Err()
+}
+
+// Load reads the file at path over the defaults and validates it.
+func Load(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if err := config.Load(path, &cfg); err != nil {
+		return Config{}, fmt.Errorf("auctioneer: %w", err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,224 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
+	"github.com/tedsuo/ifrit"
+	"github.com/tedsuo/ifrit/ginkgomon_v2"
+
+	"diego/models"
+	"diego/rep"
+	"diego/test/etcdrunner"
+	"diego/test/ports"
+)
+
+func TestAuctioneer(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Auctioneer Binary Suite")
+}
+
+var ctx = context.Background()
+
+// Shared by every spec of one ginkgo process.
+var (
+	auctioneerPath string
+	bbsPath        string
+	etcd           *etcdrunner.Runner
+	etcdProc       ifrit.Process
+)
+
+var _ = SynchronizedBeforeSuite(func() []byte {
+	auctioneer, err := gexec.Build("diego/cmd/auctioneer")
+	Expect(err).NotTo(HaveOccurred())
+	bbs, err := gexec.Build("diego/cmd/bbs")
+	Expect(err).NotTo(HaveOccurred())
+	paths, _ := json.Marshal([]string{auctioneer, bbs})
+	return paths
+}, func(data []byte) {
+	var paths []string
+	Expect(json.Unmarshal(data, &paths)).To(Succeed())
+	auctioneerPath, bbsPath = paths[0], paths[1]
+	etcd = etcdrunner.New(etcdrunner.Config{LogWriter: GinkgoWriter})
+	etcdProc = ginkgomon_v2.Invoke(etcd)
+})
+
+var _ = SynchronizedAfterSuite(func() {
+	ginkgomon_v2.Interrupt(etcdProc, 10*time.Second)
+	_ = etcd.Cleanup()
+}, func() {
+	gexec.CleanupBuildArtifacts()
+})
+
+func writeConfig(name string, cfg map[string]any) string {
+	GinkgoHelper()
+	body, err := json.Marshal(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	path := filepath.Join(GinkgoT().TempDir(), name+".json")
+	Expect(os.WriteFile(path, body, 0o644)).To(Succeed())
+	return path
+}
+
+// startBBS starts the real bbs binary over plain HTTP and returns its URL
+// once it is ready.
+func startBBS() string {
+	GinkgoHelper()
+	listen := ports.Addr()
+	path := writeConfig("bbs", map[string]any{
+		"listen_addr":           listen,
+		"health_address":        ports.Addr(),
+		"etcd":                  map[string]any{"endpoints": []string{etcd.ClientURL()}},
+		"communication_timeout": "2s",
+		"task_callback_workers": 4,
+		"log_level":             "debug",
+	})
+	session, err := gexec.Start(exec.Command(bbsPath, "-config", path), GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	Eventually(session.Out, 20*time.Second).Should(gbytes.Say(`"msg":"ready"`))
+	DeferCleanup(func() {
+		session.Interrupt()
+		Eventually(session, 10*time.Second).Should(gexec.Exit())
+	})
+	return "http://" + listen
+}
+
+// auctioneerProcess is one running auctioneer binary.
+type auctioneerProcess struct {
+	id      string
+	addr    string
+	session *gexec.Session
+}
+
+func (p *auctioneerProcess) url() string { return "http://" + p.addr }
+
+// startAuctioneer starts the binary without waiting for it to hold the lock.
+func startAuctioneer(id, bbsURL string, extra map[string]any) *auctioneerProcess {
+	GinkgoHelper()
+	addr := ports.Addr()
+	cfg := map[string]any{
+		"id":                    id,
+		"listen_addr":           addr,
+		"bbs_address":           bbsURL,
+		"etcd_endpoints":        []string{etcd.ClientURL()},
+		"lock_ttl":              "3s",
+		"lock_retry_interval":   "1s",
+		"cell_state_timeout":    "2s",
+		"communication_timeout": "2s",
+		"log_level":             "debug",
+	}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	session, err := gexec.Start(exec.Command(auctioneerPath, "-config", writeConfig(id, cfg)), GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	p := &auctioneerProcess{id: id, addr: addr, session: session}
+	DeferCleanup(func() {
+		session.Interrupt()
+		Eventually(session, 10*time.Second).Should(gexec.Exit())
+	})
+	return p
+}
+
+// fakeRep serves GET /state with its cell's state and records every POST
+// /work, answering {} (nothing failed).
+type fakeRep struct {
+	cellID string
+	server *httptest.Server
+
+	mu   sync.Mutex
+	work []rep.Work
+}
+
+func newFakeRep(cellID string) *fakeRep {
+	GinkgoHelper()
+	f := &fakeRep{cellID: cellID}
+	total := rep.Resources{MemoryMB: 4096, DiskMB: 8192, Containers: 100}
+	state := rep.CellState{
+		CellID:             cellID,
+		Zone:               "z1",
+		RootFSProviders:    rep.RootFSProviders{"preloaded": rep.NewFixedSetProvider("cflinuxfs4"), "docker": rep.NewArbitraryProvider()},
+		AvailableResources: total,
+		TotalResources:     total,
+	}
+	f.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/state":
+			_ = json.NewEncoder(w).Encode(state)
+		case r.Method == http.MethodPost && r.URL.Path == "/work":
+			var work rep.Work
+			if err := json.NewDecoder(r.Body).Decode(&work); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			f.mu.Lock()
+			f.work = append(f.work, work)
+			f.mu.Unlock()
+			_, _ = w.Write([]byte(`{}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	DeferCleanup(f.server.Close)
+	presence, err := json.Marshal(&models.CellPresence{CellId: cellID, RepAddress: f.server.URL, Zone: "z1",
+		Capacity: &models.CellCapacity{MemoryMb: 4096, DiskMb: 8192, Containers: 100}})
+	Expect(err).NotTo(HaveOccurred())
+	putKey(fmt.Sprintf("/diego/v1/cell/%s", cellID), string(presence))
+	return f
+}
+
+// taskGuids lists the guids of every task the rep was sent.
+func (f *fakeRep) taskGuids() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, w := range f.work {
+		for _, t := range w.Tasks {
+			out = append(out, t.TaskGuid)
+		}
+	}
+	return out
+}
+
+func putKey(key, value string) {
+	GinkgoHelper()
+	c, err := etcd.Client()
+	Expect(err).NotTo(HaveOccurred())
+	defer c.Close()
+	_, err = c.Put(ctx, key, value)
+	Expect(err).NotTo(HaveOccurred())
+}
+
+func getKey(key string) string {
+	GinkgoHelper()
+	c, err := etcd.Client()
+	Expect(err).NotTo(HaveOccurred())
+	defer c.Close()
+	resp, err := c.Get(ctx, key)
+	Expect(err).NotTo(HaveOccurred())
+	if len(resp.Kvs) == 0 {
+		return ""
+	}
+	return string(resp.Kvs[0].Value)
+}
+
+func deleteKey(key string) {
+	GinkgoHelper()
+	c, err := etcd.Client()
+	Expect(err).NotTo(HaveOccurred())
+	defer c.Close()
+	_, err = c.Delete(ctx, key)
+	Expect(err).NotTo(HaveOccurred())
+}

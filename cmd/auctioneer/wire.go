@@ -1,0 +1,118 @@
+package main
+
+import (
+	"encoding/json"
+	"log"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/tedsuo/ifrit"
+	"github.com/tedsuo/ifrit/grouper"
+
+	"diego/auctioneer"
+	"diego/auctioneer/config"
+	"diego/auctioneer/handlers"
+	"diego/auctioneer/runner"
+	bbsclient "diego/bbs/client"
+	"diego/bbs/db/etcddb"
+	"diego/bbs/lock"
+	"diego/deploy/clock"
+	"diego/deploy/httpserver"
+	"diego/deploy/logging"
+	repclient "diego/rep/client"
+)
+
+// wire builds the auctioneer's ordered group: the lock first, so that the
+// runner and the API start only once the lock is held; losing the lock
+// ends the group, and the process exits non-zero.
+func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
+	level, _ := logging.ParseLevel(cfg.LogLevel)
+	logger := logging.New(os.Stdout, level, "auctioneer")
+	clk := clock.NewClock()
+
+	bbs, err := bbsclient.New(bbsclient.Config{
+		URL: cfg.BBSAddress, CAFile: cfg.BBSCACertFile, CertFile: cfg.BBSClientCertFile, KeyFile: cfg.BBSClientKeyFile,
+		Timeout: cfg.CommunicationTimeout.Duration(),
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	etcd, err := etcddb.NewClient(etcddb.ClientConfig{
+		Endpoints: cfg.ETCDEndpoints, CAFile: cfg.ETCDCAFile, CertFile: cfg.ETCDCertFile, KeyFile: cfg.ETCDKeyFile,
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cleanup := func() { _ = etcd.Close() }
+
+	presence, err := json.Marshal(auctioneer.Presence{ID: cfg.ID, Address: cfg.Advertise()})
+	if err != nil {
+		cleanup()
+		return nil, nil, nil, err
+	}
+	held := lock.NewLockRunner(logger, etcd, clk, lock.Config{
+		Key: lock.LockKey(cfg.Root, auctioneer.LockName), Value: presence,
+		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
+	})
+
+	auctions := runner.New(runner.Deps{
+		Logger: logger,
+		Clock:  clk,
+		BBS:    bbs,
+		Reps:   newRepFactory(cfg.AuctionRunnerWorkers),
+		Config: runner.Config{
+			Scheduler:            cfg.Scheduler(),
+			Workers:              cfg.AuctionRunnerWorkers,
+			CellStateTimeout:     cfg.CellStateTimeout.Duration(),
+			CommunicationTimeout: cfg.CommunicationTimeout.Duration(),
+		},
+	})
+	handler, err := handlers.New(logger, auctions)
+	if err != nil {
+		cleanup()
+		return nil, nil, nil, err
+	}
+	api := httpserver.New(cfg.ListenAddr, handler)
+	api.ErrorLog = log.New(slogWriter{logger}, "", 0)
+
+	announce := ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
+		logger.Info("ready")
+		close(ready)
+		<-signals
+		return nil
+	})
+	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
+		{Name: "lock", Runner: held},
+		{Name: "auction-runner", Runner: auctions},
+		{Name: "api", Runner: api},
+		{Name: "ready", Runner: announce},
+	})
+	return group, logger, cleanup, nil
+}
+
+// repFactory builds rep clients over one shared HTTP client; each request
+// is bounded by the runner's context timeouts (cell_state_timeout for
+// /state, communication_timeout for /work).
+type repFactory struct{ http *http.Client }
+
+func newRepFactory(workers int) repFactory {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConns = workers
+	transport.MaxIdleConnsPerHost = 4
+	transport.IdleConnTimeout = 90 * time.Second
+	return repFactory{http: &http.Client{Transport: transport}}
+}
+
+func (f repFactory) CreateClient(address string) runner.RepClient {
+	return repclient.New(f.http, address)
+}
+
+// slogWriter sends the HTTP server's own errors to the log.
+type slogWriter struct{ logger *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.logger.Info("http-server", "message", string(p))
+	return len(p), nil
+}
