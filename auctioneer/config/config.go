@@ -55,7 +55,9 @@ type Config struct {
 	TaskSpreadWeight              float64 `json:"task_spread_weight"`
 	StartingContainerCountMaximum int     `json:"starting_container_count_maximum"`
 
-	LogLevel string `json:"log_level"`
+	// DropsondePort is the local metron's UDP port, where metrics go.
+	DropsondePort int    `json:"dropsonde_port"`
+	LogLevel      string `json:"log_level"`
 }
 
 // DefaultConfig is the auctioneer's configuration when its file says
@@ -79,6 +81,7 @@ func DefaultConfig() Config {
 		LRPSpreadWeight:               weights.LRPSpreadWeight,
 		TaskSpreadWeight:              weights.TaskSpreadWeight,
 		StartingContainerCountMaximum: weights.StartingContainerCountMaximum,
+		DropsondePort:                 3457,
 		LogLevel:                      "info",
 	}
 }
@@ -144,6 +147,7 @@ func (c Config) Validate() error {
 		v.Require(w.value >= 0, "%s must not be negative", w.key)
 	}
 	v.Require(c.StartingContainerCountMaximum >= 0, "starting_container_count_maximum must not be negative (0 is unlimited)")
+	v.Require(c.DropsondePort > 0 && c.DropsondePort < 65536, "dropsonde_port must be a port number")
 	_, err = logging.ParseLevel(c.LogLevel)
 	v.Require(err == nil, "log_level: %v", err)
 	return v.Err()

@@ -5,3 +5,4 @@ package runner
 //counterfeiter:generate . BBSClient
 //counterfeiter:generate . RepClient
 //counterfeiter:generate . RepClientFactory
+//counterfeiter:generate . Metrics

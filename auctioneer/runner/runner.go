@@ -75,22 +75,38 @@ func DefaultConfig() Config {
 	}
 }
 
+// Metrics sends the auctioneer's metrics (spec core §6.1) to metron
+// (metron/emitter.Emitter).
+type Metrics interface {
+	IncrementCounter(name string)
+	AddToCounter(name string, delta uint64)
+	SendDuration(name string, d time.Duration)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) IncrementCounter(string)            {}
+func (noMetrics) AddToCounter(string, uint64)        {}
+func (noMetrics) SendDuration(string, time.Duration) {}
+
 // Deps are the runner's collaborators.
 type Deps struct {
-	Logger *slog.Logger
-	Clock  clock.Clock
-	BBS    BBSClient
-	Reps   RepClientFactory
-	Config Config
+	Logger  *slog.Logger
+	Clock   clock.Clock
+	BBS     BBSClient
+	Reps    RepClientFactory
+	Metrics Metrics // nil: none
+	Config  Config
 }
 
 // Runner queues start requests and auctions them in rounds.
 type Runner struct {
-	logger *slog.Logger
-	clock  clock.Clock
-	bbs    BBSClient
-	reps   RepClientFactory
-	cfg    Config
+	logger  *slog.Logger
+	clock   clock.Clock
+	bbs     BBSClient
+	reps    RepClientFactory
+	metrics Metrics
+	cfg     Config
 
 	mu      sync.Mutex
 	lrps    []auctioneer.LRPStartRequest
@@ -110,11 +126,15 @@ func New(d Deps) *Runner {
 	if d.Config.CommunicationTimeout <= 0 {
 		d.Config.CommunicationTimeout = def.CommunicationTimeout
 	}
+	if d.Metrics == nil {
+		d.Metrics = noMetrics{}
+	}
 	return &Runner{
 		logger:  d.Logger,
 		clock:   d.Clock,
 		bbs:     d.BBS,
 		reps:    d.Reps,
+		metrics: d.Metrics,
 		cfg:     d.Config,
 		hasWork: make(chan struct{}, 1),
 	}
@@ -252,6 +272,10 @@ func (r *Runner) round(ctx context.Context) bool {
 	failedTasks = append(result.FailedTasks, failedTasks...)
 	r.report(ctx, logger, failedLRPs, failedTasks)
 
+	r.metrics.AddToCounter("AuctioneerLRPAuctionsStarted", uint64(placedLRPs))
+	r.metrics.AddToCounter("AuctioneerLRPAuctionsFailed", uint64(len(failedLRPs)))
+	r.metrics.AddToCounter("AuctioneerTaskAuctionsStarted", uint64(placedTasks))
+	r.metrics.AddToCounter("AuctioneerTaskAuctionsFailed", uint64(len(failedTasks)))
 	logger.Info("scheduled",
 		"successful-lrp-start-auctions", placedLRPs,
 		"failed-lrp-start-auctions", len(failedLRPs),
@@ -314,6 +338,7 @@ func (r *Runner) fetchStates(ctx context.Context, logger *slog.Logger, presences
 		switch {
 		case err != nil:
 			logger.Error("failed-to-get-state", "cell-id", p.GetCellId(), "error", err)
+			r.metrics.IncrementCounter("AuctioneerFailedCellStateRequests")
 		case state.Evacuating:
 			logger.Info("ignored-evacuating-cell", "cell-id", p.GetCellId())
 		case state.CellID != p.GetCellId():
@@ -331,6 +356,7 @@ func (r *Runner) fetchStates(ctx context.Context, logger *slog.Logger, presences
 			out.clients[s.CellID] = clients[i]
 		}
 	}
+	r.metrics.SendDuration("AuctioneerFetchStatesDuration", r.clock.Since(start))
 	logger.Info("fetched-zone-state", "cell-state-count", len(out.states), "duration", r.clock.Since(start))
 	return out
 }

@@ -68,6 +68,7 @@ var _ = Describe("Runner", func() {
 		bbs     *runnerfakes.FakeBBSClient
 		factory *runnerfakes.FakeRepClientFactory
 		clk     *fakeclock.FakeClock
+		metrics *runnerfakes.FakeMetrics
 		r       *runner.Runner
 		process ifrit.Process
 
@@ -132,12 +133,14 @@ var _ = Describe("Runner", func() {
 			return reps[address]
 		}
 		clk = fakeclock.NewFakeClock(time.Unix(1000, 0))
+		metrics = &runnerfakes.FakeMetrics{}
 		r = runner.New(runner.Deps{
-			Logger: logging.Discard(),
-			Clock:  clk,
-			BBS:    bbs,
-			Reps:   factory,
-			Config: runner.DefaultConfig(),
+			Logger:  logging.Discard(),
+			Clock:   clk,
+			BBS:     bbs,
+			Reps:    factory,
+			Metrics: metrics,
+			Config:  runner.DefaultConfig(),
 		})
 		process = nil
 	})
@@ -146,6 +149,24 @@ var _ = Describe("Runner", func() {
 		if process != nil {
 			ginkgomon_v2.Interrupt(process, 5*time.Second)
 		}
+	})
+
+	It("counts started and failed auctions and times the state fetch (spec core §6.1)", func() {
+		addCell("cell-linux", cellState("cell-linux", 1024), nil)
+		start()
+		r.Add([]auctioneer.LRPStartRequest{lrpReq("pg", 64, 0, 1)}, []auctioneer.TaskStartRequest{taskReq("t1", "docker:///busybox", 32)})
+		Eventually(metrics.AddToCounterCallCount).Should(Equal(4))
+		counts := map[string]uint64{}
+		for i := 0; i < 4; i++ {
+			name, n := metrics.AddToCounterArgsForCall(i)
+			counts[name] = n
+		}
+		Expect(counts).To(Equal(map[string]uint64{
+			"AuctioneerLRPAuctionsStarted": 2, "AuctioneerLRPAuctionsFailed": 0,
+			"AuctioneerTaskAuctionsStarted": 0, "AuctioneerTaskAuctionsFailed": 1,
+		}), "the task asks for a docker rootfs the cell does not offer")
+		name, _ := metrics.SendDurationArgsForCall(0)
+		Expect(name).To(Equal("AuctioneerFetchStatesDuration"))
 	})
 
 	It("is ready at once and exits cleanly on a signal", func() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"log"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"diego/deploy/clock"
 	"diego/deploy/httpserver"
 	"diego/deploy/logging"
+	"diego/metron/emitter"
 	repclient "diego/rep/client"
 )
 
@@ -57,11 +59,17 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
 	})
 
+	metrics, err := emitter.New(fmt.Sprintf("127.0.0.1:%d", cfg.DropsondePort), "auctioneer", clk)
+	if err != nil {
+		cleanup()
+		return nil, nil, nil, err
+	}
 	auctions := runner.New(runner.Deps{
-		Logger: logger,
-		Clock:  clk,
-		BBS:    bbs,
-		Reps:   newRepFactory(cfg.AuctionRunnerWorkers),
+		Logger:  logger,
+		Clock:   clk,
+		BBS:     bbs,
+		Reps:    newRepFactory(cfg.AuctionRunnerWorkers),
+		Metrics: metrics,
 		Config: runner.Config{
 			Scheduler:            cfg.Scheduler(),
 			Workers:              cfg.AuctionRunnerWorkers,
@@ -85,6 +93,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 	})
 	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
 		{Name: "lock", Runner: held},
+		{Name: "metrics", Runner: metrics},
 		{Name: "auction-runner", Runner: auctions},
 		{Name: "api", Runner: api},
 		{Name: "ready", Runner: announce},
