@@ -1,0 +1,93 @@
+package integration_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
+	"github.com/tedsuo/ifrit/ginkgomon_v2"
+
+	"diego/test/etcdrunner"
+	"diego/test/ports"
+)
+
+// The integration suites run the real binaries together (DESIGN.md §4.8).
+func TestIntegration(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Integration Suite")
+}
+
+var binaries map[string]string
+
+var _ = SynchronizedBeforeSuite(func() []byte {
+	built := map[string]string{}
+	for _, name := range []string{"bbs", "auctioneer", "converger"} {
+		path, err := gexec.Build("diego/cmd/" + name)
+		Expect(err).NotTo(HaveOccurred())
+		built[name] = path
+	}
+	b, _ := json.Marshal(built)
+	return b
+}, func(b []byte) {
+	Expect(json.Unmarshal(b, &binaries)).To(Succeed())
+})
+
+var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
+
+// startEtcd runs an embedded etcd for one spec.
+func startEtcd() *etcdrunner.Runner {
+	GinkgoHelper()
+	r := etcdrunner.New(etcdrunner.Config{LogWriter: GinkgoWriter})
+	p := ginkgomon_v2.Invoke(r)
+	DeferCleanup(func() { ginkgomon_v2.Interrupt(p, 10*time.Second); _ = r.Cleanup() })
+	return r
+}
+
+// run starts a binary with cfg and waits for readyLine in its log.
+func run(name string, cfg map[string]any, readyLine string) *gexec.Session {
+	GinkgoHelper()
+	body, _ := json.Marshal(cfg)
+	path := filepath.Join(GinkgoT().TempDir(), name+".json")
+	Expect(os.WriteFile(path, body, 0o644)).To(Succeed())
+	s, err := gexec.Start(exec.Command(binaries[name], "-config", path), GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { s.Interrupt().Wait(10 * time.Second) })
+	if readyLine != "" {
+		Eventually(s.Out, 20*time.Second).Should(gbytes.Say(readyLine))
+	}
+	return s
+}
+
+// brain is a BBS, an auctioneer and a converger against one etcd.
+type brain struct {
+	etcd    *etcdrunner.Runner
+	bbsURL  string
+	lockTTL time.Duration
+}
+
+func startBrain() *brain {
+	GinkgoHelper()
+	etcd := startEtcd()
+	b := &brain{etcd: etcd, bbsURL: "http://" + ports.Addr(), lockTTL: 3 * time.Second}
+	endpoints := []string{etcd.ClientURL()}
+	run("bbs", map[string]any{
+		"listen_addr": b.bbsURL[len("http://"):], "health_address": ports.Addr(),
+		"etcd": map[string]any{"endpoints": endpoints},
+	}, `"msg":"ready"`)
+	auctioneerAddr := ports.Addr()
+	run("auctioneer", map[string]any{
+		"listen_addr": auctioneerAddr, "advertise_address": "http://" + auctioneerAddr,
+		"bbs_address": b.bbsURL, "etcd_endpoints": endpoints, "lock_ttl": "3s", "lock_retry_interval": "500ms",
+	}, `"msg":"ready"`)
+	run("converger", map[string]any{
+		"bbs_address": b.bbsURL, "etcd_endpoints": endpoints, "lock_ttl": "3s", "lock_retry_interval": "500ms",
+	}, `"msg":"started"`)
+	return b
+}
