@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	bbsclient "diego/bbs/client"
 	"diego/bbs/lock"
@@ -55,7 +56,7 @@ func Start(cfg Config) (*Rep, error) {
 	if cfg.Root == "" {
 		cfg.Root = lock.DefaultRoot
 	}
-	etcd, err := clientv3.New(clientv3.Config{Endpoints: cfg.ETCDEndpoints, DialTimeout: 5 * time.Second})
+	etcd, err := clientv3.New(clientv3.Config{Endpoints: cfg.ETCDEndpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, err
 	}

@@ -225,3 +225,40 @@ func Profile() (stop func()) {
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }
 }
+
+// Process is a running diego binary other than the BBS.
+type Process struct {
+	cmd *exec.Cmd
+	dir string
+}
+
+// StartBinary builds cmd/<name> and runs it with cfg as its config file.
+func StartBinary(name string, cfg map[string]any) *Process {
+	dir, err := os.MkdirTemp("", "bench-"+name)
+	if err != nil {
+		Fatal("%v", err)
+	}
+	bin := filepath.Join(dir, name)
+	if out, err := exec.Command("go", "build", "-o", bin, "diego/cmd/"+name).CombinedOutput(); err != nil {
+		Fatal("building %s: %v\n%s", name, err, out)
+	}
+	body, _ := json.Marshal(cfg)
+	cfgPath := filepath.Join(dir, name+".json")
+	if err := os.WriteFile(cfgPath, body, 0o644); err != nil {
+		Fatal("%v", err)
+	}
+	cmd := exec.Command(bin, "-config", cfgPath)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		Fatal("starting %s: %v", name, err)
+	}
+	atFatal(func() { _ = cmd.Process.Kill(); _ = os.RemoveAll(dir) })
+	return &Process{cmd: cmd, dir: dir}
+}
+
+// Stop ends the process and removes its files.
+func (p *Process) Stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Wait()
+	_ = os.RemoveAll(p.dir)
+}
