@@ -1,0 +1,7 @@
+package handlers
+
+//go:generate go tool counterfeiter -generate
+
+//counterfeiter:generate . BBS
+//counterfeiter:generate . EventSubscriber
+//counterfeiter:generate . EventSource
