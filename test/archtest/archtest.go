@@ -136,7 +136,7 @@ func importRule(module, rel, top, ip string) string {
 	case top == "models" && internal:
 		return "models imports nothing from this repository"
 	case isClient(rel) && internal && !clientMayImport(rel, target):
-		return "a client package imports only models, its own component's route table and the shared routes and TLS helpers"
+		return "a client package imports only models, its own component's route table and the shared routes, TLS and SSE helpers"
 	case strings.HasPrefix(ip, "go.etcd.io/etcd/client/") && !(rel == "bbs/db/etcddb" || rel == "bbs/lock" || top == "test"):
 		return "only bbs/db/etcddb and bbs/lock import the etcd client"
 	case strings.HasPrefix(ip, "go.etcd.io/etcd/server/") && !launcher:
@@ -161,7 +161,7 @@ func isClient(rel string) bool {
 func clientMayImport(rel, target string) bool {
 	own := strings.Split(rel, "/")[0]
 	return target == "models" || strings.HasPrefix(target, "models/") || target == own ||
-		target == "deploy/routes" || target == "deploy/tlsconfig"
+		target == "deploy/routes" || target == "deploy/tlsconfig" || target == "deploy/sse"
 }
 
 func crossComponentAllowed(target string) bool {
