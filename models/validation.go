@@ -86,6 +86,7 @@ func (d *TaskDefinition) Validate() error {
 	validateAction(&p, "action", d.GetAction(), true)
 	p.field(d.GetMemoryMb() < 0, "memory_mb")
 	p.field(d.GetDiskMb() < 0, "disk_mb")
+	p.field(d.GetCpuWeight() > MaximumCPUWeight, "cpu_weight")
 	p.field(d.GetLogRateLimit().GetBytesPerSecond() < -1, "log_rate_limit")
 	p.field(d.GetMaxPids() < 0, "max_pids")
 	p.field(len(d.GetAnnotation()) > MaximumAnnotationLength, "annotation")

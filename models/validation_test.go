@@ -61,6 +61,7 @@ var _ = Describe("Validation", func() {
 			Entry("empty rootfs", func(t *models.Task) { t.TaskDefinition.RootFs = "" }, "Invalid field: rootfs"),
 			Entry("invalid action", func(t *models.Task) { t.TaskDefinition.Action.RunAction.User = "" },
 				"Invalid field: action", "Invalid field: user"),
+			Entry("cpu weight over 100", func(t *models.Task) { t.TaskDefinition.CpuWeight = 101 }, "Invalid field: cpu_weight"),
 			Entry("log rate limit", func(t *models.Task) {
 				t.TaskDefinition.LogRateLimit = &models.LogRateLimit{BytesPerSecond: -2}
 			}, "Invalid field: log_rate_limit"),

@@ -87,9 +87,9 @@ type DesiredLRPCreateRequest struct {
 	RootFS               string                        `json:"rootfs"`
 	Instances            int32                         `json:"instances"`
 	EnvironmentVariables []*models.EnvironmentVariable `json:"env,omitempty"`
-	Setup                *models.Action                `json:"setup,omitempty"`
+	Setup                *models.Action                `json:"setup"`
 	Action               *models.Action                `json:"action"`
-	Monitor              *models.Action                `json:"monitor,omitempty"`
+	Monitor              *models.Action                `json:"monitor"`
 	StartTimeout         uint32                        `json:"start_timeout"`
 	DiskMB               int32                         `json:"disk_mb"`
 	MemoryMB             int32                         `json:"memory_mb"`
@@ -118,14 +118,6 @@ type ModificationTag struct {
 	Index uint32 `json:"index"`
 }
 
-// SucceededBy reports whether other is a later version than t.
-func (t ModificationTag) SucceededBy(other ModificationTag) bool {
-	if t.Epoch == "" || other.Epoch == "" {
-		return true
-	}
-	return t.Epoch != other.Epoch || t.Index < other.Index
-}
-
 // DesiredLRPResponse is a desired LRP as the receptor returns it: the create
 // request's keys and the modification tag.
 type DesiredLRPResponse struct {
@@ -134,9 +126,9 @@ type DesiredLRPResponse struct {
 	RootFS               string                        `json:"rootfs"`
 	Instances            int32                         `json:"instances"`
 	EnvironmentVariables []*models.EnvironmentVariable `json:"env,omitempty"`
-	Setup                *models.Action                `json:"setup,omitempty"`
+	Setup                *models.Action                `json:"setup"`
 	Action               *models.Action                `json:"action"`
-	Monitor              *models.Action                `json:"monitor,omitempty"`
+	Monitor              *models.Action                `json:"monitor"`
 	StartTimeout         uint32                        `json:"start_timeout"`
 	DiskMB               int32                         `json:"disk_mb"`
 	MemoryMB             int32                         `json:"memory_mb"`

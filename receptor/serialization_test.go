@@ -180,7 +180,8 @@ var _ = Describe("Desired LRPs", func() {
 		Expect(resp.StartTimeout).To(BeEquivalentTo(7))
 		Expect(marshal(resp)).To(ContainSubstring(`"ports":[]`))
 		Expect(marshal(resp)).NotTo(ContainSubstring(`"routes"`))
-		Expect(marshal(resp)).NotTo(ContainSubstring(`"setup"`))
+		Expect(marshal(resp)).To(ContainSubstring(`"setup":null`))
+		Expect(marshal(resp)).To(ContainSubstring(`"monitor":null`))
 	})
 
 	It("reads a DesiredLRPCreateRequest, start_timeout seconds into start_timeout_ms", func() {

@@ -78,6 +78,7 @@ var _ = Describe("The diego CLI", func() {
 
 	It("streams events", func() {
 		events := diego(env, "", "events", "--count", "2")
+		Eventually(events.Err, 10*time.Second).Should(gbytes.Say("streaming events from"), "subscribed before anything happens")
 		Expect(run(lrp, "create-lrp", "-")).To(gexec.Exit(0))
 		Eventually(events, 10*time.Second).Should(gexec.Exit(0))
 		Expect(events.Out).To(gbytes.Say(`desired_lrp_created\s+web`))

@@ -17,9 +17,12 @@ func tasksCmd(ctx context.Context, a *app, args []string) error {
 	if _, err := parse(fs, args, 0, 0, "no arguments"); err != nil {
 		return err
 	}
-	tasks, err := a.client.Tasks(ctx)
+	var tasks []receptor.TaskResponse
+	var err error
 	if *domain != "" {
 		tasks, err = a.client.TasksByDomain(ctx, *domain)
+	} else {
+		tasks, err = a.client.Tasks(ctx)
 	}
 	if err != nil {
 		return err
@@ -93,9 +96,12 @@ func desiredLRPsCmd(ctx context.Context, a *app, args []string) error {
 	if _, err := parse(fs, args, 0, 0, "no arguments"); err != nil {
 		return err
 	}
-	lrps, err := a.client.DesiredLRPs(ctx)
+	var lrps []receptor.DesiredLRPResponse
+	var err error
 	if *domain != "" {
 		lrps, err = a.client.DesiredLRPsByDomain(ctx, *domain)
+	} else {
+		lrps, err = a.client.DesiredLRPs(ctx)
 	}
 	if err != nil {
 		return err
@@ -270,6 +276,7 @@ func eventsCmd(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer source.Close()
+	fmt.Fprintf(a.io.Stderr, "streaming events from %s (Ctrl-C to stop)\n", a.url)
 	go func() {
 		<-ctx.Done()
 		source.Close()

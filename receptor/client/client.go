@@ -275,11 +275,16 @@ func (c *Client) Cells(ctx context.Context) ([]receptor.CellResponse, error) {
 	return out, err
 }
 
-// UpsertDomain marks a domain fresh for ttl (0: forever).
+// UpsertDomain marks a domain fresh for ttl (0: forever), rounded up to
+// whole seconds so that a short TTL never becomes "forever".
 func (c *Client) UpsertDomain(ctx context.Context, domain string, ttl time.Duration) error {
+	if ttl < 0 {
+		return fmt.Errorf("domain %s: the TTL must not be negative (0 means forever)", domain)
+	}
 	var headers http.Header
 	if ttl > 0 {
-		headers = http.Header{"Cache-Control": {fmt.Sprintf("max-age=%d", int(ttl/time.Second))}}
+		seconds := (ttl + time.Second - 1) / time.Second
+		headers = http.Header{"Cache-Control": {fmt.Sprintf("max-age=%d", int64(seconds))}}
 	}
 	return c.do(ctx, request{route: receptor.UpsertDomainRoute, params: routes.Params{"domain": domain}, headers: headers}, nil)
 }

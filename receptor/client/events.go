@@ -34,6 +34,7 @@ func (c *Client) SubscribeToEvents(ctx context.Context) (*EventSource, error) {
 		if err := responseError(resp, body); err != nil {
 			return nil, err
 		}
+		return nil, &receptor.Error{Type: receptor.InvalidResponse, Message: fmt.Sprintf("event stream answered status %d", resp.StatusCode)}
 	}
 	return &EventSource{stream: sse.NewReader(resp.Body)}, nil
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -209,9 +208,4 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
-}
-
-func isType(err error, t models.Error_Type) bool {
-	var e *models.Error
-	return errors.As(err, &e) && e.GetType() == t
 }

@@ -418,7 +418,7 @@ var _ = Describe("The receptor handlers", func() {
 			lines := strings.Split(string(body), "\n")
 			Expect(lines[0]).To(Equal("id: 0"))
 			Expect(lines[1]).To(Equal("event: desired_lrp_created"))
-			Expect(strings.TrimPrefix(lines[2], "data: ")).To(MatchJSON(`{"desired_lrp":{"process_guid":"pg","domain":"","rootfs":"","instances":0,"action":null,"start_timeout":0,"disk_mb":0,"memory_mb":0,"cpu_weight":0,"privileged":false,"ports":[],"log_guid":"","log_source":"","metrics_guid":"","modification_tag":{"epoch":"","index":0}}}`))
+			Expect(strings.TrimPrefix(lines[2], "data: ")).To(MatchJSON(`{"desired_lrp":{"process_guid":"pg","domain":"","rootfs":"","instances":0,"setup":null,"action":null,"monitor":null,"start_timeout":0,"disk_mb":0,"memory_mb":0,"cpu_weight":0,"privileged":false,"ports":[],"log_guid":"","log_source":"","metrics_guid":"","modification_tag":{"epoch":"","index":0}}}`))
 			Expect(lines[4]).To(Equal("id: 1"))
 			Expect(lines[5]).To(Equal("event: actual_lrp_created"))
 			Expect(lines[6]).To(ContainSubstring(`"instance_guid":"ig"`))

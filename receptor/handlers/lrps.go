@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -26,10 +27,10 @@ func (s *server) createDesiredLRP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		w.WriteHeader(http.StatusCreated)
-	case isType(err, models.Error_ResourceExists):
+	case errors.Is(err, models.ErrResourceExists):
 		writeError(w, http.StatusConflict, receptor.DesiredLRPAlreadyExists,
 			fmt.Sprintf("Desired LRP with guid '%s' already exists", req.ProcessGuid))
-	case isType(err, models.Error_InvalidRequest):
+	case errors.Is(err, models.ErrBadRequest):
 		writeError(w, http.StatusBadRequest, receptor.InvalidLRP, err.Error())
 	default:
 		logging.Session(s.Logger, "create-desired-lrp").Error("failed-to-desire-lrp", "process_guid", req.ProcessGuid, "error", err)
@@ -47,7 +48,7 @@ func (s *server) getDesiredLRP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusOK, receptor.DesiredLRPToResponse(d))
-	case isType(err, models.Error_ResourceNotFound):
+	case errors.Is(err, models.ErrResourceNotFound):
 		desiredLRPNotFound(w, guid)
 	default:
 		logging.Session(s.Logger, "get-desired-lrp").Error("failed-to-get-desired-lrp", "process_guid", guid, "error", err)
@@ -70,12 +71,12 @@ func (s *server) updateDesiredLRP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		w.WriteHeader(http.StatusNoContent)
-	case isType(err, models.Error_ResourceNotFound):
+	case errors.Is(err, models.ErrResourceNotFound):
 		desiredLRPNotFound(w, guid)
-	case isType(err, models.Error_ResourceConflict):
+	case errors.Is(err, models.ErrResourceConflict):
 		writeError(w, http.StatusInternalServerError, receptor.ResourceConflict,
 			fmt.Sprintf("Desired LRP with guid '%s' failed to update", guid))
-	case isType(err, models.Error_InvalidRequest):
+	case errors.Is(err, models.ErrBadRequest):
 		writeError(w, http.StatusBadRequest, receptor.InvalidLRP, err.Error())
 	default:
 		logging.Session(s.Logger, "update-desired-lrp").Error("failed-to-update-desired-lrp", "process_guid", guid, "error", err)
@@ -89,7 +90,7 @@ func (s *server) deleteDesiredLRP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		w.WriteHeader(http.StatusNoContent)
-	case isType(err, models.Error_ResourceNotFound):
+	case errors.Is(err, models.ErrResourceNotFound):
 		desiredLRPNotFound(w, guid)
 	default:
 		logging.Session(s.Logger, "delete-desired-lrp").Error("failed-to-remove-desired-lrp", "process_guid", guid, "error", err)
@@ -134,7 +135,7 @@ func (s *server) actualLRPs(w http.ResponseWriter, r *http.Request) {
 func (s *server) actualLRPsByProcessGuid(w http.ResponseWriter, r *http.Request) {
 	guid := routes.Param(r, "process_guid")
 	groups, err := s.BBS.ActualLRPGroupsByProcessGuid(r.Context(), guid)
-	if err != nil && !isType(err, models.Error_ResourceNotFound) {
+	if err != nil && !errors.Is(err, models.ErrResourceNotFound) {
 		logging.Session(s.Logger, "actual-lrps-by-process-guid").Error("failed-to-list-actual-lrps", "process_guid", guid, "error", err)
 		writeUnknownError(w, err)
 		return
@@ -159,7 +160,7 @@ func (s *server) actualLRPByIndex(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g, err := s.BBS.ActualLRPGroupByProcessGuidAndIndex(r.Context(), guid, i)
-	if err != nil && !isType(err, models.Error_ResourceNotFound) {
+	if err != nil && !errors.Is(err, models.ErrResourceNotFound) {
 		logging.Session(s.Logger, "actual-lrp-by-index").Error("failed-to-get-actual-lrp", "process_guid", guid, "index", i, "error", err)
 		writeUnknownError(w, err)
 		return
@@ -186,7 +187,7 @@ func (s *server) killActualLRP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("process-guid '%s' does not exist or has no instance at index %d", guid, i))
 	}
 	g, err := s.BBS.ActualLRPGroupByProcessGuidAndIndex(r.Context(), guid, i)
-	if err != nil && !isType(err, models.Error_ResourceNotFound) {
+	if err != nil && !errors.Is(err, models.ErrResourceNotFound) {
 		logger.Error("failed-to-get-actual-lrp", "error", err)
 		writeUnknownError(w, err)
 		return
@@ -200,7 +201,7 @@ func (s *server) killActualLRP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		w.WriteHeader(http.StatusNoContent)
-	case isType(err, models.Error_ResourceNotFound):
+	case errors.Is(err, models.ErrResourceNotFound):
 		notFound()
 	default:
 		logger.Error("failed-to-retire-actual-lrp", "error", err)

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -60,7 +61,7 @@ func (s *server) upsertDomain(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		w.WriteHeader(http.StatusNoContent)
-	case isType(err, models.Error_InvalidRequest):
+	case errors.Is(err, models.ErrBadRequest):
 		writeError(w, http.StatusBadRequest, receptor.InvalidDomain, err.Error())
 	default:
 		logging.Session(s.Logger, "upsert-domain").Error("failed-to-upsert-domain", "domain", domain, "error", err)
@@ -84,6 +85,10 @@ func (s *server) domains(w http.ResponseWriter, r *http.Request) {
 // authCookie hands the caller's Authorization header back as the
 // receptor_authorization cookie (auth, when on, has already checked it).
 func (s *server) authCookie(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") == "" {
+		w.WriteHeader(http.StatusNoContent) // nothing to hand back
+		return
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     receptor.AuthorizationCookieName,
 		Value:    r.Header.Get("Authorization"),

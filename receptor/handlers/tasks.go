@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -34,9 +35,9 @@ func (s *server) createTask(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		w.WriteHeader(http.StatusCreated)
-	case isType(err, models.Error_ResourceExists):
+	case errors.Is(err, models.ErrResourceExists):
 		writeError(w, http.StatusConflict, receptor.TaskGuidAlreadyExists, "task already exists")
-	case isType(err, models.Error_InvalidRequest):
+	case errors.Is(err, models.ErrBadRequest):
 		writeError(w, http.StatusBadRequest, receptor.InvalidTask, err.Error())
 	default:
 		logger.Error("failed-to-desire-task", "task_guid", task.GetTaskGuid(), "error", err)
@@ -68,7 +69,7 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusOK, receptor.TaskToResponse(task))
-	case isType(err, models.Error_ResourceNotFound):
+	case errors.Is(err, models.ErrResourceNotFound):
 		taskNotFound(w, guid)
 	default:
 		logging.Session(s.Logger, "get-task").Error("failed-to-get-task", "task_guid", guid, "error", err)
@@ -83,10 +84,10 @@ func (s *server) deleteTask(w http.ResponseWriter, r *http.Request) {
 	err := s.BBS.ResolvingTask(r.Context(), guid)
 	switch {
 	case err == nil:
-	case isType(err, models.Error_ResourceNotFound):
+	case errors.Is(err, models.ErrResourceNotFound):
 		taskNotFound(w, guid)
 		return
-	case isType(err, models.Error_InvalidStateTransition):
+	case errors.Is(err, models.NewError(models.Error_InvalidStateTransition, "")):
 		writeError(w, http.StatusConflict, receptor.TaskNotDeletable,
 			"This task has not been completed. Please retry when it is completed.")
 		return
@@ -99,7 +100,7 @@ func (s *server) deleteTask(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		w.WriteHeader(http.StatusOK)
-	case isType(err, models.Error_ResourceNotFound):
+	case errors.Is(err, models.ErrResourceNotFound):
 		taskNotFound(w, guid)
 	default:
 		logger.Error("failed-to-delete-task", "error", err)
@@ -113,7 +114,7 @@ func (s *server) cancelTask(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		w.WriteHeader(http.StatusOK)
-	case isType(err, models.Error_ResourceNotFound):
+	case errors.Is(err, models.ErrResourceNotFound):
 		taskNotFound(w, guid)
 	default:
 		logging.Session(s.Logger, "cancel-task").Error("failed-to-cancel-task", "task_guid", guid, "error", err)
