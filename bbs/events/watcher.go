@@ -202,12 +202,30 @@ func (w *Watcher) emitActual(c etcddb.RecordChange) {
 		}
 		w.hub.Emit(&models.ActualLRPChangedEvent{Before: group(before), After: group(after)})
 		w.hub.Emit(&models.ActualLRPInstanceChangedEvent{
-			ActualLrpKey:         after.GetActualLrpKey(),
-			ActualLrpInstanceKey: after.GetActualLrpInstanceKey(),
+			ActualLrpKey:         orKey(after.GetActualLrpKey(), before.GetActualLrpKey()),
+			ActualLrpInstanceKey: orInstanceKey(after.GetActualLrpInstanceKey(), before.GetActualLrpInstanceKey()),
 			Before:               info(before),
 			After:                info(after),
 		}, before.GetActualLrpInstanceKey().GetCellId())
 	}
+}
+
+// orKey and orInstanceKey name an instance change by the after record's keys,
+// or the before record's when after's are empty: an instance that crashed back
+// to UNCLAIMED has no instance key left, and consumers (route-emitter, TPS)
+// still need to know which instance it was.
+func orKey(after, before *models.ActualLRPKey) *models.ActualLRPKey {
+	if after.GetProcessGuid() == "" && before != nil {
+		return before
+	}
+	return after
+}
+
+func orInstanceKey(after, before *models.ActualLRPInstanceKey) *models.ActualLRPInstanceKey {
+	if after.GetInstanceGuid() == "" && after.GetCellId() == "" && before != nil {
+		return before
+	}
+	return after
 }
 
 // isCrash is decision 26: a CLAIMED or RUNNING instance that became

@@ -16,6 +16,7 @@ import (
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/ginkgomon_v2"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/testing/protocmp"
 )
 
 var _ = Describe("Watcher", func() {
@@ -70,6 +71,38 @@ var _ = Describe("Watcher", func() {
 		Expect(e.(*models.TaskChangedEvent).After.State).To(Equal(models.Task_Resolving))
 		e, _ = next(sub)
 		Expect(e.(*models.TaskRemovedEvent).Task.TaskGuid).To(Equal("t1"))
+	})
+
+	It("names a crashed-and-restarted instance by the instance key it had", func() {
+		sub, err := hub.Subscribe(events.LRPInstanceStream, "")
+		Expect(err).NotTo(HaveOccurred())
+		key := &models.ActualLRPKey{ProcessGuid: "pg", Index: 0, Domain: "d"}
+		instance := &models.ActualLRPInstanceKey{InstanceGuid: "ig-1", CellId: "cell-1"}
+		Expect(db.DesireLRP(ctx, logger, &models.DesiredLRP{ProcessGuid: "pg", Domain: "d", Instances: 1, RootFs: "preloaded:x",
+			Action: models.WrapAction(&models.RunAction{Path: "/bin/true", User: "vcap"})})).To(Succeed())
+		_, err = db.CreateUnclaimedActualLRP(ctx, logger, key)
+		Expect(err).NotTo(HaveOccurred())
+		_, _, err = db.ClaimActualLRP(ctx, logger, "pg", 0, instance)
+		Expect(err).NotTo(HaveOccurred())
+		_, after, _, err := db.CrashActualLRP(ctx, logger, key, instance, "boom")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(after.State).To(Equal(models.ActualLRPStateUnclaimed))
+		Expect(after.ActualLrpInstanceKey.GetInstanceGuid()).To(BeEmpty())
+
+		var changes []*models.ActualLRPInstanceChangedEvent
+		Eventually(func() int {
+			e, err := next(sub)
+			Expect(err).NotTo(HaveOccurred())
+			if c, ok := e.(*models.ActualLRPInstanceChangedEvent); ok {
+				changes = append(changes, c)
+			}
+			return len(changes)
+		}).Should(Equal(2))
+		Expect(changes[0].After.State).To(Equal(models.ActualLRPStateClaimed))
+		Expect(changes[0].ActualLrpInstanceKey).To(BeComparableTo(instance, protocmp.Transform()))
+		Expect(changes[1].After.State).To(Equal(models.ActualLRPStateUnclaimed))
+		Expect(changes[1].ActualLrpInstanceKey).To(BeComparableTo(instance, protocmp.Transform()))
+		Expect(changes[1].ActualLrpKey).To(BeComparableTo(key, protocmp.Transform()))
 	})
 
 	It("ends its subscribers when it stops", func() {
