@@ -143,8 +143,10 @@ func (s *Server) crashActualLRP(ctx context.Context, logger *slog.Logger, req *m
 	return nil
 }
 
-// auctionIndex asks for the placement of one index of a desired LRP.
+// auctionIndex asks for the placement of one index of a desired LRP; the
+// crash that freed it has landed, so it does not end with the caller.
 func (s *Server) auctionIndex(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey) {
+	ctx = context.WithoutCancel(ctx)
 	info, err := s.deps.DesiredLRPs.DesiredLRPSchedulingInfoByProcessGuid(ctx, logger, key.GetProcessGuid())
 	if err != nil {
 		logger.Error("failed-to-read-desired-lrp-for-auction", "process_guid", key.GetProcessGuid(), "error", err)

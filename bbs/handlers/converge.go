@@ -67,8 +67,10 @@ func (s *Server) cellSet(ctx context.Context, logger *slog.Logger) (map[string]b
 
 // ---- tasks ----
 
+// convergeTasks runs the pass to the end even if the converger hangs up: a
+// pass cut short leaves its auctions unasked until the next one.
 func (s *Server) convergeTasks(ctx context.Context, _ *slog.Logger, req *models.ConvergeTasksRequest, _ *models.ConvergeTasksResponse) error {
-	return s.ConvergeTasks(ctx, converge.TaskConfig{
+	return s.ConvergeTasks(context.WithoutCancel(ctx), converge.TaskConfig{
 		KickTaskDuration:            time.Duration(req.GetKickTaskDuration()),
 		ExpirePendingTaskDuration:   time.Duration(req.GetExpirePendingTaskDuration()),
 		ExpireCompletedTaskDuration: time.Duration(req.GetExpireCompletedTaskDuration()),
@@ -86,11 +88,13 @@ func (s *Server) ConvergeTasks(ctx context.Context, cfg converge.TaskConfig) err
 	tasks, pruned, err := s.deps.Tasks.ConvergenceTasks(ctx, logger)
 	if err != nil {
 		logger.Error("failed-to-list-tasks", "error", err)
+		s.sendTaskGauges(unknownTaskCounts)
 		return err
 	}
 	cells, err := s.cellSet(ctx, logger)
 	if err != nil {
 		logger.Error("failed-to-list-cells", "error", err)
+		s.sendTaskGauges(unknownTaskCounts)
 		return err
 	}
 	plan := converge.ConvergeTasks(s.deps.Clock.Now(), tasks, cells, cfg)
@@ -155,10 +159,7 @@ func (s *Server) ConvergeTasks(ctx context.Context, cfg converge.TaskConfig) err
 	m.AddToCounter("ConvergenceTasksKicked", uint64(plan.Kicked))
 	m.AddToCounter("ConvergenceTasksPruned", uint64(pruned))
 	m.SendDuration("ConvergenceTaskDuration", s.deps.Clock.Since(start))
-	for name, v := range map[string]int{"TasksPending": plan.Counts.Pending, "TasksRunning": plan.Counts.Running,
-		"TasksCompleted": plan.Counts.Completed, "TasksResolving": plan.Counts.Resolving} {
-		m.SendValue(name, float64(v), "Metric")
-	}
+	s.sendTaskGauges(plan.Counts)
 	logger.Info("done", "duration", s.deps.Clock.Now().Sub(start).String(),
 		"pruned", pruned, "kicked", plan.Kicked,
 		"pending", plan.Counts.Pending, "running", plan.Counts.Running,
@@ -166,10 +167,22 @@ func (s *Server) ConvergeTasks(ctx context.Context, cfg converge.TaskConfig) err
 	return nil
 }
 
+// unknownTaskCounts is what a pass that could not read its inputs reports:
+// −1 for every gauge (spec core §6.2), so a dashboard shows "unknown", not 0.
+var unknownTaskCounts = converge.TaskCounts{Pending: -1, Running: -1, Completed: -1, Resolving: -1}
+
+func (s *Server) sendTaskGauges(c converge.TaskCounts) {
+	for name, v := range map[string]int{"TasksPending": c.Pending, "TasksRunning": c.Running,
+		"TasksCompleted": c.Completed, "TasksResolving": c.Resolving} {
+		s.deps.Metrics.SendValue(name, float64(v), "Metric")
+	}
+}
+
 // ---- LRPs ----
 
+// convergeLRPs, like convergeTasks, outlives the converger's request.
 func (s *Server) convergeLRPs(ctx context.Context, _ *slog.Logger, _ *emptypb.Empty, _ *models.ConvergeLRPsResponse) error {
-	return s.ConvergeLRPs(ctx)
+	return s.ConvergeLRPs(context.WithoutCancel(ctx))
 }
 
 // ConvergeLRPs runs one LRP convergence pass (spec core §5.7). The actuals

@@ -91,7 +91,10 @@ func (s *Server) desireLRP(ctx context.Context, logger *slog.Logger, req *models
 // startInstances creates the UNCLAIMED records of indices [from, to) and
 // asks for their placement; an index that already has a record is skipped.
 // Failures are logged: convergence creates and auctions what is missing.
+// The desired write has landed, so this follow-up does not end with the
+// caller's connection.
 func (s *Server) startInstances(ctx context.Context, logger *slog.Logger, info *models.DesiredLRPSchedulingInfo, from, to int32) {
+	ctx = context.WithoutCancel(ctx)
 	key := info.GetDesiredLrpKey()
 	var created []int
 	for i := from; i < to; i++ {
@@ -105,8 +108,10 @@ func (s *Server) startInstances(ctx context.Context, logger *slog.Logger, info *
 	s.auctionLRP(ctx, logger, info, created...)
 }
 
-// auctionLRP sends one start request for the given indices, best effort.
+// auctionLRP sends one start request for the given indices, best effort,
+// whether or not the caller is still waiting.
 func (s *Server) auctionLRP(ctx context.Context, logger *slog.Logger, info *models.DesiredLRPSchedulingInfo, indices ...int) {
+	ctx = context.WithoutCancel(ctx)
 	if len(indices) == 0 {
 		return
 	}
@@ -142,8 +147,10 @@ func (s *Server) removeDesiredLRP(ctx context.Context, logger *slog.Logger, req 
 }
 
 // retireIndices retires the instance records of processGuid whose index
-// matches; failures are logged, and convergence retires what is left.
+// matches; failures are logged, and convergence retires what is left. It
+// follows a landed write, so it does not end with the caller's connection.
 func (s *Server) retireIndices(ctx context.Context, logger *slog.Logger, processGuid string, match func(int32) bool) {
+	ctx = context.WithoutCancel(ctx)
 	lrps, err := s.deps.ActualLRPs.ActualLRPs(ctx, logger, db.ActualLRPFilter{ProcessGuid: processGuid})
 	if err != nil {
 		logger.Error("failed-listing-instances-to-retire", "process_guid", processGuid, "error", err)

@@ -51,4 +51,17 @@ var _ = Describe("Metrics", func() {
 		Expect(gauges).To(HaveKeyWithValue("TasksPending", 1.0))
 		Expect(gauges).To(HaveKeyWithValue("TasksRunning", 0.0))
 	})
+
+	It("reports -1 task gauges when the pass cannot read the tasks", func() {
+		f.tasks.ConvergenceTasksReturns(nil, 0, models.NewError(models.Error_UnknownError, "etcd down"))
+		var resp models.ConvergeTasksResponse
+		f.call(bbs.ConvergeTasksRoute, &models.ConvergeTasksRequest{KickTaskDuration: 1e12, ExpirePendingTaskDuration: 1e12, ExpireCompletedTaskDuration: 1e12}, &resp)
+		Expect(resp.Error.GetType()).To(Equal(models.Error_UnknownError))
+		gauges := map[string]float64{}
+		for i := 0; i < f.metrics.SendValueCallCount(); i++ {
+			name, v, _ := f.metrics.SendValueArgsForCall(i)
+			gauges[name] = v
+		}
+		Expect(gauges).To(Equal(map[string]float64{"TasksPending": -1, "TasksRunning": -1, "TasksCompleted": -1, "TasksResolving": -1}))
+	})
 })

@@ -68,7 +68,7 @@ func (s *Server) desireTask(ctx context.Context, logger *slog.Logger, req *model
 		return err
 	}
 	start := auctioneer.NewTaskStartRequestFromModel(task.GetTaskGuid(), task.GetDomain(), task.GetTaskDefinition())
-	if err := s.deps.Auctioneer.RequestTaskAuctions(ctx, []*auctioneer.TaskStartRequest{&start}); err != nil {
+	if err := s.deps.Auctioneer.RequestTaskAuctions(context.WithoutCancel(ctx), []*auctioneer.TaskStartRequest{&start}); err != nil {
 		logger.Error("failed-requesting-task-auction", "task_guid", task.GetTaskGuid(), "error", err)
 	}
 	return nil
@@ -94,6 +94,7 @@ func (s *Server) cancelTask(ctx context.Context, logger *slog.Logger, req *model
 	if cellID == "" {
 		return nil
 	}
+	ctx = context.WithoutCancel(ctx) // the cancel has landed; telling the rep follows it
 	cell, err := s.deps.Cells.CellByID(ctx, logger, cellID)
 	if err != nil {
 		logger.Info("cell-not-found-for-cancel", "cell_id", cellID, "error", err)
