@@ -109,12 +109,12 @@ func New(deps Deps) (*Server, error) {
 		deps.Metrics = noMetrics{}
 	}
 	s := &Server{deps: deps, logger: logging.Session(deps.Logger, "api")}
-	handlers := map[string]http.Handler{}
+	handlers := s.eventHandlers()
 	for _, group := range []map[string]http.Handler{
-		s.taskHandlers(), s.desiredLRPHandlers(), s.actualLRPHandlers(), s.miscHandlers(), s.eventHandlers(), s.convergeHandlers(),
+		s.taskHandlers(), s.desiredLRPHandlers(), s.actualLRPHandlers(), s.miscHandlers(), s.convergeHandlers(),
 	} {
 		for name, h := range group {
-			handlers[name] = h
+			handlers[name] = s.timed(h)
 		}
 	}
 	var table routes.Table
@@ -142,12 +142,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id := r.Header.Get("X-Vcap-Request-Id"); id != "" {
 		w.Header().Set("X-Vcap-Request-Id", id)
 	}
-	start := s.deps.Clock.Now()
 	s.router.ServeHTTP(w, r)
 	s.deps.Metrics.IncrementCounter("RequestCount")
-	if max, ok := s.latency.observe(s.deps.Clock.Since(start), start); ok {
-		s.deps.Metrics.SendDuration("RequestLatency", max)
-	}
+}
+
+// timed feeds RequestLatency. Only request/response routes are timed: an
+// event stream's "latency" is its subscriber's lifetime.
+func (s *Server) timed(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.deps.Clock.Now()
+		h.ServeHTTP(w, r)
+		if max, ok := s.latency.observe(s.deps.Clock.Since(start), start); ok {
+			s.deps.Metrics.SendDuration("RequestLatency", max)
+		}
+	})
 }
 
 // latencyMax keeps the largest request latency of each second, so the

@@ -1,6 +1,9 @@
 package handlers_test
 
 import (
+	"context"
+	"net/http/httptest"
+
 	"diego/bbs"
 	"diego/models"
 
@@ -22,6 +25,14 @@ var _ = Describe("Metrics", func() {
 		Expect(f.metrics.SendDurationCallCount()).To(Equal(1), "the fake clock stands still: one report for the first second")
 		name, _ := f.metrics.SendDurationArgsForCall(0)
 		Expect(name).To(Equal("RequestLatency"))
+	})
+
+	It("does not time event streams: their length is the subscriber's", func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		f.server.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/v1/events", nil).WithContext(ctx))
+		Expect(f.metrics.IncrementCounterArgsForCall(0)).To(Equal("RequestCount"))
+		Expect(f.metrics.SendDurationCallCount()).To(BeZero())
 	})
 
 	It("counts started, succeeded and failed tasks", func() {
