@@ -227,8 +227,9 @@ type ActualLRPDB interface {
 	EvacuateStoppedActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey) (keepContainer bool, err error)
 	// EvacuateCrashedActualLRP removes the caller's evacuating record, then
 	// crashes the instance as CrashActualLRP does (a missing instance is
-	// fine). keepContainer is always false.
-	EvacuateCrashedActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey, reason string) (keepContainer bool, err error)
+	// fine). shouldRestart says the crash left the index UNCLAIMED to be
+	// placed again now; the container is never kept.
+	EvacuateCrashedActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey, reason string) (shouldRestart bool, err error)
 	// RemoveEvacuatingActualLRP deletes the evacuating record if its key and
 	// instance key match (absent → success); otherwise, or on a lost race,
 	// ActualLRPCannotBeRemoved.

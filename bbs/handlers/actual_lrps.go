@@ -235,9 +235,13 @@ func (s *Server) evacuateStopped(ctx context.Context, logger *slog.Logger, req *
 	return err
 }
 
-func (s *Server) evacuateCrashed(ctx context.Context, logger *slog.Logger, req *models.EvacuateCrashedActualLRPRequest, resp *models.EvacuationResponse) error {
-	keep, err := s.deps.ActualLRPs.EvacuateCrashedActualLRP(ctx, logger, req.GetActualLrpKey(), req.GetActualLrpInstanceKey(), req.GetErrorMessage())
-	resp.KeepContainer = keep
+func (s *Server) evacuateCrashed(ctx context.Context, logger *slog.Logger, req *models.EvacuateCrashedActualLRPRequest, _ *models.EvacuationResponse) error {
+	// Like a plain crash, one that may restart now is auctioned now rather
+	// than at the next convergence; the container is never kept.
+	restart, err := s.deps.ActualLRPs.EvacuateCrashedActualLRP(ctx, logger, req.GetActualLrpKey(), req.GetActualLrpInstanceKey(), req.GetErrorMessage())
+	if err == nil && restart {
+		s.auctionIndex(ctx, logger, req.GetActualLrpKey())
+	}
 	return err
 }
 

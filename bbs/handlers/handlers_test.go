@@ -139,6 +139,25 @@ var _ = Describe("Server", func() {
 			Expect(f.auctioneer.RequestLRPAuctionsCallCount()).To(Equal(1))
 		})
 
+		It("auctions an evacuating instance's crash that restarts at once, and never keeps its container", func() {
+			key := &models.ActualLRPKey{ProcessGuid: "pg", Index: 1, Domain: "d"}
+			f.actual.EvacuateCrashedActualLRPReturns(true, nil)
+			f.desired.DesiredLRPSchedulingInfoByProcessGuidReturns(info, nil)
+			req := &models.EvacuateCrashedActualLRPRequest{ActualLrpKey: key,
+				ActualLrpInstanceKey: &models.ActualLRPInstanceKey{InstanceGuid: "ig", CellId: "c"}, ErrorMessage: "oom"}
+			var resp models.EvacuationResponse
+			f.call(bbs.EvacuateCrashedRoute, req, &resp)
+			Expect(resp.Error).To(BeNil())
+			Expect(resp.KeepContainer).To(BeFalse())
+			Expect(f.auctioneer.RequestLRPAuctionsCallCount()).To(Equal(1))
+			_, reqs := f.auctioneer.RequestLRPAuctionsArgsForCall(0)
+			Expect(reqs[0].Indices).To(Equal([]int{1}))
+
+			f.actual.EvacuateCrashedActualLRPReturns(false, nil)
+			f.call(bbs.EvacuateCrashedRoute, req, &resp)
+			Expect(f.auctioneer.RequestLRPAuctionsCallCount()).To(Equal(1))
+		})
+
 		It("retires only the indices beyond the new count when scaling down", func() {
 			before := proto.Clone(info).(*models.DesiredLRPSchedulingInfo)
 			before.Instances = 3

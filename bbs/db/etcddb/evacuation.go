@@ -230,18 +230,18 @@ func (e *ETCDDB) EvacuateStoppedActualLRP(ctx context.Context, logger *slog.Logg
 }
 
 // EvacuateCrashedActualLRP removes the caller's evacuating record and
-// crashes the instance.
+// crashes the instance, saying whether it should be placed again now.
 func (e *ETCDDB) EvacuateCrashedActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey, reason string) (bool, error) {
 	logger = logging.Session(logger, "evacuate-crashed-actual-lrp", "process_guid", key.GetProcessGuid(), "index", key.GetIndex(),
 		"instance_guid", instanceKey.GetInstanceGuid(), "cell_id", instanceKey.GetCellId())
 	if _, err := e.removeOwnEvacuating(ctx, key, instanceKey); err != nil {
 		return false, err
 	}
-	_, _, _, err := e.CrashActualLRP(ctx, logger, key, instanceKey, reason)
+	_, _, restart, err := e.CrashActualLRP(ctx, logger, key, instanceKey, reason)
 	if errors.Is(err, models.ErrResourceNotFound) {
 		return false, nil
 	}
-	return false, err
+	return restart, err
 }
 
 // RemoveEvacuatingActualLRP deletes the evacuating record instanceKey

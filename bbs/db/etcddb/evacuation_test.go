@@ -329,9 +329,9 @@ var _ = Describe("Evacuation", func() {
 		It("removes its own evacuating record and crashes the instance it holds", func() {
 			evacuatingOn(mine)
 			runningOn(mine)
-			keep, err := store.EvacuateCrashedActualLRP(ctx(), logger, key, mine, "died")
+			restart, err := store.EvacuateCrashedActualLRP(ctx(), logger, key, mine, "died")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(keep).To(BeFalse())
+			Expect(restart).To(BeTrue(), "a first crash restarts at once")
 			Expect(evacuating()).To(BeNil())
 			inst := instance()
 			Expect(inst.GetState()).To(Equal(models.ActualLRPStateUnclaimed))
@@ -341,9 +341,9 @@ var _ = Describe("Evacuation", func() {
 
 		It("is fine with a missing instance", func() {
 			evacuatingOn(mine)
-			keep, err := store.EvacuateCrashedActualLRP(ctx(), logger, key, mine, "died")
+			restart, err := store.EvacuateCrashedActualLRP(ctx(), logger, key, mine, "died")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(keep).To(BeFalse())
+			Expect(restart).To(BeFalse())
 			Expect(evacuating()).To(BeNil())
 		})
 
