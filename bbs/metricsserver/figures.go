@@ -4,7 +4,13 @@
 // the same figures.
 package metricsserver
 
-import "diego/models"
+import (
+	"errors"
+	"time"
+
+	"diego/bbs/converge"
+	"diego/models"
+)
 
 // Snapshot is what one report reads from the BBS; a nil error field means
 // the read worked.
@@ -43,54 +49,20 @@ func Figures(s Snapshot) map[string]float64 {
 		"TasksCompleted": byState[models.Task_Completed], "TasksResolving": byState[models.Task_Resolving],
 	})
 
-	instances := map[string]int32{}
-	var desired float64
-	for _, si := range s.SchedulingInfos {
-		instances[si.GetDesiredLrpKey().GetProcessGuid()] = si.GetInstances()
-		desired += float64(si.GetInstances())
-	}
-	set(s.SchedulingInfosErr, map[string]float64{"LRPsDesired": desired})
-
-	lrpStates := map[string]float64{}
-	crashing := map[string]bool{}
-	seen := map[string]map[int32]bool{}
-	var extra float64
-	for _, lrp := range s.ActualLRPs {
-		if lrp.GetPresence() == models.ActualLRP_EVACUATING {
-			continue
-		}
-		lrpStates[lrp.GetState()]++
-		pg, index := lrp.GetActualLrpKey().GetProcessGuid(), lrp.GetActualLrpKey().GetIndex()
-		if lrp.GetState() == models.ActualLRPStateCrashed {
-			crashing[pg] = true
-		}
-		if seen[pg] == nil {
-			seen[pg] = map[int32]bool{}
-		}
-		seen[pg][index] = true
-		if n, ok := instances[pg]; ok && index >= n {
-			extra++
-		}
-	}
+	// The LRP figures are the counts of one convergence plan over the
+	// snapshot, so "missing" and "extra" mean exactly what spec core §5.7
+	// acts on (fresh domains, missing cells and all).
+	counts := converge.ConvergeLRPs(time.Time{}, lrpSnapshot(s)).Counts
+	set(s.SchedulingInfosErr, map[string]float64{"LRPsDesired": float64(counts.Desired)})
 	set(s.ActualLRPsErr, map[string]float64{
-		"LRPsUnclaimed": lrpStates[models.ActualLRPStateUnclaimed], "LRPsClaimed": lrpStates[models.ActualLRPStateClaimed],
-		"LRPsRunning": lrpStates[models.ActualLRPStateRunning], "CrashedActualLRPs": lrpStates[models.ActualLRPStateCrashed],
-		"CrashingDesiredLRPs": float64(len(crashing)),
+		"LRPsUnclaimed": float64(counts.Unclaimed), "LRPsClaimed": float64(counts.Claimed),
+		"LRPsRunning": float64(counts.Running), "CrashedActualLRPs": float64(counts.Crashed),
 	})
-
-	var missing float64
-	for pg, n := range instances {
-		for i := int32(0); i < n; i++ {
-			if !seen[pg][i] {
-				missing++
-			}
-		}
-	}
-	var bothErr error = s.SchedulingInfosErr
-	if bothErr == nil {
-		bothErr = s.ActualLRPsErr
-	}
-	set(bothErr, map[string]float64{"LRPsMissing": missing, "LRPsExtra": extra})
+	set(errors.Join(s.SchedulingInfosErr, s.ActualLRPsErr), map[string]float64{
+		"CrashingDesiredLRPs": float64(counts.CrashingDesired), "LRPsMissing": float64(counts.Missing),
+	})
+	set(errors.Join(s.SchedulingInfosErr, s.ActualLRPsErr, s.DomainsErr, s.CellsErr),
+		map[string]float64{"LRPsExtra": float64(counts.Extra)})
 
 	if s.DomainsErr == nil {
 		for _, d := range s.Domains {
@@ -99,4 +71,30 @@ func Figures(s Snapshot) map[string]float64 {
 	}
 	set(s.CellsErr, map[string]float64{"PresentCells": float64(len(s.Cells))})
 	return f
+}
+
+// lrpSnapshot is the snapshot as convergence sees it.
+func lrpSnapshot(s Snapshot) converge.LRPSnapshot {
+	snap := converge.LRPSnapshot{
+		SchedulingInfos: make(map[string]*models.DesiredLRPSchedulingInfo, len(s.SchedulingInfos)),
+		FreshDomains:    make(map[string]bool, len(s.Domains)),
+		Cells:           make(map[string]bool, len(s.Cells)),
+	}
+	for _, si := range s.SchedulingInfos {
+		snap.SchedulingInfos[si.GetDesiredLrpKey().GetProcessGuid()] = si
+	}
+	for _, d := range s.Domains {
+		snap.FreshDomains[d] = true
+	}
+	for _, c := range s.Cells {
+		snap.Cells[c.GetCellId()] = true
+	}
+	for _, lrp := range s.ActualLRPs {
+		if lrp.GetPresence() == models.ActualLRP_EVACUATING {
+			snap.Evacuating = append(snap.Evacuating, lrp)
+		} else {
+			snap.Instances = append(snap.Instances, lrp)
+		}
+	}
+	return snap
 }

@@ -10,12 +10,14 @@ import (
 	. "github.com/onsi/gomega"
 )
 
+// actual is an instance of pg in domain cf-apps on cell c1.
 func actual(pg string, index int32, state string, presence models.ActualLRP_Presence) *models.ActualLRP {
-	return &models.ActualLRP{ActualLrpKey: &models.ActualLRPKey{ProcessGuid: pg, Index: index}, State: state, Presence: presence}
+	return &models.ActualLRP{ActualLrpKey: &models.ActualLRPKey{ProcessGuid: pg, Index: index, Domain: "cf-apps"},
+		ActualLrpInstanceKey: &models.ActualLRPInstanceKey{InstanceGuid: "ig", CellId: "c1"}, State: state, Presence: presence}
 }
 
 func sched(pg string, instances int32) *models.DesiredLRPSchedulingInfo {
-	return &models.DesiredLRPSchedulingInfo{DesiredLrpKey: &models.DesiredLRPKey{ProcessGuid: pg}, Instances: instances}
+	return &models.DesiredLRPSchedulingInfo{DesiredLrpKey: &models.DesiredLRPKey{ProcessGuid: pg, Domain: "cf-apps"}, Instances: instances}
 }
 
 var _ = Describe("Figures", func() {
@@ -29,8 +31,8 @@ var _ = Describe("Figures", func() {
 				actual("a", 0, "RUNNING", models.ActualLRP_EVACUATING), // not counted
 				actual("a", 1, "CRASHED", models.ActualLRP_ORDINARY),
 				actual("b", 0, "UNCLAIMED", models.ActualLRP_ORDINARY),
-				actual("b", 1, "CLAIMED", models.ActualLRP_ORDINARY), // extra: b wants 1
-				actual("gone", 0, "RUNNING", models.ActualLRP_ORDINARY),
+				actual("b", 1, "CLAIMED", models.ActualLRP_ORDINARY),    // extra: b wants 1
+				actual("gone", 0, "RUNNING", models.ActualLRP_ORDINARY), // extra: no longer desired
 			},
 			Domains: []string{"cf-apps"},
 			Cells:   []*models.CellPresence{{CellId: "c1"}, {CellId: "c2"}},
@@ -38,9 +40,25 @@ var _ = Describe("Figures", func() {
 		Expect(f).To(Equal(map[string]float64{
 			"TasksPending": 2, "TasksRunning": 1, "TasksCompleted": 1, "TasksResolving": 1,
 			"LRPsDesired": 4, "LRPsUnclaimed": 1, "LRPsClaimed": 1, "LRPsRunning": 2, "CrashedActualLRPs": 1,
-			"CrashingDesiredLRPs": 1, "LRPsMissing": 1, "LRPsExtra": 1,
+			"CrashingDesiredLRPs": 1, "LRPsMissing": 1, "LRPsExtra": 2,
 			"Domain.cf-apps": 1, "PresentCells": 2,
 		}))
+	})
+
+	It("counts as extra only what convergence would retire: never in a stale domain, never on a missing cell", func() {
+		stale := actual("gone", 0, "RUNNING", models.ActualLRP_ORDINARY)
+		stale.ActualLrpKey.Domain = "stale"
+		lost := actual("b", 1, "RUNNING", models.ActualLRP_ORDINARY)
+		lost.ActualLrpInstanceKey.CellId = "vanished"
+		f := metricsserver.Figures(metricsserver.Snapshot{
+			SchedulingInfos: []*models.DesiredLRPSchedulingInfo{sched("b", 1)},
+			ActualLRPs:      []*models.ActualLRP{actual("b", 0, "RUNNING", models.ActualLRP_ORDINARY), stale, lost},
+			Domains:         []string{"cf-apps"},
+			Cells:           []*models.CellPresence{{CellId: "c1"}},
+		})
+		Expect(f).To(HaveKeyWithValue("LRPsExtra", 0.0))
+		Expect(f).To(HaveKeyWithValue("LRPsMissing", 0.0))
+		Expect(f).To(HaveKeyWithValue("CrashingDesiredLRPs", 0.0))
 	})
 
 	It("reports -1 for every figure whose read failed", func() {
