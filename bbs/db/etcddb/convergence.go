@@ -141,10 +141,10 @@ func (e *ETCDDB) ConvergenceActualLRPs(ctx context.Context, logger *slog.Logger)
 	pruned := 0
 	for _, kv := range resp.Kvs {
 		key := string(kv.Key)
-		lrp, err := decodeActual(key, kv.Value)
-		if err == nil && (!strings.HasSuffix(key, "/instance") && !strings.HasSuffix(key, "/evacuating")) {
-			continue // not an actual record: leave it alone
+		if !strings.HasSuffix(key, "/instance") && !strings.HasSuffix(key, "/evacuating") {
+			continue // not an actual record: neither read nor pruned
 		}
+		lrp, err := decodeActual(key, kv.Value)
 		if err != nil {
 			if e.pruneKey(ctx, logger, key, kv.ModRevision, err) {
 				pruned++

@@ -95,6 +95,8 @@ var _ = Describe("Convergence reads and writes", func() {
 			_, _, err = store.EvacuateRunningActualLRP(ctx(), logger, lrpKey("pg", 1, "d"), instanceKey("ig", "cell-1"), netInfo("1.2.3.4", 61000), time.Minute, nil, nil, nil, "")
 			Expect(err).NotTo(HaveOccurred())
 			rawPut(keys.ActualInstance("broken", 0), "garbage")
+			foreign := keys.ActualPrefix() + "someone-elses/note"
+			rawPut(foreign, "not a record")
 
 			instances, evacuating, pruned, err := store.ConvergenceActualLRPs(ctx(), logger)
 			Expect(err).NotTo(HaveOccurred())
@@ -104,6 +106,8 @@ var _ = Describe("Convergence reads and writes", func() {
 			Expect(evacuating[0].Presence).To(Equal(models.ActualLRP_EVACUATING))
 			_, found := rawValue(keys.ActualInstance("broken", 0))
 			Expect(found).To(BeFalse())
+			_, found = rawValue(foreign)
+			Expect(found).To(BeTrue(), "a key that is not an actual record is left alone")
 		})
 
 		It("unclaims only a CRASHED instance", func() {

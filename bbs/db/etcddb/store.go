@@ -165,14 +165,7 @@ func compareAndDelete(ctx context.Context, kv clientv3.KV, key string, rev int64
 		clientv3.OpDelete(key), idx, models.ErrResourceConflict)
 }
 
+// commit is commitTxn for one guarded write and its index change.
 func commit(ctx context.Context, kv clientv3.KV, key, op string, cmp clientv3.Cmp, write clientv3.Op, idx indexChange, failed *models.Error) error {
-	ops := append([]clientv3.Op{write}, idx.ops()...)
-	resp, err := kv.Txn(ctx).If(cmp).Then(ops...).Commit()
-	if err != nil {
-		return etcdError(op, key, err)
-	}
-	if !resp.Succeeded {
-		return keyError(key, failed)
-	}
-	return nil
+	return commitTxn(ctx, kv, key, op, []clientv3.Cmp{cmp}, append([]clientv3.Op{write}, idx.ops()...), failed)
 }
