@@ -61,6 +61,19 @@ func Start(cfg Config) (*Rep, error) {
 		return nil, err
 	}
 	r := &Rep{cfg: cfg, etcd: etcd, lrps: map[string]rep.LRP{}, tasks: map[string]rep.Task{}}
+	if err := r.start(); err != nil {
+		_ = etcd.Close()
+		if r.server != nil {
+			r.server.Close()
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+// start serves the rep API and writes the presence.
+func (r *Rep) start() error {
+	cfg, etcd := r.cfg, r.etcd
 	handler, err := routes.NewRouter(rep.Routes, map[string]http.Handler{
 		rep.StateRoute:           http.HandlerFunc(r.state),
 		rep.PerformRoute:         http.HandlerFunc(r.perform),
@@ -70,7 +83,7 @@ func Start(cfg Config) (*Rep, error) {
 		rep.EvacuateRoute:        http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }),
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.server = httptest.NewServer(handler)
 	value, _ := json.Marshal(&models.CellPresence{
@@ -84,23 +97,23 @@ func Start(cfg Config) (*Rep, error) {
 	ctx := context.Background()
 	grant, err := etcd.Grant(ctx, int64((cfg.PresenceTTL+time.Second-1)/time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("presence of %s: %w", cfg.CellID, err)
+		return fmt.Errorf("presence of %s: %w", cfg.CellID, err)
 	}
 	if _, err := etcd.Put(ctx, lock.PresenceKey(cfg.Root, cfg.CellID), string(value), clientv3.WithLease(grant.ID)); err != nil {
-		return nil, fmt.Errorf("presence of %s: %w", cfg.CellID, err)
+		return fmt.Errorf("presence of %s: %w", cfg.CellID, err)
 	}
 	kctx, cancel := context.WithCancel(ctx)
 	acks, err := etcd.KeepAlive(kctx, grant.ID)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("presence of %s: %w", cfg.CellID, err)
+		return fmt.Errorf("presence of %s: %w", cfg.CellID, err)
 	}
 	go func() {
 		for range acks {
 		}
 	}()
 	r.lease, r.keepAlive = grant.ID, cancel
-	return r, nil
+	return nil
 }
 
 // Kill makes the cell vanish: it stops answering and its presence lease is
@@ -112,6 +125,7 @@ func (r *Rep) Kill() {
 	r.server.CloseClientConnections()
 	r.server.Close()
 	r.keepAlive() // no revoke: etcd expires the lease after the TTL
+	_ = r.etcd.Close()
 }
 
 // Stop shuts the cell down cleanly (its presence is released at once).
@@ -138,14 +152,18 @@ func (r *Rep) state(w http.ResponseWriter, _ *http.Request) {
 		RootFSProviders: rep.RootFSProviders{"preloaded": rep.NewFixedSetProvider("cflinuxfs4")},
 		TotalResources:  r.cfg.Total, AvailableResources: r.cfg.Total,
 	}
+	use := func(res rep.Resource) {
+		s.AvailableResources.MemoryMB -= res.MemoryMB
+		s.AvailableResources.DiskMB -= res.DiskMB
+		s.AvailableResources.Containers--
+	}
 	for _, l := range r.lrps {
 		s.LRPs = append(s.LRPs, l)
-		s.AvailableResources.MemoryMB -= l.MemoryMB
-		s.AvailableResources.DiskMB -= l.DiskMB
-		s.AvailableResources.Containers--
+		use(l.Resource)
 	}
 	for _, t := range r.tasks {
 		s.Tasks = append(s.Tasks, t)
+		use(t.Resource)
 	}
 	r.mu.Unlock()
 	_ = json.NewEncoder(w).Encode(s)
