@@ -165,10 +165,11 @@ func (c *Client) RemoveEvacuatingActualLRP(ctx context.Context, key *models.Actu
 type DesiredLRPFilter struct {
 	Domain       string
 	ProcessGuids []string
+	AppGuids     []string // matched against the first 36 characters of a process guid
 }
 
 func (f DesiredLRPFilter) request() *models.DesiredLRPsRequest {
-	return &models.DesiredLRPsRequest{Domain: f.Domain, ProcessGuids: f.ProcessGuids}
+	return &models.DesiredLRPsRequest{Domain: f.Domain, ProcessGuids: f.ProcessGuids, AppGuids: f.AppGuids}
 }
 
 // DesiredLRPs lists whole desired LRPs.

@@ -87,6 +87,18 @@ type TaskDB interface {
 type DesiredLRPFilter struct {
 	Domain       string
 	ProcessGuids []string
+	// AppGuids keeps the LRPs whose app guid, the first 36 characters of
+	// the process guid (spec bridge §, docs/decisions.md), is listed.
+	AppGuids []string
+}
+
+// AppGuid is the app guid a CC process guid starts with ("<app>-<version>").
+func AppGuid(processGuid string) string {
+	const appGuidLength = 36
+	if len(processGuid) < appGuidLength {
+		return processGuid
+	}
+	return processGuid[:appGuidLength]
 }
 
 // DesiredLRPDB stores desired LRPs as two records, the immutable run info

@@ -27,7 +27,7 @@ func (s *Server) desiredLRPHandlers() map[string]http.Handler {
 }
 
 func desiredFilter(req *models.DesiredLRPsRequest) db.DesiredLRPFilter {
-	return db.DesiredLRPFilter{Domain: req.GetDomain(), ProcessGuids: req.GetProcessGuids()}
+	return db.DesiredLRPFilter{Domain: req.GetDomain(), ProcessGuids: req.GetProcessGuids(), AppGuids: req.GetAppGuids()}
 }
 
 func (s *Server) desiredLRPs(ctx context.Context, logger *slog.Logger, req *models.DesiredLRPsRequest, resp *models.DesiredLRPsResponse) error {

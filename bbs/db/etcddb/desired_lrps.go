@@ -96,7 +96,9 @@ func (e *ETCDDB) readDesired(ctx context.Context, logger *slog.Logger, filter db
 	}
 	// The domain check guards against a stray index entry.
 	out.schedules = slices.DeleteFunc(out.schedules, func(s *models.DesiredLRPSchedulingInfo) bool {
-		return filter.Domain != "" && s.GetDesiredLrpKey().GetDomain() != filter.Domain
+		pg := s.GetDesiredLrpKey().GetProcessGuid()
+		return filter.Domain != "" && s.GetDesiredLrpKey().GetDomain() != filter.Domain ||
+			len(filter.AppGuids) > 0 && !slices.Contains(filter.AppGuids, db.AppGuid(pg))
 	})
 	if withRun {
 		var runs []*models.DesiredLRPRunInfo

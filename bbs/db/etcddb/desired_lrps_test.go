@@ -128,6 +128,20 @@ var _ = Describe("Desired LRPs", func() {
 			Entry("both", db.DesiredLRPFilter{Domain: "dom-a", ProcessGuids: []string{"pg-b1", "pg-a2"}}, []string{"pg-a2"}),
 		)
 
+		It("filters by app guid, the first 36 characters of a CC process guid", func() {
+			app := "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+			desire(desiredLRP(app+"-v1", "dom-a", 1))
+			desire(desiredLRP(app+"-v2", "dom-b", 1))
+			desire(desiredLRP("aaaaaaaa-4b5a-6978-8796-a5b4c3d2e1f0-v1", "dom-a", 1))
+			lrps, err := store.DesiredLRPs(ctx(), logger, db.DesiredLRPFilter{AppGuids: []string{app}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(guidsOf(lrps)).To(Equal([]string{app + "-v1", app + "-v2"}))
+			infos, err := store.DesiredLRPSchedulingInfos(ctx(), logger, db.DesiredLRPFilter{Domain: "dom-a", AppGuids: []string{app}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(infos).To(HaveLen(1))
+			Expect(infos[0].GetDesiredLrpKey().GetProcessGuid()).To(Equal(app + "-v1"))
+		})
+
 		It("lists scheduling infos with the same filters", func() {
 			infos, err := store.DesiredLRPSchedulingInfos(ctx(), logger, db.DesiredLRPFilter{Domain: "dom-a"})
 			Expect(err).NotTo(HaveOccurred())
