@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 
+	"diego/bbs/converge"
 	"diego/deploy/config"
 	"diego/deploy/logging"
 )
@@ -40,7 +41,9 @@ type Config struct {
 	CommunicationTimeout config.Duration `json:"communication_timeout"`
 	MaxTaskRetries       int32           `json:"max_task_retries"`
 	TaskCallbackWorkers  int             `json:"task_callback_workers"`
-	MaxRequestBytes      int64           `json:"max_request_bytes"`
+	// ConvergenceWorkers bounds the parallel writes of a convergence pass.
+	ConvergenceWorkers int   `json:"convergence_workers"`
+	MaxRequestBytes    int64 `json:"max_request_bytes"`
 	// DropsondePort is the local metron's UDP port, where metrics go.
 	DropsondePort int    `json:"dropsonde_port"`
 	LogLevel      string `json:"log_level"`
@@ -56,6 +59,7 @@ func DefaultConfig() Config {
 		CommunicationTimeout: config.Duration(10e9),
 		MaxTaskRetries:       3,
 		TaskCallbackWorkers:  1000,
+		ConvergenceWorkers:   converge.DefaultConvergenceWorkers,
 		MaxRequestBytes:      1 << 20,
 		DropsondePort:        3457,
 		LogLevel:             "info",
@@ -85,6 +89,7 @@ func (c Config) Validate() error {
 	v.Require(c.CommunicationTimeout > 0, "communication_timeout must be positive")
 	v.Require(c.MaxTaskRetries >= 0, "max_task_retries must not be negative")
 	v.Require(c.TaskCallbackWorkers > 0, "task_callback_workers must be positive")
+	v.Require(c.ConvergenceWorkers > 0, "convergence_workers must be positive")
 	v.Require(c.MaxRequestBytes > 0, "max_request_bytes must be positive")
 	v.Require(c.DropsondePort > 0 && c.DropsondePort < 65536, "dropsonde_port must be a port number")
 	_, err := logging.ParseLevel(c.LogLevel)

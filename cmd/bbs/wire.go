@@ -51,20 +51,21 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 	hub := events.NewHub()
 	callbacks := taskcallback.New(logger, store, peerHTTP, cfg.TaskCallbackWorkers)
 	server, err := handlers.New(handlers.Deps{
-		Logger:          logger,
-		Clock:           clk,
-		Tasks:           store,
-		DesiredLRPs:     store,
-		ActualLRPs:      store,
-		Domains:         store,
-		Cells:           store,
-		Auctioneer:      peers.NewAuctioneer(lock.NewReader(etcd), lock.LockKey(cfg.Root, "auctioneer"), peerHTTP),
-		Reps:            reps{peers.NewReps(peerHTTP)},
-		Callbacks:       callbacks,
-		Metrics:         metrics,
-		Hub:             hub,
-		MaxTaskRetries:  cfg.MaxTaskRetries,
-		MaxRequestBytes: cfg.MaxRequestBytes,
+		Logger:             logger,
+		Clock:              clk,
+		Tasks:              store,
+		DesiredLRPs:        store,
+		ActualLRPs:         store,
+		Domains:            store,
+		Cells:              store,
+		Auctioneer:         peers.NewAuctioneer(lock.NewReader(etcd), lock.LockKey(cfg.Root, "auctioneer"), peerHTTP),
+		Reps:               reps{peers.NewReps(peerHTTP)},
+		Callbacks:          callbacks,
+		Metrics:            metrics,
+		Hub:                hub,
+		MaxTaskRetries:     cfg.MaxTaskRetries,
+		MaxRequestBytes:    cfg.MaxRequestBytes,
+		ConvergenceWorkers: cfg.ConvergenceWorkers,
 	})
 	if err != nil {
 		cleanup()
