@@ -50,8 +50,17 @@ func New(logger *slog.Logger, clk clock.Clock, bbs BBS, watch PresenceWatch, cfg
 }
 
 func (p *Process) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
+	// A signal cancels ctx, so it also cuts short a pass in flight rather
+	// than waiting out its communication timeout.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	go func() {
+		select {
+		case <-signals:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	events := p.watch(ctx)
 	timer := p.clock.NewTimer(p.cfg.RepeatInterval)
 	defer timer.Stop()
@@ -59,7 +68,7 @@ func (p *Process) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	close(ready)
 	for {
 		select {
-		case <-signals:
+		case <-ctx.Done():
 			p.logger.Info("done")
 			return nil
 		case e, ok := <-events:
@@ -71,10 +80,29 @@ func (p *Process) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 				continue
 			}
 			p.logger.Info("received-cell-disappeared-event", "cell_id", e.CellID)
+			events = p.coalesce(events)
 		case <-timer.C():
 		}
 		p.converge(ctx)
 		timer.Reset(p.cfg.RepeatInterval)
+	}
+}
+
+// coalesce takes the presence events already queued, so that cells lost
+// together cost one pass, not one each. It returns nil if the watch ended.
+func (p *Process) coalesce(events <-chan lock.PresenceEvent) <-chan lock.PresenceEvent {
+	for {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				return nil
+			}
+			if !e.Present {
+				p.logger.Info("received-cell-disappeared-event", "cell_id", e.CellID)
+			}
+		default:
+			return events
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package converger_test
 import (
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"time"
 
@@ -24,6 +25,9 @@ type fakeBBS struct {
 	lrps      int
 	durations []time.Duration
 	fail      error
+	// gate, when set, holds each LRP pass until it is closed or the pass's
+	// context ends.
+	gate chan struct{}
 }
 
 func (f *fakeBBS) ConvergeTasks(_ context.Context, kick, pending, completed time.Duration) error {
@@ -34,11 +38,26 @@ func (f *fakeBBS) ConvergeTasks(_ context.Context, kick, pending, completed time
 	return f.fail
 }
 
-func (f *fakeBBS) ConvergeLRPs(context.Context) error {
+func (f *fakeBBS) ConvergeLRPs(ctx context.Context) error {
+	f.mu.Lock()
+	f.lrps++
+	gate, fail := f.gate, f.fail
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return fail
+}
+
+func (f *fakeBBS) hold() chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.lrps++
-	return f.fail
+	f.gate = make(chan struct{})
+	return f.gate
 }
 
 func (f *fakeBBS) passes() [2]int {
@@ -88,6 +107,26 @@ var _ = Describe("Process", func() {
 		Consistently(bbs.passes, 100*time.Millisecond).Should(Equal([2]int{0, 0}))
 		presence <- lock.PresenceEvent{CellID: "cell-1", Present: false}
 		Eventually(bbs.passes).Should(Equal([2]int{1, 1}))
+	})
+
+	It("answers the cells lost during a pass with one more pass, not one each", func() {
+		gate := bbs.hold()
+		presence <- lock.PresenceEvent{CellID: "cell-1", Present: false}
+		Eventually(bbs.passes).Should(Equal([2]int{1, 1}))
+		for _, cell := range []string{"cell-2", "cell-3", "cell-4"} {
+			presence <- lock.PresenceEvent{CellID: cell, Present: false}
+		}
+		close(gate)
+		Eventually(bbs.passes).Should(Equal([2]int{2, 2}))
+		Consistently(bbs.passes, 200*time.Millisecond).Should(Equal([2]int{2, 2}))
+	})
+
+	It("cuts a pass in flight short when signalled", func() {
+		bbs.hold() // never opened: only the signal ends the pass
+		presence <- lock.PresenceEvent{CellID: "cell-1", Present: false}
+		Eventually(bbs.passes).Should(Equal([2]int{1, 1}))
+		process.Signal(os.Interrupt)
+		Eventually(process.Wait(), 2*time.Second).Should(Receive(BeNil()), "not after the one-minute communication timeout")
 	})
 
 	It("keeps converging when a pass fails", func() {
