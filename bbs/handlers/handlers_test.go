@@ -191,6 +191,11 @@ var _ = Describe("Server", func() {
 			f.server.ServeHTTP(w, req)
 			Expect(w.Code).NotTo(Equal(http.StatusNotFound), r.Name)
 		}
+		for _, path := range []string{"/v1/tasks/nope", "/v1/desired_lrps/list.r9", "/v2/tasks/list.r2"} {
+			w := httptest.NewRecorder()
+			f.server.ServeHTTP(w, httptest.NewRequest(http.MethodPost, path, nil))
+			Expect(w.Code).To(Equal(http.StatusNotFound), path)
+		}
 	})
 })
 
