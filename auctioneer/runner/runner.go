@@ -160,42 +160,14 @@ func (r *Runner) signalWork() {
 	}
 }
 
-// drain empties the batch and dedupes it: an LRP instance is identified by
-// process guid and index, a task by its guid; the first request wins.
+// drain empties the batch. Duplicates stay: auctionrunner.Schedule drops
+// them (an LRP instance by process guid and index, a task by guid).
 func (r *Runner) drain() ([]auctioneer.LRPStartRequest, []auctioneer.TaskStartRequest) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	lrps, tasks := r.lrps, r.tasks
 	r.lrps, r.tasks = nil, nil
-	r.mu.Unlock()
-
-	type instance struct {
-		guid  string
-		index int
-	}
-	seenLRPs := map[instance]bool{}
-	var outLRPs []auctioneer.LRPStartRequest
-	for _, l := range lrps {
-		var indices []int
-		for _, i := range l.Indices {
-			if id := (instance{l.ProcessGuid, i}); !seenLRPs[id] {
-				seenLRPs[id] = true
-				indices = append(indices, i)
-			}
-		}
-		if len(indices) > 0 {
-			l.Indices = indices
-			outLRPs = append(outLRPs, l)
-		}
-	}
-	seenTasks := map[string]bool{}
-	var outTasks []auctioneer.TaskStartRequest
-	for _, t := range tasks {
-		if !seenTasks[t.TaskGuid] {
-			seenTasks[t.TaskGuid] = true
-			outTasks = append(outTasks, t)
-		}
-	}
-	return outLRPs, outTasks
+	return lrps, tasks
 }
 
 // Run runs rounds while there is work, until a signal arrives; it is ready
