@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
 
 	"diego/auctioneer"
 	auctioneerclient "diego/auctioneer/client"
@@ -62,26 +61,19 @@ func (a *Auctioneer) RequestTaskAuctions(ctx context.Context, reqs []*auctioneer
 	return c.RequestTaskAuctions(ctx, reqs)
 }
 
-// Reps hands out one client per rep address, reused across calls.
+// Reps builds rep clients over one shared HTTP client. Nothing is cached
+// per address: a client is two pointers, the BBS calls reps rarely (retire,
+// cancel), and cells come and go.
 type Reps struct {
-	http    *http.Client
-	mu      sync.Mutex
-	clients map[string]*repclient.Client
+	http *http.Client
 }
 
 // NewReps shares httpClient among the rep clients.
 func NewReps(httpClient *http.Client) *Reps {
-	return &Reps{http: httpClient, clients: map[string]*repclient.Client{}}
+	return &Reps{http: httpClient}
 }
 
-// Rep returns the client for the rep at address.
+// Rep returns a client for the rep at address.
 func (r *Reps) Rep(address string) *repclient.Client {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c, ok := r.clients[address]
-	if !ok {
-		c = repclient.New(r.http, address)
-		r.clients[address] = c
-	}
-	return c
+	return repclient.New(r.http, address)
 }
