@@ -4,39 +4,17 @@
 package main
 
 import (
-	"flag"
-	"fmt"
-	"os"
-
-	"github.com/tedsuo/ifrit"
-	"github.com/tedsuo/ifrit/sigmon"
-
 	"diego/auctioneer/config"
+	"diego/deploy/daemon"
 )
 
 func main() {
-	configPath := flag.String("config", "", "path to the auctioneer's JSON config file")
-	flag.Parse()
-	if *configPath == "" {
-		fmt.Fprintln(os.Stderr, "auctioneer: -config <file> is required")
-		os.Exit(2)
-	}
-	cfg, err := config.Load(*configPath)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	runner, logger, cleanup, err := wire(cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "auctioneer:", err)
-		os.Exit(1)
-	}
-	defer cleanup()
-	logger.Info("starting", "listen_addr", cfg.ListenAddr, "advertise_address", cfg.Advertise(), "id", cfg.ID)
-	if err := <-ifrit.Invoke(sigmon.New(runner)).Wait(); err != nil {
-		logger.Error("exited", "error", err)
-		cleanup()
-		os.Exit(1)
-	}
-	logger.Info("exited")
+	daemon.Daemon[config.Config]{
+		Name: "auctioneer",
+		Load: config.Load,
+		Wire: wire,
+		Starting: func(cfg config.Config) []any {
+			return []any{"listen_addr", cfg.ListenAddr, "advertise_address", cfg.Advertise(), "id", cfg.ID}
+		},
+	}.Main()
 }

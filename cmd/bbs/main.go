@@ -3,45 +3,25 @@
 package main
 
 import (
-	"flag"
-	"fmt"
 	"os"
 	"runtime/debug"
 
-	"github.com/tedsuo/ifrit"
-	"github.com/tedsuo/ifrit/sigmon"
-
 	"diego/bbs/config"
+	"diego/deploy/daemon"
 )
 
 func main() {
-	configPath := flag.String("config", "", "path to the BBS's JSON config file")
-	flag.Parse()
-	if *configPath == "" {
-		fmt.Fprintln(os.Stderr, "bbs: -config <file> is required")
-		os.Exit(2)
-	}
-	cfg, err := config.Load(*configPath)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
 	if os.Getenv("GOGC") == "" {
 		// The BBS's heap is small and the machine's memory is not: collect
 		// less often and give the CPU to requests (decision in docs/decisions.md).
 		debug.SetGCPercent(400)
 	}
-	runner, logger, cleanup, err := wire(cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bbs:", err)
-		os.Exit(1)
-	}
-	defer cleanup()
-	logger.Info("starting", "listen_addr", cfg.ListenAddr, "tls", cfg.TLS())
-	if err := <-ifrit.Invoke(sigmon.New(runner)).Wait(); err != nil {
-		logger.Error("exited", "error", err)
-		cleanup()
-		os.Exit(1)
-	}
-	logger.Info("exited")
+	daemon.Daemon[config.Config]{
+		Name: "bbs",
+		Load: config.Load,
+		Wire: wire,
+		Starting: func(cfg config.Config) []any {
+			return []any{"listen_addr", cfg.ListenAddr, "tls", cfg.TLS()}
+		},
+	}.Main()
 }

@@ -3,38 +3,14 @@
 package main
 
 import (
-	"flag"
-	"fmt"
-	"os"
-
-	"github.com/tedsuo/ifrit"
-	"github.com/tedsuo/ifrit/sigmon"
-
 	"diego/converger/config"
+	"diego/deploy/daemon"
 )
 
 func main() {
-	configPath := flag.String("config", "", "path to the converger's JSON config file")
-	flag.Parse()
-	if *configPath == "" {
-		fmt.Fprintln(os.Stderr, "converger: -config <file> is required")
-		os.Exit(2)
-	}
-	cfg, err := config.Load(*configPath)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	runner, logger, cleanup, err := wire(cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "converger:", err)
-		os.Exit(1)
-	}
-	defer cleanup()
-	if err := <-ifrit.Invoke(sigmon.New(runner)).Wait(); err != nil {
-		logger.Error("exited", "error", err)
-		cleanup()
-		os.Exit(1)
-	}
-	logger.Info("exited")
+	daemon.Daemon[config.Config]{
+		Name: "converger",
+		Load: config.Load,
+		Wire: wire,
+	}.Main()
 }

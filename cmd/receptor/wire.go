@@ -19,7 +19,7 @@ import (
 const version = "diego"
 
 // wire builds the receptor's process group: the API, then "ready".
-func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, error) {
+func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 	level, _ := logging.ParseLevel(cfg.LogLevel)
 	logger := logging.New(os.Stdout, level, "receptor")
 
@@ -31,7 +31,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, error) {
 		Timeout:  cfg.CommunicationTimeout.Duration(),
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	handler, err := handlers.New(handlers.Deps{
 		Logger:      logger,
@@ -43,7 +43,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, error) {
 		Version:     receptor.VersionResponse{Receptor: version},
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ready := ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
 		logger.Info("ready")
@@ -54,5 +54,5 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, error) {
 	return grouper.NewOrdered(os.Interrupt, grouper.Members{
 		{Name: "api", Runner: httpserver.New(cfg.ListenAddr, handler)},
 		{Name: "ready", Runner: ready},
-	}), logger, nil
+	}), logger, nil, nil
 }
