@@ -119,29 +119,11 @@ type ModificationTag struct {
 }
 
 // DesiredLRPResponse is a desired LRP as the receptor returns it: the create
-// request's keys and the modification tag.
+// request's keys (flattened into the same JSON object) and the modification
+// tag.
 type DesiredLRPResponse struct {
-	ProcessGuid          string                        `json:"process_guid"`
-	Domain               string                        `json:"domain"`
-	RootFS               string                        `json:"rootfs"`
-	Instances            int32                         `json:"instances"`
-	EnvironmentVariables []*models.EnvironmentVariable `json:"env,omitempty"`
-	Setup                *models.Action                `json:"setup"`
-	Action               *models.Action                `json:"action"`
-	Monitor              *models.Action                `json:"monitor"`
-	StartTimeout         uint32                        `json:"start_timeout"`
-	DiskMB               int32                         `json:"disk_mb"`
-	MemoryMB             int32                         `json:"memory_mb"`
-	CPUWeight            uint32                        `json:"cpu_weight"`
-	Privileged           bool                          `json:"privileged"`
-	Ports                []uint16                      `json:"ports"`
-	Routes               RoutingInfo                   `json:"routes,omitempty"`
-	LogGuid              string                        `json:"log_guid"`
-	LogSource            string                        `json:"log_source"`
-	MetricsGuid          string                        `json:"metrics_guid"`
-	Annotation           string                        `json:"annotation,omitempty"`
-	EgressRules          []*models.SecurityGroupRule   `json:"egress_rules,omitempty"`
-	ModificationTag      ModificationTag               `json:"modification_tag"`
+	DesiredLRPCreateRequest
+	ModificationTag ModificationTag `json:"modification_tag"`
 }
 
 // PortMapping is one container port and the host port it is reachable on.

@@ -335,7 +335,7 @@ var _ = Describe("Errors and events", func() {
 	})
 
 	It("round-trips every event through its name and JSON data", func() {
-		d := receptor.DesiredLRPResponse{ProcessGuid: "pg", Ports: []uint16{}}
+		d := receptor.DesiredLRPResponse{DesiredLRPCreateRequest: receptor.DesiredLRPCreateRequest{ProcessGuid: "pg", Ports: []uint16{}}}
 		a := receptor.ActualLRPResponse{ProcessGuid: "pg", InstanceGuid: "ig", Ports: []receptor.PortMapping{}}
 		for _, e := range []receptor.Event{
 			receptor.DesiredLRPCreatedEvent{DesiredLRPResponse: d},
