@@ -18,7 +18,7 @@ FUZZTIME ?= 30s
 # The benchmark `make bench B=<name>` runs (all of them when empty).
 B ?=
 
-.PHONY: all build test unit lint check-proto run generate bench fuzz deps clean help
+.PHONY: all build test unit lint check-proto run generate bench fuzz deps clean help rootfs
 
 all: build
 
@@ -30,6 +30,7 @@ help:
 	@echo "make bench [B=x]  run the benchmarks of ../shared/benchmarks.md"
 	@echo "make fuzz         run every fuzz target for FUZZTIME ($(FUZZTIME))"
 	@echo "make lint         go vet and gofmt"
+	@echo "make rootfs       build the busybox rootfs into /var/lib/diego/rootfs/busybox (docs/rootfs.md)"
 
 deps:
 	@go version 2>/dev/null | grep -Eq 'go1\.(2[1-9]|[3-9][0-9])' || ./scripts/install-go.sh
@@ -89,6 +90,9 @@ fuzz: deps
 			go test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME); \
 		done; \
 	done
+
+rootfs:
+	./deploy/rootfs/build.sh /var/lib/diego/rootfs/busybox
 
 clean:
 	rm -rf bin
