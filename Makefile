@@ -7,6 +7,9 @@ SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 export GOTOOLCHAIN ?= auto
 export GOFLAGS ?= -buildvcs=false
+# Static binaries: garden re-executes itself inside containers, whose rootfs
+# has no dynamic loader, and the healthcheck runs there too.
+export CGO_ENABLED ?= 0
 
 SHARED ?= ../shared
 # Tools are pinned in go.mod's tool block (ginkgo, counterfeiter, protoc-gen-go).
@@ -36,6 +39,8 @@ deps:
 	@go version 2>/dev/null | grep -Eq 'go1\.(2[1-9]|[3-9][0-9])' || ./scripts/install-go.sh
 	@command -v python3 >/dev/null || { echo "installing python3 (for the wire-format check)"; \
 		apt-get update -qq && apt-get install -y -qq python3 >/dev/null; }
+	@command -v iptables-restore >/dev/null || { echo "installing iptables (garden's container networking)"; \
+		apt-get update -qq && apt-get install -y -qq iptables >/dev/null; }
 	@go mod download
 
 build: deps

@@ -20,6 +20,7 @@ import (
 	"diego/bbs/db/etcddb"
 	"diego/bbs/lock"
 	"diego/deploy/clock"
+	"diego/deploy/daemon"
 	"diego/deploy/httpserver"
 	"diego/deploy/logging"
 	"diego/metron/emitter"
@@ -85,18 +86,12 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 	api := httpserver.New(cfg.ListenAddr, handler)
 	api.ErrorLog = log.New(slogWriter{logger}, "", 0)
 
-	announce := ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
-		logger.Info("ready")
-		close(ready)
-		<-signals
-		return nil
-	})
 	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
 		{Name: "lock", Runner: held},
 		{Name: "metrics", Runner: metrics},
 		{Name: "auction-runner", Runner: auctions},
 		{Name: "api", Runner: api},
-		{Name: "ready", Runner: announce},
+		{Name: "ready", Runner: daemon.Announce(logger)},
 	})
 	return group, logger, cleanup, nil
 }

@@ -5,7 +5,6 @@ import (
 	"log"
 	"log/slog"
 	"net/http"
-	"net/http/pprof"
 	"os"
 
 	"github.com/tedsuo/ifrit"
@@ -19,6 +18,7 @@ import (
 	"diego/bbs/peers"
 	"diego/bbs/taskcallback"
 	"diego/deploy/clock"
+	"diego/deploy/daemon"
 	"diego/deploy/httpserver"
 	"diego/deploy/logging"
 	"diego/deploy/tlsconfig"
@@ -104,11 +104,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 		{Name: "open", Runner: open},
 	}
 	if cfg.DebugAddress != "" {
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		members = append(grouper.Members{{Name: "debug", Runner: httpserver.New(cfg.DebugAddress, mux)}}, members...)
+		members = append(grouper.Members{{Name: "debug", Runner: daemon.Debug(cfg.DebugAddress)}}, members...)
 	}
 	return grouper.NewOrdered(os.Interrupt, members), logger, cleanup, nil
 }

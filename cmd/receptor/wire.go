@@ -8,6 +8,7 @@ import (
 	"github.com/tedsuo/ifrit/grouper"
 
 	bbsclient "diego/bbs/client"
+	"diego/deploy/daemon"
 	"diego/deploy/httpserver"
 	"diego/deploy/logging"
 	"diego/receptor"
@@ -45,14 +46,8 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ready := ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
-		logger.Info("ready")
-		close(ready)
-		<-signals
-		return nil
-	})
 	return grouper.NewOrdered(os.Interrupt, grouper.Members{
 		{Name: "api", Runner: httpserver.New(cfg.ListenAddr, handler)},
-		{Name: "ready", Runner: ready},
+		{Name: "ready", Runner: daemon.Announce(logger)},
 	}), logger, nil, nil
 }

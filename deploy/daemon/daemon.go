@@ -7,10 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/sigmon"
+
+	"diego/deploy/httpserver"
 )
 
 // Daemon names a daemon's pieces.
@@ -60,4 +64,27 @@ func (d Daemon[C]) Main() {
 	}
 	cleanup()
 	logger.Info("exited")
+}
+
+// Announce is the last member of a daemon's ordered group: once everything
+// before it is ready it logs "ready" (what operators and tests wait for),
+// then waits for a signal.
+func Announce(logger *slog.Logger) ifrit.Runner {
+	return ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
+		logger.Info("ready")
+		close(ready)
+		<-signals
+		return nil
+	})
+}
+
+// Debug serves pprof on addr, for the debug_address every daemon accepts.
+func Debug(addr string) ifrit.Runner {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return httpserver.New(addr, mux)
 }

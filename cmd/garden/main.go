@@ -1,0 +1,23 @@
+// Command garden is the cell's container server: the Garden API (spec cell
+// §2) over the Linux backend. The same binary is each container's
+// garden-init and garden-exec, chosen by argv[0], so it must be built
+// static (CGO_ENABLED=0; the Makefile does).
+package main
+
+import (
+	"diego/deploy/daemon"
+	"diego/garden/backend/linux"
+	"diego/garden/config"
+)
+
+func main() {
+	linux.Reexec()
+	daemon.Daemon[config.Config]{
+		Name: "garden",
+		Load: config.Load,
+		Wire: wire,
+		Starting: func(cfg config.Config) []any {
+			return []any{"listen_network", cfg.ListenNetwork, "listen_addr", cfg.ListenAddr, "depot_dir", cfg.DepotDir}
+		},
+	}.Main()
+}

@@ -1,0 +1,590 @@
+package linux
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"diego/garden"
+)
+
+// savedName is the container's description in its depot directory, kept
+// up to date so a restarted garden can reload or clean it up.
+const savedName = "container.json"
+
+type savedContainer struct {
+	Handle      string               `json:"handle"`
+	InitPid     int                  `json:"init_pid"`
+	Network     containerNetwork     `json:"network"`
+	MappedPorts []garden.PortMapping `json:"mapped_ports"`
+	Limits      garden.Limits        `json:"limits"`
+	GraceTime   time.Duration        `json:"grace_time"`
+	Env         []string             `json:"env"`
+	Properties  garden.Properties    `json:"properties"`
+	CreatedAt   time.Time            `json:"created_at"`
+}
+
+type container struct {
+	b      *Backend
+	handle string
+	dir    string
+
+	mu         sync.Mutex
+	properties garden.Properties
+	network    containerNetwork
+	mapped     []garden.PortMapping
+	proxies    []*proxy
+	limits     garden.Limits
+	graceTime  time.Duration
+	env        []string
+	createdAt  time.Time
+	initPid    int
+	initCmd    *exec.Cmd
+	initDone   chan struct{}
+	cg         cgroup
+	processes  map[string]*process
+	stopped    bool
+}
+
+func newContainer(b *Backend, handle, dir string) *container {
+	return &container{
+		b: b, handle: handle, dir: dir,
+		properties: garden.Properties{},
+		processes:  map[string]*process{},
+	}
+}
+
+func (c *container) restore(s savedContainer) {
+	c.initPid, c.network, c.mapped, c.limits = s.InitPid, s.Network, s.MappedPorts, s.Limits
+	c.graceTime, c.env, c.createdAt = s.GraceTime, s.Env, s.CreatedAt
+	if s.Properties != nil {
+		c.properties = s.Properties
+	}
+	c.cg = c.b.cgroups.Open(c.handle)
+}
+
+// save writes the container's description; the caller holds c.mu.
+func (c *container) save() error {
+	return writeJSON(filepath.Join(c.dir, savedName), savedContainer{
+		Handle: c.handle, InitPid: c.initPid, Network: c.network, MappedPorts: c.mapped, Limits: c.limits,
+		GraceTime: c.graceTime, Env: c.env, Properties: c.properties, CreatedAt: c.createdAt,
+	})
+}
+
+func (c *container) create(spec garden.ContainerSpec, rootfs string, readOnly bool) error {
+	c.createdAt = c.b.clock.Now()
+	c.limits, c.env = spec.Limits, spec.Env
+	for k, v := range spec.Properties {
+		c.properties[k] = v
+	}
+	for _, d := range []string{upperDirName, workDirName} {
+		if err := os.MkdirAll(filepath.Join(c.dir, d), 0o755); err != nil {
+			return fmt.Errorf("creating depot directory: %w", err)
+		}
+	}
+	cn, err := c.b.net.allocate(spec.Network)
+	if err != nil {
+		return err
+	}
+	c.network = cn
+	hosts := fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", cn.ContainerIP, c.handle)
+	if err := os.WriteFile(filepath.Join(c.dir, hostsName), []byte(hosts), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(c.dir, resolvName), resolvConf(c.b.cfg.DNSServers), 0o644); err != nil {
+		return err
+	}
+	if c.cg, err = c.b.cgroups.Create(c.handle, spec.Limits); err != nil {
+		return err
+	}
+	var binds []bindMount
+	for _, m := range spec.BindMounts {
+		if m.Origin == garden.BindMountOriginContainer {
+			return errors.New("bind mounts with origin container are not supported")
+		}
+		if m.SrcPath == "" || m.DstPath == "" {
+			return errors.New("a bind mount needs src_path and dst_path")
+		}
+		binds = append(binds, bindMount{Src: m.SrcPath, Dst: m.DstPath, ReadOnly: m.Mode == garden.BindMountModeRO})
+	}
+	hostname := c.handle
+	if len(hostname) > 64 {
+		hostname = hostname[:64]
+	}
+	cmd, err := c.b.startInit(c, initSpec{Dir: c.dir, RootFS: rootfs, ReadOnly: readOnly, Hostname: hostname, BindMounts: binds, Binary: c.b.cfg.InitBin,
+		PidsProcs: c.cg.PidsProcsFile()})
+	if err != nil {
+		return err
+	}
+	c.initCmd, c.initPid, c.initDone = cmd, cmd.Process.Pid, make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(c.initDone)
+	}()
+	if err := c.saveLocked(); err != nil {
+		return err
+	}
+	if err := c.b.net.setUp(c.handle, cn, c.initPid); err != nil {
+		return err
+	}
+	for _, in := range spec.NetIn {
+		if _, _, err := c.NetIn(in.HostPort, in.ContainerPort); err != nil {
+			return err
+		}
+	}
+	if len(spec.NetOut) > 0 {
+		if err := c.BulkNetOut(spec.NetOut); err != nil {
+			return err
+		}
+	}
+	grace := spec.GraceTime
+	if grace == 0 {
+		grace = c.b.cfg.DefaultGraceTime
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.graceTime = grace
+	c.properties[garden.GraceTimeProperty] = strconv.FormatInt(int64(grace), 10)
+	c.properties[garden.ContainerIPProperty] = cn.ContainerIP
+	c.properties[garden.HostIPProperty] = cn.HostIP
+	c.properties[garden.ExternalIPProperty] = c.b.net.externalIP.String()
+	c.properties[garden.StateProperty] = garden.StateCreated
+	return c.save()
+}
+
+func (c *container) saveLocked() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.save()
+}
+
+// tearDown kills everything in the container and removes its network,
+// cgroups and depot directory. It works on half-built containers and on
+// containers a previous garden left behind.
+func (c *container) tearDown() error {
+	c.closeProxies()
+	var errs []error
+	c.mu.Lock()
+	pid, done, mapped := c.initPid, c.initDone, c.mapped
+	c.mu.Unlock()
+	if pid > 0 {
+		// Killing pid 1 kills every process of its pid namespace.
+		if err := unix.Kill(pid, unix.SIGKILL); err == nil || errors.Is(err, unix.ESRCH) {
+			if done != nil {
+				<-done
+			} else {
+				waitGone(pid)
+			}
+		}
+	}
+	if c.cg != nil {
+		if pids, err := c.cg.Procs(); err == nil {
+			for _, p := range pids {
+				_ = unix.Kill(p, unix.SIGKILL)
+			}
+		}
+	}
+	if err := c.b.net.tearDown(c.handle, c.network); err != nil {
+		errs = append(errs, err)
+	}
+	c.b.net.release(c.network)
+	for _, m := range mapped {
+		c.b.net.ports.release(m.HostPort)
+	}
+	if c.cg != nil {
+		if err := c.cg.Destroy(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		errs = append(errs, fmt.Errorf("removing %s: %w", c.dir, err))
+	}
+	return errors.Join(errs...)
+}
+
+// waitGone waits for a process that is not our child to disappear.
+func waitGone(pid int) {
+	for range 500 {
+		if unix.Kill(pid, 0) != nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (c *container) closeProxies() {
+	c.mu.Lock()
+	proxies := c.proxies
+	c.proxies = nil
+	c.mu.Unlock()
+	for _, p := range proxies {
+		p.Close()
+	}
+}
+
+// Handle is the container's handle.
+func (c *container) Handle() string { return c.handle }
+
+func (c *container) graceTimeValue() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.graceTime
+}
+
+func (c *container) matches(want garden.Properties) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, v := range want {
+		if c.properties[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Stop signals every process but the init: TERM every second up to ten
+// times, then KILL likewise (spec cell §2.11).
+func (c *container) Stop(kill bool) error {
+	signals := []unix.Signal{unix.SIGTERM, unix.SIGKILL}
+	if kill {
+		signals = signals[1:]
+	}
+	for _, sig := range signals {
+		for range 10 {
+			pids := c.processPids()
+			if len(pids) == 0 {
+				break
+			}
+			for _, p := range pids {
+				_ = unix.Kill(p, sig)
+			}
+			select {
+			case <-c.b.clock.After(time.Second):
+			case <-c.processesGone():
+			}
+		}
+	}
+	c.mu.Lock()
+	c.stopped = true
+	c.mu.Unlock()
+	if len(c.processPids()) > 0 {
+		return errors.New("processes survived SIGKILL")
+	}
+	return nil
+}
+
+// processPids are the host pids in the container's cgroup, init aside.
+func (c *container) processPids() []int {
+	if c.cg == nil {
+		return nil
+	}
+	pids, _ := c.cg.Procs()
+	out := pids[:0]
+	for _, p := range pids {
+		if p != c.initPid {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// processesGone closes once the cgroup holds only the init (checked every
+// 20 ms), so Stop does not wait a whole second after a quick exit.
+func (c *container) processesGone() <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		for range 50 {
+			if len(c.processPids()) == 0 {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return ch
+}
+
+// Info reports the container (spec cell §2.9).
+func (c *container) Info() (garden.ContainerInfo, error) {
+	oom := c.cg != nil && c.cg.OOMKilled()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	info := garden.ContainerInfo{
+		State:         garden.ContainerStateActive,
+		Events:        []string{},
+		HostIP:        c.network.HostIP,
+		ContainerIP:   c.network.ContainerIP,
+		ExternalIP:    c.b.net.externalIP.String(),
+		ContainerPath: c.dir,
+		ProcessIDs:    []string{},
+		Properties:    garden.Properties{},
+		MappedPorts:   append([]garden.PortMapping{}, c.mapped...),
+	}
+	if c.stopped {
+		info.State = garden.ContainerStateStopped
+	}
+	if oom {
+		info.Events = append(info.Events, garden.OutOfMemoryEvent)
+	}
+	for k, v := range c.properties {
+		info.Properties[k] = v
+	}
+	for id, p := range c.processes {
+		if !p.exited() {
+			info.ProcessIDs = append(info.ProcessIDs, id)
+		}
+	}
+	sort.Strings(info.ProcessIDs)
+	return info, nil
+}
+
+// Metrics reads the cgroup and the overlay upper directory.
+func (c *container) Metrics() (garden.Metrics, error) {
+	if c.cg == nil {
+		return garden.Metrics{}, errors.New("container has no cgroup")
+	}
+	mem, cpu, pids := c.cg.Stats()
+	bytes, inodes := diskUsage(filepath.Join(c.dir, upperDirName))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return garden.Metrics{
+		MemoryStat: mem,
+		CPUStat:    cpu,
+		DiskStat: garden.ContainerDiskStat{
+			TotalBytesUsed: bytes, TotalInodesUsed: inodes, ExclusiveBytesUsed: bytes, ExclusiveInodesUsed: inodes,
+		},
+		NetworkStat: linkStats(c.network.HostVeth),
+		PidStat:     pids,
+		Age:         c.b.clock.Since(c.createdAt),
+	}, nil
+}
+
+// diskUsage sums the blocks and inodes under dir.
+func diskUsage(dir string) (bytes, inodes uint64) {
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		inodes++
+		if info, err := d.Info(); err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				bytes += uint64(st.Blocks) * 512
+			}
+		}
+		return nil
+	})
+	return bytes, inodes
+}
+
+// CurrentBandwidthLimits reports what was set; nothing enforces it.
+func (c *container) CurrentBandwidthLimits() (garden.BandwidthLimits, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.limits.Bandwidth, nil
+}
+
+// CurrentCPULimits reports what was set at create.
+func (c *container) CurrentCPULimits() (garden.CPULimits, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.limits.CPU, nil
+}
+
+// CurrentDiskLimits reports what was set; usage is measured, not capped.
+func (c *container) CurrentDiskLimits() (garden.DiskLimits, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.limits.Disk, nil
+}
+
+// CurrentMemoryLimits reports what was set at create.
+func (c *container) CurrentMemoryLimits() (garden.MemoryLimits, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.limits.Memory, nil
+}
+
+// NetIn maps a host port to a container port with a DNAT rule for the
+// external address and a proxy on 127.0.0.1 (spec cell §2.10, §7.2).
+func (c *container) NetIn(hostPort, containerPort uint32) (uint32, uint32, error) {
+	var listener net.Listener
+	listen := func(port uint32) bool {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return false
+		}
+		listener = l
+		return true
+	}
+	port, err := c.b.net.ports.acquire(hostPort, listen)
+	if err != nil {
+		return 0, 0, err
+	}
+	if listener == nil {
+		if !listen(port) {
+			c.b.net.ports.release(port)
+			return 0, 0, fmt.Errorf("host port %d is in use on 127.0.0.1", port)
+		}
+	}
+	if containerPort == 0 {
+		containerPort = port
+	}
+	if err := c.b.net.netIn(c.handle, c.network, port, containerPort); err != nil {
+		listener.Close()
+		c.b.net.ports.release(port)
+		return 0, 0, err
+	}
+	p := startProxy(listener, fmt.Sprintf("%s:%d", c.network.ContainerIP, containerPort))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.proxies = append(c.proxies, p)
+	c.mapped = append(c.mapped, garden.PortMapping{HostPort: port, ContainerPort: containerPort})
+	encoded, _ := json.Marshal(c.mapped)
+	c.properties[garden.MappedPortsProperty] = string(encoded)
+	return port, containerPort, c.save()
+}
+
+// NetOut allows egress matching rule.
+func (c *container) NetOut(rule garden.NetOutRule) error {
+	return c.BulkNetOut([]garden.NetOutRule{rule})
+}
+
+// BulkNetOut allows egress matching each rule, in one iptables-restore.
+func (c *container) BulkNetOut(rules []garden.NetOutRule) error {
+	return c.b.net.netOut(c.handle, c.network, rules)
+}
+
+// SetGraceTime changes the idle time before the server reaps the container.
+func (c *container) SetGraceTime(d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.graceTime = d
+	c.properties[garden.GraceTimeProperty] = strconv.FormatInt(int64(d), 10)
+	return c.save()
+}
+
+// Properties returns a copy of the properties.
+func (c *container) Properties() (garden.Properties, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := garden.Properties{}
+	for k, v := range c.properties {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// Property returns one property.
+func (c *container) Property(name string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.properties[name]
+	if !ok {
+		return "", fmt.Errorf("property does not exist: %s", name)
+	}
+	return v, nil
+}
+
+// SetProperty sets and persists one property.
+func (c *container) SetProperty(name, value string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.properties[name] = value
+	return c.save()
+}
+
+// RemoveProperty deletes one property.
+func (c *container) RemoveProperty(name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.properties[name]; !ok {
+		return fmt.Errorf("property does not exist: %s", name)
+	}
+	delete(c.properties, name)
+	return c.save()
+}
+
+// StreamIn extracts a tar into the container as the spec's user.
+func (c *container) StreamIn(spec garden.StreamInSpec) error {
+	if spec.Path == "" {
+		return errors.New("stream in: a destination path is required")
+	}
+	var stderr limitedBuffer
+	p, err := c.spawn(spawnRequest{Kind: kindTarIn, Path: spec.Path, User: spec.User},
+		garden.ProcessIO{Stdin: spec.TarStream, Stderr: &stderr}, false)
+	if err != nil {
+		return fmt.Errorf("stream in: %w", err)
+	}
+	status, err := p.Wait()
+	if err != nil {
+		return fmt.Errorf("stream in: %w", err)
+	}
+	if status != 0 {
+		return fmt.Errorf("stream in to %s: %s", spec.Path, stderr.String())
+	}
+	return nil
+}
+
+// StreamOut returns a tar of the spec's path, read as the spec's user. An
+// error after the first bytes truncates the stream (spec cell §2.7).
+func (c *container) StreamOut(spec garden.StreamOutSpec) (io.ReadCloser, error) {
+	if spec.Path == "" {
+		return nil, errors.New("stream out: a source path is required")
+	}
+	r, w := io.Pipe()
+	var stderr limitedBuffer
+	p, err := c.spawn(spawnRequest{Kind: kindTarOut, Path: spec.Path, User: spec.User},
+		garden.ProcessIO{Stdout: w, Stderr: &stderr}, false)
+	if err != nil {
+		return nil, fmt.Errorf("stream out: %w", err)
+	}
+	go func() {
+		status, err := p.Wait()
+		if err == nil && status != 0 {
+			err = fmt.Errorf("stream out of %s: %s", spec.Path, stderr.String())
+		}
+		w.CloseWithError(err)
+	}()
+	return r, nil
+}
+
+// limitedBuffer keeps the first 4 KiB written to it, for error messages.
+type limitedBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if room := 4096 - len(l.buf); room > 0 {
+		l.buf = append(l.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (l *limitedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return string(trimNewline(l.buf))
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
