@@ -1,0 +1,314 @@
+package depot_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/tedsuo/ifrit"
+
+	"diego/deploy/clock/fakeclock"
+	"diego/deploy/logging"
+	"diego/executor"
+	"diego/executor/depot"
+	"diego/executor/depot/depotfakes"
+	"diego/garden"
+	"diego/garden/gardenfakes"
+	"diego/models"
+)
+
+// controlledSteps is a step tree the test drives: close ready to make it
+// healthy, send on exit to end it; an interrupt ends it with "cancelled".
+type controlledSteps struct {
+	ready       chan struct{}
+	exit        chan error
+	interrupted chan struct{}
+}
+
+func newControlledSteps() *controlledSteps {
+	return &controlledSteps{ready: make(chan struct{}), exit: make(chan error, 1), interrupted: make(chan struct{})}
+}
+
+func (s *controlledSteps) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
+	readyCh := s.ready
+	for {
+		select {
+		case <-readyCh:
+			close(ready)
+			readyCh = nil
+		case err := <-s.exit:
+			return err
+		case <-signals:
+			close(s.interrupted)
+			return errors.New("cancelled")
+		}
+	}
+}
+
+var _ = Describe("Depot", func() {
+	var (
+		clk          *fakeclock.FakeClock
+		gardenClient *gardenfakes.FakeClient
+		gardenBox    *gardenfakes.FakeContainer
+		steps        *depotfakes.FakeStepsBuilder
+		appLog       *depotfakes.FakeAppLog
+		metrics      *depotfakes.FakeMetrics
+		hub          *depot.Hub
+		sub          *depot.Subscription
+		d            *depot.Depot
+		logger       *slog.Logger
+		tree         *controlledSteps
+	)
+
+	runAction := &models.Action{RunAction: &models.RunAction{Path: "/bin/app", User: "vcap"}}
+
+	BeforeEach(func() {
+		clk = fakeclock.NewFakeClock(time.Unix(1000, 0))
+		gardenClient = &gardenfakes.FakeClient{}
+		gardenBox = &gardenfakes.FakeContainer{}
+		gardenBox.HandleReturns("g1")
+		gardenBox.InfoReturns(garden.ContainerInfo{ExternalIP: "10.0.0.5", ContainerIP: "10.254.0.2",
+			MappedPorts: []garden.PortMapping{{HostPort: 61001, ContainerPort: 8080}}}, nil)
+		gardenClient.CreateReturns(gardenBox, nil)
+		steps = &depotfakes.FakeStepsBuilder{}
+		tree = newControlledSteps()
+		steps.StepsRunnerReturns(tree, nil)
+		appLog = &depotfakes.FakeAppLog{}
+		metrics = &depotfakes.FakeMetrics{}
+		hub = depot.NewHub()
+		sub = hub.Subscribe()
+		logger = logging.Discard()
+		d = depot.New(depot.Config{
+			CellID: "cell-z", OwnerName: "exec-1", Total: executor.ExecutorResources{MemoryMB: 1024, DiskMB: 2048, Containers: 3},
+			ContainerInodeLimit: 200000, ContainerMaxCPUShares: 1024, ReservedExpiration: time.Minute,
+		}, logger, clk, gardenClient, steps, appLog, metrics, hub)
+	})
+
+	nextEvent := func() executor.Event {
+		GinkgoHelper()
+		var e executor.Event
+		Eventually(sub.Events()).Should(Receive(&e))
+		return e
+	}
+
+	allocate := func(guid string, memory, disk int) []executor.AllocationFailure {
+		return d.AllocateContainers(logger, []executor.AllocationRequest{{Guid: guid,
+			Resource: executor.Resource{MemoryMB: memory, DiskMB: disk, MaxPids: 1024}, Tags: executor.Tags{"lifecycle": "lrp"}}})
+	}
+
+	Describe("allocation", func() {
+		It("reserves resources and emits container_reserved", func() {
+			Expect(allocate("g1", 256, 512)).To(BeEmpty())
+			e := nextEvent()
+			Expect(e.Type).To(Equal(executor.EventTypeContainerReserved))
+			Expect(e.Container.Guid).To(Equal("g1"))
+			Expect(e.Container.State).To(Equal(executor.StateReserved))
+			Expect(e.Container.AllocatedAt).To(Equal(time.Unix(1000, 0).UnixNano()))
+			Expect(d.RemainingResources()).To(Equal(executor.ExecutorResources{MemoryMB: 768, DiskMB: 1536, Containers: 2}))
+			Expect(d.ListContainers(executor.Tags{"lifecycle": "lrp"})).To(HaveLen(1))
+			Expect(d.ListContainers(executor.Tags{"lifecycle": "task"})).To(BeEmpty())
+		})
+
+		It("fails duplicates, missing guids, bad limits and what does not fit, with the spec's messages", func() {
+			Expect(allocate("g1", 256, 512)).To(BeEmpty())
+			failures := d.AllocateContainers(logger, []executor.AllocationRequest{
+				{Guid: "g1", Resource: executor.Resource{MemoryMB: 1}},
+				{Guid: "", Resource: executor.Resource{MemoryMB: 1}},
+				{Guid: "neg", Resource: executor.Resource{MemoryMB: -1}},
+				{Guid: "big", Resource: executor.Resource{MemoryMB: 2000}},
+				{Guid: "fits", Resource: executor.Resource{MemoryMB: 100}},
+			})
+			Expect(failures).To(HaveLen(4))
+			Expect(failures[0].ErrorMsg).To(Equal("container guid not available"))
+			Expect(failures[1].ErrorMsg).To(Equal("container guid not specified"))
+			Expect(failures[2].ErrorMsg).To(Equal("container limits invalid"))
+			Expect(failures[3].ErrorMsg).To(Equal("insufficient resources available"))
+			Expect(failures[3].Guid).To(Equal("big"))
+			Expect(d.RemainingResources().Containers).To(Equal(1))
+		})
+
+		It("completes a reservation that is never run once it expires", func() {
+			Expect(allocate("g1", 1, 1)).To(BeEmpty())
+			nextEvent()
+			gardenClient.ContainersReturns(nil, nil)
+			clk.Increment(61 * time.Second)
+			d.Reap(ctx, logger)
+			e := nextEvent()
+			Expect(e.Type).To(Equal(executor.EventTypeContainerComplete))
+			Expect(e.Container.RunResult).To(Equal(executor.ContainerRunResult{Failed: true, FailureReason: "expired container"}))
+		})
+	})
+
+	Describe("running", func() {
+		BeforeEach(func() {
+			Expect(allocate("g1", 256, 512)).To(BeEmpty())
+			nextEvent()
+		})
+
+		run := func() {
+			GinkgoHelper()
+			Expect(d.RunContainer(logger, executor.RunRequest{Guid: "g1", Tags: executor.Tags{"domain": "cf"}, RunInfo: executor.RunInfo{
+				RootFSPath: "/rootfs", CPUWeight: 50, Action: runAction, Privileged: true,
+				Ports:       []executor.PortMapping{{ContainerPort: 8080}, {ContainerPort: 8080}},
+				Env:         []executor.EnvironmentVariable{{Name: "A", Value: "1"}},
+				LogConfig:   executor.LogConfig{Guid: "log-guid", Index: 2, SourceName: "CELL"},
+				EgressRules: []*models.SecurityGroupRule{{Protocol: "tcp", Destinations: []string{"10.0.0.0/24"}, Ports: []uint32{80}}},
+			}})).To(Succeed())
+		}
+
+		It("creates the garden container from the spec and goes created → running → completed", func() {
+			run()
+			Eventually(gardenClient.CreateCallCount).Should(Equal(1))
+			spec := gardenClient.CreateArgsForCall(0)
+			Expect(spec.Handle).To(Equal("g1"))
+			Expect(spec.Image.URI).To(Equal("/rootfs"))
+			Expect(spec.Privileged).To(BeTrue())
+			Expect(spec.Env).To(Equal([]string{"A=1"}))
+			Expect(spec.Limits.Memory.LimitInBytes).To(BeEquivalentTo(256 << 20))
+			Expect(spec.Limits.Disk.ByteHard).To(BeEquivalentTo(512 << 20))
+			Expect(spec.Limits.Disk.InodeHard).To(BeEquivalentTo(200000))
+			Expect(spec.Limits.Pid.Max).To(BeEquivalentTo(1024))
+			Expect(spec.Limits.CPU.LimitInShares).To(BeEquivalentTo(512))
+			Expect(spec.Properties).To(HaveKeyWithValue("executor:owner", "exec-1"))
+			Expect(spec.Properties).To(HaveKeyWithValue("log_config", `{"guid":"log-guid","index":2,"source_name":"CELL"}`))
+			Expect(spec.NetIn).To(Equal([]garden.NetInSpec{{ContainerPort: 8080}}), "ports are deduplicated")
+			Expect(spec.NetOut).To(Equal([]garden.NetOutRule{{Protocol: garden.ProtocolTCP,
+				Networks: []garden.IPRange{{Start: "10.0.0.0", End: "10.0.0.255"}}, Ports: []garden.PortRange{{Start: 80, End: 80}}}}))
+
+			Eventually(steps.StepsRunnerCallCount).Should(Equal(1))
+			_, c, gc := steps.StepsRunnerArgsForCall(0)
+			Expect(gc).To(Equal(gardenBox))
+			Expect(c.State).To(Equal(executor.StateCreated))
+			Expect(c.ExternalIP).To(Equal("10.0.0.5"))
+			Expect(c.InternalIP).To(Equal("10.254.0.2"))
+			Expect(c.Ports[0].HostPort).To(BeEquivalentTo(61001))
+			Expect(c.Tags).To(Equal(executor.Tags{"lifecycle": "lrp", "domain": "cf"}))
+			Expect(appLog.InfoCallCount()).To(BeNumerically(">=", 2))
+			_, first := appLog.InfoArgsForCall(0)
+			Expect(first).To(Equal("Cell cell-z creating container for instance g1"))
+			_, second := appLog.InfoArgsForCall(1)
+			Expect(second).To(Equal("Cell cell-z successfully created container for instance g1"))
+
+			close(tree.ready)
+			e := nextEvent()
+			Expect(e.Type).To(Equal(executor.EventTypeContainerRunning))
+			Expect(e.Container.State).To(Equal(executor.StateRunning))
+
+			tree.exit <- errors.New("Exited with status 1")
+			e = nextEvent()
+			Expect(e.Type).To(Equal(executor.EventTypeContainerComplete))
+			Expect(e.Container.RunResult).To(Equal(executor.ContainerRunResult{Failed: true, FailureReason: "Exited with status 1"}))
+		})
+
+		It("completes successfully when the steps succeed", func() {
+			run()
+			Eventually(steps.StepsRunnerCallCount).Should(Equal(1))
+			tree.exit <- nil
+			e := nextEvent()
+			Expect(e.Type).To(Equal(executor.EventTypeContainerComplete))
+			Expect(e.Container.RunResult.Failed).To(BeFalse())
+		})
+
+		It("completes with a retryable failure when garden cannot create", func() {
+			gardenClient.CreateReturns(nil, errors.New("no space"))
+			run()
+			e := nextEvent()
+			Expect(e.Container.RunResult).To(Equal(executor.ContainerRunResult{Failed: true,
+				FailureReason: "failed to create container: no space", Retryable: true}))
+			_, msg := appLog.ErrorArgsForCall(0)
+			Expect(msg).To(Equal("Cell cell-z failed to create container for instance g1: no space"))
+		})
+
+		It("refuses to run unknown, already-running or step-less containers", func() {
+			Expect(d.RunContainer(logger, executor.RunRequest{Guid: "nope", RunInfo: executor.RunInfo{Action: runAction}})).
+				To(MatchError(executor.ErrContainerNotFound))
+			Expect(d.RunContainer(logger, executor.RunRequest{Guid: "g1"})).To(MatchError(executor.ErrStepsInvalid))
+			Expect(d.RunContainer(logger, executor.RunRequest{Guid: "g1", RunInfo: executor.RunInfo{
+				Action: &models.Action{RunAction: &models.RunAction{}}}})).To(MatchError(executor.ErrStepsInvalid))
+			run()
+			Expect(d.RunContainer(logger, executor.RunRequest{Guid: "g1", RunInfo: executor.RunInfo{Action: runAction}})).
+				To(MatchError(executor.ErrInvalidTransition))
+		})
+
+		It("interrupts the steps on stop and deletes the garden container", func() {
+			run()
+			Eventually(steps.StepsRunnerCallCount).Should(Equal(1))
+			close(tree.ready)
+			nextEvent()
+			Expect(d.StopContainer(logger, "g1")).To(Succeed())
+			Eventually(tree.interrupted).Should(BeClosed())
+			e := nextEvent()
+			Expect(e.Container.RunResult.Stopped).To(BeTrue())
+			Expect(e.Container.State).To(Equal(executor.StateCompleted))
+
+			gardenClient.DestroyReturns(garden.ContainerNotFoundError{Handle: "g1"})
+			Expect(d.DeleteContainer(logger, "g1")).To(Succeed(), "a garden container already gone is fine")
+			Expect(gardenClient.DestroyArgsForCall(0)).To(Equal("g1"))
+			_, err := d.GetContainer("g1")
+			Expect(err).To(MatchError(executor.ErrContainerNotFound))
+			Expect(d.RemainingResources().Containers).To(Equal(3))
+		})
+
+		It("reports a garden container that disappeared", func() {
+			run()
+			Eventually(steps.StepsRunnerCallCount).Should(Equal(1))
+			gardenClient.ContainersReturns(nil, nil)
+			gardenClient.LookupReturns(nil, garden.ContainerNotFoundError{Handle: "g1"})
+			d.Reap(ctx, logger)
+			e := nextEvent()
+			Expect(e.Container.RunResult.FailureReason).To(Equal("missing garden container"))
+		})
+	})
+
+	It("completes a stopped reservation as stopped-before-running and deletes it without garden", func() {
+		Expect(allocate("g2", 1, 1)).To(BeEmpty())
+		nextEvent()
+		Expect(d.StopContainer(logger, "g2")).To(Succeed())
+		e := nextEvent()
+		Expect(e.Container.RunResult).To(Equal(executor.ContainerRunResult{Failed: true, FailureReason: "stopped-before-running", Stopped: true}))
+		Expect(d.DeleteContainer(logger, "g2")).To(Succeed())
+		Expect(gardenClient.DestroyCallCount()).To(BeZero())
+		Expect(d.StopContainer(logger, "g2")).To(MatchError(executor.ErrContainerNotFound))
+	})
+
+	It("destroys every garden container it owns at start, and reaps unknown ones", func() {
+		a, b := &gardenfakes.FakeContainer{}, &gardenfakes.FakeContainer{}
+		a.HandleReturns("left-1")
+		b.HandleReturns("left-2")
+		gardenClient.ContainersReturns([]garden.Container{a, b}, nil)
+		Expect(d.DestroyOwned(logger)).To(Succeed())
+		Expect(gardenClient.ContainersArgsForCall(0)).To(Equal(garden.Properties{"executor:owner": "exec-1", "garden.state": "all"}))
+		Expect(gardenClient.DestroyCallCount()).To(Equal(2))
+
+		d.Reap(ctx, logger)
+		Expect(gardenClient.DestroyCallCount()).To(Equal(4))
+	})
+
+	It("drops a subscriber that falls too far behind", func() {
+		slow := hub.Subscribe()
+		for range 1100 {
+			hub.Emit(executor.Event{Type: executor.EventTypeContainerReserved})
+		}
+		Eventually(func() bool {
+			for {
+				select {
+				case _, ok := <-slow.Events():
+					if !ok {
+						return true
+					}
+				default:
+					return false
+				}
+			}
+		}).Should(BeTrue())
+	})
+})
+
+var (
+	_   ifrit.Runner = (*controlledSteps)(nil)
+	ctx = context.Background()
+)

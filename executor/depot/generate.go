@@ -1,0 +1,7 @@
+package depot
+
+//go:generate go tool counterfeiter -generate
+
+//counterfeiter:generate . StepsBuilder
+//counterfeiter:generate . AppLog
+//counterfeiter:generate . Metrics

@@ -1,0 +1,219 @@
+// Package runners holds the executor's periodic work (spec cell §3.3,
+// §3.10): the reaper, the container and capacity metrics, and the garden
+// health check that decides /ping.
+package runners
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/tedsuo/ifrit"
+
+	"diego/deploy/clock"
+	"diego/executor"
+	"diego/garden"
+	"diego/metron/emitter"
+)
+
+// Every runs f at once and then every interval until signalled.
+func Every(clk clock.Clock, interval time.Duration, f func(ctx context.Context)) ifrit.Runner {
+	return ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		close(ready)
+		ticker := clk.NewTicker(interval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-signals:
+				return nil
+			case <-ticker.C():
+				f(ctx)
+			}
+		}
+	})
+}
+
+// Depot is what the periodic work reads.
+type Depot interface {
+	ListContainers(filter executor.Tags) []executor.Container
+	RemainingResources() executor.ExecutorResources
+	TotalResources() executor.ExecutorResources
+}
+
+// Sender is the metron emitter's share used here.
+type Sender interface {
+	SendValue(name string, value float64, unit string)
+	SendContainerMetric(m emitter.ContainerMetric)
+}
+
+// MetricsReporter emits a ContainerMetric per running container (cpu
+// percentage from the change since the last sample) and the capacity
+// gauges.
+type MetricsReporter struct {
+	depot  Depot
+	garden garden.Client
+	sender Sender
+	clock  clock.Clock
+	logger *slog.Logger
+
+	mu   sync.Mutex
+	last map[string]cpuSample
+}
+
+type cpuSample struct {
+	cpu uint64
+	at  time.Time
+}
+
+// NewMetricsReporter builds the reporter.
+func NewMetricsReporter(d Depot, g garden.Client, s Sender, clk clock.Clock, logger *slog.Logger) *MetricsReporter {
+	return &MetricsReporter{depot: d, garden: g, sender: s, clock: clk, logger: logger, last: map[string]cpuSample{}}
+}
+
+// ReportContainers emits one ContainerMetric per running container with a
+// metrics guid (spec cell §3.10).
+func (r *MetricsReporter) ReportContainers(context.Context) {
+	byGuid := map[string]executor.Container{}
+	var guids []string
+	for _, c := range r.depot.ListContainers(nil) {
+		if c.State == executor.StateRunning || c.State == executor.StateCreated {
+			byGuid[c.Guid] = c
+			guids = append(guids, c.Guid)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for guid := range r.last {
+		if _, ok := byGuid[guid]; !ok {
+			delete(r.last, guid)
+		}
+	}
+	if len(guids) == 0 {
+		return
+	}
+	entries, err := r.garden.BulkMetrics(guids)
+	if err != nil {
+		r.logger.Error("bulk-metrics-failed", "error", err)
+		return
+	}
+	now := r.clock.Now()
+	for guid, entry := range entries {
+		c, ok := byGuid[guid]
+		if !ok || entry.Err != nil || c.MetricsConfig.Guid == "" {
+			continue
+		}
+		cpu := entry.Metrics.CPUStat.Usage
+		percent := 0.0
+		if prev, ok := r.last[guid]; ok && now.After(prev.at) && cpu >= prev.cpu {
+			percent = float64(cpu-prev.cpu) * 100 / float64(now.Sub(prev.at).Nanoseconds())
+		}
+		r.last[guid] = cpuSample{cpu: cpu, at: now}
+		r.sender.SendContainerMetric(emitter.ContainerMetric{
+			ApplicationID:    c.MetricsConfig.Guid,
+			InstanceIndex:    int32(c.MetricsConfig.Index),
+			CPUPercentage:    percent,
+			MemoryBytes:      entry.Metrics.MemoryStat.TotalUsageTowardLimit,
+			DiskBytes:        entry.Metrics.DiskStat.TotalBytesUsed,
+			MemoryBytesQuota: c.MemoryLimit,
+			DiskBytesQuota:   c.DiskLimit,
+		})
+	}
+}
+
+// ReportCapacity emits the cell capacity gauges.
+func (r *MetricsReporter) ReportCapacity(context.Context) {
+	total, remaining := r.depot.TotalResources(), r.depot.RemainingResources()
+	r.sender.SendValue("CapacityTotalMemory", float64(total.MemoryMB), "MiB")
+	r.sender.SendValue("CapacityTotalDisk", float64(total.DiskMB), "MiB")
+	r.sender.SendValue("CapacityRemainingMemory", float64(remaining.MemoryMB), "MiB")
+	r.sender.SendValue("CapacityRemainingDisk", float64(remaining.DiskMB), "MiB")
+	r.sender.SendValue("CapacityTotalContainers", float64(total.Containers), "Metric")
+	r.sender.SendValue("CapacityRemainingContainers", float64(remaining.Containers), "Metric")
+	r.sender.SendValue("ContainerCount", float64(total.Containers-remaining.Containers), "Metric")
+}
+
+// healthCheckPrefix marks the health check's own containers, so a leftover
+// from a crash is destroyed by the next check.
+const healthCheckPrefix = "executor-healthcheck-"
+
+// GardenHealth runs the garden health check (spec cell §3.10): create a
+// container, run a command in it as vcap, destroy it. Until a check fails
+// the executor is healthy; /ping reports it.
+type GardenHealth struct {
+	garden garden.Client
+	rootfs string
+	sender Sender
+	logger *slog.Logger
+
+	mu  sync.Mutex
+	err error
+}
+
+// NewGardenHealth builds the checker; rootfs "" uses garden's default.
+func NewGardenHealth(g garden.Client, rootfs string, s Sender, logger *slog.Logger) *GardenHealth {
+	return &GardenHealth{garden: g, rootfs: rootfs, sender: s, logger: logger}
+}
+
+// Healthy is nil while garden answers and the last check passed.
+func (h *GardenHealth) Healthy() error {
+	if err := h.garden.Ping(); err != nil {
+		return fmt.Errorf("garden unreachable: %w", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.err
+}
+
+// Check runs one health check.
+func (h *GardenHealth) Check(context.Context) {
+	err := h.check()
+	h.mu.Lock()
+	h.err = err
+	h.mu.Unlock()
+	if err != nil {
+		h.logger.Error("garden-health-check-failed", "error", err)
+		h.sender.SendValue("CellUnhealthy", 1, "Metric")
+		h.sender.SendValue("GardenHealthCheckFailed", 1, "Metric")
+		return
+	}
+	h.sender.SendValue("CellUnhealthy", 0, "Metric")
+	h.sender.SendValue("GardenHealthCheckFailed", 0, "Metric")
+}
+
+func (h *GardenHealth) check() error {
+	leftovers, err := h.garden.Containers(garden.Properties{garden.StateProperty: garden.StateAll})
+	if err != nil {
+		return fmt.Errorf("listing containers: %w", err)
+	}
+	for _, c := range leftovers {
+		if strings.HasPrefix(c.Handle(), healthCheckPrefix) {
+			_ = h.garden.Destroy(c.Handle())
+		}
+	}
+	handle := healthCheckPrefix + uuid.NewString()
+	c, err := h.garden.Create(garden.ContainerSpec{Handle: handle, Image: garden.ImageRef{URI: h.rootfs}})
+	if err != nil {
+		return fmt.Errorf("creating the health-check container: %w", err)
+	}
+	defer func() { _ = h.garden.Destroy(handle) }()
+	p, err := c.Run(garden.ProcessSpec{Path: "/bin/sh", Args: []string{"-c", "ls > /tmp/test"}, User: "vcap"}, garden.ProcessIO{})
+	if err != nil {
+		return fmt.Errorf("running the health-check process: %w", err)
+	}
+	status, err := p.Wait()
+	if err != nil {
+		return fmt.Errorf("waiting for the health-check process: %w", err)
+	}
+	if status != 0 {
+		return errors.New("the health-check process exited with status " + fmt.Sprint(status))
+	}
+	return nil
+}
