@@ -310,5 +310,5 @@ var _ = Describe("Depot", func() {
 
 var (
 	_   ifrit.Runner = (*controlledSteps)(nil)
-	ctx = context.Background()
+	ctx              = context.Background()
 )
