@@ -89,6 +89,13 @@ type user struct {
 	home     string
 }
 
+// The files lookupUser reads: the container's, since garden-exec runs
+// after pivot_root (tests point them elsewhere).
+var (
+	passwdPath = "/etc/passwd"
+	groupPath  = "/etc/group"
+)
+
 // lookupUser resolves name ("" = root) in the container's /etc/passwd and
 // /etc/group.
 func lookupUser(name string) (user, error) {
@@ -97,7 +104,7 @@ func lookupUser(name string) (user, error) {
 	}
 	u := user{name: name}
 	found := false
-	err := scanColonFile("/etc/passwd", func(f []string) bool {
+	err := scanColonFile(passwdPath, func(f []string) bool {
 		if len(f) < 6 || f[0] != name {
 			return true
 		}
@@ -116,12 +123,12 @@ func lookupUser(name string) (user, error) {
 		if err != nil {
 			return u, fmt.Errorf("unable to find user %s: %w", name, err)
 		}
-		return u, fmt.Errorf("unable to find user %s: no such user in /etc/passwd", name)
+		return u, fmt.Errorf("unable to find user %s: no such user in %s", name, passwdPath)
 	}
 	if u.home == "" {
 		u.home = "/"
 	}
-	_ = scanColonFile("/etc/group", func(f []string) bool {
+	_ = scanColonFile(groupPath, func(f []string) bool {
 		if len(f) < 4 {
 			return true
 		}

@@ -1,0 +1,162 @@
+package linux
+
+import (
+	"os"
+	"path/filepath"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"diego/garden"
+)
+
+var _ = Describe("the exec shim's user and environment", func() {
+	Describe("lookupUser", func() {
+		var etc string
+
+		BeforeEach(func() {
+			etc = GinkgoT().TempDir()
+			oldPasswd, oldGroup := passwdPath, groupPath
+			passwdPath, groupPath = filepath.Join(etc, "passwd"), filepath.Join(etc, "group")
+			DeferCleanup(func() { passwdPath, groupPath = oldPasswd, oldGroup })
+			writeTree(etc, map[string]string{
+				"passwd": "# users\n\nroot:x:0:0:root:/root:/bin/sh\n" +
+					"vcap:x:2000:2000::/home/vcap:/bin/bash\n" +
+					"broken:x:notanumber:2000::/home/broken:/bin/sh\n" +
+					"short:x:5\n" +
+					"homeless:x:3000:3000:::/bin/sh\n" +
+					"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+				"group": "root:x:0:\nvcap:x:2000:vcap\nadm:x:4:syslog,vcap\nstaff:x:50:vcapx\nbad:x:zz:vcap\n" +
+					"docker:x:999:alice,vcap\nshort:x\n",
+			})
+		})
+
+		It("resolves a user with their home and supplementary groups, not repeating the primary", func() {
+			u, err := lookupUser("vcap")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(u).To(Equal(user{name: "vcap", uid: 2000, gid: 2000, groups: []int{4, 999}, home: "/home/vcap"}))
+		})
+
+		It("treats an empty name as root", func() {
+			u, err := lookupUser("")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(u).To(Equal(user{name: "root", uid: 0, gid: 0, home: "/root"}))
+		})
+
+		It("gives a user without a home /", func() {
+			u, err := lookupUser("homeless")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(u.home).To(Equal("/"))
+			Expect(u.uid).To(Equal(3000))
+		})
+
+		It("fails clearly for unknown users and unparsable entries", func() {
+			_, err := lookupUser("alice")
+			Expect(err).To(MatchError("unable to find user alice: no such user in " + passwdPath))
+			_, err = lookupUser("broken")
+			Expect(err).To(MatchError(ContainSubstring("unable to find user broken")))
+			_, err = lookupUser("short")
+			Expect(err).To(MatchError(ContainSubstring("unable to find user short")))
+		})
+
+		It("falls back to root when the rootfs has no passwd file, but not for other users", func() {
+			Expect(os.Remove(passwdPath)).To(Succeed())
+			u, err := lookupUser("root")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(u).To(Equal(user{name: "root", home: "/root"}))
+			_, err = lookupUser("vcap")
+			Expect(err).To(MatchError(ContainSubstring("unable to find user vcap: open " + passwdPath)))
+		})
+
+		It("resolves a user without a group file", func() {
+			Expect(os.Remove(groupPath)).To(Succeed())
+			u, err := lookupUser("vcap")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(u.groups).To(BeEmpty())
+		})
+	})
+
+	Describe("processEnv", func() {
+		It("adds root's PATH, USER and HOME", func() {
+			Expect(processEnv([]string{"A=1"}, user{name: "root", home: "/root"})).To(Equal([]string{
+				"A=1", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "USER=root", "HOME=/root",
+			}))
+		})
+
+		It("gives other users the shorter PATH", func() {
+			Expect(processEnv(nil, user{name: "vcap", uid: 2000, home: "/home/vcap"})).To(Equal([]string{
+				"PATH=/usr/local/bin:/usr/bin:/bin", "USER=vcap", "HOME=/home/vcap",
+			}))
+		})
+
+		It("keeps what the spec sets, matching whole keys", func() {
+			env := []string{"PATH=/app/bin", "USER=someone", "HOME=/app", "PATHX=1"}
+			Expect(processEnv(env, user{name: "vcap", uid: 2000, home: "/home/vcap"})).To(Equal(env))
+			Expect(processEnv([]string{"USERNAME=x"}, user{name: "vcap", uid: 1, home: "/h"})).To(ContainElement("USER=vcap"))
+		})
+
+		It("does not modify the spec's slice", func() {
+			env := make([]string, 1, 10)
+			env[0] = "A=1"
+			_ = processEnv(env, user{name: "root", home: "/root"})
+			Expect(env[:cap(env)][1]).To(BeEmpty())
+		})
+	})
+
+	Describe("lookPath", func() {
+		var bin1, bin2 string
+
+		BeforeEach(func() {
+			dir := GinkgoT().TempDir()
+			bin1, bin2 = filepath.Join(dir, "bin1"), filepath.Join(dir, "bin2")
+			writeTree(dir, map[string]string{"bin1/tool": "#!/bin/sh\n", "bin2/tool": "#!/bin/sh\n", "bin2/other": "#!/bin/sh\n", "bin1/data": "x"})
+			Expect(os.Chmod(filepath.Join(bin1, "tool"), 0o755)).To(Succeed())
+			Expect(os.Chmod(filepath.Join(bin2, "tool"), 0o755)).To(Succeed())
+			Expect(os.Chmod(filepath.Join(bin2, "other"), 0o755)).To(Succeed())
+			Expect(os.Mkdir(filepath.Join(bin1, "other"), 0o755)).To(Succeed())
+		})
+
+		It("takes the first executable on PATH, skipping directories", func() {
+			env := []string{"PATH=" + bin1 + ":" + bin2}
+			Expect(lookPath("tool", env)).To(Equal(filepath.Join(bin1, "tool")))
+			Expect(lookPath("other", env)).To(Equal(filepath.Join(bin2, "other")))
+		})
+
+		It("uses the last PATH in the environment", func() {
+			Expect(lookPath("tool", []string{"PATH=" + bin1, "PATH=" + bin2})).To(Equal(filepath.Join(bin2, "tool")))
+		})
+
+		It("reports an executable that is not on PATH", func() {
+			_, err := lookPath("missing", []string{"PATH=" + bin1})
+			Expect(err).To(MatchError("missing: executable not found in $PATH"))
+			_, err = lookPath("tool", nil)
+			Expect(err).To(MatchError("tool: executable not found in $PATH"))
+		})
+
+		It("takes a path with a slash as it is, if it is executable", func() {
+			Expect(lookPath(filepath.Join(bin1, "tool"), nil)).To(Equal(filepath.Join(bin1, "tool")))
+			_, err := lookPath(filepath.Join(bin1, "missing"), []string{"PATH=" + bin1})
+			Expect(err).To(MatchError(filepath.Join(bin1, "missing") + ": no such executable"))
+			_, err = lookPath(bin1, nil)
+			Expect(err).To(MatchError(ContainSubstring("no such executable")))
+		})
+	})
+
+	Describe("setRlimits", func() {
+		It("refuses an unknown limit without setting anything", func() {
+			Expect(setRlimits(map[string]uint64{"bogus": 1})).To(MatchError(`unknown rlimit "bogus"`))
+		})
+
+		It("knows every limit the process spec carries", func() {
+			one := uint64(1)
+			names := rlimitMap(garden.ResourceLimits{
+				As: &one, Core: &one, Cpu: &one, Data: &one, Fsize: &one, Locks: &one, Memlock: &one, Msgqueue: &one,
+				Nice: &one, Nofile: &one, Nproc: &one, Rss: &one, Rtprio: &one, Sigpending: &one, Stack: &one,
+			})
+			Expect(names).To(HaveLen(15))
+			for name := range names {
+				Expect(rlimitResources).To(HaveKey(name))
+			}
+		})
+	})
+})
