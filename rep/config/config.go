@@ -1,0 +1,259 @@
+// Package config is the rep daemon's JSON configuration (cmd/rep -config):
+// the modern snake_case keys of spec cell §4.10 and §7.4 item 7, plus the
+// etcd settings of the presence lease (DESIGN.md: presence is an etcd lease
+// taken through bbs/lock).
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"diego/deploy/config"
+	"diego/deploy/logging"
+	"diego/rep"
+)
+
+// The rootfs schemes a cell's preloaded stacks are offered under.
+const (
+	PreloadedScheme      = "preloaded"
+	PreloadedLayerScheme = "preloaded+layer"
+)
+
+// Config is the rep's configuration; DefaultConfig gives every default.
+type Config struct {
+	// ListenAddr serves the whole rep API on one plain-HTTP listener
+	// (spec cell §7.4 item 1).
+	ListenAddr string `json:"listen_addr"`
+	// RepAddress is the rep_address and rep_url of the cell's presence,
+	// how the auctioneer and the BBS reach this rep; empty means
+	// http://<listen ip>:<listen port>, with the host's first non-loopback
+	// IPv4 address when listening on every interface.
+	RepAddress string `json:"rep_address"`
+	// DebugAddress, when set, serves Go's pprof profiles (/debug/pprof/).
+	DebugAddress string `json:"debug_address"`
+
+	// CellID names the cell: its presence key and every instance key.
+	CellID string `json:"cell_id"`
+	// Zone is the cell's availability zone.
+	Zone string `json:"zone"`
+
+	// PollingInterval paces the bulk sync; EvacuationPollingInterval
+	// replaces it once evacuation starts, and also paces the evacuator's
+	// look at the executor's containers (spec cell §4.7, §4.9).
+	PollingInterval           config.Duration `json:"polling_interval"`
+	EvacuationTimeout         config.Duration `json:"evacuation_timeout"`
+	EvacuationPollingInterval config.Duration `json:"evacuation_polling_interval"`
+	// EvacuateOnShutdown makes SIGTERM and SIGINT start an evacuation
+	// instead of stopping the rep (spec cell §7.4 item 6).
+	EvacuateOnShutdown bool `json:"evacuate_on_shutdown"`
+
+	// ExecutorAddress is the local executor's API.
+	ExecutorAddress string `json:"executor_address"`
+
+	BBSAddress        string `json:"bbs_address"`
+	BBSCACertFile     string `json:"bbs_ca_cert_file"`
+	BBSClientCertFile string `json:"bbs_client_cert_file"`
+	BBSClientKeyFile  string `json:"bbs_client_key_file"`
+	// CommunicationTimeout bounds every HTTP call: BBS and executor.
+	CommunicationTimeout config.Duration `json:"communication_timeout"`
+
+	// ETCDEndpoints reach the etcd holding the presence lease; the
+	// etcd_*_file keys enable mutual TLS to it.
+	ETCDEndpoints []string `json:"etcd_endpoints"`
+	ETCDCAFile    string   `json:"etcd_ca_file"`
+	ETCDCertFile  string   `json:"etcd_cert_file"`
+	ETCDKeyFile   string   `json:"etcd_key_file"`
+	Root          string   `json:"root"`
+	// LockTTL is the presence lease's TTL; LockRetryInterval is how often
+	// the executor is pinged while present and how often a lost presence
+	// is retried.
+	LockTTL           config.Duration `json:"lock_ttl"`
+	LockRetryInterval config.Duration `json:"lock_retry_interval"`
+
+	// PreloadedRootFS lists the stacks on this cell as "name:/path".
+	PreloadedRootFS []string `json:"preloaded_root_fs"`
+	// SupportedProviders lists other rootfs schemes the cell accepts
+	// whatever follows them, such as "docker".
+	SupportedProviders    []string `json:"supported_providers"`
+	PlacementTags         []string `json:"placement_tags"`
+	OptionalPlacementTags []string `json:"optional_placement_tags"`
+
+	// DropsondePort is the local metron's UDP port, where metrics go.
+	DropsondePort int    `json:"dropsonde_port"`
+	LogLevel      string `json:"log_level"`
+}
+
+// DefaultConfig is the rep's configuration when its file says nothing
+// (cell_id has no default and must be set).
+func DefaultConfig() Config {
+	return Config{
+		ListenAddr:                "0.0.0.0:1800",
+		PollingInterval:           config.Duration(30 * time.Second),
+		EvacuationTimeout:         config.Duration(10 * time.Minute),
+		EvacuationPollingInterval: config.Duration(10 * time.Second),
+		ExecutorAddress:           "http://127.0.0.1:1700",
+		BBSAddress:                "http://127.0.0.1:8889",
+		CommunicationTimeout:      config.Duration(10 * time.Second),
+		ETCDEndpoints:             []string{"http://127.0.0.1:2379"},
+		Root:                      "/diego",
+		LockTTL:                   config.Duration(15 * time.Second),
+		LockRetryInterval:         config.Duration(5 * time.Second),
+		DropsondePort:             3457,
+		LogLevel:                  "info",
+	}
+}
+
+// Validate reports every bad setting at once.
+func (c Config) Validate() error {
+	var v config.Validator
+	_, _, err := net.SplitHostPort(c.ListenAddr)
+	v.Require(err == nil, "listen_addr %q is not host:port", c.ListenAddr)
+	if c.DebugAddress != "" {
+		_, _, err := net.SplitHostPort(c.DebugAddress)
+		v.Require(err == nil, "debug_address %q is not host:port", c.DebugAddress)
+	}
+	if c.RepAddress != "" {
+		v.Require(isHTTPURL(c.RepAddress), "rep_address %q must be a URL like http://10.0.0.5:1800", c.RepAddress)
+	}
+	v.Require(c.CellID != "", "cell_id is required")
+	v.Require(!strings.Contains(c.CellID, "/"), "cell_id %q must not contain /", c.CellID)
+	v.Require(isHTTPURL(c.ExecutorAddress), "executor_address %q must be a URL like http://127.0.0.1:1700", c.ExecutorAddress)
+
+	v.Require(strings.HasPrefix(c.BBSAddress, "http://") || strings.HasPrefix(c.BBSAddress, "https://"),
+		"bbs_address %q must start with http:// or https://", c.BBSAddress)
+	if strings.HasPrefix(c.BBSAddress, "https://") {
+		v.Require(c.BBSCACertFile != "" && c.BBSClientCertFile != "" && c.BBSClientKeyFile != "",
+			"an https bbs_address needs bbs_ca_cert_file, bbs_client_cert_file and bbs_client_key_file")
+	}
+	v.Require((c.BBSClientCertFile == "") == (c.BBSClientKeyFile == ""), "bbs_client_cert_file and bbs_client_key_file go together")
+
+	v.Require(len(c.ETCDEndpoints) > 0, "etcd_endpoints must list at least one URL")
+	v.Require((c.ETCDCertFile == "") == (c.ETCDKeyFile == ""), "etcd_cert_file and etcd_key_file go together")
+	v.Require(c.Root != "" && c.Root[0] == '/', "root %q must start with /", c.Root)
+
+	for _, d := range []struct {
+		key   string
+		value config.Duration
+	}{
+		{"polling_interval", c.PollingInterval}, {"evacuation_timeout", c.EvacuationTimeout},
+		{"evacuation_polling_interval", c.EvacuationPollingInterval},
+		{"communication_timeout", c.CommunicationTimeout},
+		{"lock_ttl", c.LockTTL}, {"lock_retry_interval", c.LockRetryInterval},
+	} {
+		v.Require(d.value > 0, "%s must be positive", d.key)
+	}
+
+	seen := map[string]bool{}
+	for _, entry := range c.PreloadedRootFS {
+		name, path, ok := strings.Cut(entry, ":")
+		v.Require(ok && name != "" && path != "", "preloaded_root_fs entry %q must be name:/path", entry)
+		v.Require(!seen[name], "preloaded_root_fs names stack %q twice", name)
+		seen[name] = true
+	}
+	for _, p := range c.SupportedProviders {
+		v.Require(p != "" && !strings.ContainsAny(p, ":/ "), "supported_providers entry %q must be a URL scheme such as docker", p)
+		v.Require(p != PreloadedScheme && p != PreloadedLayerScheme,
+			"supported_providers must not list %q: preloaded_root_fs sets its stacks", p)
+	}
+	for _, t := range slices.Concat(c.PlacementTags, c.OptionalPlacementTags) {
+		v.Require(t != "", "placement tags must not be empty strings")
+	}
+
+	v.Require(c.DropsondePort > 0 && c.DropsondePort < 65536, "dropsonde_port must be a port number")
+	_, err = logging.ParseLevel(c.LogLevel)
+	v.Require(err == nil, "log_level: %v", err)
+	return v.Err()
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// StackPathMap maps each preloaded stack to its rootfs path: the
+// preloaded_root_fs entries "cflinuxfs4:/var/lib/rootfs/cflinuxfs4" give
+// {"cflinuxfs4": "/var/lib/rootfs/cflinuxfs4"}.
+func (c Config) StackPathMap() map[string]string {
+	m := make(map[string]string, len(c.PreloadedRootFS))
+	for _, entry := range c.PreloadedRootFS {
+		if name, path, ok := strings.Cut(entry, ":"); ok {
+			m[name] = path
+		}
+	}
+	return m
+}
+
+// Stacks are the preloaded stack names, in config order.
+func (c Config) Stacks() []string {
+	var stacks []string
+	for _, entry := range c.PreloadedRootFS {
+		if name, _, ok := strings.Cut(entry, ":"); ok {
+			stacks = append(stacks, name)
+		}
+	}
+	return stacks
+}
+
+// RootFSProviders is what the cell offers in /state and its presence: the
+// preloaded stacks as a fixed set under both preloaded and
+// preloaded+layer, and each supported provider as arbitrary.
+func (c Config) RootFSProviders() rep.RootFSProviders {
+	stacks := c.Stacks()
+	providers := rep.RootFSProviders{
+		PreloadedScheme:      rep.NewFixedSetProvider(stacks...),
+		PreloadedLayerScheme: rep.NewFixedSetProvider(stacks...),
+	}
+	for _, p := range c.SupportedProviders {
+		providers[p] = rep.NewArbitraryProvider()
+	}
+	return providers
+}
+
+// Address is the rep's rep_address (and rep_url, spec cell §7.4 item 1):
+// rep_address when set, else http://<listen host>:<listen port>, where a
+// wildcard listen host (0.0.0.0, ::, empty) becomes the host's first
+// non-loopback IPv4 address (127.0.0.1 when it has none).
+func (c Config) Address() string {
+	if c.RepAddress != "" {
+		return strings.TrimSuffix(c.RepAddress, "/")
+	}
+	host, port, err := net.SplitHostPort(c.ListenAddr)
+	if err != nil {
+		return "http://" + c.ListenAddr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		addrs, _ := net.InterfaceAddrs()
+		host = firstIPv4(addrs)
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// firstIPv4 is the first non-loopback IPv4 address of addrs, or 127.0.0.1.
+func firstIPv4(addrs []net.Addr) string {
+	for _, a := range addrs {
+		var ip net.IP
+		switch a := a.(type) {
+		case *net.IPNet:
+			ip = a.IP
+		case *net.IPAddr:
+			ip = a.IP
+		}
+		if v4 := ip.To4(); v4 != nil && !v4.IsLoopback() && !v4.IsUnspecified() && !v4.IsLinkLocalUnicast() {
+			return v4.String()
+		}
+	}
+	return "127.0.0.1"
+}
+
+// Load reads the file at path over the defaults and validates it.
+func Load(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if err := config.Load(path, &cfg); err != nil {
+		return Config{}, fmt.Errorf("rep: %w", err)
+	}
+	return cfg, nil
+}
