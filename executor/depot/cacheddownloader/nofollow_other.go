@@ -1,0 +1,5 @@
+//go:build !linux
+
+package cacheddownloader
+
+const noFollow = 0

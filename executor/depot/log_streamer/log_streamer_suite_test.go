@@ -1,0 +1,13 @@
+package log_streamer_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+func TestLogStreamer(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "LogStreamer Suite")
+}
