@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -89,7 +88,7 @@ func New(cfg Config, deps Deps) *AuctionCellRep {
 	}
 	byPath := make(map[string]string, len(cfg.StackPathMap))
 	for stack, path := range cfg.StackPathMap {
-		byPath[path] = preloadedScheme + stack
+		byPath[path] = generator.PreloadedRootFSScheme + ":" + stack
 	}
 	return &AuctionCellRep{
 		cfg:          cfg,
@@ -319,21 +318,12 @@ func (a *AuctionCellRep) lrpsThatFit(lrps []rep.LRP) (fitting, unfit []rep.LRP, 
 	return fitting, unfit, nil
 }
 
-// preloadedScheme prefixes the rootfs of a stack that has a local path.
-const preloadedScheme = "preloaded:"
-
-// ErrUnknownStack is a preloaded:<stack> rootfs this cell has no path for.
-var ErrUnknownStack = errors.New("unknown preloaded rootfs stack")
-
-// checkRootFS refuses a preloaded:<stack> this cell has no path for;
-// other rootfs values are the executor's to judge (spec cell §4.3 item 4).
+// checkRootFS refuses a preloaded:<stack> this cell has no path for
+// (generator.ErrUnknownStack); other rootfs values are the executor's to
+// judge (spec cell §4.3 item 4).
 func (a *AuctionCellRep) checkRootFS(rootfs string) error {
-	if stack, ok := strings.CutPrefix(rootfs, preloadedScheme); ok {
-		if _, known := a.cfg.StackPathMap[stack]; !known {
-			return fmt.Errorf("%w: %q", ErrUnknownStack, stack)
-		}
-	}
-	return nil
+	_, err := generator.RootFSPath(rootfs, a.cfg.StackPathMap)
+	return err
 }
 
 // allocateLRPs reserves one container per LRP under a new instance guid,
