@@ -11,9 +11,10 @@ import (
 	"diego/deploy/logging"
 )
 
-// EvacuationSignal is the 2015 drain signal: it starts an evacuation and
-// never stops the rep by itself.
-var EvacuationSignal os.Signal = syscall.SIGUSR1
+// evacuationSignal is the 2015 drain signal, SIGUSR1: it starts an
+// evacuation and never stops the rep by itself. (A variable only so that
+// tests can use another: ginkgo answers SIGUSR1 with a progress report.)
+var evacuationSignal os.Signal = syscall.SIGUSR1
 
 // TrapSignals wraps the rep's whole group, inside sigmon (deploy/daemon),
 // so that evacuation signals set the flag instead of shutting the group
@@ -41,7 +42,7 @@ type signalTrap struct {
 func (t *signalTrap) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	logger := logging.Session(t.logger, "evacuation-signals")
 	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, EvacuationSignal)
+	signal.Notify(usr1, evacuationSignal)
 	defer signal.Stop(usr1)
 
 	group := ifrit.Background(t.group)

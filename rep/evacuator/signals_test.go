@@ -54,9 +54,15 @@ var _ = Describe("TrapSignals", func() {
 		return p
 	}
 
-	It("turns SIGUSR1 from the OS into the evacuation flag, without stopping the group", func() {
+	It("listens for SIGUSR1, the 2015 drain signal", func() {
+		Expect(evacuator.EvacuationSignal()).To(Equal(syscall.SIGUSR1))
+	})
+
+	It("turns the drain signal from the OS into the evacuation flag, without stopping the group", func() {
+		// SIGUSR2 stands in for SIGUSR1, on which ginkgo prints a progress report.
+		DeferCleanup(evacuator.UseEvacuationSignal(syscall.SIGUSR2))
 		p := start(false)
-		Expect(syscall.Kill(os.Getpid(), syscall.SIGUSR1)).To(Succeed())
+		Expect(syscall.Kill(os.Getpid(), syscall.SIGUSR2)).To(Succeed())
 		Eventually(flag.Evacuating).Should(BeTrue())
 		Expect(logs).To(gbytes.Say("evacuation-signal"))
 		Consistently(received).ShouldNot(Receive())
