@@ -1,0 +1,341 @@
+// Command garden-create is benchmark B8 (../shared/benchmarks.md): 5
+// workers × 40 cycles of create + run /bin/true + destroy through the garden
+// client against the real garden binary, after the same-run anchor: Debian's
+// runc running /bin/true in the same busybox rootfs as an OCI bundle, 5
+// workers × 40 `runc run`s. The ratio is runc's rate ÷ garden's (target
+// ≤ 1.5); create latency p99 must stay under 200 ms. It needs root.
+//
+// BENCH_PPROF=host:port gives the garden daemon a debug_address (pprof);
+// BENCH_GARDEN_LOG=path writes the daemon's debug log (the backend's
+// "created" lines carry each create's duration) to path.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"diego/garden"
+	"diego/garden/client"
+	"diego/test/bench/benchutil"
+	"diego/test/ports"
+	"diego/test/rootfs"
+)
+
+const (
+	workers   = 5
+	perWorker = 40
+	target    = 1.5   // runc rate ÷ garden rate, at most
+	p99Target = 200.0 // create latency, ms
+)
+
+// cleanups run in reverse on a harness failure, before benchutil.Fatal exits.
+var (
+	cleanupMu sync.Mutex
+	cleanups  []func()
+)
+
+func atFatal(f func()) {
+	cleanupMu.Lock()
+	cleanups = append(cleanups, f)
+	cleanupMu.Unlock()
+}
+
+func fatal(format string, args ...any) {
+	cleanupMu.Lock()
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	cleanups = nil
+	cleanupMu.Unlock()
+	benchutil.Fatal(format, args...)
+}
+
+func main() {
+	if os.Geteuid() != 0 {
+		fatal("B8 runs real containers (runc's and garden's): run it as root")
+	}
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		// The anchor is Debian's runc; install it as make deps installs
+		// iptables.
+		fmt.Fprintln(os.Stderr, "bench: installing runc (B8's anchor)")
+		install := exec.Command("sh", "-c", "apt-get update -qq && apt-get install -y -qq runc >/dev/null")
+		install.Stdout, install.Stderr = os.Stderr, os.Stderr
+		if err := install.Run(); err != nil {
+			fatal("installing runc: %v (apt-get install -y runc)", err)
+		}
+		if runc, err = exec.LookPath("runc"); err != nil {
+			fatal("runc not found after installing it: %v", err)
+		}
+	}
+	rootfsDir, err := rootfs.Path()
+	if err != nil {
+		fatal("busybox rootfs: %v", err)
+	}
+	work, err := os.MkdirTemp("", "bench-garden-create")
+	if err != nil {
+		fatal("%v", err)
+	}
+	atFatal(func() { _ = os.RemoveAll(work) })
+
+	anchor := runAnchor(runc, rootfsDir, work)
+
+	g := startGarden(rootfsDir, work)
+	atFatal(g.destroyAllAndStop)
+	stopProfile := benchutil.Profile()
+	m := runGarden(g.client)
+	stopProfile()
+	g.destroyAllAndStop()
+	_ = os.RemoveAll(work)
+
+	ratio := anchor.rate / m.rate
+	p99 := m.create.Percentile(99)
+	benchutil.Result{
+		Bench: "garden-create", Value: m.rate, Unit: "containers/s",
+		Anchor: "runc-run-true-5-workers", AnchorValue: anchor.rate,
+		Ratio: ratio, Target: target,
+		Pass:  ratio <= target && p99 < p99Target && m.failures == 0 && anchor.failures == 0,
+		P50ms: m.create.Percentile(50), P99ms: p99,
+		Conditions: map[string]any{
+			"workers": workers, "cycles": workers * perWorker,
+			"elapsed_s": m.elapsed.Seconds(), "failures": m.failures,
+			"runc_elapsed_s": anchor.elapsed.Seconds(), "runc_failures": anchor.failures,
+			"runc_p50_ms": anchor.lat.Percentile(50), "runc_p99_ms": anchor.lat.Percentile(99),
+			"run_p50_ms": m.run.Percentile(50), "run_p99_ms": m.run.Percentile(99),
+			"destroy_p50_ms": m.destroy.Percentile(50), "destroy_p99_ms": m.destroy.Percentile(99),
+			"cycle_p50_ms": m.cycle.Percentile(50), "cycle_p99_ms": m.cycle.Percentile(99),
+			"p99_target_ms": p99Target,
+		},
+	}.Print()
+}
+
+type anchorResult struct {
+	rate     float64
+	elapsed  time.Duration
+	lat      benchutil.Latencies
+	failures int64
+}
+
+// runAnchor runs /bin/true in the rootfs with `runc run` (an OCI bundle
+// from `runc spec`, read-only root, no terminal), workers × perWorker
+// times.
+func runAnchor(runc, rootfsDir, work string) *anchorResult {
+	bundle, state := filepath.Join(work, "bundle"), filepath.Join(work, "runc-state")
+	for _, d := range []string{bundle, state} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			fatal("%v", err)
+		}
+	}
+	if out, err := exec.Command(runc, "spec", "--bundle", bundle).CombinedOutput(); err != nil {
+		fatal("runc spec: %v: %s", err, out)
+	}
+	path := filepath.Join(bundle, "config.json")
+	var spec map[string]any
+	data, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(data, &spec)
+	}
+	if err != nil {
+		fatal("reading %s: %v", path, err)
+	}
+	process := spec["process"].(map[string]any)
+	process["terminal"] = false
+	process["args"] = []string{"/bin/true"}
+	spec["root"] = map[string]any{"path": rootfsDir, "readonly": true}
+	if data, err = json.Marshal(spec); err == nil {
+		err = os.WriteFile(path, data, 0o644)
+	}
+	if err != nil {
+		fatal("writing %s: %v", path, err)
+	}
+	run := func(id string) error {
+		out, err := exec.Command(runc, "--root", state, "run", "--bundle", bundle, id).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+		return nil
+	}
+	if err := run("b8-warmup"); err != nil {
+		fatal("runc run: %v", err)
+	}
+
+	a := &anchorResult{}
+	var failures atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				t := time.Now()
+				if err := run(fmt.Sprintf("b8-%d-%d", w, i)); err != nil {
+					fmt.Fprintf(os.Stderr, "bench: runc run: %v\n", err)
+					failures.Add(1)
+					continue
+				}
+				a.lat.Add(time.Since(t))
+			}
+		}()
+	}
+	wg.Wait()
+	a.elapsed = time.Since(start)
+	a.failures = failures.Load()
+	a.rate = float64(a.lat.Count()) / a.elapsed.Seconds()
+	return a
+}
+
+// gardenDaemon is the garden binary built static and running with its own
+// depot, tag and pools.
+type gardenDaemon struct {
+	cmd    *exec.Cmd
+	client garden.Client
+	once   sync.Once
+}
+
+func startGarden(rootfsDir, work string) *gardenDaemon {
+	bin := filepath.Join(work, "garden")
+	build := exec.Command("go", "build", "-o", bin, "diego/cmd/garden")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fatal("building garden: %v\n%s", err, out)
+	}
+	addr := ports.Addr()
+	cfg := map[string]any{
+		"listen_addr":     addr,
+		"depot_dir":       filepath.Join(work, "depot"),
+		"default_rootfs":  rootfsDir,
+		"network_pool":    "10.252.0.0/22",
+		"port_pool_start": 47000,
+		"port_pool_size":  100,
+		"tag":             "b",
+		"log_level":       "error",
+	}
+	var logOut io.Writer = io.Discard
+	if path := os.Getenv("BENCH_GARDEN_LOG"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			fatal("%v", err)
+		}
+		logOut = f
+		cfg["log_level"] = "debug"
+	}
+	if addr := os.Getenv("BENCH_PPROF"); addr != "" {
+		cfg["debug_address"] = addr
+	}
+	body, _ := json.Marshal(cfg)
+	cfgPath := filepath.Join(work, "garden.json")
+	if err := os.WriteFile(cfgPath, body, 0o644); err != nil {
+		fatal("%v", err)
+	}
+	cmd := exec.Command(bin, "-config", cfgPath)
+	cmd.Stdout, cmd.Stderr = logOut, os.Stderr
+	if err := cmd.Start(); err != nil {
+		fatal("starting garden: %v", err)
+	}
+	g := &gardenDaemon{cmd: cmd, client: client.New("tcp", addr)}
+	deadline := time.Now().Add(30 * time.Second)
+	for g.client.Ping() != nil {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			fatal("garden did not become ready on %s", addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return g
+}
+
+// destroyAllAndStop destroys whatever containers are left (garden keeps
+// containers across its own stop) and stops the daemon.
+func (g *gardenDaemon) destroyAllAndStop() {
+	g.once.Do(func() {
+		if cs, err := g.client.Containers(garden.Properties{garden.StateProperty: garden.StateAll}); err == nil {
+			for _, c := range cs {
+				_ = g.client.Destroy(c.Handle())
+			}
+		}
+		_ = g.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = g.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = g.cmd.Process.Kill()
+			<-done
+		}
+	})
+}
+
+type gardenResult struct {
+	rate                        float64
+	elapsed                     time.Duration
+	create, run, destroy, cycle benchutil.Latencies
+	failures                    int64
+}
+
+// runGarden runs the workers' create + run /bin/true + destroy cycles.
+func runGarden(c garden.Client) *gardenResult {
+	r := &gardenResult{}
+	cycle := func(handle string, record bool) error {
+		t0 := time.Now()
+		ctr, err := c.Create(garden.ContainerSpec{Handle: handle})
+		if err != nil {
+			return fmt.Errorf("create: %w", err)
+		}
+		t1 := time.Now()
+		p, err := ctr.Run(garden.ProcessSpec{Path: "/bin/true"}, garden.ProcessIO{})
+		var status int
+		if err == nil {
+			status, err = p.Wait()
+		}
+		t2 := time.Now()
+		if derr := c.Destroy(handle); derr != nil && err == nil {
+			err = fmt.Errorf("destroy: %w", derr)
+		} else if err == nil && status != 0 {
+			err = fmt.Errorf("/bin/true exited %d", status)
+		}
+		t3 := time.Now()
+		if err != nil {
+			return err
+		}
+		if record {
+			r.create.Add(t1.Sub(t0))
+			r.run.Add(t2.Sub(t1))
+			r.destroy.Add(t3.Sub(t2))
+			r.cycle.Add(t3.Sub(t0))
+		}
+		return nil
+	}
+	if err := cycle("b8-warmup", false); err != nil {
+		fatal("garden warm-up cycle: %v", err)
+	}
+
+	var failures atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				if err := cycle(fmt.Sprintf("b8-%d-%d", w, i), true); err != nil {
+					fmt.Fprintf(os.Stderr, "bench: garden cycle: %v\n", err)
+					failures.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	r.elapsed = time.Since(start)
+	r.failures = failures.Load()
+	r.rate = float64(r.cycle.Count()) / r.elapsed.Seconds()
+	return r
+}
