@@ -94,6 +94,8 @@ func startGarden(cfg map[string]any) *gardenProcess {
 	GinkgoHelper()
 	session, err := gexec.Start(exec.Command(gardenPath, "-config", writeConfig(cfg)), GinkgoWriter, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
+	// Whatever happens next, no garden outlives the spec.
+	DeferCleanup(func() { session.Kill().Wait(10 * time.Second) })
 	Eventually(session.Out, 20*time.Second).Should(gbytes.Say(`"msg":"ready"|"msg":"exited"`))
 	addr := cfg["listen_addr"].(string)
 	g := &gardenProcess{session: session, client: client.New("tcp", addr), addr: addr, config: cfg,

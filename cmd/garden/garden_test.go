@@ -73,7 +73,7 @@ func leftovers(g *gardenProcess, handle, containerIP string) []string {
 		found = append(found, "mount")
 	}
 	for _, controller := range []string{"memory", "cpu", "cpuacct", "pids"} {
-		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", controller, "garden", handle)); err == nil {
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", controller, "garden-"+g.tag, handle)); err == nil {
 			found = append(found, "cgroup "+controller)
 		}
 	}

@@ -100,7 +100,19 @@ func New(cfg Config, logger *slog.Logger, clk clock.Clock, gc garden.Client, ste
 }
 
 // TotalResources is the cell's capacity.
-func (d *Depot) TotalResources() executor.ExecutorResources { return d.cfg.Total }
+func (d *Depot) TotalResources() executor.ExecutorResources {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg.Total
+}
+
+// SetTotal sets the capacity, once garden has told the executor what the
+// machine has (memory_mb and disk_mb "auto").
+func (d *Depot) SetTotal(total executor.ExecutorResources) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cfg.Total = total
+}
 
 // RemainingResources is the capacity minus every registered container,
 // whatever its state (spec cell §3.1).

@@ -28,6 +28,7 @@ func Every(clk clock.Clock, interval time.Duration, f func(ctx context.Context))
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		close(ready)
+		f(ctx)
 		ticker := clk.NewTicker(interval)
 		defer ticker.Stop()
 		for {
@@ -215,5 +216,80 @@ func (h *GardenHealth) check() error {
 	if status != 0 {
 		return errors.New("the health-check process exited with status " + fmt.Sprint(status))
 	}
+	return nil
+}
+
+// CapacityConfig is what the initializer needs to size the cell.
+type CapacityConfig struct {
+	MemoryMB            int // 0 = auto
+	DiskMB              int // 0 = auto
+	MaxContainers       int
+	MaxCacheSizeInBytes uint64
+}
+
+// TotalFromGarden sizes the cell (spec cell §3.1): configured numbers win;
+// "auto" reads garden's capacity, keeping the download cache's size out of
+// the disk and one container slot for the garden health check.
+func TotalFromGarden(capacity garden.Capacity, cfg CapacityConfig) executor.ExecutorResources {
+	const mib = 1024 * 1024
+	total := executor.ExecutorResources{MemoryMB: cfg.MemoryMB, DiskMB: cfg.DiskMB}
+	if total.MemoryMB == 0 {
+		total.MemoryMB = int(capacity.MemoryInBytes / mib)
+	}
+	if total.DiskMB == 0 {
+		disk := int64(capacity.DiskInBytes) - int64(cfg.MaxCacheSizeInBytes)
+		total.DiskMB = int(max(disk, 0) / mib)
+	}
+	total.Containers = cfg.MaxContainers
+	if g := int(capacity.MaxContainers) - 1; g < total.Containers {
+		total.Containers = max(g, 0)
+	}
+	return total
+}
+
+// Initializer waits for garden, sizes the cell and destroys the containers
+// a previous executor left (spec cell §3.3 step 9); it is ready when the
+// executor can serve.
+type Initializer struct {
+	Garden    garden.Client
+	Clock     clock.Clock
+	Logger    *slog.Logger
+	Capacity  CapacityConfig
+	SetTotal  func(executor.ExecutorResources)
+	Cleanup   func(*slog.Logger) error
+	RetryWait time.Duration
+}
+
+// Run implements ifrit.Runner.
+func (i Initializer) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
+	wait := i.RetryWait
+	if wait == 0 {
+		wait = time.Second
+	}
+	var capacity garden.Capacity
+	for attempt := 0; ; attempt++ {
+		var err error
+		if err = i.Garden.Ping(); err == nil {
+			if capacity, err = i.Garden.Capacity(); err == nil {
+				break
+			}
+		}
+		if attempt%10 == 0 {
+			i.Logger.Info("waiting-for-garden", "error", err)
+		}
+		select {
+		case <-signals:
+			return nil
+		case <-i.Clock.After(wait):
+		}
+	}
+	total := TotalFromGarden(capacity, i.Capacity)
+	i.SetTotal(total)
+	i.Logger.Info("capacity", "memory_mb", total.MemoryMB, "disk_mb", total.DiskMB, "containers", total.Containers)
+	if err := i.Cleanup(i.Logger); err != nil {
+		return err
+	}
+	close(ready)
+	<-signals
 	return nil
 }

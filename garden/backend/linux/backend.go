@@ -205,7 +205,11 @@ func (b *Backend) destroyLeftovers() error {
 		dir := filepath.Join(b.cfg.DepotDir, handle)
 		var saved savedContainer
 		_ = readJSON(filepath.Join(dir, savedName), &saved)
-		c := &container{b: b, handle: handle, dir: dir, network: saved.Network, initPid: saved.InitPid, cg: b.cgroups.Open(handle)}
+		pid := saved.InitPid
+		if !isInit(pid) {
+			pid = 0 // gone, or the pid was reused: never signal a stranger
+		}
+		c := &container{b: b, handle: handle, dir: dir, network: saved.Network, initPid: pid, cg: b.cgroups.Open(handle)}
 		if err := c.tearDown(); err != nil {
 			b.logger.Error("destroy-leftover-failed", "handle", handle, "error", err)
 			continue
@@ -216,6 +220,9 @@ func (b *Backend) destroyLeftovers() error {
 		if !seen[handle] {
 			_ = b.cgroups.Open(handle).Destroy()
 		}
+	}
+	if err := b.net.purgeLinks(); err != nil {
+		return err
 	}
 	return b.net.purgeAll()
 }
@@ -228,9 +235,15 @@ func (b *Backend) reload() {
 	for _, e := range entries {
 		dir := filepath.Join(b.cfg.DepotDir, e.Name())
 		var saved savedContainer
-		if err := readJSON(filepath.Join(dir, savedName), &saved); err != nil || saved.InitPid == 0 ||
-			unix.Kill(saved.InitPid, 0) != nil {
-			b.logger.Info("skipping-unloadable-container", "handle", e.Name())
+		if err := readJSON(filepath.Join(dir, savedName), &saved); err != nil || !isInit(saved.InitPid) {
+			// Its init is gone, so its processes are too: remove what is
+			// left rather than leak its links, rules and cgroups.
+			dead := &container{b: b, handle: e.Name(), dir: dir, network: saved.Network, cg: b.cgroups.Open(e.Name())}
+			if err := dead.tearDown(); err != nil {
+				b.logger.Error("removing-dead-container-failed", "handle", e.Name(), "error", err)
+			} else {
+				b.logger.Info("removed-dead-container", "handle", e.Name())
+			}
 			continue
 		}
 		c := newContainer(b, saved.Handle, dir)
@@ -544,6 +557,16 @@ func (b *Backend) startInit(c *container, spec initSpec) (*exec.Cmd, error) {
 		return nil, errors.New("container init: not ready after 30s")
 	}
 	return cmd, nil
+}
+
+// isInit says whether pid is a running garden-init (a saved pid may have
+// been reused by an unrelated process since).
+func isInit(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && strings.HasPrefix(string(cmdline), initArgv0+"\x00")
 }
 
 // checkStatic makes sure the binary re-executed inside containers needs no

@@ -242,6 +242,10 @@ func mountSystem(root, binary string) error {
 	if err := bindFile(binary, filepath.Join(root, shimPath), true); err != nil {
 		return fmt.Errorf("binding the exec shim: %w", err)
 	}
+	// Read-only, so a container cannot rewrite the host's garden binary.
+	if err := remountReadOnly(filepath.Join(root, shimPath), true); err != nil {
+		return err
+	}
 	links := map[string]string{
 		"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
 		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",

@@ -319,6 +319,53 @@ func (n *networker) setUpHost() error {
 	return n.restoreRules(b.String())
 }
 
+// purgeLinks deletes the bridges and host veths of this garden's tag that a
+// previous run left (their containers are gone; a stale bridge would make
+// the next container on that subnet fail).
+func (n *networker) purgeLinks() error {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("listing links: %w", err)
+	}
+	var errs []error
+	for _, link := range links {
+		if n.ownsLink(link.Attrs().Name) {
+			if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
+				errs = append(errs, fmt.Errorf("deleting %s: %w", link.Attrs().Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ownsLink says whether name is one of this tag's bridge or host-veth
+// names: exactly, so tag "e1" never claims tag "e10"'s links.
+func (n *networker) ownsLink(name string) bool {
+	isHex8 := func(s string) bool {
+		if len(s) != 8 {
+			return false
+		}
+		for _, r := range s {
+			if !strings.ContainsRune("0123456789abcdef", r) {
+				return false
+			}
+		}
+		return true
+	}
+	prefix := "w" + n.tag
+	if !strings.HasPrefix(name, prefix) {
+		return false
+	}
+	rest := name[len(prefix):]
+	for _, p := range []string{"brdg-", "b-"} {
+		if id, ok := strings.CutPrefix(rest, p); ok && isHex8(id) {
+			return true
+		}
+	}
+	id, ok := strings.CutSuffix(rest, "-0")
+	return ok && isHex8(id)
+}
+
 // purgeAll removes every chain and rule of this garden's tag, for
 // destroy-containers-on-startup.
 func (n *networker) purgeAll() error {

@@ -330,3 +330,16 @@ COMMIT
 		})
 	})
 })
+
+var _ = Describe("ownsLink", func() {
+	It("claims exactly this tag's bridge and host-veth names", func() {
+		n := &networker{tag: "e1"}
+		Expect(n.ownsLink("we1brdg-0afc0004")).To(BeTrue())
+		Expect(n.ownsLink("we1b-0afc0004")).To(BeTrue())
+		Expect(n.ownsLink("we10afc0004-0")).To(BeTrue())
+		Expect(n.ownsLink("we10afc0004-1")).To(BeFalse(), "the peer lives in the container")
+		Expect(n.ownsLink("we10b-0afc0004")).To(BeFalse(), "tag e10's bridge")
+		Expect(n.ownsLink("we100afc0004-0")).To(BeFalse(), "tag e10's veth")
+		Expect(n.ownsLink("eth0")).To(BeFalse())
+	})
+})
