@@ -66,7 +66,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 		ContainerInodeLimit: cfg.ContainerInodeLimit, ContainerMaxCPUShares: cfg.ContainerMaxCPUShares,
 		ReservedExpiration: cfg.ReservedExpirationTime.Duration(),
 		CreateWorkers:      cfg.CreateWorkPoolSize, DeleteWorkers: cfg.DeleteWorkPoolSize,
-	}, logger, clk, gc, stepsBuilder{trans, metrics}, appLog{metrics}, metrics, hub)
+	}, logger, clk, gc, stepsBuilder{trans, metrics}, appLog{metrics}, metrics, hub, downloader)
 
 	health := runners.NewGardenHealth(gc, cfg.GardenHealthcheckRootFS, metrics, logger)
 	api, err := handlers.New(d, health, hub, logger)

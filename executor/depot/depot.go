@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"sort"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"diego/deploy/clock"
 	"diego/executor"
+	"diego/executor/depot/cacheddownloader"
 	"diego/garden"
 	"diego/models"
 )
@@ -34,6 +36,13 @@ type StepsBuilder interface {
 type AppLog interface {
 	Info(c executor.Container, message string)
 	Error(c executor.Container, message string)
+}
+
+// DependencyFetcher downloads a container's cached dependencies into
+// shared directories, bind-mounted read-only (spec cell §3.3 step 3.1).
+type DependencyFetcher interface {
+	FetchAsDirectory(ctx context.Context, logger *slog.Logger, u *url.URL, cacheKey string, checksum cacheddownloader.ChecksumInfo) (string, int64, error)
+	CloseDirectory(cacheKey, dir string) error
 }
 
 // Metrics are the executor's counters and durations (spec cell §3.10).
@@ -64,6 +73,7 @@ type Depot struct {
 	appLog  AppLog
 	metrics Metrics
 	hub     *Hub
+	fetcher DependencyFetcher
 
 	creates chan struct{} // the create work pool's slots
 	deletes chan struct{}
@@ -81,10 +91,16 @@ type entry struct {
 	// inGarden is set before garden Create is called: from then on a
 	// delete must destroy the garden container.
 	inGarden bool
+	// deps are the fetched cached-dependency directories, released at
+	// delete.
+	deps []fetchedDependency
 }
 
-// New builds a depot; nothing runs until containers are allocated.
-func New(cfg Config, logger *slog.Logger, clk clock.Clock, gc garden.Client, steps StepsBuilder, appLog AppLog, metrics Metrics, hub *Hub) *Depot {
+type fetchedDependency struct{ cacheKey, dir string }
+
+// New builds a depot; nothing runs until containers are allocated. fetcher
+// may be nil when no container has cached dependencies.
+func New(cfg Config, logger *slog.Logger, clk clock.Clock, gc garden.Client, steps StepsBuilder, appLog AppLog, metrics Metrics, hub *Hub, fetcher DependencyFetcher) *Depot {
 	if cfg.CreateWorkers <= 0 {
 		cfg.CreateWorkers = 32
 	}
@@ -92,7 +108,7 @@ func New(cfg Config, logger *slog.Logger, clk clock.Clock, gc garden.Client, ste
 		cfg.DeleteWorkers = 32
 	}
 	return &Depot{
-		cfg: cfg, logger: logger, clock: clk, garden: gc, steps: steps, appLog: appLog, metrics: metrics, hub: hub,
+		cfg: cfg, logger: logger, clock: clk, garden: gc, steps: steps, appLog: appLog, metrics: metrics, hub: hub, fetcher: fetcher,
 		creates:    make(chan struct{}, cfg.CreateWorkers),
 		deletes:    make(chan struct{}, cfg.DeleteWorkers),
 		containers: map[string]*entry{},
@@ -331,6 +347,12 @@ func (d *Depot) create(logger *slog.Logger, guid string) (executor.Container, ga
 	if err != nil {
 		return c, nil, fmt.Errorf("failed to create container: %w", err)
 	}
+	mounts, err := d.fetchDependencies(logger, c)
+	if err != nil {
+		logger.Error("cached-dependencies-failed", "error", err)
+		return c, nil, errors.New("failed to download cached artifacts")
+	}
+	spec.BindMounts = append(spec.BindMounts, mounts...)
 	d.appLog.Info(c, fmt.Sprintf("Cell %s creating container for instance %s", d.cfg.CellID, guid))
 	d.mu.Lock()
 	if e, ok := d.containers[guid]; ok {
@@ -369,6 +391,58 @@ func (d *Depot) create(logger *slog.Logger, guid string) (executor.Container, ga
 		return current, gc, nil
 	}
 	return c, gc, nil
+}
+
+// fetchDependencies downloads the cached dependencies and returns their
+// read-only bind mounts; the directories are released at delete.
+func (d *Depot) fetchDependencies(logger *slog.Logger, c executor.Container) ([]garden.BindMount, error) {
+	if len(c.CachedDependencies) == 0 {
+		return nil, nil
+	}
+	if d.fetcher == nil {
+		return nil, errors.New("no downloader for cached dependencies")
+	}
+	var mounts []garden.BindMount
+	for _, dep := range c.CachedDependencies {
+		u, err := url.Parse(dep.From)
+		if err != nil {
+			return mounts, fmt.Errorf("cached dependency %q: %w", dep.Name, err)
+		}
+		if dep.Name != "" {
+			d.appLog.Info(c, fmt.Sprintf("Downloading %s...", dep.Name))
+		}
+		dir, size, err := d.fetcher.FetchAsDirectory(context.Background(), logger, u, dep.CacheKey,
+			cacheddownloader.ChecksumInfo{Algorithm: dep.ChecksumAlgorithm, Value: dep.ChecksumValue})
+		if err != nil {
+			if dep.Name != "" {
+				d.appLog.Error(c, fmt.Sprintf("Downloading %s failed", dep.Name))
+			}
+			return mounts, fmt.Errorf("cached dependency %q: %w", dep.Name, err)
+		}
+		if dep.Name != "" {
+			d.appLog.Info(c, fmt.Sprintf("Downloaded %s (%s)", dep.Name, humanSize(size)))
+		}
+		d.mu.Lock()
+		if e, ok := d.containers[c.Guid]; ok {
+			e.deps = append(e.deps, fetchedDependency{cacheKey: dep.CacheKey, dir: dir})
+		}
+		d.mu.Unlock()
+		mounts = append(mounts, garden.BindMount{SrcPath: dir, DstPath: dep.To,
+			Mode: garden.BindMountModeRO, Origin: garden.BindMountOriginHost})
+	}
+	return mounts, nil
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fG", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fM", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1fK", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%dB", n)
 }
 
 // complete moves a container to completed once and emits the event.
@@ -457,7 +531,13 @@ func (d *Depot) DeleteContainer(logger *slog.Logger, guid string) error {
 	}
 	d.mu.Lock()
 	delete(d.containers, guid)
+	deps := e.deps
 	d.mu.Unlock()
+	for _, dep := range deps {
+		if err := d.fetcher.CloseDirectory(dep.cacheKey, dep.dir); err != nil {
+			logger.Error("releasing-cached-dependency-failed", "dir", dep.dir, "error", err)
+		}
+	}
 	return nil
 }
 

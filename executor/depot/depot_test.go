@@ -62,6 +62,7 @@ var _ = Describe("Depot", func() {
 		d            *depot.Depot
 		logger       *slog.Logger
 		tree         *controlledSteps
+		fetcher      *depotfakes.FakeDependencyFetcher
 	)
 
 	runAction := &models.Action{RunAction: &models.RunAction{Path: "/bin/app", User: "vcap"}}
@@ -82,10 +83,11 @@ var _ = Describe("Depot", func() {
 		hub = depot.NewHub()
 		sub = hub.Subscribe()
 		logger = logging.Discard()
+		fetcher = &depotfakes.FakeDependencyFetcher{}
 		d = depot.New(depot.Config{
 			CellID: "cell-z", OwnerName: "exec-1", Total: executor.ExecutorResources{MemoryMB: 1024, DiskMB: 2048, Containers: 3},
 			ContainerInodeLimit: 200000, ContainerMaxCPUShares: 1024, ReservedExpiration: time.Minute,
-		}, logger, clk, gardenClient, steps, appLog, metrics, hub)
+		}, logger, clk, gardenClient, steps, appLog, metrics, hub, fetcher)
 	})
 
 	nextEvent := func() executor.Event {
@@ -221,6 +223,38 @@ var _ = Describe("Depot", func() {
 				FailureReason: "failed to create container: no space", Retryable: true}))
 			_, msg := appLog.ErrorArgsForCall(0)
 			Expect(msg).To(Equal("Cell cell-z failed to create container for instance g1: no space"))
+		})
+
+		It("downloads cached dependencies, bind-mounts them read-only and releases them at delete", func() {
+			fetcher.FetchAsDirectoryReturns("/cache/dirs/lifecycle", 2048, nil)
+			Expect(d.RunContainer(logger, executor.RunRequest{Guid: "g1", RunInfo: executor.RunInfo{Action: runAction,
+				CachedDependencies: []executor.CachedDependency{{Name: "lifecycle", From: "http://files/lifecycle.tgz",
+					To: "/tmp/lifecycle", CacheKey: "lc", ChecksumAlgorithm: "sha256", ChecksumValue: "abc"}}}})).To(Succeed())
+			Eventually(gardenClient.CreateCallCount).Should(Equal(1))
+			_, _, u, key, sum := fetcher.FetchAsDirectoryArgsForCall(0)
+			Expect(u.String()).To(Equal("http://files/lifecycle.tgz"))
+			Expect(key).To(Equal("lc"))
+			Expect(sum.Algorithm).To(Equal("sha256"))
+			Expect(gardenClient.CreateArgsForCall(0).BindMounts).To(ConsistOf(garden.BindMount{
+				SrcPath: "/cache/dirs/lifecycle", DstPath: "/tmp/lifecycle", Mode: garden.BindMountModeRO, Origin: garden.BindMountOriginHost}))
+			Eventually(steps.StepsRunnerCallCount).Should(Equal(1))
+			tree.exit <- nil
+			nextEvent()
+			Expect(d.DeleteContainer(logger, "g1")).To(Succeed())
+			Expect(fetcher.CloseDirectoryCallCount()).To(Equal(1))
+			key, dir := fetcher.CloseDirectoryArgsForCall(0)
+			Expect(key).To(Equal("lc"))
+			Expect(dir).To(Equal("/cache/dirs/lifecycle"))
+		})
+
+		It("completes with a retryable failure when a cached dependency cannot be fetched", func() {
+			fetcher.FetchAsDirectoryReturns("", 0, errors.New("404"))
+			Expect(d.RunContainer(logger, executor.RunRequest{Guid: "g1", RunInfo: executor.RunInfo{Action: runAction,
+				CachedDependencies: []executor.CachedDependency{{Name: "lifecycle", From: "http://files/x.tgz", To: "/x"}}}})).To(Succeed())
+			e := nextEvent()
+			Expect(e.Container.RunResult).To(Equal(executor.ContainerRunResult{Failed: true,
+				FailureReason: "failed to download cached artifacts", Retryable: true}))
+			Expect(gardenClient.CreateCallCount()).To(BeZero())
 		})
 
 		It("refuses to run unknown, already-running or step-less containers", func() {

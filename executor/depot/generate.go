@@ -5,3 +5,4 @@ package depot
 //counterfeiter:generate . StepsBuilder
 //counterfeiter:generate . AppLog
 //counterfeiter:generate . Metrics
+//counterfeiter:generate . DependencyFetcher

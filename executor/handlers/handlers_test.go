@@ -57,7 +57,7 @@ var _ = Describe("the executor API", func() {
 		h = &health{}
 		d := depot.New(depot.Config{CellID: "cell", OwnerName: "executor",
 			Total: executor.ExecutorResources{MemoryMB: 1024, DiskMB: 1024, Containers: 2}, ReservedExpiration: time.Minute},
-			logging.Discard(), fakeclock.NewFakeClock(time.Unix(1, 0)), gardenClient, steps, &depotfakes.FakeAppLog{}, &depotfakes.FakeMetrics{}, hub)
+			logging.Discard(), fakeclock.NewFakeClock(time.Unix(1, 0)), gardenClient, steps, &depotfakes.FakeAppLog{}, &depotfakes.FakeMetrics{}, hub, nil)
 		handler, err := handlers.New(d, h, hub, logging.Discard())
 		Expect(err).NotTo(HaveOccurred())
 		server = httptest.NewServer(handler)
