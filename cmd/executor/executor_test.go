@@ -179,7 +179,7 @@ var _ = Describe("executor", func() {
 			RootFSPath: rootfsDir,
 			Ports:      []executor.PortMapping{{ContainerPort: 8080}},
 			LogConfig:  executor.LogConfig{Guid: "lrp-log", SourceName: "APP"},
-			Setup: action(&models.DownloadAction{From: files.URL + "/healthcheck.tgz", To: "/tmp/lifecycle", User: "vcap"}),
+			Setup:      action(&models.DownloadAction{From: files.URL + "/healthcheck.tgz", To: "/tmp/lifecycle", User: "vcap"}),
 			// The server answers until /tmp/stop exists.
 			Action: action(&models.RunAction{Path: "sh", User: "vcap", Args: []string{"-c",
 				"mkdir -p /tmp/www && echo ok > /tmp/www/index.html && httpd -f -p 8080 -h /tmp/www & pid=$!; " +
@@ -246,4 +246,3 @@ var _ = Describe("executor", func() {
 		Expect(err).To(MatchError(garden.ContainerNotFoundError{Handle: "owned-1"}))
 	})
 })
-
