@@ -28,8 +28,9 @@ var binaries map[string]string
 
 var _ = SynchronizedBeforeSuite(func() []byte {
 	built := map[string]string{}
-	for _, name := range []string{"bbs", "auctioneer", "converger"} {
-		path, err := gexec.Build("diego/cmd/" + name)
+	// Static: garden re-executes itself inside containers.
+	for _, name := range []string{"bbs", "auctioneer", "converger", "garden", "executor", "rep"} {
+		path, err := gexec.BuildWithEnvironment("diego/cmd/"+name, []string{"CGO_ENABLED=0"})
 		Expect(err).NotTo(HaveOccurred())
 		built[name] = path
 	}
