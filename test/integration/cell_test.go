@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -269,10 +270,9 @@ var _ = Describe("Real cells", func() {
 			}
 		}()
 
-		resp, err := http.Post(cellA.repURL+"/evacuate", "application/json", nil)
-		Expect(err).NotTo(HaveOccurred())
-		resp.Body.Close()
-		Expect(resp.StatusCode).To(Equal(http.StatusAccepted))
+		// SIGUSR1 is the 2015 drain signal (POST /evacuate has the same
+		// effect and its own handler spec).
+		cellA.rep.Signal(syscall.SIGUSR1)
 		Eventually(cellA.rep, 60*time.Second).Should(gexec.Exit(0))
 		close(stopWatching)
 		<-watched
