@@ -43,44 +43,7 @@ func NewDownload(container garden.Container, action *models.DownloadAction, down
 
 func (s *downloadStep) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	close(ready)
-	if !s.limiter.acquire(signals) {
-		return ErrCancelled
-	}
-	defer s.limiter.release()
-
-	artifact := s.action.GetArtifact()
-	if artifact != "" {
-		fmt.Fprintf(s.streamer.Stdout(), "Downloading %s...\n", artifact)
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	type result struct {
-		size int64
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		size, err := s.perform(ctx)
-		done <- result{size, err}
-	}()
-
-	var r result
-	select {
-	case r = <-done:
-	case <-signals:
-		s.logger.Info("download-step.cancelled")
-		cancel()
-		<-done
-		return ErrCancelled
-	}
-	if r.err != nil {
-		return r.err
-	}
-	if artifact != "" {
-		fmt.Fprintf(s.streamer.Stdout(), "Downloaded %s (%s)\n", artifact, humanSize(r.size))
-	}
-	return nil
+	return transfer(signals, s.limiter, s.streamer, s.logger, s.action.GetArtifact(), "Downloading", "Downloaded", s.perform)
 }
 
 func (s *downloadStep) perform(ctx context.Context) (int64, error) {

@@ -55,47 +55,7 @@ func NewUpload(container garden.Container, action *models.UploadAction, uploader
 
 func (s *uploadStep) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	close(ready)
-	if !s.limiter.acquire(signals) {
-		return ErrCancelled
-	}
-	defer s.limiter.release()
-
-	artifact := s.action.GetArtifact()
-	if artifact != "" {
-		fmt.Fprintf(s.streamer.Stdout(), "Uploading %s...\n", artifact)
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	type result struct {
-		size int64
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		size, err := s.perform(ctx)
-		done <- result{size, err}
-	}()
-
-	var r result
-	select {
-	case r = <-done:
-	case <-signals:
-		s.logger.Info("upload-step.cancelled")
-		cancel()
-		<-done
-		return ErrCancelled
-	}
-	if r.err != nil {
-		if ctx.Err() != nil {
-			return ErrCancelled
-		}
-		return r.err
-	}
-	if artifact != "" {
-		fmt.Fprintf(s.streamer.Stdout(), "Uploaded %s (%s)\n", artifact, humanSize(r.size))
-	}
-	return nil
+	return transfer(signals, s.limiter, s.streamer, s.logger, s.action.GetArtifact(), "Uploading", "Uploaded", s.perform)
 }
 
 func (s *uploadStep) perform(ctx context.Context) (int64, error) {
