@@ -70,24 +70,32 @@ func uintToIP(v uint32) net.IP {
 	return ip
 }
 
-// allocate takes the first free /30, or the one a static network names
-// (a CIDR, or an address whose /30 is used).
+// allocate takes the first free /30, or the one a static network names:
+// a /30, or a static IP (host bits set, or a bare address), which must be
+// that /30's container address.
 func (n *networker) allocate(static string) (containerNetwork, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var base uint32
 	switch {
 	case static != "":
-		ip, _, err := net.ParseCIDR(static)
+		ip, subnet, err := net.ParseCIDR(static)
 		if err != nil {
 			if ip = net.ParseIP(static); ip == nil {
 				return containerNetwork{}, fmt.Errorf("invalid network %q: want a CIDR such as 10.254.0.8/30", static)
 			}
+		} else if ones, _ := subnet.Mask.Size(); ones != 30 {
+			return containerNetwork{}, fmt.Errorf("invalid network %q: containers get a /30 (gateway .1, container .2)", static)
 		}
 		if ip.To4() == nil {
 			return containerNetwork{}, fmt.Errorf("invalid network %q: only IPv4 is supported", static)
 		}
 		base = ipToUint(ip) &^ 3
+		// A static IP (host bits set) must be the /30's container address.
+		if host := ipToUint(ip) & 3; host != 0 && host != 2 {
+			return containerNetwork{}, fmt.Errorf("invalid network %q: in a /30 the container address is %s (%s is the gateway or broadcast)",
+				static, uintToIP(base+2), ip)
+		}
 		if n.subnets[base] {
 			return containerNetwork{}, fmt.Errorf("the subnet %s/30 is already in use", uintToIP(base))
 		}

@@ -59,6 +59,15 @@ var _ = Describe("networking", func() {
 			Expect(cn.ContainerIP).To(Equal("10.252.0.18"))
 		})
 
+		It("refuses static networks that are not a /30 or name the gateway", func() {
+			_, err := n.allocate("10.252.0.0/24")
+			Expect(err).To(MatchError(ContainSubstring("containers get a /30")))
+			_, err = n.allocate("10.252.0.21/30")
+			Expect(err).To(MatchError(ContainSubstring("the container address is 10.252.0.22")))
+			_, err = n.allocate("10.252.0.23")
+			Expect(err).To(MatchError(ContainSubstring("the container address is 10.252.0.22")))
+		})
+
 		It("skips static subnets when allocating dynamically", func() {
 			_, err := n.allocate("10.252.0.0/30")
 			Expect(err).NotTo(HaveOccurred())
