@@ -84,7 +84,7 @@ func (n *networker) allocate(static string) (containerNetwork, error) {
 			if ip = net.ParseIP(static); ip == nil {
 				return containerNetwork{}, fmt.Errorf("invalid network %q: want a CIDR such as 10.254.0.8/30", static)
 			}
-		} else if ones, _ := subnet.Mask.Size(); ones != 30 {
+		} else if ones, bits := subnet.Mask.Size(); bits == 32 && ones != 30 {
 			return containerNetwork{}, fmt.Errorf("invalid network %q: containers get a /30 (gateway .1, container .2)", static)
 		}
 		if ip.To4() == nil {
