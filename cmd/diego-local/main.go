@@ -1,0 +1,79 @@
+// Command diego-local runs a whole diego on this host: embedded etcd and
+// NATS, a CA with mutual TLS for the BBS, the BBS, auctioneer, converger,
+// metrics-server and receptor, and N cells (garden, executor, rep), each a
+// separate process with its own config under the state directory, with one
+// merged log. Ctrl-C stops everything in order. It builds nothing: `make
+// run` builds the binaries beside it first. See docs/local-cluster.md.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"diego/deploy/local"
+)
+
+func main() {
+	self, _ := os.Executable()
+	rootfs := os.Getenv("DIEGO_ROOTFS")
+	if rootfs == "" {
+		rootfs = "/var/lib/diego/rootfs/busybox"
+	}
+	stateDir := flag.String("state-dir", "/var/lib/diego/local", "configs, certificates, data, depots and logs")
+	cells := flag.Int("cells", 2, fmt.Sprintf("how many cells (garden + executor + rep) to run, 1-%d", local.MaxCells))
+	etcd := flag.String("etcd-endpoints", "", "comma-separated URLs of an external etcd (default: an embedded one)")
+	binDir := flag.String("bin-dir", filepath.Dir(self), "where the daemons' binaries are")
+	rootfsDir := flag.String("rootfs", rootfs, "the busybox rootfs (built with deploy/rootfs/build.sh when missing; or $DIEGO_ROOTFS)")
+	logLevel := flag.String("log-level", "info", "every daemon's log_level: debug, info, warn or error")
+	raw := flag.Bool("raw-logs", false, "show the daemons' JSON log lines as they are")
+	noColor := flag.Bool("no-color", false, "no colours in the merged log (the default when stdout is not a terminal)")
+	keep := flag.Bool("keep-data", false, "keep the embedded etcd's data from the last run (default: start empty)")
+	flag.Parse()
+
+	opts := local.Options{Cells: *cells, LogLevel: *logLevel}
+	var err error
+	for dst, src := range map[*string]string{&opts.StateDir: *stateDir, &opts.BinDir: *binDir, &opts.RootFS: *rootfsDir} {
+		if *dst, err = filepath.Abs(src); err != nil {
+			fail(2, err)
+		}
+	}
+	if *etcd != "" {
+		opts.ETCDEndpoints = strings.Split(*etcd, ",")
+	}
+	plan, err := local.NewPlan(opts)
+	if err == nil {
+		err = plan.Validate()
+	}
+	if err != nil {
+		fail(2, err)
+	}
+	if err := local.CheckRoot(); err != nil {
+		fail(1, err)
+	}
+	if err := plan.CheckBinaries(); err != nil {
+		fail(1, err)
+	}
+	if err := plan.EnsureRootFS(os.Stdout); err != nil {
+		fail(1, err)
+	}
+
+	info, _ := os.Stdout.Stat()
+	terminal := info != nil && info.Mode()&os.ModeCharDevice != 0
+	log := local.NewMergedLog(os.Stdout, local.LogFormat{Width: len("metrics-server"), Raw: *raw, Color: terminal && !*noColor})
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	cluster := &local.Cluster{Plan: plan, Log: log, Out: os.Stdout, KeepData: *keep}
+	if err := cluster.Run(signals); err != nil {
+		os.Exit(1)
+	}
+}
+
+func fail(code int, err error) {
+	fmt.Fprintf(os.Stderr, "diego-local: %v\n", err)
+	os.Exit(code)
+}

@@ -1,0 +1,417 @@
+// Package local is the local-cluster launcher behind cmd/diego-local: it
+// plans a whole diego on one host (embedded etcd and NATS, a CA and mutual
+// TLS certificates for the BBS, the brain, the receptor and N cells of
+// garden + executor + rep), writes each daemon's JSON config under a state
+// directory, runs the daemons as separate processes with one merged log,
+// and takes everything down again in order.
+//
+// The planning is pure (NewPlan): every address, port pool, network pool,
+// tag and path follows from the Options, so it is tested without starting
+// anything.
+package local
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	auctioneerconfig "diego/auctioneer/config"
+	bbsconfig "diego/bbs/config"
+	"diego/bbs/metricsserver"
+	convergerconfig "diego/converger/config"
+	executorconfig "diego/executor/config"
+	gardenconfig "diego/garden/config"
+	receptorconfig "diego/receptor/config"
+	repconfig "diego/rep/config"
+)
+
+// The default addresses: each daemon's own default port (shared/spec
+// README), on loopback. Cell i (1-based) adds i-1 to the garden, executor
+// and rep ports.
+const (
+	Host               = "127.0.0.1"
+	ETCDClientPort     = 2379
+	ETCDPeerPort       = 2380
+	NATSPort           = 4222
+	BBSPort            = 8889
+	BBSHealthPort      = 8890
+	AuctioneerPort     = 9016
+	MetricsServerPort  = 5678
+	ReceptorPort       = 8887
+	GardenPort         = 7777
+	ExecutorPort       = 1700
+	RepPort            = 1800
+	DropsondePort      = 3457
+	GardenPortPoolBase = 61001
+	// GardenPortPoolSize host ports per cell: 61001-61500 for cell-1,
+	// 61501-62000 for cell-2, ...
+	GardenPortPoolSize = 500
+	// MaxCells keeps the port pools below 65536 and the tags single letters.
+	MaxCells = 8
+	// Stack is the preloaded stack every cell offers (rootfs
+	// "preloaded:cflinuxfs3"), mapped to the busybox rootfs.
+	Stack = "cflinuxfs3"
+	// DockerImage is the docker:// rootfs the gardens also map to it.
+	DockerImage = "docker:///busybox"
+)
+
+// Options say what to run; the zero values of the optional fields get
+// defaults from NewPlan.
+type Options struct {
+	// StateDir holds configs, certificates, etcd's data, depots, caches
+	// and logs (absolute).
+	StateDir string
+	// BinDir holds the daemons' binaries.
+	BinDir string
+	// RootFS is the busybox rootfs directory (absolute).
+	RootFS string
+	// Cells is how many cells to run (1-MaxCells).
+	Cells int
+	// ETCDEndpoints, when set, is an external etcd; otherwise the launcher
+	// embeds one.
+	ETCDEndpoints []string
+	// LogLevel is every daemon's log_level.
+	LogLevel string
+}
+
+// Kind groups the daemons for shutdown.
+type Kind string
+
+// The kinds, in start order.
+const (
+	KindBrain    Kind = "brain"
+	KindGarden   Kind = "garden"
+	KindExecutor Kind = "executor"
+	KindRep      Kind = "rep"
+)
+
+// Daemon is one process to run.
+type Daemon struct {
+	// Name prefixes its log lines: "bbs", "garden-1".
+	Name string
+	// Binary is the file name in BinDir.
+	Binary string
+	Kind   Kind
+	// Cell is the 1-based cell index, 0 for the brain.
+	Cell int
+	// ConfigPath is where its JSON config goes; Config is the config.
+	ConfigPath string
+	Config     any
+	// ReadyMsg is the "msg" of the log line that says it serves; when
+	// empty, ReadyDial is a TCP address that accepts once it serves.
+	ReadyMsg  string
+	ReadyDial string
+	// Endpoint is what is printed for people ("" for none).
+	Endpoint string
+	// StopTimeout bounds the wait after SIGINT before SIGKILL.
+	StopTimeout time.Duration
+}
+
+// Cell is one cell's share of the host.
+type Cell struct {
+	Index         int
+	ID            string
+	Zone          string
+	Tag           string
+	NetworkPool   string
+	PortPoolStart uint32
+	PortPoolSize  uint32
+	GardenAddr    string
+	ExecutorAddr  string
+	RepAddr       string
+	Dir           string
+}
+
+// Certs are the files of the BBS's mutual TLS.
+type Certs struct {
+	Dir           string
+	CAFile        string
+	BBSServerCert string
+	BBSServerKey  string
+	// Clients maps a client name (auctioneer, rep-1, ...) to its cert
+	// and key files.
+	Clients map[string][2]string
+}
+
+// Plan is the whole cluster.
+type Plan struct {
+	Options
+	EmbeddedETCD  bool
+	ETCDDataDir   string
+	ETCDPeerURL   string
+	NATSURL       string
+	BBSURL        string
+	BBSHealthAddr string
+	ReceptorURL   string
+	LogDir        string
+	ConfigDir     string
+	Certs         Certs
+	Cells         []Cell
+	// Daemons in start order: brain, then each cell's garden, executor
+	// and rep.
+	Daemons []Daemon
+}
+
+// NewPlan lays out the cluster that opts describe.
+func NewPlan(opts Options) (*Plan, error) {
+	if err := validate(opts); err != nil {
+		return nil, err
+	}
+	if opts.LogLevel == "" {
+		opts.LogLevel = "info"
+	}
+	p := &Plan{
+		Options:       opts,
+		EmbeddedETCD:  len(opts.ETCDEndpoints) == 0,
+		ETCDDataDir:   filepath.Join(opts.StateDir, "etcd"),
+		NATSURL:       "nats://" + hostPort(NATSPort),
+		BBSURL:        "https://" + hostPort(BBSPort),
+		BBSHealthAddr: hostPort(BBSHealthPort),
+		ReceptorURL:   "http://" + hostPort(ReceptorPort),
+		LogDir:        filepath.Join(opts.StateDir, "logs"),
+		ConfigDir:     filepath.Join(opts.StateDir, "config"),
+	}
+	if p.EmbeddedETCD {
+		p.ETCDEndpoints = []string{"http://" + hostPort(ETCDClientPort)}
+		p.ETCDPeerURL = "http://" + hostPort(ETCDPeerPort)
+	}
+	p.Certs = planCerts(filepath.Join(opts.StateDir, "certs"), opts.Cells)
+	for i := 1; i <= opts.Cells; i++ {
+		p.Cells = append(p.Cells, planCell(opts.StateDir, i))
+	}
+	p.Daemons = append(p.brain(), p.cells()...)
+	return p, nil
+}
+
+func validate(opts Options) error {
+	var errs []error
+	for name, dir := range map[string]string{"state dir": opts.StateDir, "bin dir": opts.BinDir, "rootfs": opts.RootFS} {
+		if !filepath.IsAbs(dir) {
+			errs = append(errs, fmt.Errorf("the %s %q must be an absolute path", name, dir))
+		}
+	}
+	if depot := planCell(opts.StateDir, MaxCells).DepotDir(); len(depot) > socketBudget {
+		errs = append(errs, fmt.Errorf("the state dir %q is too long: garden's container sockets under %s would pass the "+
+			"107-byte limit of unix socket paths; use a state dir of at most %d bytes",
+			opts.StateDir, depot, socketBudget-len(depot)+len(opts.StateDir)))
+	}
+	if opts.Cells < 1 || opts.Cells > MaxCells {
+		errs = append(errs, fmt.Errorf("cells must be between 1 and %d, not %d", MaxCells, opts.Cells))
+	}
+	for _, e := range opts.ETCDEndpoints {
+		if !strings.HasPrefix(e, "http://") && !strings.HasPrefix(e, "https://") {
+			errs = append(errs, fmt.Errorf("etcd endpoint %q must be a URL such as http://10.0.0.5:2379", e))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func hostPort(port int) string { return net.JoinHostPort(Host, strconv.Itoa(port)) }
+
+// planCell gives cell i (1-based) its ports, pools, tag and directories.
+func planCell(stateDir string, i int) Cell {
+	return Cell{
+		Index:         i,
+		ID:            fmt.Sprintf("cell-%d", i),
+		Zone:          fmt.Sprintf("z%d", i),
+		Tag:           string(rune('a' + i - 1)),
+		NetworkPool:   fmt.Sprintf("10.251.%d.0/22", 4*(i-1)),
+		PortPoolStart: uint32(GardenPortPoolBase + (i-1)*GardenPortPoolSize),
+		PortPoolSize:  GardenPortPoolSize,
+		GardenAddr:    hostPort(GardenPort + i - 1),
+		ExecutorAddr:  hostPort(ExecutorPort + i - 1),
+		RepAddr:       hostPort(RepPort + i - 1),
+		Dir:           filepath.Join(stateDir, fmt.Sprintf("cell-%d", i)),
+	}
+}
+
+// DepotDir is the cell's garden depot. It is kept short: garden binds
+// each container's <depot>/<handle>/init.sock, and a unix socket path
+// holds at most 107 bytes.
+func (c Cell) DepotDir() string { return filepath.Join(c.Dir, "depot") }
+
+// socketBudget: the longest handle the cells create themselves (the
+// executor's "executor-healthcheck-<guid>", 57 bytes) and "/init.sock"
+// must fit after the depot in a unix socket path.
+const socketBudget = 107 - 1 - 57 - len("/init.sock")
+
+// ClientNames are the BBS's clients, each with its own certificate.
+func ClientNames(cells int) []string {
+	// "cli" is for people and tools (cfdot-style) that call the BBS.
+	names := []string{"auctioneer", "converger", "metrics-server", "receptor", "cli"}
+	for i := 1; i <= cells; i++ {
+		names = append(names, fmt.Sprintf("rep-%d", i))
+	}
+	return names
+}
+
+func planCerts(dir string, cells int) Certs {
+	c := Certs{
+		Dir:           dir,
+		CAFile:        filepath.Join(dir, "ca.crt"),
+		BBSServerCert: filepath.Join(dir, "bbs.crt"),
+		BBSServerKey:  filepath.Join(dir, "bbs.key"),
+		Clients:       map[string][2]string{},
+	}
+	for _, name := range ClientNames(cells) {
+		c.Clients[name] = [2]string{filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")}
+	}
+	return c
+}
+
+func (p *Plan) configPath(name string) string { return filepath.Join(p.ConfigDir, name+".json") }
+
+func (p *Plan) brain() []Daemon {
+	bbs := bbsconfig.DefaultConfig()
+	bbs.ListenAddr = hostPort(BBSPort)
+	bbs.HealthAddress = p.BBSHealthAddr
+	bbs.CAFile, bbs.CertFile, bbs.KeyFile = p.Certs.CAFile, p.Certs.BBSServerCert, p.Certs.BBSServerKey
+	bbs.ETCD.Endpoints = p.ETCDEndpoints
+	bbs.LogLevel = p.LogLevel
+
+	client := func(name string) (ca, cert, key string) {
+		files := p.Certs.Clients[name]
+		return p.Certs.CAFile, files[0], files[1]
+	}
+
+	auctioneer := auctioneerconfig.DefaultConfig()
+	auctioneer.ListenAddr = hostPort(AuctioneerPort)
+	auctioneer.AdvertiseAddress = "http://" + hostPort(AuctioneerPort)
+	auctioneer.ID = "auctioneer-local"
+	auctioneer.BBSAddress = p.BBSURL
+	auctioneer.BBSCACertFile, auctioneer.BBSClientCertFile, auctioneer.BBSClientKeyFile = client("auctioneer")
+	auctioneer.ETCDEndpoints = p.ETCDEndpoints
+	auctioneer.LogLevel = p.LogLevel
+
+	converger := convergerconfig.DefaultConfig()
+	converger.ID = "converger-local"
+	converger.BBSAddress = p.BBSURL
+	converger.BBSCACertFile, converger.BBSClientCertFile, converger.BBSClientKeyFile = client("converger")
+	converger.ETCDEndpoints = p.ETCDEndpoints
+	converger.LogLevel = p.LogLevel
+
+	metrics := metricsserver.DefaultConfig()
+	metrics.ListenAddr = hostPort(MetricsServerPort)
+	metrics.BBSAddress = p.BBSURL
+	metrics.BBSCACertFile, metrics.BBSClientCertFile, metrics.BBSClientKeyFile = client("metrics-server")
+	metrics.LogLevel = p.LogLevel
+
+	receptor := receptorconfig.DefaultConfig()
+	receptor.ListenAddr = hostPort(ReceptorPort)
+	receptor.BBSAddress = p.BBSURL
+	receptor.BBSCACertFile, receptor.BBSClientCertFile, receptor.BBSClientKeyFile = client("receptor")
+	receptor.LogLevel = p.LogLevel
+
+	brain := func(name string, cfg any, ready, dial, endpoint string) Daemon {
+		return Daemon{Name: name, Binary: name, Kind: KindBrain, ConfigPath: p.configPath(name), Config: cfg,
+			ReadyMsg: ready, ReadyDial: dial, Endpoint: endpoint, StopTimeout: 10 * time.Second}
+	}
+	return []Daemon{
+		brain("bbs", bbs, "ready", "", p.BBSURL+" (mutual TLS), health http://"+p.BBSHealthAddr+"/ping"),
+		brain("auctioneer", auctioneer, "ready", "", auctioneer.AdvertiseAddress),
+		// The converger says "started" once it holds its lock and runs.
+		brain("converger", converger, "started", "", ""),
+		// The metrics-server logs nothing once it serves: its listener
+		// accepting is the sign.
+		brain("metrics-server", metrics, "", metrics.ListenAddr, "http://"+metrics.ListenAddr+"/v1/metrics"),
+		brain("receptor", receptor, "ready", "", p.ReceptorURL),
+	}
+}
+
+func (p *Plan) cells() []Daemon {
+	var out []Daemon
+	for _, c := range p.Cells {
+		g := gardenconfig.DefaultConfig()
+		g.ListenNetwork, g.ListenAddr = "tcp", c.GardenAddr
+		g.DepotDir = c.DepotDir()
+		g.DefaultRootFS = p.RootFS
+		g.RootFSMap = map[string]string{DockerImage: p.RootFS, "preloaded:" + Stack: p.RootFS}
+		g.NetworkPool = c.NetworkPool
+		g.PortPoolStart, g.PortPoolSize = c.PortPoolStart, c.PortPoolSize
+		g.Tag = c.Tag
+		g.LogLevel = p.LogLevel
+
+		e := executorconfig.DefaultConfig()
+		e.ListenAddr = c.ExecutorAddr
+		e.CellID = c.ID
+		e.GardenNetwork, e.GardenAddr = "tcp", c.GardenAddr
+		e.TempDir = filepath.Join(c.Dir, "executor", "tmp")
+		e.CachePath = filepath.Join(c.Dir, "executor", "cache")
+		e.MaxCacheSizeInBytes = 1 << 30
+		e.ContainerOwnerName = "executor-" + c.ID
+		e.LogLevel = p.LogLevel
+
+		r := repconfig.DefaultConfig()
+		r.ListenAddr = c.RepAddr
+		r.RepAddress = "http://" + c.RepAddr
+		r.CellID = c.ID
+		r.Zone = c.Zone
+		r.ExecutorAddress = "http://" + c.ExecutorAddr
+		r.BBSAddress = p.BBSURL
+		files := p.Certs.Clients[fmt.Sprintf("rep-%d", c.Index)]
+		r.BBSCACertFile, r.BBSClientCertFile, r.BBSClientKeyFile = p.Certs.CAFile, files[0], files[1]
+		r.ETCDEndpoints = p.ETCDEndpoints
+		r.PreloadedRootFS = []string{Stack + ":" + p.RootFS}
+		r.SupportedProviders = []string{"docker"}
+		// The launcher stops cells itself: a rep that evacuated on SIGINT
+		// would wait for its instances to move to cells that are stopping
+		// too.
+		r.EvacuateOnShutdown = false
+		r.LogLevel = p.LogLevel
+
+		name := func(kind Kind) string { return fmt.Sprintf("%s-%d", kind, c.Index) }
+		out = append(out,
+			Daemon{Name: name(KindGarden), Binary: "garden", Kind: KindGarden, Cell: c.Index,
+				ConfigPath: p.configPath(name(KindGarden)), Config: g, ReadyMsg: "ready",
+				Endpoint: "http://" + c.GardenAddr, StopTimeout: 10 * time.Second},
+			Daemon{Name: name(KindExecutor), Binary: "executor", Kind: KindExecutor, Cell: c.Index,
+				ConfigPath: p.configPath(name(KindExecutor)), Config: e, ReadyMsg: "ready",
+				Endpoint: "http://" + c.ExecutorAddr, StopTimeout: 15 * time.Second},
+			Daemon{Name: name(KindRep), Binary: "rep", Kind: KindRep, Cell: c.Index,
+				ConfigPath: p.configPath(name(KindRep)), Config: r, ReadyMsg: "ready",
+				Endpoint: r.RepAddress, StopTimeout: 15 * time.Second},
+		)
+	}
+	return out
+}
+
+// Ports lists every TCP port the cluster listens on, with who listens, so
+// the launcher can say which one is taken before starting anything.
+func (p *Plan) Ports() map[int]string {
+	ports := map[int]string{
+		NATSPort: "nats", BBSPort: "bbs", BBSHealthPort: "bbs health", AuctioneerPort: "auctioneer",
+		MetricsServerPort: "metrics-server", ReceptorPort: "receptor",
+	}
+	if p.EmbeddedETCD {
+		ports[ETCDClientPort] = "etcd"
+		ports[ETCDPeerPort] = "etcd peer"
+	}
+	for _, c := range p.Cells {
+		for addr, who := range map[string]string{c.GardenAddr: "garden", c.ExecutorAddr: "executor", c.RepAddr: "rep"} {
+			_, port, _ := net.SplitHostPort(addr)
+			n, _ := strconv.Atoi(port)
+			ports[n] = fmt.Sprintf("%s-%d", who, c.Index)
+		}
+	}
+	return ports
+}
+
+// Validate runs each daemon's own config validation over the plan.
+func (p *Plan) Validate() error {
+	var errs []error
+	for _, d := range p.Daemons {
+		v, ok := d.Config.(interface{ Validate() error })
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: its config has no Validate", d.Name))
+			continue
+		}
+		if err := v.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", d.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
