@@ -70,10 +70,14 @@ unit: deps
 
 test: lint check-proto build unit
 
+# The local cluster (docs/local-cluster.md), as root: builds everything, the
+# rootfs if it is missing, and runs bin/diego-local in the foreground until
+# Ctrl-C. Flags go in ARGS, e.g. `make run ARGS="-cells 3"`.
+RUN_ROOTFS ?= /var/lib/diego/rootfs/busybox
+ARGS ?=
 run: build
-	@echo "make run: the one-command local cluster (cmd/diego-local) is not there yet; it arrives with"
-	@echo "the local-cluster issue. Built so far: $$(find bin -maxdepth 1 -type f -perm -u+x -printf '%f ' | sort)"
-	@echo "Each runs on its own with -config <file>; see README.md and docs/."
+	@[ -f $(RUN_ROOTFS)/.diego-rootfs ] || ./deploy/rootfs/build.sh $(RUN_ROOTFS)
+	exec bin/diego-local -rootfs $(RUN_ROOTFS) $(ARGS)
 
 generate: deps
 	@command -v protoc >/dev/null || { echo "installing protobuf-compiler"; \

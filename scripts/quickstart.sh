@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# The README's quick start, without a person: against a running local
+# cluster (`make run` in another terminal), or with --start, against one it
+# starts with `make run` and stops again with a Ctrl-C-like SIGINT, checking
+# that nothing is left behind. Exits non-zero on the first failure.
+#
+#   scripts/quickstart.sh           use the cluster at $DIEGO_RECEPTOR (default http://127.0.0.1:8887)
+#   scripts/quickstart.sh --start   make run in the background, the steps, Ctrl-C, leftover checks
+#   scripts/quickstart.sh --keep    leave hello-lrp running at the end
+#
+# Environment: STATE_DIR (the launcher's state dir, for --start's checks;
+# default /var/lib/diego/local), TIMEOUT (seconds each wait may take, 90).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+START=false
+KEEP=false
+for arg in "$@"; do
+	case $arg in
+	--start) START=true ;;
+	--keep) KEEP=true ;;
+	*) echo "usage: $0 [--start] [--keep]" >&2; exit 2 ;;
+	esac
+done
+STATE_DIR=${STATE_DIR:-/var/lib/diego/local}
+TIMEOUT=${TIMEOUT:-90}
+export DIEGO_RECEPTOR=${DIEGO_RECEPTOR:-http://127.0.0.1:8887}
+DIEGO=bin/diego
+WORK=$(mktemp -d)
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+fail() { echo "quickstart: FAILED: $*" >&2; exit 1; }
+
+# json EXPR: evaluate a python expression over the JSON on stdin (as d).
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# wait_for SECONDS DESCRIPTION COMMAND...: retry COMMAND until it succeeds.
+wait_for() {
+	local secs=$1 what=$2
+	shift 2
+	local deadline=$((SECONDS + secs))
+	until "$@" 2>/dev/null; do
+		[ $SECONDS -lt $deadline ] || fail "$what: not within ${secs}s"
+		sleep 0.5
+	done
+}
+
+CLUSTER_PID=
+stop_cluster() {
+	[ -n "$CLUSTER_PID" ] || return 0
+	step "Ctrl-C: stopping the cluster"
+	local started=$SECONDS
+	kill -INT -- -"$CLUSTER_PID" 2>/dev/null || true
+	local deadline=$((SECONDS + 120))
+	while kill -0 "$CLUSTER_PID" 2>/dev/null; do
+		if [ $SECONDS -ge $deadline ]; then
+			kill -KILL -- -"$CLUSTER_PID" 2>/dev/null || true
+			fail "the cluster did not stop within 120s (log: $WORK/cluster.log)"
+		fi
+		sleep 0.2
+	done
+	CLUSTER_PID=
+	sed -n '/stopping (Ctrl-C again/,$p' "$WORK/cluster.log" | grep -E '^diego-local' || true
+	echo "stopped in $((SECONDS - started))s"
+}
+cleanup() {
+	local rc=$?
+	[ -n "${EVENTS_PID:-}" ] && kill "$EVENTS_PID" 2>/dev/null || true
+	if [ -n "$CLUSTER_PID" ]; then
+		stop_cluster || rc=1
+		if [ $rc -ne 0 ]; then
+			echo "--- the end of the cluster's log ($WORK/cluster.log) ---" >&2
+			tail -40 "$WORK/cluster.log" >&2 || true
+		fi
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+
+if $START; then
+	step "make run (in the background; log in $WORK/cluster.log)"
+	begun=$SECONDS
+	# Its own session, so the SIGINT below reaches make and the launcher
+	# together, as a Ctrl-C in their terminal would.
+	setsid make run >"$WORK/cluster.log" 2>&1 &
+	CLUSTER_PID=$!
+	deadline=$((SECONDS + 600)) # a first run also downloads modules and builds
+	until grep -q 'cluster healthy in' "$WORK/cluster.log"; do
+		kill -0 "$CLUSTER_PID" 2>/dev/null || { CLUSTER_PID=; tail -40 "$WORK/cluster.log" >&2; fail "make run exited"; }
+		[ $SECONDS -lt $deadline ] || fail "the cluster was not healthy within 600s"
+		sleep 0.5
+	done
+	grep -m1 'cluster healthy in' "$WORK/cluster.log"
+	echo "make run to healthy: $((SECONDS - begun))s (including the build)"
+fi
+
+[ -x "$DIEGO" ] || fail "$DIEGO is missing: run make build (or make run)"
+
+step "export DIEGO_RECEPTOR=$DIEGO_RECEPTOR; $DIEGO cells"
+$DIEGO cells || fail "cannot list cells: is the cluster running (make run)?"
+cells=$($DIEGO --json cells | json 'len(d)')
+[ "$cells" -ge 1 ] || fail "no cells registered"
+
+# Leftovers of an earlier run of this script against the same cluster.
+$DIEGO delete-lrp hello-lrp >/dev/null 2>&1 || true
+$DIEGO delete-task hello-task >/dev/null 2>&1 || true
+wait_for "$TIMEOUT" "the old hello-lrp instances to go" \
+	bash -c "[ \"\$($DIEGO --json actual-lrps hello-lrp | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 0 ]"
+
+step "$DIEGO events (in the background)"
+$DIEGO events >"$WORK/events.log" 2>&1 &
+EVENTS_PID=$!
+sleep 0.5
+
+step "$DIEGO create-task deploy/examples/task.json"
+$DIEGO create-task deploy/examples/task.json
+wait_for "$TIMEOUT" "hello-task to complete" bash -c "[ \"\$($DIEGO --json task hello-task | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"state\"])')\" = COMPLETED ]"
+$DIEGO tasks
+failed=$($DIEGO --json task hello-task | json 'd["failed"]')
+reason=$($DIEGO --json task hello-task | json 'd["failure_reason"]')
+[ "$failed" = False ] || fail "hello-task failed: $reason"
+result=$($DIEGO --json task hello-task | json 'd["result"]')
+echo "result: $result"
+[[ $result == *"the answer is 42"* ]] || fail "hello-task's result is not the expected one: $result"
+$DIEGO delete-task hello-task
+
+step "$DIEGO create-lrp deploy/examples/lrp.json"
+$DIEGO create-lrp deploy/examples/lrp.json
+want=$(json 'd["instances"]' <deploy/examples/lrp.json)
+running() {
+	[ "$($DIEGO --json actual-lrps hello-lrp | json 'sum(1 for a in d if a["state"] == "RUNNING")')" = "$want" ]
+}
+wait_for "$TIMEOUT" "$want hello-lrp instances to be RUNNING" running
+$DIEGO actual-lrps hello-lrp
+
+step "$DIEGO --json actual-lrps hello-lrp: each instance's address and host port"
+$DIEGO --json actual-lrps hello-lrp | json '"\n".join("index %d on %s: %s:%d" % (a["index"], a["cell_id"], a["address"], a["ports"][0]["host_port"]) for a in d)'
+for url in $($DIEGO --json actual-lrps hello-lrp | json '" ".join("http://%s:%d/" % (a["address"], a["ports"][0]["host_port"]) for a in d)'); do
+	step "curl $url"
+	page=$(curl -fsS -m 10 "$url") || fail "curl $url failed"
+	echo "$page"
+	[[ $page == *"hello from diego"* ]] || fail "unexpected page from $url"
+done
+
+step "what $DIEGO events saw"
+sleep 1
+kill "$EVENTS_PID" 2>/dev/null || true
+wait "$EVENTS_PID" 2>/dev/null || true
+EVENTS_PID=
+cat "$WORK/events.log"
+for event in desired_lrp_created actual_lrp_created actual_lrp_changed; do
+	grep -q "$event" "$WORK/events.log" || fail "diego events did not show $event"
+done
+
+if ! $KEEP; then
+	step "$DIEGO delete-lrp hello-lrp"
+	$DIEGO delete-lrp hello-lrp
+	wait_for "$TIMEOUT" "hello-lrp's instances to stop" \
+		bash -c "[ \"\$($DIEGO --json actual-lrps hello-lrp | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 0 ]"
+fi
+
+if $START; then
+	stop_cluster
+	step "leftovers (there should be none)"
+	left=0
+	# The daemons, and anything still in a cell garden's cgroups
+	# (garden-a, garden-b, ...): container inits and their processes.
+	if pgrep -af "^$(pwd)/bin/"; then left=1; fi
+	for f in $(grep -lE ':/garden-[a-h](/|$)' /proc/[0-9]*/cgroup 2>/dev/null); do
+		pid=${f#/proc/}; pid=${pid%/cgroup}
+		echo "in a cell's cgroup: $pid $(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null)"; left=1
+	done
+	if grep -q "$STATE_DIR" /proc/self/mountinfo; then
+		echo "mounts:"; grep "$STATE_DIR" /proc/self/mountinfo; left=1
+	fi
+	if [ -n "$(find "$STATE_DIR"/cell-*/depot -mindepth 1 -maxdepth 1 2>/dev/null)" ]; then
+		echo "garden containers (depot entries):"; ls "$STATE_DIR"/cell-*/depot; left=1
+	fi
+	if ip -o link | grep -E ': w[a-h]([0-9a-f]{8}-0|brdg-[0-9a-f]{8})[@:]'; then left=1; fi
+	if iptables-save | grep -E -- '(w-[a-h]-|-i w[a-h]\+)'; then left=1; fi
+	[ $left -eq 0 ] || fail "the stopped cluster left the above behind"
+	echo "no processes, mounts, containers, links or iptables rules left"
+fi
+
+step "quick start: OK"
