@@ -279,8 +279,13 @@ func (p *processor) processTask(ctx context.Context, logger *slog.Logger, c exec
 	case err != nil:
 		logger.Error("failed-to-start-task", "error", err)
 		return
+	case !changed && c.State != executor.StateReserved:
+		return // started and run by this rep already
 	case !changed:
-		return // started by this rep already
+		// The task is Running on this cell but its container was never
+		// run: an earlier StartTask succeeded and its answer was lost (the
+		// BBS restarted). Run it now rather than leave it to expire.
+		logger.Info("task-started-earlier-running-reserved-container")
 	}
 	task, err := p.bbs.TaskByGuid(ctx, c.Guid)
 	if err != nil {

@@ -78,13 +78,19 @@ var _ = Describe("the task processor", func() {
 			Expect(f.bbs.CompleteTaskCallCount()).To(BeZero())
 			Expect(f.executor.DeleteContainerCallCount()).To(BeZero())
 
-			By("doing nothing more when this rep started it already")
 			f.bbs.StartTaskReturns(false, nil)
 			process(taskContainer(state))
 			Expect(f.bbs.StartTaskCallCount()).To(Equal(2))
+			Expect(f.executor.DeleteContainerCallCount()).To(BeZero())
+			if state == executor.StateReserved {
+				By("running a reserved container whose earlier start succeeded unseen (a BBS restart)")
+				Expect(f.bbs.TaskByGuidCallCount()).To(Equal(2))
+				Expect(f.executor.RunContainerCallCount()).To(Equal(2))
+				return
+			}
+			By("doing nothing more when this rep started and ran it already")
 			Expect(f.bbs.TaskByGuidCallCount()).To(Equal(1))
 			Expect(f.executor.RunContainerCallCount()).To(Equal(1))
-			Expect(f.executor.DeleteContainerCallCount()).To(BeZero())
 		},
 		Entry("reserved", executor.StateReserved),
 		Entry("initializing", executor.StateInitializing),

@@ -71,24 +71,55 @@ type brain struct {
 	etcd    *etcdrunner.Runner
 	bbsURL  string
 	lockTTL time.Duration
+
+	bbs         *gexec.Session
+	bbsConfig   map[string]any
+	auctioneers []*gexec.Session
+	convergers  []*gexec.Session
 }
 
 func startBrain() *brain {
 	GinkgoHelper()
 	etcd := startEtcd()
 	b := &brain{etcd: etcd, bbsURL: "http://" + ports.Addr(), lockTTL: 3 * time.Second}
-	endpoints := []string{etcd.ClientURL()}
-	run("bbs", map[string]any{
+	b.bbsConfig = map[string]any{
 		"listen_addr": b.bbsURL[len("http://"):], "health_address": ports.Addr(),
-		"etcd": map[string]any{"endpoints": endpoints},
-	}, `"msg":"ready"`)
-	auctioneerAddr := ports.Addr()
-	run("auctioneer", map[string]any{
-		"listen_addr": auctioneerAddr, "advertise_address": "http://" + auctioneerAddr,
-		"bbs_address": b.bbsURL, "etcd_endpoints": endpoints, "lock_ttl": "3s", "lock_retry_interval": "500ms",
-	}, `"msg":"ready"`)
-	run("converger", map[string]any{
-		"bbs_address": b.bbsURL, "etcd_endpoints": endpoints, "lock_ttl": "3s", "lock_retry_interval": "500ms",
-	}, `"msg":"started"`)
+		"etcd": map[string]any{"endpoints": []string{etcd.ClientURL()}},
+	}
+	b.bbs = run("bbs", b.bbsConfig, `"msg":"ready"`)
+	b.startAuctioneer(`"msg":"ready"`)
+	b.startConverger(`"msg":"started"`)
 	return b
+}
+
+// startAuctioneer adds an auctioneer; readyLine "" starts a standby
+// without waiting for it to hold the lock.
+func (b *brain) startAuctioneer(readyLine string) *gexec.Session {
+	GinkgoHelper()
+	addr := ports.Addr()
+	s := run("auctioneer", map[string]any{
+		"listen_addr": addr, "advertise_address": "http://" + addr, "id": addr,
+		"bbs_address": b.bbsURL, "etcd_endpoints": []string{b.etcd.ClientURL()}, "lock_ttl": "3s", "lock_retry_interval": "500ms",
+	}, readyLine)
+	b.auctioneers = append(b.auctioneers, s)
+	return s
+}
+
+// startConverger adds a converger, like startAuctioneer.
+func (b *brain) startConverger(readyLine string) *gexec.Session {
+	GinkgoHelper()
+	s := run("converger", map[string]any{
+		"bbs_address": b.bbsURL, "etcd_endpoints": []string{b.etcd.ClientURL()}, "lock_ttl": "3s",
+		"lock_retry_interval": "500ms", "id": ports.Addr(),
+	}, readyLine)
+	b.convergers = append(b.convergers, s)
+	return s
+}
+
+// restartBBS kills the BBS and starts a new one on the same address.
+func (b *brain) restartBBS() {
+	GinkgoHelper()
+	b.bbs.Kill()
+	Eventually(b.bbs, 10*time.Second).Should(gexec.Exit())
+	b.bbs = run("bbs", b.bbsConfig, `"msg":"ready"`)
 }
