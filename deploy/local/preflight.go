@@ -16,7 +16,7 @@ const RootFSStamp = ".diego-rootfs"
 // CheckRoot refuses to go on without root, saying why.
 func CheckRoot() error {
 	if os.Geteuid() != 0 {
-		return errors.New("diego-local must run as root: each cell's garden creates namespaces, mounts, cgroups, " +
+		return errors.New("must run as root: each cell's garden creates namespaces, mounts, cgroups, " +
 			"network interfaces and iptables rules. Run it as root (sudo make run)")
 	}
 	return nil
