@@ -15,6 +15,7 @@ import (
 	"diego/converger"
 	"diego/converger/config"
 	"diego/deploy/clock"
+	"diego/deploy/daemon"
 	"diego/deploy/logging"
 )
 
@@ -59,6 +60,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
 		{Name: "lock", Runner: held},
 		{Name: "converger", Runner: process},
+		{Name: "ready", Runner: daemon.Announce(logger)},
 	})
 	return group, logger, cleanup, nil
 }

@@ -133,6 +133,14 @@ var _ = Describe("garden", func() {
 			Expect(err).To(MatchError(garden.ContainerNotFoundError{Handle: "life"}))
 		})
 
+		It("serves a container whose depot path is longer than a unix socket address", func() {
+			handle := strings.Repeat("long-handle-", 12) // 144 bytes: depot + handle + init.sock > 107
+			c, err := g.client.Create(garden.ContainerSpec{Handle: handle})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(sh(c, "echo ok").stdout).To(Equal("ok\n"))
+			Expect(g.client.Destroy(handle)).To(Succeed())
+		})
+
 		It("refuses a duplicate handle", func() {
 			_, err := g.client.Create(garden.ContainerSpec{Handle: "twice"})
 			Expect(err).NotTo(HaveOccurred())

@@ -11,6 +11,7 @@ import (
 	bbsclient "diego/bbs/client"
 	"diego/bbs/metricsserver"
 	"diego/deploy/clock"
+	"diego/deploy/daemon"
 	"diego/deploy/httpserver"
 	"diego/deploy/logging"
 	"diego/metron/emitter"
@@ -42,5 +43,6 @@ func wire(cfg metricsserver.Config) (ifrit.Runner, *slog.Logger, func(), error) 
 		{Name: "emitter", Runner: emit},
 		{Name: "reporter", Runner: reporter},
 		{Name: "api", Runner: httpserver.New(cfg.ListenAddr, handler)},
+		{Name: "ready", Runner: daemon.Announce(logger)},
 	}), logger, nil, nil
 }

@@ -194,11 +194,6 @@ func validate(opts Options) error {
 			errs = append(errs, fmt.Errorf("the %s %q must be an absolute path", name, dir))
 		}
 	}
-	if depot := planCell(opts.StateDir, MaxCells).DepotDir(); len(depot) > socketBudget {
-		errs = append(errs, fmt.Errorf("the state dir %q is too long: garden's container sockets under %s would pass the "+
-			"107-byte limit of unix socket paths; use a state dir of at most %d bytes",
-			opts.StateDir, depot, socketBudget-len(depot)+len(opts.StateDir)))
-	}
 	if opts.Cells < 1 || opts.Cells > MaxCells {
 		errs = append(errs, fmt.Errorf("cells must be between 1 and %d, not %d", MaxCells, opts.Cells))
 	}
@@ -229,15 +224,8 @@ func planCell(stateDir string, i int) Cell {
 	}
 }
 
-// DepotDir is the cell's garden depot. It is kept short: garden binds
-// each container's <depot>/<handle>/init.sock, and a unix socket path
-// holds at most 107 bytes.
+// DepotDir is the cell's garden depot.
 func (c Cell) DepotDir() string { return filepath.Join(c.Dir, "depot") }
-
-// socketBudget: the longest handle the cells create themselves (the
-// executor's "executor-healthcheck-<guid>", 57 bytes) and "/init.sock"
-// must fit after the depot in a unix socket path.
-const socketBudget = 107 - 1 - 57 - len("/init.sock")
 
 // ClientNames are the BBS's clients, each with its own certificate.
 func ClientNames(cells int) []string {

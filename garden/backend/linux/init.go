@@ -181,11 +181,15 @@ func buildRoot(spec initSpec) (*net.UnixListener, error) {
 		}
 	}
 
-	sock := filepath.Join(spec.Dir, socketName)
-	_ = os.Remove(sock)
-	listener, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
+	// Bound by a relative name from inside the directory: a unix socket
+	// path is at most 107 bytes, and depot + handle can be longer.
+	if err := os.Chdir(spec.Dir); err != nil {
+		return nil, err
+	}
+	_ = os.Remove(socketName)
+	listener, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: socketName, Net: "unixpacket"})
 	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", sock, err)
+		return nil, fmt.Errorf("listening on %s: %w", filepath.Join(spec.Dir, socketName), err)
 	}
 	listener.SetUnlinkOnClose(false)
 

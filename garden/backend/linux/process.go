@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -108,7 +107,7 @@ type process struct {
 // spawn asks garden-init to start req with pio's streams and returns once
 // it runs.
 func (c *container) spawn(req spawnRequest, pio garden.ProcessIO, tty bool) (*process, error) {
-	conn, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: filepath.Join(c.dir, socketName), Net: "unixpacket"})
+	conn, err := dialInit(c.dir)
 	if err != nil {
 		return nil, fmt.Errorf("reaching the container's init: %w", err)
 	}
@@ -209,6 +208,18 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO, tty bool) (*pr
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// dialInit connects to a container's init socket through a short
+// /proc/self/fd path to its directory: the full path may not fit in a
+// unix socket address (107 bytes).
+func dialInit(dir string) (*net.UnixConn, error) {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	return net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d/%s", fd, socketName), Net: "unixpacket"})
 }
 
 func (p *process) ID() string { return p.id }

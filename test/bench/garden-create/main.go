@@ -216,7 +216,7 @@ func startGarden(rootfsDir, work string) *gardenDaemon {
 		"network_pool":    "10.252.0.0/22",
 		"port_pool_start": 47000,
 		"port_pool_size":  100,
-		"tag":             "b",
+		"tag":             "bch",
 		"log_level":       "error",
 	}
 	var logOut io.Writer = io.Discard
