@@ -141,6 +141,18 @@ var _ = Describe("garden", func() {
 			Expect(g.client.Destroy(handle)).To(Succeed())
 		})
 
+		It("cleans up after a handle with quotes and backslashes", func() {
+			handle := `we"ird\handle`
+			c, err := g.client.Create(garden.ContainerSpec{Handle: handle})
+			Expect(err).NotTo(HaveOccurred())
+			_, _, err = c.NetIn(0, 8080)
+			Expect(err).NotTo(HaveOccurred())
+			info, err := c.Info()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(g.client.Destroy(handle)).To(Succeed())
+			Expect(leftovers(g, handle, info.ContainerIP)).To(BeEmpty())
+		})
+
 		It("refuses a duplicate handle", func() {
 			_, err := g.client.Create(garden.ContainerSpec{Handle: "twice"})
 			Expect(err).NotTo(HaveOccurred())
@@ -178,6 +190,8 @@ var _ = Describe("garden", func() {
 			Expect(err).To(MatchError(ContainSubstring(`invalid rootfs "ftp://x"`)))
 			_, err = g.client.Create(garden.ContainerSpec{RootFSPath: "/does/not/exist"})
 			Expect(err).To(MatchError(ContainSubstring("is not a directory")))
+			_, err = g.client.Create(garden.ContainerSpec{RootFSPath: "/tmp,upperdir=/etc"})
+			Expect(err).To(MatchError(ContainSubstring("may not contain")))
 			_, err = g.client.Create(garden.ContainerSpec{RootFSPath: "/x", Image: garden.ImageRef{URI: "/y"}})
 			Expect(err).To(MatchError(ContainSubstring("cannot provide both")))
 

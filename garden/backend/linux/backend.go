@@ -405,6 +405,11 @@ func (b *Backend) resolveRootFS(spec garden.ContainerSpec) (string, bool, error)
 	default:
 		return "", false, fmt.Errorf("invalid rootfs %q: want \"\", raw:///dir, /dir, docker:///image or preloaded:stack", ref)
 	}
+	// The path goes into overlay's option string, where these characters
+	// would end or escape it.
+	if strings.ContainsAny(dir, ",:\\") {
+		return "", false, fmt.Errorf("rootfs %q: the path %s may not contain ',', ':' or '\\'", ref, dir)
+	}
 	info, err := os.Stat(dir)
 	if err != nil || !info.IsDir() {
 		return "", false, fmt.Errorf("rootfs %q: %s is not a directory", ref, dir)

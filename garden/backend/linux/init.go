@@ -160,8 +160,13 @@ func buildRoot(spec initSpec) (*net.UnixListener, error) {
 			}
 		}
 	} else {
-		opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", spec.RootFS,
-			filepath.Join(spec.Dir, upperDirName), filepath.Join(spec.Dir, workDirName))
+		// upper and work are named relative to the depot directory: the
+		// option string treats ',', ':' and '\' specially, and a handle
+		// (part of the absolute path) may contain them.
+		if err := os.Chdir(spec.Dir); err != nil {
+			return nil, err
+		}
+		opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", spec.RootFS, upperDirName, workDirName)
 		if err := unix.Mount("overlay", root, "overlay", 0, opts); err != nil {
 			return nil, fmt.Errorf("mounting overlay over %s: %w", spec.RootFS, err)
 		}

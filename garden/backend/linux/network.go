@@ -240,7 +240,12 @@ func (n *networker) tearDown(handle string, cn containerNetwork) error {
 			}
 		}
 	}
-	if err := n.purge(func(line string) bool { return hasComment(line, handle) }, func(chain string) bool {
+	// By comment, and by the container's own subnet too: a handle with
+	// quotes or backslashes may not read back as it was written.
+	ownSubnet := "-s " + cn.Subnet + " "
+	if err := n.purge(func(line string) bool {
+		return hasComment(line, handle) || (cn.Subnet != "" && strings.Contains(line, ownSubnet))
+	}, func(chain string) bool {
 		return cn.ID != "" && strings.HasPrefix(chain, n.instanceChain(cn.ID))
 	}); err != nil {
 		errs = append(errs, err)
