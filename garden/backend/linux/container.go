@@ -175,6 +175,7 @@ func (c *container) saveLocked() error {
 // cgroups and depot directory. It works on half-built containers and on
 // containers a previous garden left behind.
 func (c *container) tearDown() error {
+	start := c.b.clock.Now()
 	c.closeProxies()
 	var errs []error
 	c.mu.Lock()
@@ -197,10 +198,12 @@ func (c *container) tearDown() error {
 			}
 		}
 	}
+	killed := c.b.clock.Now()
 	if err := c.b.net.tearDown(c.handle, c.network); err != nil {
 		errs = append(errs, err)
 	}
 	c.b.net.release(c.network)
+	networked := c.b.clock.Now()
 	for _, m := range mapped {
 		c.b.net.ports.release(m.HostPort)
 	}
@@ -209,9 +212,13 @@ func (c *container) tearDown() error {
 			errs = append(errs, err)
 		}
 	}
+	grouped := c.b.clock.Now()
 	if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, fmt.Errorf("removing %s: %w", c.dir, err))
 	}
+	c.b.logger.Debug("torn-down", "handle", c.handle, "kill", killed.Sub(start).String(),
+		"network", networked.Sub(killed).String(), "cgroups", grouped.Sub(networked).String(),
+		"depot", c.b.clock.Since(grouped).String())
 	return errors.Join(errs...)
 }
 

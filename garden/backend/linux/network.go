@@ -240,6 +240,15 @@ func (n *networker) tearDown(handle string, cn containerNetwork) error {
 			}
 		}
 	}
+	if cn.ID == "" {
+		return errors.Join(errs...)
+	}
+	// The rules are known exactly: delete them in one restore. When that
+	// fails (a half-built container, rules changed by hand) list the
+	// tables and remove whatever is the container's.
+	if err := n.restoreRules(n.teardownRules(handle, cn)); err == nil {
+		return errors.Join(errs...)
+	}
 	// By comment, and by the container's own subnet too: a handle with
 	// quotes or backslashes may not read back as it was written.
 	ownSubnet := "-s " + cn.Subnet + " "
@@ -251,6 +260,21 @@ func (n *networker) tearDown(handle string, cn containerNetwork) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// teardownRules undoes instanceRules: the three jumps into the container's
+// chains by their exact text, then the chains with everything in them
+// (net-in and net-out rules included).
+func (n *networker) teardownRules(handle string, cn containerNetwork) string {
+	inst, c := n.instanceChain(cn.ID), comment(handle)
+	var b strings.Builder
+	b.WriteString("*nat\n")
+	fmt.Fprintf(&b, "-D %s -j %s %s\n", n.chain("prerouting"), inst, c)
+	fmt.Fprintf(&b, "-D %s -s %s ! -d %s -j MASQUERADE %s\n", n.chain("postrouting"), cn.Subnet, cn.Subnet, c)
+	fmt.Fprintf(&b, "-F %s\n-X %s\nCOMMIT\n*filter\n", inst, inst)
+	fmt.Fprintf(&b, "-D %s -i %s -s %s -g %s %s\n", n.chain("forward"), cn.Bridge, cn.ContainerIP, inst, c)
+	fmt.Fprintf(&b, "-F %s\n-F %s-log\n-X %s\n-X %s-log\nCOMMIT\n", inst, inst, inst, inst)
+	return b.String()
 }
 
 func hasComment(line, handle string) bool {

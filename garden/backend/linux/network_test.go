@@ -352,3 +352,20 @@ var _ = Describe("ownsLink", func() {
 		Expect(n.ownsLink("eth0")).To(BeFalse())
 	})
 })
+
+var _ = Describe("teardownRules", func() {
+	It("deletes exactly the jumps instanceRules added, then the container's chains", func() {
+		n := &networker{tag: "t"}
+		cn := containerNetwork{ID: "0afe0004", Subnet: "10.254.0.4/30", ContainerIP: "10.254.0.6", Bridge: "wtbrdg-0afe0004"}
+		added := n.instanceRules("h1", cn)
+		removed := n.teardownRules("h1", cn)
+		for _, line := range strings.Split(added, "\n") {
+			if strings.HasPrefix(line, "-A w-t-prerouting") || strings.HasPrefix(line, "-A w-t-postrouting") {
+				Expect(removed).To(ContainSubstring("-D" + strings.TrimPrefix(line, "-A")))
+			}
+		}
+		Expect(removed).To(ContainSubstring(`-D w-t-forward -i wtbrdg-0afe0004 -s 10.254.0.6 -g w-t-instance-0afe0004 -m comment --comment "h1"`))
+		Expect(removed).To(ContainSubstring("-X w-t-instance-0afe0004\n"))
+		Expect(removed).To(ContainSubstring("-X w-t-instance-0afe0004-log\n"))
+	})
+})
