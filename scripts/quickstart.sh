@@ -132,6 +132,7 @@ running() {
 }
 wait_for "$TIMEOUT" "$want hello-lrp instances to be RUNNING" running
 $DIEGO actual-lrps hello-lrp
+$DIEGO actual-lrps hello-lrp | grep -qE '[0-9]+:8080' || fail "the actual-lrps table shows no host:container port"
 
 step "$DIEGO --json actual-lrps hello-lrp: each instance's address and host port"
 $DIEGO --json actual-lrps hello-lrp | json '"\n".join("index %d on %s: %s:%d" % (a["index"], a["cell_id"], a["address"], a["ports"][0]["host_port"]) for a in d)'

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"diego/receptor"
@@ -212,9 +213,24 @@ func actualLRPsCmd(ctx context.Context, a *app, args []string) error {
 			state += " (evacuating)"
 		}
 		rows = append(rows, []string{l.ProcessGuid, itoa(int64(l.Index)), state, orDefault(l.CellID, "-"),
-			orDefault(l.Address, "-"), itoa(int64(l.CrashCount)), since(l.Since)})
+			orDefault(l.Address, "-"), portList(l.Ports), itoa(int64(l.CrashCount)), since(l.Since)})
 	}
-	return a.table(lrps, "PROCESS GUID\tINDEX\tSTATE\tCELL\tADDRESS\tCRASHES\tSINCE", rows)
+	return a.table(lrps, "PROCESS GUID\tINDEX\tSTATE\tCELL\tADDRESS\tPORTS (HOST:CONTAINER)\tCRASHES\tSINCE", rows)
+}
+
+// portList shows an instance's mapped ports as host:container, so a user
+// can curl it without --json.
+func portList(ports []receptor.PortMapping) string {
+	var out []string
+	for _, p := range ports {
+		if p.HostPort != 0 {
+			out = append(out, fmt.Sprintf("%d:%d", p.HostPort, p.ContainerPort))
+		}
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, ",")
 }
 
 func cellsCmd(ctx context.Context, a *app, args []string) error {
