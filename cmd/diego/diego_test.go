@@ -83,7 +83,7 @@ var _ = Describe("The diego CLI", func() {
 		Expect(run(lrp, "create-lrp", "-")).To(gexec.Exit(0))
 		Eventually(events, 10*time.Second).Should(gexec.Exit(0))
 		Expect(events.Out).To(gbytes.Say(`desired_lrp_created\s+web`))
-		Expect(events.Out).To(gbytes.Say(`actual_lrp_created`))
+		Expect(events.Out).To(gbytes.Say(`actual_lrp_created\s+web/0 UNCLAIMED`))
 	})
 
 	It("explains what went wrong", func() {

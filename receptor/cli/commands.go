@@ -311,7 +311,24 @@ func eventsCmd(ctx context.Context, a *app, args []string) error {
 			}
 			continue
 		}
-		fmt.Fprintf(a.io.Stdout, "%s  %-22s %s\n", time.Now().Format("15:04:05"), e.EventType(), e.Key())
+		fmt.Fprintf(a.io.Stdout, "%s  %-22s %s\n", time.Now().Format("15:04:05"), e.EventType(), describe(e))
 	}
 	return nil
+}
+
+// describe is an event's one-line summary: an actual LRP by process guid,
+// index and state (its instance guid is empty until it is claimed).
+func describe(e receptor.Event) string {
+	actual := func(l receptor.ActualLRPResponse) string {
+		return fmt.Sprintf("%s/%d %s", l.ProcessGuid, l.Index, l.State)
+	}
+	switch e := e.(type) {
+	case receptor.ActualLRPCreatedEvent:
+		return actual(e.ActualLRPResponse)
+	case receptor.ActualLRPChangedEvent:
+		return fmt.Sprintf("%s/%d %s -> %s", e.After.ProcessGuid, e.After.Index, e.Before.State, e.After.State)
+	case receptor.ActualLRPRemovedEvent:
+		return actual(e.ActualLRPResponse)
+	}
+	return e.Key()
 }
