@@ -323,11 +323,11 @@ func describe(e receptor.Event) string {
 		return fmt.Sprintf("%s/%d %s", l.ProcessGuid, l.Index, l.State)
 	}
 	switch e := e.(type) {
-	case receptor.ActualLRPCreatedEvent:
+	case *receptor.ActualLRPCreatedEvent:
 		return actual(e.ActualLRPResponse)
-	case receptor.ActualLRPChangedEvent:
+	case *receptor.ActualLRPChangedEvent:
 		return fmt.Sprintf("%s/%d %s -> %s", e.After.ProcessGuid, e.After.Index, e.Before.State, e.After.State)
-	case receptor.ActualLRPRemovedEvent:
+	case *receptor.ActualLRPRemovedEvent:
 		return actual(e.ActualLRPResponse)
 	}
 	return e.Key()
