@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"diego/auctioneer/auctionrunner"
@@ -117,16 +116,8 @@ func (c Config) Validate() error {
 			"advertise_address %q must be a URL like http://10.0.0.5:9016", c.AdvertiseAddress)
 	}
 	v.Require(c.ID != "", "id must not be empty")
-	v.Require(strings.HasPrefix(c.BBSAddress, "http://") || strings.HasPrefix(c.BBSAddress, "https://"),
-		"bbs_address %q must start with http:// or https://", c.BBSAddress)
-	if strings.HasPrefix(c.BBSAddress, "https://") {
-		v.Require(c.BBSCACertFile != "" && c.BBSClientCertFile != "" && c.BBSClientKeyFile != "",
-			"an https bbs_address needs bbs_ca_cert_file, bbs_client_cert_file and bbs_client_key_file")
-	}
-	v.Require((c.BBSClientCertFile == "") == (c.BBSClientKeyFile == ""), "bbs_client_cert_file and bbs_client_key_file go together")
-	v.Require(len(c.ETCDEndpoints) > 0, "etcd_endpoints must list at least one URL")
-	v.Require((c.ETCDCertFile == "") == (c.ETCDKeyFile == ""), "etcd_cert_file and etcd_key_file go together")
-	v.Require(c.Root != "" && c.Root[0] == '/', "root %q must start with /", c.Root)
+	v.BBSClient(c.BBSAddress, c.BBSCACertFile, c.BBSClientCertFile, c.BBSClientKeyFile)
+	v.ETCDClient(c.ETCDEndpoints, c.ETCDCertFile, c.ETCDKeyFile, c.Root)
 	for _, d := range []struct {
 		key   string
 		value config.Duration

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"reflect"
+	"sort"
 	"strings"
 	"time"
 )
@@ -112,4 +114,46 @@ func (v *Validator) Err() error {
 		return nil
 	}
 	return errors.New(strings.Join(v.problems, "; "))
+}
+
+// HostPort requires value to be host:port; an empty value is allowed when
+// optional (a listener that is off).
+func (v *Validator) HostPort(key, value string, optional bool) {
+	if optional && value == "" {
+		return
+	}
+	_, _, err := net.SplitHostPort(value)
+	v.Require(err == nil, "%s %q is not host:port", key, value)
+}
+
+// Positive requires every named duration to be above zero.
+func (v *Validator) Positive(durations map[string]Duration) {
+	keys := make([]string, 0, len(durations))
+	for k := range durations {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v.Require(durations[k] > 0, "%s must be positive", k)
+	}
+}
+
+// BBSClient checks the bbs_* keys every BBS client daemon shares: an http
+// or https address, and for https a CA and a client certificate and key.
+func (v *Validator) BBSClient(address, caFile, certFile, keyFile string) {
+	v.Require(strings.HasPrefix(address, "http://") || strings.HasPrefix(address, "https://"),
+		"bbs_address %q must start with http:// or https://", address)
+	if strings.HasPrefix(address, "https://") {
+		v.Require(caFile != "" && certFile != "" && keyFile != "",
+			"an https bbs_address needs bbs_ca_cert_file, bbs_client_cert_file and bbs_client_key_file")
+	}
+	v.Require((certFile == "") == (keyFile == ""), "bbs_client_cert_file and bbs_client_key_file go together")
+}
+
+// ETCDClient checks the etcd_* keys and root of the daemons that hold a
+// lock or a presence in etcd.
+func (v *Validator) ETCDClient(endpoints []string, certFile, keyFile, root string) {
+	v.Require(len(endpoints) > 0, "etcd_endpoints must list at least one URL")
+	v.Require((certFile == "") == (keyFile == ""), "etcd_cert_file and etcd_key_file go together")
+	v.Require(root != "" && root[0] == '/', "root %q must start with /", root)
 }

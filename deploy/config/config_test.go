@@ -140,3 +140,35 @@ var _ = Describe("Validator", func() {
 		Expect(v.Err()).To(Succeed())
 	})
 })
+
+var _ = Describe("Validator's shared checks", func() {
+	It("checks host:port, optional or not", func() {
+		var v config.Validator
+		v.HostPort("listen_addr", "127.0.0.1:80", false)
+		v.HostPort("debug_address", "", true)
+		Expect(v.Err()).To(Succeed())
+		v.HostPort("listen_addr", "nope", false)
+		v.HostPort("debug_address", "", false)
+		Expect(v.Err()).To(MatchError(`listen_addr "nope" is not host:port; debug_address "" is not host:port`))
+	})
+
+	It("names every non-positive duration, in key order", func() {
+		var v config.Validator
+		v.Positive(map[string]config.Duration{"b": 0, "a": -1, "c": config.Duration(time.Second)})
+		Expect(v.Err()).To(MatchError("a must be positive; b must be positive"))
+	})
+
+	It("checks the BBS and etcd client keys", func() {
+		var v config.Validator
+		v.BBSClient("http://bbs:8889", "", "", "")
+		v.ETCDClient([]string{"http://etcd:2379"}, "", "", "/diego")
+		Expect(v.Err()).To(Succeed())
+		v.BBSClient("https://bbs:8889", "", "cert", "")
+		v.ETCDClient(nil, "cert", "", "diego")
+		err := v.Err()
+		for _, want := range []string{"an https bbs_address needs", "bbs_client_cert_file and bbs_client_key_file go together",
+			"etcd_endpoints must list", "etcd_cert_file and etcd_key_file go together", `root "diego" must start with /`} {
+			Expect(err.Error()).To(ContainSubstring(want))
+		}
+	})
+})

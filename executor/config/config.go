@@ -5,7 +5,6 @@ package config
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -130,17 +129,12 @@ func DefaultConfig() Config {
 // Validate reports every bad setting at once.
 func (c Config) Validate() error {
 	var v config.Validator
-	_, _, err := net.SplitHostPort(c.ListenAddr)
-	v.Require(err == nil, "listen_addr %q is not host:port", c.ListenAddr)
-	if c.DebugAddress != "" {
-		_, _, err := net.SplitHostPort(c.DebugAddress)
-		v.Require(err == nil, "debug_address %q is not host:port", c.DebugAddress)
-	}
+	v.HostPort("listen_addr", c.ListenAddr, false)
+	v.HostPort("debug_address", c.DebugAddress, true)
 	v.Require(c.CellID != "", "cell_id must not be empty")
 	switch c.GardenNetwork {
 	case "tcp":
-		_, _, err := net.SplitHostPort(c.GardenAddr)
-		v.Require(err == nil, "garden_addr %q is not host:port", c.GardenAddr)
+		v.HostPort("garden_addr", c.GardenAddr, false)
 	case "unix":
 		v.Require(strings.HasPrefix(c.GardenAddr, "/"), "garden_addr %q must be a socket path", c.GardenAddr)
 	default:
@@ -150,19 +144,14 @@ func (c Config) Validate() error {
 	v.Require(strings.HasPrefix(c.TempDir, "/"), "temp_dir %q must be an absolute path", c.TempDir)
 	v.Require(strings.HasPrefix(c.CachePath, "/"), "cache_path %q must be an absolute path", c.CachePath)
 	v.Require(c.MaxConcurrentDownloads > 0, "max_concurrent_downloads must be positive")
-	for _, d := range []struct {
-		key   string
-		value config.Duration
-	}{
-		{"reserved_expiration_time", c.ReservedExpirationTime}, {"container_reap_interval", c.ContainerReapInterval},
-		{"healthy_monitoring_interval", c.HealthyMonitoringInterval},
-		{"unhealthy_monitoring_interval", c.UnhealthyMonitoringInterval},
-		{"container_metrics_report_interval", c.ContainerMetricsReportInterval},
-		{"garden_healthcheck_interval", c.GardenHealthcheckInterval},
-	} {
-		v.Require(d.value > 0, "%s must be positive", d.key)
-	}
-	v.Require(c.GracefulShutdownInterval > 0, "graceful_shutdown_interval must be positive")
+	v.Positive(map[string]config.Duration{
+		"reserved_expiration_time": c.ReservedExpirationTime, "container_reap_interval": c.ContainerReapInterval,
+		"healthy_monitoring_interval":       c.HealthyMonitoringInterval,
+		"unhealthy_monitoring_interval":     c.UnhealthyMonitoringInterval,
+		"container_metrics_report_interval": c.ContainerMetricsReportInterval,
+		"garden_healthcheck_interval":       c.GardenHealthcheckInterval,
+		"graceful_shutdown_interval":        c.GracefulShutdownInterval,
+	})
 	v.Require(c.ContainerMaxCPUShares > 0, "container_max_cpu_shares must be positive")
 	v.Require(c.ContainerOwnerName != "", "container_owner_name must not be empty")
 	for _, p := range []struct {
@@ -176,7 +165,7 @@ func (c Config) Validate() error {
 		v.Require(p.value > 0, "%s must be positive", p.key)
 	}
 	v.Require(c.DropsondePort > 0 && c.DropsondePort < 65536, "dropsonde_port must be a port number")
-	_, err = logging.ParseLevel(c.LogLevel)
+	_, err := logging.ParseLevel(c.LogLevel)
 	v.Require(err == nil, "log_level: %v", err)
 	return v.Err()
 }

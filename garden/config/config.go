@@ -75,17 +75,13 @@ func (c Config) Validate() error {
 	var v config.Validator
 	switch c.ListenNetwork {
 	case "tcp":
-		_, _, err := net.SplitHostPort(c.ListenAddr)
-		v.Require(err == nil, "listen_addr %q is not host:port", c.ListenAddr)
+		v.HostPort("listen_addr", c.ListenAddr, false)
 	case "unix":
 		v.Require(strings.HasPrefix(c.ListenAddr, "/"), "listen_addr %q must be an absolute socket path for listen_network unix", c.ListenAddr)
 	default:
 		v.Require(false, "listen_network %q must be tcp or unix", c.ListenNetwork)
 	}
-	if c.DebugAddress != "" {
-		_, _, err := net.SplitHostPort(c.DebugAddress)
-		v.Require(err == nil, "debug_address %q is not host:port", c.DebugAddress)
-	}
+	v.HostPort("debug_address", c.DebugAddress, true)
 	v.Require(strings.HasPrefix(c.DepotDir, "/"), "depot_dir %q must be an absolute path", c.DepotDir)
 	v.Require(c.DefaultRootFS == "" || strings.HasPrefix(c.DefaultRootFS, "/"), "default_rootfs %q must be an absolute path", c.DefaultRootFS)
 	for uri, dir := range c.RootFSMap {

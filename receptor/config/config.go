@@ -5,7 +5,6 @@ package config
 import (
 	"fmt"
 	"net"
-	"strings"
 
 	"diego/deploy/config"
 	"diego/deploy/logging"
@@ -47,13 +46,7 @@ func (c Config) Validate() error {
 	var v config.Validator
 	_, _, err := net.SplitHostPort(c.ListenAddr)
 	v.Require(err == nil, "listen_addr %q is not host:port", c.ListenAddr)
-	v.Require(strings.HasPrefix(c.BBSAddress, "http://") || strings.HasPrefix(c.BBSAddress, "https://"),
-		"bbs_address %q must start with http:// or https://", c.BBSAddress)
-	if strings.HasPrefix(c.BBSAddress, "https://") {
-		v.Require(c.BBSCACertFile != "" && c.BBSClientCertFile != "" && c.BBSClientKeyFile != "",
-			"an https bbs_address needs bbs_ca_cert_file, bbs_client_cert_file and bbs_client_key_file")
-	}
-	v.Require((c.BBSClientCertFile == "") == (c.BBSClientKeyFile == ""), "bbs_client_cert_file and bbs_client_key_file go together")
+	v.BBSClient(c.BBSAddress, c.BBSCACertFile, c.BBSClientCertFile, c.BBSClientKeyFile)
 	v.Require(c.CommunicationTimeout > 0, "communication_timeout must be positive")
 	v.Require(c.Password == "" || c.Username != "", "password needs username")
 	v.Require(c.Username == "" || c.Password != "", "username needs password")

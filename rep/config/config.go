@@ -110,12 +110,8 @@ func DefaultConfig() Config {
 // Validate reports every bad setting at once.
 func (c Config) Validate() error {
 	var v config.Validator
-	_, _, err := net.SplitHostPort(c.ListenAddr)
-	v.Require(err == nil, "listen_addr %q is not host:port", c.ListenAddr)
-	if c.DebugAddress != "" {
-		_, _, err := net.SplitHostPort(c.DebugAddress)
-		v.Require(err == nil, "debug_address %q is not host:port", c.DebugAddress)
-	}
+	v.HostPort("listen_addr", c.ListenAddr, false)
+	v.HostPort("debug_address", c.DebugAddress, true)
 	if c.RepAddress != "" {
 		v.Require(isHTTPURL(c.RepAddress), "rep_address %q must be a URL like http://10.0.0.5:1800", c.RepAddress)
 	}
@@ -123,29 +119,15 @@ func (c Config) Validate() error {
 	v.Require(!strings.Contains(c.CellID, "/"), "cell_id %q must not contain /", c.CellID)
 	v.Require(isHTTPURL(c.ExecutorAddress), "executor_address %q must be a URL like http://127.0.0.1:1700", c.ExecutorAddress)
 
-	v.Require(strings.HasPrefix(c.BBSAddress, "http://") || strings.HasPrefix(c.BBSAddress, "https://"),
-		"bbs_address %q must start with http:// or https://", c.BBSAddress)
-	if strings.HasPrefix(c.BBSAddress, "https://") {
-		v.Require(c.BBSCACertFile != "" && c.BBSClientCertFile != "" && c.BBSClientKeyFile != "",
-			"an https bbs_address needs bbs_ca_cert_file, bbs_client_cert_file and bbs_client_key_file")
-	}
-	v.Require((c.BBSClientCertFile == "") == (c.BBSClientKeyFile == ""), "bbs_client_cert_file and bbs_client_key_file go together")
+	v.BBSClient(c.BBSAddress, c.BBSCACertFile, c.BBSClientCertFile, c.BBSClientKeyFile)
 
-	v.Require(len(c.ETCDEndpoints) > 0, "etcd_endpoints must list at least one URL")
-	v.Require((c.ETCDCertFile == "") == (c.ETCDKeyFile == ""), "etcd_cert_file and etcd_key_file go together")
-	v.Require(c.Root != "" && c.Root[0] == '/', "root %q must start with /", c.Root)
+	v.ETCDClient(c.ETCDEndpoints, c.ETCDCertFile, c.ETCDKeyFile, c.Root)
 
-	for _, d := range []struct {
-		key   string
-		value config.Duration
-	}{
-		{"polling_interval", c.PollingInterval}, {"evacuation_timeout", c.EvacuationTimeout},
-		{"evacuation_polling_interval", c.EvacuationPollingInterval},
-		{"communication_timeout", c.CommunicationTimeout},
-		{"lock_ttl", c.LockTTL}, {"lock_retry_interval", c.LockRetryInterval},
-	} {
-		v.Require(d.value > 0, "%s must be positive", d.key)
-	}
+	v.Positive(map[string]config.Duration{
+		"polling_interval": c.PollingInterval, "evacuation_timeout": c.EvacuationTimeout,
+		"evacuation_polling_interval": c.EvacuationPollingInterval, "communication_timeout": c.CommunicationTimeout,
+		"lock_ttl": c.LockTTL, "lock_retry_interval": c.LockRetryInterval,
+	})
 
 	seen := map[string]bool{}
 	for _, entry := range c.PreloadedRootFS {
@@ -164,7 +146,7 @@ func (c Config) Validate() error {
 	}
 
 	v.Require(c.DropsondePort > 0 && c.DropsondePort < 65536, "dropsonde_port must be a port number")
-	_, err = logging.ParseLevel(c.LogLevel)
+	_, err := logging.ParseLevel(c.LogLevel)
 	v.Require(err == nil, "log_level: %v", err)
 	return v.Err()
 }
