@@ -334,7 +334,7 @@ func (n *networker) setUpHost() error {
 		fmt.Fprintf(&b, ":%s - [0:0]\n", n.chain(c))
 	}
 	fmt.Fprintf(&b, "-A PREROUTING -j %s\n", n.chain("prerouting"))
-	fmt.Fprintf(&b, "-A OUTPUT -j %s\n", n.chain("prerouting"))
+	fmt.Fprintf(&b, "-A OUTPUT -o lo -j %s\n", n.chain("prerouting"))
 	fmt.Fprintf(&b, "-A POSTROUTING -j %s\n", n.chain("postrouting"))
 	b.WriteString("COMMIT\n*filter\n")
 	for _, c := range []string{"input", "forward", "default"} {
