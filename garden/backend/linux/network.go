@@ -360,8 +360,14 @@ func (n *networker) setUpHost() error {
 // previous run left (their containers are gone; a stale bridge would make
 // the next container on that subnet fail).
 func (n *networker) purgeLinks() error {
+	// A dump interrupted by links changing meanwhile (other gardens at
+	// work) is retried; its results are still usable if it keeps being
+	// interrupted.
 	links, err := netlink.LinkList()
-	if err != nil {
+	for attempt := 0; errors.Is(err, netlink.ErrDumpInterrupted) && attempt < 5; attempt++ {
+		links, err = netlink.LinkList()
+	}
+	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
 		return fmt.Errorf("listing links: %w", err)
 	}
 	var errs []error
