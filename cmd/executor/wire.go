@@ -68,7 +68,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 		CreateWorkers:      cfg.CreateWorkPoolSize, DeleteWorkers: cfg.DeleteWorkPoolSize,
 	}, logger, clk, gc, stepsBuilder{trans, metrics}, appLog{metrics}, metrics, hub, downloader)
 
-	health := runners.NewGardenHealth(gc, cfg.GardenHealthcheckRootFS, metrics, logger)
+	health := runners.NewGardenHealth(gc, cfg.GardenHealthcheckRootFS, metrics, clk, logger)
 	api, err := handlers.New(d, health, hub, logger)
 	if err != nil {
 		return nil, nil, nil, err

@@ -153,14 +153,18 @@ type GardenHealth struct {
 	rootfs string
 	sender Sender
 	logger *slog.Logger
+	clock  clock.Clock
+	// Timeout bounds one check's retries (1 s apart): only a check that
+	// keeps failing that long marks the cell unhealthy (10 m in Diego).
+	Timeout time.Duration
 
 	mu  sync.Mutex
 	err error
 }
 
 // NewGardenHealth builds the checker; rootfs "" uses garden's default.
-func NewGardenHealth(g garden.Client, rootfs string, s Sender, logger *slog.Logger) *GardenHealth {
-	return &GardenHealth{garden: g, rootfs: rootfs, sender: s, logger: logger}
+func NewGardenHealth(g garden.Client, rootfs string, s Sender, clk clock.Clock, logger *slog.Logger) *GardenHealth {
+	return &GardenHealth{garden: g, rootfs: rootfs, sender: s, clock: clk, logger: logger, Timeout: 10 * time.Minute}
 }
 
 // Healthy is nil while garden answers and the last check passed.
@@ -173,9 +177,20 @@ func (h *GardenHealth) Healthy() error {
 	return h.err
 }
 
-// Check runs one health check.
-func (h *GardenHealth) Check(context.Context) {
+// Check runs one health check, retrying every second until it passes or
+// Timeout has passed.
+func (h *GardenHealth) Check(ctx context.Context) {
+	deadline := h.clock.Now().Add(h.Timeout)
 	err := h.check()
+	for err != nil && h.clock.Now().Before(deadline) {
+		h.logger.Info("garden-health-check-retrying", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.clock.After(time.Second):
+		}
+		err = h.check()
+	}
 	h.mu.Lock()
 	h.err = err
 	h.mu.Unlock()
