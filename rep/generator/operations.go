@@ -308,12 +308,15 @@ func (p *processor) processTask(ctx context.Context, logger *slog.Logger, c exec
 
 // completeTask reports a completed task container, then deletes it.
 func (p *processor) completeTask(ctx context.Context, logger *slog.Logger, c executor.Container) {
-	defer p.deleteContainer(logger, c.Guid)
 	rr := c.RunResult
 	if rr.Failed && rr.Retryable {
-		if err := p.bbs.RejectTask(ctx, c.Guid, rr.FailureReason); err != nil {
-			logger.Error("failed-to-reject-task", "error", err)
+		if err := p.bbs.RejectTask(ctx, c.Guid, rr.FailureReason); err != nil && !definitive(err) {
+			// The BBS did not take it (restarting, unreachable): keep the
+			// container, and the next pass rejects again.
+			logger.Error("failed-to-reject-task-keeping-container", "error", err)
+			return
 		}
+		p.deleteContainer(logger, c.Guid)
 		return
 	}
 	failed, reason, result := rr.Failed, rr.FailureReason, ""
@@ -326,12 +329,26 @@ func (p *processor) completeTask(ctx context.Context, logger *slog.Logger, c exe
 		}
 	}
 	err := p.bbs.CompleteTask(ctx, c.Guid, p.cellID, failed, reason, result)
-	if errors.Is(err, errInvalidTransition) {
+	switch {
+	case errors.Is(err, errInvalidTransition):
 		logger.Info("invalid-transition-failing-task", "error", err)
 		p.completeTaskWith(ctx, logger, c.Guid, true, TaskReasonInvalidStateTransition, "")
-	} else if err != nil {
+	case err != nil && !definitive(err):
+		// Deleting now would lose the result: the task would later fail
+		// as "task container does not exist" (decision 23).
+		logger.Error("failed-to-complete-task-keeping-container", "error", err)
+		return
+	case err != nil:
 		logger.Error("failed-to-complete-task", "error", err)
 	}
+	p.deleteContainer(logger, c.Guid)
+}
+
+// definitive says whether a BBS answer settles a task's fate (the task is
+// gone, or not in a state to take this), as opposed to a failure to reach
+// or be served by the BBS, which a later pass retries.
+func definitive(err error) bool {
+	return errors.Is(err, errInvalidTransition) || errors.Is(err, errResourceNotFound)
 }
 
 func (p *processor) completeTaskWith(ctx context.Context, logger *slog.Logger, guid string, failed bool, reason, result string) {

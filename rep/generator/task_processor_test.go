@@ -162,8 +162,11 @@ var _ = Describe("the task processor", func() {
 			expectDeleted()
 		})
 
-		It("deletes after a failed rejection too", func() {
+		It("keeps the container when the BBS cannot take the rejection, and deletes it when the task is gone", func() {
 			f.bbs.RejectTaskReturns(errors.New("bbs down"))
+			process(completed(executor.ContainerRunResult{Failed: true, Retryable: true}, ""))
+			Expect(f.executor.DeleteContainerCallCount()).To(BeZero(), "the next pass rejects again")
+			f.bbs.RejectTaskReturns(models.ErrResourceNotFound)
 			process(completed(executor.ContainerRunResult{Failed: true, Retryable: true}, ""))
 			expectDeleted()
 		})
@@ -233,8 +236,21 @@ var _ = Describe("the task processor", func() {
 			expectDeleted()
 		})
 
-		It("deletes the container when completing fails otherwise, without a second completion", func() {
+		It("keeps the container when the BBS cannot take the completion, so the result is not lost", func() {
 			f.bbs.CompleteTaskReturns(errors.New("bbs down"))
+			process(completed(executor.ContainerRunResult{}, ""))
+			Expect(f.bbs.CompleteTaskCallCount()).To(Equal(1))
+			Expect(f.executor.DeleteContainerCallCount()).To(BeZero())
+
+			By("completing and deleting on the next pass")
+			f.bbs.CompleteTaskReturns(nil)
+			process(completed(executor.ContainerRunResult{}, ""))
+			Expect(f.bbs.CompleteTaskCallCount()).To(Equal(2))
+			expectDeleted()
+		})
+
+		It("deletes the container when the task is gone", func() {
+			f.bbs.CompleteTaskReturns(models.ErrResourceNotFound)
 			process(completed(executor.ContainerRunResult{}, ""))
 			Expect(f.bbs.CompleteTaskCallCount()).To(Equal(1))
 			expectDeleted()
