@@ -109,7 +109,9 @@ func cgroupMounts(mountinfo string) (mountTable, error) {
 		case "cgroup":
 			for _, opt := range strings.Split(superOpts, ",") {
 				switch opt {
-				case "memory", "cpu", "cpuacct", "pids", "freezer":
+				// The freezer is not used: joining a cgroup costs an RCU
+				// grace period per controller at every create.
+				case "memory", "cpu", "cpuacct", "pids":
 					if t.v1[opt] == "" {
 						t.v1[opt] = mountPoint
 					}
@@ -270,10 +272,7 @@ func (d *cgroupsV1) Create(handle string, limits garden.Limits) (cgroup, error) 
 }
 
 func (cg *cgroupV1) AddInit(pid int) error {
-	for controller, dir := range cg.dirs {
-		if controller == "pids" {
-			continue
-		}
+	for dir := range cg.distinct("pids") {
 		if err := writeFile(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
 			return err
 		}
@@ -328,9 +327,21 @@ func (cg *cgroupV1) Stats() (garden.ContainerMemoryStat, garden.ContainerCPUStat
 	return mem, cpu, pids
 }
 
+// distinct is the set of directories, skipping the controllers named and
+// counting co-mounted ones (cpu,cpuacct) once.
+func (cg *cgroupV1) distinct(skip ...string) map[string]bool {
+	out := map[string]bool{}
+	for controller, dir := range cg.dirs {
+		if !contains(skip, controller) {
+			out[dir] = true
+		}
+	}
+	return out
+}
+
 func (cg *cgroupV1) Destroy() error {
 	var errs []error
-	for _, dir := range cg.dirs {
+	for dir := range cg.distinct() {
 		if err := removeCgroupDir(dir); err != nil {
 			errs = append(errs, err)
 		}

@@ -62,8 +62,7 @@ var _ = Describe("cgroups", func() {
 				"cpu":     "/sys/fs/cgroup/cpu,cpuacct",
 				"cpuacct": "/sys/fs/cgroup/cpu,cpuacct",
 				"pids":    "/sys/fs/cgroup/pids",
-				"freezer": "/sys/fs/cgroup/freezer",
-			}))
+			}), "the freezer is not used")
 			Expect(t.v2).To(BeEmpty())
 		})
 
