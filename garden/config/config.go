@@ -70,6 +70,11 @@ func DefaultConfig() Config {
 	}
 }
 
+// maxSocketPath is the longest path a unix socket address holds
+// (sockaddr_un's 108 bytes less the terminating NUL); a longer one fails
+// only at listen, with "invalid argument".
+const maxSocketPath = 107
+
 // Validate reports every bad setting at once.
 func (c Config) Validate() error {
 	var v config.Validator
@@ -78,6 +83,8 @@ func (c Config) Validate() error {
 		v.HostPort("listen_addr", c.ListenAddr, false)
 	case "unix":
 		v.Require(strings.HasPrefix(c.ListenAddr, "/"), "listen_addr %q must be an absolute socket path for listen_network unix", c.ListenAddr)
+		v.Require(len(c.ListenAddr) <= maxSocketPath, "listen_addr %q is %d bytes; a unix socket path must be at most %d: choose a shorter one",
+			c.ListenAddr, len(c.ListenAddr), maxSocketPath)
 	default:
 		v.Require(false, "listen_network %q must be tcp or unix", c.ListenNetwork)
 	}

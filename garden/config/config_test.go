@@ -3,6 +3,7 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -53,5 +54,12 @@ var _ = Describe("Config", func() {
 	It("refuses a unix listener without an absolute path", func() {
 		_, err := load(`{"listen_network": "unix", "listen_addr": "garden.sock"}`)
 		Expect(err).To(MatchError(ContainSubstring("absolute socket path")))
+	})
+
+	It("refuses a unix socket path too long for a socket address", func() {
+		_, err := load(`{"listen_network": "unix", "listen_addr": "/` + strings.Repeat("s", 107) + `"}`)
+		Expect(err).To(MatchError(ContainSubstring("is 108 bytes; a unix socket path must be at most 107")))
+		_, err = load(`{"listen_network": "unix", "listen_addr": "/` + strings.Repeat("s", 106) + `"}`)
+		Expect(err).NotTo(HaveOccurred())
 	})
 })
