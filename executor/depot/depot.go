@@ -87,7 +87,6 @@ type entry struct {
 	c        executor.Container
 	process  ifrit.Process // the step tree, once started
 	finished chan struct{} // closed when the container completes
-	deleting bool
 	// inGarden is set before garden Create is called: from then on a
 	// delete must destroy the garden container.
 	inGarden bool
@@ -502,7 +501,6 @@ func (d *Depot) DeleteContainer(logger *slog.Logger, guid string) error {
 		d.mu.Unlock()
 		return executor.ErrContainerNotFound
 	}
-	e.deleting = true
 	d.mu.Unlock()
 
 	if err := d.StopContainer(logger, guid); err != nil {
