@@ -23,6 +23,7 @@ import (
 	"diego/executor"
 	"diego/models"
 	"diego/rep"
+	"diego/rep/config"
 )
 
 //go:generate go tool counterfeiter -generate
@@ -240,9 +241,9 @@ func ProviderList(providers rep.RootFSProviders) []*models.Provider {
 	}
 	rank := func(name string) int {
 		switch name {
-		case "preloaded":
+		case config.PreloadedScheme:
 			return 0
-		case "preloaded+layer":
+		case config.PreloadedLayerScheme:
 			return 1
 		}
 		return 2
