@@ -56,10 +56,10 @@ type AppLog interface {
 	SendAppLog(appID, message, sourceType, sourceInstance string)
 }
 
-// Flag is the evacuation flag (*rep/evacuation.Flag).
+// Flag is the evacuation flag (*rep/evacuation.Flag): TrapSignals sets it,
+// and the Evacuator waits for it.
 type Flag interface {
 	Evacuate()
-	Evacuating() bool
 	Started() <-chan struct{}
 }
 
