@@ -20,6 +20,7 @@ import (
 	"diego/deploy/clock"
 	"diego/executor"
 	"diego/executor/depot/cacheddownloader"
+	"diego/executor/depot/steps"
 	"diego/garden"
 	"diego/models"
 )
@@ -419,7 +420,7 @@ func (d *Depot) fetchDependencies(logger *slog.Logger, c executor.Container) ([]
 			return mounts, fmt.Errorf("cached dependency %q: %w", dep.Name, err)
 		}
 		if dep.Name != "" {
-			d.appLog.Info(c, fmt.Sprintf("Downloaded %s (%s)", dep.Name, humanSize(size)))
+			d.appLog.Info(c, fmt.Sprintf("Downloaded %s (%s)", dep.Name, steps.HumanSize(size)))
 		}
 		d.mu.Lock()
 		if e, ok := d.containers[c.Guid]; ok {
@@ -430,18 +431,6 @@ func (d *Depot) fetchDependencies(logger *slog.Logger, c executor.Container) ([]
 			Mode: garden.BindMountModeRO, Origin: garden.BindMountOriginHost})
 	}
 	return mounts, nil
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1fG", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1fM", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1fK", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%dB", n)
 }
 
 // complete moves a container to completed once and emits the event.

@@ -235,6 +235,13 @@ var _ = Describe("Depot", func() {
 			Expect(u.String()).To(Equal("http://files/lifecycle.tgz"))
 			Expect(key).To(Equal("lc"))
 			Expect(sum.Algorithm).To(Equal("sha256"))
+			var lines []string
+			for i := 0; i < appLog.InfoCallCount(); i++ {
+				_, line := appLog.InfoArgsForCall(i)
+				lines = append(lines, line)
+			}
+			// The same progress lines, sizes included, as a download action's.
+			Expect(lines).To(ContainElements("Downloading lifecycle...", "Downloaded lifecycle (2K)"))
 			Expect(gardenClient.CreateArgsForCall(0).BindMounts).To(ConsistOf(garden.BindMount{
 				SrcPath: "/cache/dirs/lifecycle", DstPath: "/tmp/lifecycle", Mode: garden.BindMountModeRO, Origin: garden.BindMountOriginHost}))
 			Eventually(steps.StepsRunnerCallCount).Should(Equal(1))

@@ -242,8 +242,10 @@ func runInner(inner Step, signals <-chan os.Signal, ready chan<- struct{}) (err 
 	}
 }
 
-// humanSize renders a byte count as 12B, 1K, 1.5M, 2G.
-func humanSize(n int64) string {
+// HumanSize renders a byte count as 12B, 1K, 1.5M, 2G: the size in the
+// "Downloaded <artifact> (<size>)" lines, for download actions and cached
+// dependencies alike.
+func HumanSize(n int64) string {
 	units := []struct {
 		suffix string
 		size   float64

@@ -50,7 +50,7 @@ func transfer(signals <-chan os.Signal, limiter Limiter, streamer log_streamer.L
 		return r.err
 	}
 	if artifact != "" {
-		fmt.Fprintf(streamer.Stdout(), "%s %s (%s)\n", past, artifact, humanSize(r.size))
+		fmt.Fprintf(streamer.Stdout(), "%s %s (%s)\n", past, artifact, HumanSize(r.size))
 	}
 	return nil
 }
