@@ -2,6 +2,7 @@ package local
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -337,6 +338,9 @@ func (c *Cluster) stopProcess(p *process) {
 	}
 }
 
+// readyLine is what every daemon logs once it serves (daemon.Announce).
+var readyLine = []byte(`"msg":"ready"`)
+
 // process is one running daemon.
 type process struct {
 	d         Daemon
@@ -357,9 +361,8 @@ func (c *Cluster) startProcess(d Daemon) (*process, error) {
 		return nil, err
 	}
 	p := &process{d: d, log: c.Log, logFile: logFile, ready: make(chan struct{}), done: make(chan struct{})}
-	readyLine := []byte(fmt.Sprintf(`"msg":%q`, d.ReadyMsg))
 	out := NewWriter(d.Name, c.Log, logFile, func(line []byte) {
-		if d.ReadyMsg != "" && strings.Contains(string(line), string(readyLine)) {
+		if bytes.Contains(line, readyLine) {
 			p.readyOnce.Do(func() { close(p.ready) })
 		}
 	})
@@ -383,26 +386,7 @@ func (c *Cluster) startProcess(d Daemon) (*process, error) {
 			c.failed <- d.Name
 		}
 	}()
-	if d.ReadyMsg == "" && d.ReadyDial != "" {
-		go p.dialUntilReady()
-	}
 	return p, nil
-}
-
-func (p *process) dialUntilReady() {
-	for {
-		conn, err := net.DialTimeout("tcp", p.d.ReadyDial, time.Second)
-		if err == nil {
-			conn.Close()
-			p.readyOnce.Do(func() { close(p.ready) })
-			return
-		}
-		select {
-		case <-p.done:
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // waitReady waits for the daemon to serve; on failure the error carries

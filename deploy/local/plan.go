@@ -101,10 +101,6 @@ type Daemon struct {
 	// ConfigPath is where its JSON config goes; Config is the config.
 	ConfigPath string
 	Config     any
-	// ReadyMsg is the "msg" of the log line that says it serves; when
-	// empty, ReadyDial is a TCP address that accepts once it serves.
-	ReadyMsg  string
-	ReadyDial string
 	// Endpoint is what is printed for people ("" for none).
 	Endpoint string
 	// StopTimeout bounds the wait after SIGINT before SIGKILL.
@@ -294,19 +290,17 @@ func (p *Plan) brain() []Daemon {
 	receptor.BBSCACertFile, receptor.BBSClientCertFile, receptor.BBSClientKeyFile = client("receptor")
 	receptor.LogLevel = p.LogLevel
 
-	brain := func(name string, cfg any, ready, dial, endpoint string) Daemon {
+	brain := func(name string, cfg any, endpoint string) Daemon {
 		return Daemon{Name: name, Binary: name, Kind: KindBrain, ConfigPath: p.configPath(name), Config: cfg,
-			ReadyMsg: ready, ReadyDial: dial, Endpoint: endpoint, StopTimeout: 10 * time.Second}
+			Endpoint: endpoint, StopTimeout: 10 * time.Second}
 	}
 	return []Daemon{
-		brain("bbs", bbs, "ready", "", p.BBSURL+" (mutual TLS), health http://"+p.BBSHealthAddr+"/ping"),
-		brain("auctioneer", auctioneer, "ready", "", auctioneer.AdvertiseAddress),
-		// The converger says "started" once it holds its lock and runs.
-		brain("converger", converger, "started", "", ""),
-		// The metrics-server logs nothing once it serves: its listener
-		// accepting is the sign.
-		brain("metrics-server", metrics, "", metrics.ListenAddr, "http://"+metrics.ListenAddr+"/v1/metrics"),
-		brain("receptor", receptor, "ready", "", p.ReceptorURL),
+		brain("bbs", bbs, p.BBSURL+" (mutual TLS), health http://"+p.BBSHealthAddr+"/ping"),
+		brain("auctioneer", auctioneer, auctioneer.AdvertiseAddress),
+		// The converger is ready once it holds its lock and runs.
+		brain("converger", converger, ""),
+		brain("metrics-server", metrics, "http://"+metrics.ListenAddr+"/v1/metrics"),
+		brain("receptor", receptor, p.ReceptorURL),
 	}
 }
 
@@ -354,13 +348,13 @@ func (p *Plan) cells() []Daemon {
 		name := func(kind Kind) string { return fmt.Sprintf("%s-%d", kind, c.Index) }
 		out = append(out,
 			Daemon{Name: name(KindGarden), Binary: "garden", Kind: KindGarden, Cell: c.Index,
-				ConfigPath: p.configPath(name(KindGarden)), Config: g, ReadyMsg: "ready",
+				ConfigPath: p.configPath(name(KindGarden)), Config: g,
 				Endpoint: "http://" + c.GardenAddr, StopTimeout: 10 * time.Second},
 			Daemon{Name: name(KindExecutor), Binary: "executor", Kind: KindExecutor, Cell: c.Index,
-				ConfigPath: p.configPath(name(KindExecutor)), Config: e, ReadyMsg: "ready",
+				ConfigPath: p.configPath(name(KindExecutor)), Config: e,
 				Endpoint: "http://" + c.ExecutorAddr, StopTimeout: 15 * time.Second},
 			Daemon{Name: name(KindRep), Binary: "rep", Kind: KindRep, Cell: c.Index,
-				ConfigPath: p.configPath(name(KindRep)), Config: r, ReadyMsg: "ready",
+				ConfigPath: p.configPath(name(KindRep)), Config: r,
 				Endpoint: r.RepAddress, StopTimeout: 15 * time.Second},
 		)
 	}
