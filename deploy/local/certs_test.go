@@ -16,7 +16,6 @@ import (
 
 var _ = Describe("EnsureCerts", func() {
 	It("makes a CA and mutual TLS certificates once, and keeps them", func() {
-		// A short state dir: NewPlan refuses long ones (garden's socket paths).
 		dir, err := os.MkdirTemp("", "dl")
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(os.RemoveAll, dir)
