@@ -51,6 +51,7 @@ var _ = Describe("The import rules", func() {
 		Entry("storage using the etcd client", "bbs/db/etcddb", "go.etcd.io/etcd/client/v3"),
 		Entry("the launcher embedding etcd", "deploy/local", "go.etcd.io/etcd/server/v3/embed"),
 		Entry("test helpers embedding NATS", "test/natsrunner", "github.com/nats-io/nats-server/v2/server"),
+		Entry("the launcher's certificates", "deploy/local", "diego/test/certauthority"),
 	)
 
 	It("refuses packages named util, common or helpers outside test/", func() {
