@@ -1,14 +1,13 @@
 package events
 
 import (
-	"bufio"
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"google.golang.org/protobuf/proto"
 
+	"diego/deploy/sse"
 	"diego/models"
 )
 
@@ -20,19 +19,11 @@ type Convert func(models.Event) models.Event
 // client goes away or the subscription ends. It closes sub.
 func ServeSSE(w http.ResponseWriter, r *http.Request, sub *Subscription, convert Convert) error {
 	defer sub.Close()
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		return fmt.Errorf("streaming events: the response writer cannot flush")
+	stream, err := sse.NewWriter(w)
+	if err != nil {
+		return err
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
-	h.Set("Connection", "keep-alive")
-	w.WriteHeader(http.StatusOK)
-	flusher.Flush()
-
-	out := bufio.NewWriter(w)
-	for id := 0; ; id++ {
+	for {
 		e, err := sub.Next(r.Context())
 		if err != nil {
 			return nil // client gone, hub closed, or dropped as slow: the stream simply ends
@@ -44,12 +35,8 @@ func ServeSSE(w http.ResponseWriter, r *http.Request, sub *Subscription, convert
 		if err != nil {
 			return fmt.Errorf("encoding %s event: %w", e.EventType(), err)
 		}
-		out.WriteString("id: " + strconv.Itoa(id) + "\n")
-		out.WriteString("event: " + e.EventType() + "\n")
-		out.WriteString("data: " + base64.StdEncoding.EncodeToString(payload) + "\n\n")
-		if err := out.Flush(); err != nil {
-			return nil
+		if err := stream.Send(e.EventType(), []byte(base64.StdEncoding.EncodeToString(payload))); err != nil {
+			return nil // client gone
 		}
-		flusher.Flush()
 	}
 }

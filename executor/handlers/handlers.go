@@ -12,6 +12,7 @@ import (
 
 	"diego/deploy/logging"
 	"diego/deploy/routes"
+	"diego/deploy/sse"
 	"diego/executor"
 	"diego/executor/depot"
 )
@@ -217,20 +218,15 @@ func (h *handler) total(w http.ResponseWriter, _ *http.Request, _ *slog.Logger) 
 // events streams container events as SSE (spec cell §3.4): ids count from
 // 0 per connection, and there is no replay.
 func (h *handler) events(w http.ResponseWriter, r *http.Request, l *slog.Logger) {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "streaming unsupported"})
-		return
-	}
+	// Subscribed before the headers go out: a client that acts as soon as
+	// it sees them must not miss the events that follow.
 	sub := h.hub.Subscribe()
 	defer sub.Close()
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
-	hdr.Set("Cache-Control", "no-cache, no-store, must-revalidate")
-	hdr.Set("Connection", "keep-alive")
-	w.WriteHeader(http.StatusOK)
-	flusher.Flush()
-	id := 0
+	stream, err := sse.NewWriter(w)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
 	for {
 		select {
 		case <-r.Context().Done():
@@ -245,11 +241,9 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request, l *slog.Logger)
 				l.Error("encoding-event-failed", "error", err)
 				continue
 			}
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", id, e.Type, data); err != nil {
+			if err := stream.Send(string(e.Type), data); err != nil {
 				return
 			}
-			flusher.Flush()
-			id++
 		}
 	}
 }

@@ -2,10 +2,10 @@ package handlers
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 
 	"diego/deploy/logging"
+	"diego/deploy/sse"
 	"diego/models"
 	"diego/receptor"
 )
@@ -15,11 +15,6 @@ import (
 // in §2.3. Crash events have no receptor form and are skipped.
 func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	logger := logging.Session(s.Logger, "event-stream")
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		w.WriteHeader(http.StatusInternalServerError)
-		return
-	}
 	source, err := s.Events.SubscribeToEvents(r.Context())
 	if err != nil {
 		logger.Error("failed-to-subscribe", "error", err)
@@ -36,14 +31,13 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		_ = source.Close()
 	}()
 
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
-	h.Set("Connection", "keep-alive")
-	w.WriteHeader(http.StatusOK)
-	flusher.Flush()
-
-	for id := 0; ; {
+	stream, err := sse.NewWriter(w)
+	if err != nil {
+		logger.Error("failed-to-stream", "error", err)
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	for {
 		bbsEvent, err := source.Next()
 		if err != nil {
 			logger.Debug("stream-ended", "error", err)
@@ -58,11 +52,9 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 			logger.Error("failed-to-marshal-event", "error", err)
 			continue
 		}
-		if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", id, event.EventType(), data); err != nil {
+		if err := stream.Send(event.EventType(), data); err != nil {
 			return
 		}
-		flusher.Flush()
-		id++
 	}
 }
 
