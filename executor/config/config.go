@@ -144,6 +144,8 @@ func (c Config) Validate() error {
 	v.Require(strings.HasPrefix(c.TempDir, "/"), "temp_dir %q must be an absolute path", c.TempDir)
 	v.Require(strings.HasPrefix(c.CachePath, "/"), "cache_path %q must be an absolute path", c.CachePath)
 	v.Require(c.MaxConcurrentDownloads > 0, "max_concurrent_downloads must be positive")
+	v.Require(c.MaxCacheSizeInBytes > 0, "max_cache_size_in_bytes must be positive (the download cache's bound; default 10000000000)")
+	v.Require(c.ContainerInodeLimit > 0, "container_inode_limit must be positive (default 200000)")
 	v.Positive(map[string]config.Duration{
 		"reserved_expiration_time": c.ReservedExpirationTime, "container_reap_interval": c.ContainerReapInterval,
 		"healthy_monitoring_interval":       c.HealthyMonitoringInterval,

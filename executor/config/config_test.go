@@ -48,10 +48,12 @@ var _ = Describe("Config", func() {
 
 	It("names every bad setting at once", func() {
 		_, err := load(`{"listen_addr": "x", "garden_network": "udp", "max_containers": 0, "temp_dir": "tmp",
-			"unhealthy_monitoring_interval": "0s", "create_work_pool_size": 0, "cell_id": "", "log_level": "loud"}`)
+			"unhealthy_monitoring_interval": "0s", "create_work_pool_size": 0, "cell_id": "", "log_level": "loud",
+			"max_cache_size_in_bytes": 0, "container_inode_limit": 0}`)
 		Expect(err).To(HaveOccurred())
 		for _, want := range []string{"listen_addr", "garden_network", "max_containers", "temp_dir",
-			"unhealthy_monitoring_interval", "create_work_pool_size", "cell_id", "log_level"} {
+			"unhealthy_monitoring_interval", "create_work_pool_size", "cell_id", "log_level",
+			"max_cache_size_in_bytes", "container_inode_limit"} {
 			Expect(err.Error()).To(ContainSubstring(want))
 		}
 	})
