@@ -2,11 +2,72 @@ package receptor
 
 import (
 	"encoding/json"
+	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"diego/models"
 )
 
 // Conversions between the 2015 resources and the BBS models.
+
+// actionFrom2015 copies an action tree from a 2015 client into the model's
+// form: a timeout action that carries only the 2015 "timeout" (nanoseconds)
+// gets timeout_ms, rounded up so that a positive timeout stays positive;
+// the nanoseconds are not stored (decision 37). Everything else in the 2015
+// action JSON has the model's keys and units already.
+func actionFrom2015(a *models.Action) *models.Action {
+	if a == nil {
+		return nil
+	}
+	a = proto.Clone(a).(*models.Action)
+	eachTimeout(a, func(t *models.TimeoutAction) {
+		if ns := t.GetDeprecatedTimeoutNs(); t.GetTimeoutMs() == 0 && ns > 0 {
+			t.TimeoutMs = (ns + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+		}
+		t.DeprecatedTimeoutNs = 0
+	})
+	return a
+}
+
+// actionTo2015 copies a model's action tree into the 2015 form: every
+// timeout action carries "timeout" in nanoseconds beside timeout_ms, as
+// Diego's BBS fills it for its oldest readers (spec core §1.2).
+func actionTo2015(a *models.Action) *models.Action {
+	if a == nil {
+		return nil
+	}
+	a = proto.Clone(a).(*models.Action)
+	eachTimeout(a, func(t *models.TimeoutAction) {
+		t.DeprecatedTimeoutNs = t.GetTimeoutMs() * int64(time.Millisecond)
+	})
+	return a
+}
+
+// eachTimeout calls f on every timeout action in the tree under a.
+func eachTimeout(a *models.Action, f func(*models.TimeoutAction)) {
+	if a == nil {
+		return
+	}
+	switch {
+	case a.GetTimeoutAction() != nil:
+		f(a.GetTimeoutAction())
+		eachTimeout(a.GetTimeoutAction().GetAction(), f)
+	case a.GetEmitProgressAction() != nil:
+		eachTimeout(a.GetEmitProgressAction().GetAction(), f)
+	case a.GetTryAction() != nil:
+		eachTimeout(a.GetTryAction().GetAction(), f)
+	}
+	for _, inner := range a.GetParallelAction().GetActions() {
+		eachTimeout(inner, f)
+	}
+	for _, inner := range a.GetSerialAction().GetActions() {
+		eachTimeout(inner, f)
+	}
+	for _, inner := range a.GetCodependentAction().GetActions() {
+		eachTimeout(inner, f)
+	}
+}
 
 // TaskStateName is the receptor's upper-case name of a task state.
 func TaskStateName(s models.Task_State) string {
@@ -31,7 +92,7 @@ func TaskFromRequest(req TaskCreateRequest) *models.Task {
 		TaskDefinition: &models.TaskDefinition{
 			RootFs:                req.RootFS,
 			EnvironmentVariables:  req.EnvironmentVariables,
-			Action:                req.Action,
+			Action:                actionFrom2015(req.Action),
 			DiskMb:                req.DiskMB,
 			MemoryMb:              req.MemoryMB,
 			CpuWeight:             req.CPUWeight,
@@ -51,7 +112,7 @@ func TaskFromRequest(req TaskCreateRequest) *models.Task {
 func TaskToResponse(t *models.Task) TaskResponse {
 	d := t.GetTaskDefinition()
 	return TaskResponse{
-		Action:                d.GetAction(),
+		Action:                actionTo2015(d.GetAction()),
 		Annotation:            d.GetAnnotation(),
 		CompletionCallbackURL: d.GetCompletionCallbackUrl(),
 		CPUWeight:             d.GetCpuWeight(),
@@ -115,9 +176,9 @@ func DesiredLRPFromRequest(req DesiredLRPCreateRequest) *models.DesiredLRP {
 		RootFs:                  req.RootFS,
 		Instances:               req.Instances,
 		EnvironmentVariables:    req.EnvironmentVariables,
-		Setup:                   req.Setup,
-		Action:                  req.Action,
-		Monitor:                 req.Monitor,
+		Setup:                   actionFrom2015(req.Setup),
+		Action:                  actionFrom2015(req.Action),
+		Monitor:                 actionFrom2015(req.Monitor),
 		DeprecatedStartTimeoutS: req.StartTimeout,
 		StartTimeoutMs:          int64(req.StartTimeout) * 1000,
 		DiskMb:                  req.DiskMB,
@@ -151,9 +212,9 @@ func DesiredLRPToResponse(d *models.DesiredLRP) DesiredLRPResponse {
 			RootFS:               d.GetRootFs(),
 			Instances:            d.GetInstances(),
 			EnvironmentVariables: d.GetEnvironmentVariables(),
-			Setup:                d.GetSetup(),
-			Action:               d.GetAction(),
-			Monitor:              d.GetMonitor(),
+			Setup:                actionTo2015(d.GetSetup()),
+			Action:               actionTo2015(d.GetAction()),
+			Monitor:              actionTo2015(d.GetMonitor()),
 			StartTimeout:         timeout,
 			DiskMB:               d.GetDiskMb(),
 			MemoryMB:             d.GetMemoryMb(),
