@@ -2,7 +2,6 @@ package receptor
 
 import (
 	"encoding/json"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -12,61 +11,27 @@ import (
 // Conversions between the 2015 resources and the BBS models.
 
 // actionFrom2015 copies an action tree from a 2015 client into the model's
-// form: a timeout action that carries only the 2015 "timeout" (nanoseconds)
-// gets timeout_ms, rounded up so that a positive timeout stays positive;
-// the nanoseconds are not stored (decision 37). Everything else in the 2015
-// action JSON has the model's keys and units already.
+// form: a timeout action's 2015 "timeout" (nanoseconds) becomes timeout_ms
+// (decision 37). Everything else in the 2015 action JSON has the model's
+// keys and units already.
 func actionFrom2015(a *models.Action) *models.Action {
 	if a == nil {
 		return nil
 	}
 	a = proto.Clone(a).(*models.Action)
-	eachTimeout(a, func(t *models.TimeoutAction) {
-		if ns := t.GetDeprecatedTimeoutNs(); t.GetTimeoutMs() == 0 && ns > 0 {
-			t.TimeoutMs = (ns + int64(time.Millisecond) - 1) / int64(time.Millisecond)
-		}
-		t.DeprecatedTimeoutNs = 0
-	})
+	a.SetTimeoutMsFromDeprecatedTimeoutNs()
 	return a
 }
 
 // actionTo2015 copies a model's action tree into the 2015 form: every
-// timeout action carries "timeout" in nanoseconds beside timeout_ms, as
-// Diego's BBS fills it for its oldest readers (spec core §1.2).
+// timeout action carries "timeout" in nanoseconds beside timeout_ms.
 func actionTo2015(a *models.Action) *models.Action {
 	if a == nil {
 		return nil
 	}
 	a = proto.Clone(a).(*models.Action)
-	eachTimeout(a, func(t *models.TimeoutAction) {
-		t.DeprecatedTimeoutNs = t.GetTimeoutMs() * int64(time.Millisecond)
-	})
+	a.SetDeprecatedTimeoutNs()
 	return a
-}
-
-// eachTimeout calls f on every timeout action in the tree under a.
-func eachTimeout(a *models.Action, f func(*models.TimeoutAction)) {
-	if a == nil {
-		return
-	}
-	switch {
-	case a.GetTimeoutAction() != nil:
-		f(a.GetTimeoutAction())
-		eachTimeout(a.GetTimeoutAction().GetAction(), f)
-	case a.GetEmitProgressAction() != nil:
-		eachTimeout(a.GetEmitProgressAction().GetAction(), f)
-	case a.GetTryAction() != nil:
-		eachTimeout(a.GetTryAction().GetAction(), f)
-	}
-	for _, inner := range a.GetParallelAction().GetActions() {
-		eachTimeout(inner, f)
-	}
-	for _, inner := range a.GetSerialAction().GetActions() {
-		eachTimeout(inner, f)
-	}
-	for _, inner := range a.GetCodependentAction().GetActions() {
-		eachTimeout(inner, f)
-	}
 }
 
 // TaskStateName is the receptor's upper-case name of a task state.
