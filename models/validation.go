@@ -2,6 +2,7 @@ package models
 
 import (
 	"bytes"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -170,7 +171,7 @@ func validateVolumeMounts(p *problems, mounts []*VolumeMount) {
 // LRP has a metrics_guid, a source_id tag must carry the same value.
 func validateMetricTags(p *problems, tags map[string]*MetricTagValue, metricsGuid string) {
 	var inner problems
-	for _, k := range sortedKeys(tags) {
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		inner.merge(tags[k].Validate())
 	}
 	if len(tags) > 0 && metricsGuid != "" {
@@ -182,15 +183,6 @@ func validateMetricTags(p *problems, tags map[string]*MetricTagValue, metricsGui
 		p.field(true, "metric_tags")
 		*p = append(*p, inner...)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // validateVolumeMountedFiles bounds the files' contents together.
