@@ -52,6 +52,32 @@ func routesOf(n int) *models.ProtoRoutes {
 	return &models.ProtoRoutes{Routes: map[string][]byte{"cf-router": []byte(`"` + strings.Repeat("r", n-2) + `"`)}}
 }
 
+func actual(state string, ik *models.ActualLRPInstanceKey, net *models.ActualLRPNetInfo) *models.ActualLRP {
+	return &models.ActualLRP{ActualLrpKey: &models.ActualLRPKey{ProcessGuid: "pg", Domain: "d"},
+		ActualLrpInstanceKey: ik, ActualLrpNetInfo: net, State: state, Since: 1}
+}
+
+func lrpInstance() *models.ActualLRPInstanceKey {
+	return &models.ActualLRPInstanceKey{InstanceGuid: "ig", CellId: "c"}
+}
+
+func lrpNet() *models.ActualLRPNetInfo { return &models.ActualLRPNetInfo{Address: "10.0.0.1"} }
+
+func withPresence(a *models.ActualLRP, p models.ActualLRP_Presence) *models.ActualLRP {
+	a.Presence = p
+	return a
+}
+
+func withPlacementError(a *models.ActualLRP) *models.ActualLRP {
+	a.PlacementError = "insufficient resources"
+	return a
+}
+
+func withSince(a *models.ActualLRP, since int64) *models.ActualLRP {
+	a.Since = since
+	return a
+}
+
 var (
 	bigAnnotation  = strings.Repeat("a", models.MaximumAnnotationLength+1)
 	fullAnnotation = strings.Repeat("a", models.MaximumAnnotationLength)
@@ -230,6 +256,26 @@ var _ = Describe("Validation rules", func() {
 			"Invalid field: process_guid", "Invalid field: index", "Invalid field: domain"),
 		Entry("core §1.10 ActualLRPInstanceKey: valid", &models.ActualLRPInstanceKey{InstanceGuid: "ig", CellId: "c"}),
 		Entry("core §1.10 ActualLRPInstanceKey: both fields", &models.ActualLRPInstanceKey{}, "Invalid field: cell_id", "Invalid field: instance_guid"),
+
+		// ActualLRP records (core §1.3): valid for their state, since never 0.
+		Entry("core §1.3 ActualLRP: UNCLAIMED with no instance key or net info", actual("UNCLAIMED", nil, nil)),
+		Entry("core §1.3 ActualLRP: UNCLAIMED with an instance key", actual("UNCLAIMED", lrpInstance(), nil),
+			"instance key cannot be set when state is unclaimed"),
+		Entry("core §1.3 ActualLRP: UNCLAIMED only ORDINARY", withPresence(actual("UNCLAIMED", nil, nil), models.ActualLRP_EVACUATING),
+			"presence cannot be set when state is unclaimed"),
+		Entry("core §1.3 ActualLRP: CLAIMED with an instance key", actual("CLAIMED", lrpInstance(), nil)),
+		Entry("core §1.3 ActualLRP: CLAIMED without an instance key", actual("CLAIMED", nil, nil), "Invalid field: cell_id", "Invalid field: instance_guid"),
+		Entry("core §1.3 ActualLRP: CLAIMED with net info", actual("CLAIMED", lrpInstance(), lrpNet()), "net info cannot be set when state is claimed"),
+		Entry("core §1.3 ActualLRP: CLAIMED with a placement error", withPlacementError(actual("CLAIMED", lrpInstance(), nil)),
+			"placement error cannot be set when state is claimed"),
+		Entry("core §1.3 ActualLRP: RUNNING with instance key and net info", actual("RUNNING", lrpInstance(), lrpNet())),
+		Entry("core §1.3 ActualLRP: RUNNING without net info", actual("RUNNING", lrpInstance(), nil), "Invalid field: address"),
+		Entry("core §1.3 ActualLRP: RUNNING with a placement error", withPlacementError(actual("RUNNING", lrpInstance(), lrpNet())),
+			"placement error cannot be set when state is running"),
+		Entry("core §1.3 ActualLRP: CRASHED with neither", actual("CRASHED", nil, nil)),
+		Entry("core §1.3 ActualLRP: CRASHED with net info", actual("CRASHED", nil, lrpNet()), "net info cannot be set when state is crashed"),
+		Entry("core §1.3 ActualLRP: since is never 0", withSince(actual("UNCLAIMED", nil, nil), 0), "Invalid field: since"),
+		Entry("core §1.3 ActualLRP: state is one of the four", actual("STOPPED", nil, nil), "Invalid field: state"),
 
 		// Actions (core §1.7).
 		Entry("core §1.7 Action: exactly one action", &models.Action{RunAction: shell, TryAction: &models.TryAction{Action: models.WrapAction(shell)}}, "invalid action type"),
