@@ -1,6 +1,9 @@
 package models
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // The text used when an Action holds no concrete action, or more than one.
 const invalidActionType = "invalid action type"
@@ -185,4 +188,42 @@ func validateActions(actions []*Action) error {
 		p.merge(a.Validate())
 	}
 	return p.err()
+}
+
+// SetDeprecatedTimeoutNs fills, in place, every timeout action's 2015
+// "timeout" (nanoseconds) from its timeout_ms: the form Diego's oldest
+// readers expect (spec core §1.2).
+func (a *Action) SetDeprecatedTimeoutNs() {
+	a.eachTimeout(func(t *TimeoutAction) { t.DeprecatedTimeoutNs = t.GetTimeoutMs() * int64(time.Millisecond) })
+}
+
+// SetTimeoutMsFromDeprecatedTimeoutNs turns, in place, a 2015 timeout
+// (nanoseconds) into timeout_ms where timeout_ms is unset, rounding up so that
+// a positive timeout stays positive, and clears the nanoseconds so that one
+// value is stored.
+func (a *Action) SetTimeoutMsFromDeprecatedTimeoutNs() {
+	a.eachTimeout(func(t *TimeoutAction) {
+		if ns := t.GetDeprecatedTimeoutNs(); t.GetTimeoutMs() == 0 && ns > 0 {
+			t.TimeoutMs = (ns + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+		}
+		t.DeprecatedTimeoutNs = 0
+	})
+}
+
+// eachTimeout calls f on every timeout action in the tree under a.
+func (a *Action) eachTimeout(f func(*TimeoutAction)) {
+	if a == nil {
+		return
+	}
+	if t := a.GetTimeoutAction(); t != nil {
+		f(t)
+	}
+	for _, inner := range []*Action{a.GetTimeoutAction().GetAction(), a.GetTryAction().GetAction(), a.GetEmitProgressAction().GetAction()} {
+		inner.eachTimeout(f)
+	}
+	for _, list := range [][]*Action{a.GetSerialAction().GetActions(), a.GetParallelAction().GetActions(), a.GetCodependentAction().GetActions()} {
+		for _, inner := range list {
+			inner.eachTimeout(f)
+		}
+	}
 }

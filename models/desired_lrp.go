@@ -147,25 +147,7 @@ func (d *DesiredLRP) VersionDownTo0() *DesiredLRP {
 	out := cloneDesired(d.VersionDownTo2())
 	out.DeprecatedStartTimeoutS = uint32(out.GetStartTimeoutMs() / 1000)
 	for _, a := range []*Action{out.GetSetup(), out.GetAction(), out.GetMonitor()} {
-		fillDeprecatedTimeouts(a)
+		a.SetDeprecatedTimeoutNs()
 	}
 	return out
-}
-
-func fillDeprecatedTimeouts(a *Action) {
-	if a == nil {
-		return
-	}
-	if t := a.GetTimeoutAction(); t != nil {
-		t.DeprecatedTimeoutNs = t.GetTimeoutMs() * 1_000_000
-		fillDeprecatedTimeouts(t.GetAction())
-	}
-	for _, inner := range []*Action{a.GetTryAction().GetAction(), a.GetEmitProgressAction().GetAction()} {
-		fillDeprecatedTimeouts(inner)
-	}
-	for _, list := range [][]*Action{a.GetSerialAction().GetActions(), a.GetParallelAction().GetActions(), a.GetCodependentAction().GetActions()} {
-		for _, inner := range list {
-			fillDeprecatedTimeouts(inner)
-		}
-	}
 }

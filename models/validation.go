@@ -1,9 +1,12 @@
 package models
 
 import (
+	"bytes"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -19,6 +22,9 @@ const (
 	MaximumRouteLength = 4 * 1024
 	// MaximumCPUWeight is the largest cpu_weight a desired LRP may ask for.
 	MaximumCPUWeight = 100
+	// MaximumVolumeMountedFilesSize bounds the contents of a desired LRP's
+	// volume_mounted_files, all files together.
+	MaximumVolumeMountedFilesSize = 1024 * 1024
 	// maximumReasonLength truncates failure and rejection reasons.
 	maximumReasonLength = 1024
 )
@@ -80,22 +86,23 @@ func (t *Task) Validate() error {
 	return p.err()
 }
 
+// Validate checks a task definition as Diego's BBS does (spec core §1.10).
+// Egress rules are named without their details, volume mounts and metric
+// tags are not checked, and cpu_weight keeps its 2015 bound (decision 36).
 func (d *TaskDefinition) Validate() error {
 	var p problems
 	p.field(!validRootFS(d.GetRootFs()), "rootfs")
 	validateAction(&p, "action", d.GetAction(), true)
 	p.field(d.GetMemoryMb() < 0, "memory_mb")
 	p.field(d.GetDiskMb() < 0, "disk_mb")
-	p.field(d.GetCpuWeight() > MaximumCPUWeight, "cpu_weight")
 	p.field(d.GetLogRateLimit().GetBytesPerSecond() < -1, "log_rate_limit")
 	p.field(d.GetMaxPids() < 0, "max_pids")
 	p.field(len(d.GetAnnotation()) > MaximumAnnotationLength, "annotation")
-	validateEgress(&p, d.GetEgressRules())
+	p.field(d.GetCpuWeight() > MaximumCPUWeight, "cpu_weight")
+	validateEgress(&p, d.GetEgressRules(), false)
 	validateImageCredentials(&p, d.GetImageUsername(), d.GetImagePassword())
-	validateCachedDependencies(&p, d.GetCachedDependencies(), d.GetLegacyDownloadUser())
+	validateCachedDependencies(&p, d.GetCachedDependencies())
 	validateImageLayers(&p, d.GetImageLayers(), d.GetLegacyDownloadUser())
-	validateVolumeMounts(&p, d.GetVolumeMounts())
-	validateMetricTags(&p, d.GetMetricTags())
 	return p.err()
 }
 
@@ -115,17 +122,23 @@ func validateAction(p *problems, name string, a *Action, required bool) {
 	}
 }
 
-func validateEgress(p *problems, rules []*SecurityGroupRule) {
+// validateEgress names each bad rule "egress_rules"; a desired LRP also
+// says what is wrong with it, a task does not (as in Diego).
+func validateEgress(p *problems, rules []*SecurityGroupRule, details bool) {
 	for _, r := range rules {
 		if err := r.Validate(); err != nil {
 			p.field(true, "egress_rules")
-			p.merge(err)
+			if details {
+				p.merge(err)
+			}
 		}
 	}
 }
 
-func validateCachedDependencies(p *problems, deps []*CachedDependency, legacyDownloadUser string) {
-	p.field(len(deps) > 0 && legacyDownloadUser == "", "legacy_download_user")
+// validateCachedDependencies checks each dependency. It does not ask for
+// legacy_download_user: Diego needs that user only for exclusive image
+// layers, which become download actions (spec core §1.10).
+func validateCachedDependencies(p *problems, deps []*CachedDependency) {
 	for _, d := range deps {
 		if err := d.Validate(); err != nil {
 			p.field(true, "cached_dependency")
@@ -134,6 +147,8 @@ func validateCachedDependencies(p *problems, deps []*CachedDependency, legacyDow
 	}
 }
 
+// validateImageLayers checks each layer; an exclusive layer is downloaded
+// as legacy_download_user, which must then be set.
 func validateImageLayers(p *problems, layers []*ImageLayer, legacyDownloadUser string) {
 	exclusive := false
 	for _, l := range layers {
@@ -152,13 +167,31 @@ func validateVolumeMounts(p *problems, mounts []*VolumeMount) {
 	}
 }
 
-func validateMetricTags(p *problems, tags map[string]*MetricTagValue) {
-	for _, v := range tags {
-		if err := v.Validate(); err != nil {
-			p.field(true, "metric_tags")
-			p.merge(err)
+// validateMetricTags names the field once, then every bad value; when the
+// LRP has a metrics_guid, a source_id tag must carry the same value.
+func validateMetricTags(p *problems, tags map[string]*MetricTagValue, metricsGuid string) {
+	var inner problems
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		inner.merge(tags[k].Validate())
+	}
+	if len(tags) > 0 && metricsGuid != "" {
+		if src, ok := tags["source_id"]; !ok || src.GetStatic() != metricsGuid {
+			inner.field(true, "source_id should match metrics_guid")
 		}
 	}
+	if len(inner) > 0 {
+		p.field(true, "metric_tags")
+		*p = append(*p, inner...)
+	}
+}
+
+// validateVolumeMountedFiles bounds the files' contents together.
+func validateVolumeMountedFiles(p *problems, files []*File) {
+	total := 0
+	for _, f := range files {
+		total += len(f.GetContent())
+	}
+	p.field(total > MaximumVolumeMountedFilesSize, "volumeMountedFiles")
 }
 
 func validateImageCredentials(p *problems, user, password string) {
@@ -166,11 +199,12 @@ func validateImageCredentials(p *problems, user, password string) {
 	p.field(user != "" && password == "", "image_password")
 }
 
-// Validate checks a DesiredLRP as clients send it (spec core §1.10).
+// Validate checks a DesiredLRP as clients send it (spec core §1.10), in
+// the order Diego's BBS reports the problems.
 func (d *DesiredLRP) Validate() error {
 	var p problems
+	validateVolumeMountedFiles(&p, d.GetVolumeMountedFiles())
 	p.field(d.GetDomain() == "", "domain")
-	p.field(!validGUID(d.GetProcessGuid()), "process_guid")
 	p.field(!validRootFS(d.GetRootFs()), "rootfs")
 	p.field(d.GetInstances() < 0, "instances")
 	p.field(d.GetMemoryMb() < 0, "memory_mb")
@@ -179,12 +213,14 @@ func (d *DesiredLRP) Validate() error {
 	p.field(len(d.GetAnnotation()) > MaximumAnnotationLength, "annotation")
 	p.field(d.GetMaxPids() < 0, "max_pids")
 	p.field(routesLength(d.GetRoutes()) > MaximumRouteLength, "routes")
+	validateMetricTags(&p, d.GetMetricTags(), d.GetMetricsGuid())
+	p.field(!validGUID(d.GetProcessGuid()), "process_guid")
 	validateRunParts(&p, runParts{
 		setup: d.GetSetup(), action: d.GetAction(), monitor: d.GetMonitor(), env: d.GetEnvironmentVariables(),
 		cpuWeight: d.GetCpuWeight(), egress: d.GetEgressRules(), cached: d.GetCachedDependencies(),
 		legacyUser: d.GetLegacyDownloadUser(), layers: d.GetImageLayers(), mounts: d.GetVolumeMounts(),
 		imageUser: d.GetImageUsername(), imagePassword: d.GetImagePassword(), check: d.GetCheckDefinition(),
-		sidecars: d.GetSidecars(), metricTags: d.GetMetricTags(),
+		sidecars: d.GetSidecars(),
 	})
 	return p.err()
 }
@@ -203,9 +239,10 @@ type runParts struct {
 	imageUser, imagePassword string
 	check                    *CheckDefinition
 	sidecars                 []*Sidecar
-	metricTags               map[string]*MetricTagValue
 }
 
+// validateRunParts follows the order of Diego's run info validation; the
+// cpu_weight bound is the spec's (core §1.10), which modern Diego dropped.
 func validateRunParts(p *problems, r runParts) {
 	validateAction(p, "setup", r.setup, false)
 	validateAction(p, "action", r.action, true)
@@ -213,10 +250,17 @@ func validateRunParts(p *problems, r runParts) {
 	for _, e := range r.env {
 		p.merge(e.Validate())
 	}
-	p.field(r.cpuWeight > MaximumCPUWeight, "cpu_weight")
-	validateEgress(p, r.egress)
-	validateCachedDependencies(p, r.cached, r.legacyUser)
+	validateEgress(p, r.egress, true)
+	validateCachedDependencies(p, r.cached)
 	validateImageLayers(p, r.layers, r.legacyUser)
+	var sidecars problems
+	for _, s := range r.sidecars {
+		sidecars.merge(s.Validate())
+	}
+	if len(sidecars) > 0 {
+		p.field(true, "sidecars")
+		*p = append(*p, sidecars...)
+	}
 	validateVolumeMounts(p, r.mounts)
 	validateImageCredentials(p, r.imageUser, r.imagePassword)
 	if r.check != nil {
@@ -225,13 +269,7 @@ func validateRunParts(p *problems, r runParts) {
 			p.merge(err)
 		}
 	}
-	for _, s := range r.sidecars {
-		if err := s.Validate(); err != nil {
-			p.field(true, "sidecars")
-			p.merge(err)
-		}
-	}
-	validateMetricTags(p, r.metricTags)
+	p.field(r.cpuWeight > MaximumCPUWeight, "cpu_weight")
 }
 
 func routesLength(r *ProtoRoutes) int {
@@ -247,7 +285,7 @@ func (u *DesiredLRPUpdate) Validate() error {
 	p.field(u.Instances != nil && u.GetInstances() < 0, "instances")
 	p.field(len(u.GetAnnotation()) > MaximumAnnotationLength, "annotation")
 	p.field(routesLength(u.GetRoutes()) > MaximumRouteLength, "routes")
-	validateMetricTags(&p, u.GetMetricTags())
+	validateMetricTags(&p, u.GetMetricTags(), "")
 	return p.err()
 }
 
@@ -280,12 +318,13 @@ func (s *DesiredLRPSchedulingInfo) Validate() error {
 func (r *DesiredLRPRunInfo) Validate() error {
 	var p problems
 	p.merge(r.GetDesiredLrpKey().Validate())
+	validateVolumeMountedFiles(&p, r.GetVolumeMountedFiles())
 	validateRunParts(&p, runParts{
 		setup: r.GetSetup(), action: r.GetAction(), monitor: r.GetMonitor(), env: r.GetEnvironmentVariables(),
 		cpuWeight: r.GetCpuWeight(), egress: r.GetEgressRules(), cached: r.GetCachedDependencies(),
 		legacyUser: r.GetLegacyDownloadUser(), layers: r.GetImageLayers(), mounts: r.GetVolumeMounts(),
 		imageUser: r.GetImageUsername(), imagePassword: r.GetImagePassword(), check: r.GetCheckDefinition(),
-		sidecars: r.GetSidecars(), metricTags: r.GetMetricTags(),
+		sidecars: r.GetSidecars(),
 	})
 	p.field(r.GetLogRateLimit().GetBytesPerSecond() < -1, "log_rate_limit")
 	return p.err()
@@ -374,16 +413,24 @@ func (c *CachedDependency) Validate() error {
 	return p.err()
 }
 
+// Validate checks an image layer as Diego does: known layer and media types,
+// and a digest (algorithm and value) whenever either half is given or the
+// layer is exclusive.
 func (l *ImageLayer) Validate() error {
 	var p problems
+	alg, value, exclusive := l.GetDigestAlgorithm(), l.GetDigestValue(), l.GetLayerType() == ImageLayer_EXCLUSIVE
 	p.field(l.GetUrl() == "", "url")
 	p.field(l.GetDestinationPath() == "", "destination_path")
-	p.field(l.GetLayerType() == ImageLayer_LayerTypeInvalid, "layer_type")
-	p.field(l.GetMediaType() == ImageLayer_MediaTypeInvalid, "media_type")
-	alg, needDigest := l.GetDigestAlgorithm(), l.GetLayerType() == ImageLayer_EXCLUSIVE
-	p.field((l.GetDigestValue() != "" || needDigest) && alg == ImageLayer_DigestAlgorithmInvalid ||
-		alg != ImageLayer_DigestAlgorithmInvalid && alg != ImageLayer_SHA256 && alg != ImageLayer_SHA512, "digest_algorithm")
-	p.field((alg != ImageLayer_DigestAlgorithmInvalid || needDigest) && l.GetDigestValue() == "", "digest_value")
+	p.field(l.GetLayerType() != ImageLayer_SHARED && !exclusive, "layer_type")
+	switch l.GetMediaType() {
+	case ImageLayer_TGZ, ImageLayer_TAR, ImageLayer_ZIP:
+	default:
+		p.field(true, "media_type")
+	}
+	knownAlg := alg == ImageLayer_SHA256 || alg == ImageLayer_SHA512
+	p.field((value != "" || exclusive) && alg == ImageLayer_DigestAlgorithmInvalid, "digest_algorithm")
+	p.field((alg != ImageLayer_DigestAlgorithmInvalid || exclusive) && value == "", "digest_value")
+	p.field(value != "" && alg != ImageLayer_DigestAlgorithmInvalid && !knownAlg, "digest_algorithm")
 	return p.err()
 }
 
@@ -401,10 +448,11 @@ func (v *VolumeMount) Validate() error {
 	return p.err()
 }
 
-// Validate requires exactly one of static and a valid dynamic value.
+// Validate requires exactly one of a static value and a known dynamic one.
 func (v *MetricTagValue) Validate() error {
 	var p problems
-	hasStatic, hasDynamic := v.GetStatic() != "", v.GetDynamic() != MetricTagValue_DynamicValueInvalid
+	hasStatic := v.GetStatic() != ""
+	hasDynamic := v.GetDynamic() == MetricTagValue_INDEX || v.GetDynamic() == MetricTagValue_INSTANCE_GUID
 	if hasStatic == hasDynamic {
 		p.field(true, "static")
 		p.field(true, "dynamic")
@@ -453,12 +501,10 @@ func (r *SecurityGroupRule) Validate() error {
 	case "tcp", "udp":
 		validatePorts(&p, r)
 		p.field(hasICMP, "icmp_info")
-		p.field(r.GetProtocol() == "udp" && r.GetLog(), "log")
 	case "icmp", "icmpv6":
 		p.field(hasRange, "port_range")
 		p.field(hasPorts, "ports")
 		p.field(!hasICMP, "icmp_info")
-		p.field(r.GetLog(), "log")
 	case "all":
 		p.field(hasRange, "port_range")
 		p.field(hasPorts, "ports")
@@ -466,69 +512,68 @@ func (r *SecurityGroupRule) Validate() error {
 	default:
 		p.field(true, "protocol")
 	}
-	if err := validateDestinations(r.GetDestinations()); err != "" {
-		p.field(true, "destinations [ "+err+" ]")
+	if errs := validateDestinations(r.GetDestinations()); len(errs) > 0 {
+		p.field(true, "destinations [ "+strings.Join(errs, ", ")+" ]")
 	}
 	return p.err()
 }
 
+// validatePorts: tcp and udp take ports or a port range, not both; each
+// bound that is wrong is reported, as Diego does.
 func validatePorts(p *problems, r *SecurityGroupRule) {
 	hasPorts, pr := len(r.GetPorts()) > 0, r.GetPortRange()
 	switch {
-	case hasPorts && pr != nil:
-		p.add("Invalid: ports and port_range provided")
 	case !hasPorts && pr == nil:
 		p.add("Missing required field: ports or port_range")
+	case hasPorts && pr != nil:
+		p.add("Invalid: ports and port_range provided")
 	case pr != nil:
-		p.field(pr.GetStart() < 1 || pr.GetEnd() < 1 || pr.GetStart() > pr.GetEnd() || pr.GetEnd() > 65535, "port_range")
+		p.field(pr.GetStart() < 1, "port_range")
+		p.field(pr.GetEnd() < 1, "port_range")
+		p.field(pr.GetStart() > pr.GetEnd(), "port_range")
 	default:
 		for _, port := range r.GetPorts() {
-			if port < 1 || port > 65535 {
-				p.field(true, "ports")
-				break
-			}
+			p.field(port < 1, "ports")
 		}
 	}
 }
 
-// validateDestinations accepts IPs, CIDRs and "a-b" ranges (a ≤ b, one
-// family), possibly comma-joined; it returns what is wrong, or "".
-func validateDestinations(dests []string) string {
+// validateDestinations accepts IPs, CIDRs and "a-b" ranges (a ≤ b),
+// possibly comma-joined, and returns what is wrong with each bad one.
+func validateDestinations(dests []string) []string {
 	if len(dests) == 0 {
-		return "Must have at least 1 destination"
+		return []string{"Must have at least 1 destination"}
 	}
+	var errs []string
 	for _, d := range dests {
 		for _, one := range strings.Split(d, ",") {
 			if msg := validateDestination(one); msg != "" {
-				return msg
+				errs = append(errs, msg)
 			}
 		}
 	}
-	return ""
+	return errs
 }
 
+// validateDestination reads d as Diego does: up to the first "-" or "/" it
+// is an IP; "/" makes it a CIDR, "-" a range whose start is not after its
+// end (compared in the 16-byte form, so mixed families fail).
 func validateDestination(d string) string {
-	if net.ParseIP(d) != nil {
-		return ""
-	}
-	if lo, hi, ok := strings.Cut(d, "-"); ok {
-		a, b := net.ParseIP(lo), net.ParseIP(hi)
-		if a == nil || b == nil || (a.To4() == nil) != (b.To4() == nil) {
+	n := strings.IndexAny(d, "-/")
+	switch {
+	case n == -1:
+		if net.ParseIP(d) == nil {
 			return "Invalid IP"
 		}
-		if a4 := a.To4(); a4 != nil {
-			a, b = a4, b.To4()
+	case d[n] == '/':
+		if _, _, err := net.ParseCIDR(d); err != nil {
+			return err.Error()
 		}
-		if string(a) > string(b) {
-			return "Invalid IP range: start is greater than end"
+	default:
+		a, b := net.ParseIP(d[:n]), net.ParseIP(d[n+1:])
+		if a == nil || b == nil || bytes.Compare(a.To16(), b.To16()) > 0 {
+			return "Invalid IP"
 		}
-		return ""
-	}
-	if !strings.Contains(d, "/") {
-		return "Invalid IP"
-	}
-	if _, _, err := net.ParseCIDR(d); err != nil {
-		return err.Error()
 	}
 	return ""
 }

@@ -3,10 +3,36 @@ package receptor
 import (
 	"encoding/json"
 
+	"google.golang.org/protobuf/proto"
+
 	"diego/models"
 )
 
 // Conversions between the 2015 resources and the BBS models.
+
+// actionFrom2015 copies an action tree from a 2015 client into the model's
+// form: a timeout action's 2015 "timeout" (nanoseconds) becomes timeout_ms
+// (decision 37). Everything else in the 2015 action JSON has the model's
+// keys and units already.
+func actionFrom2015(a *models.Action) *models.Action {
+	if a == nil {
+		return nil
+	}
+	a = proto.Clone(a).(*models.Action)
+	a.SetTimeoutMsFromDeprecatedTimeoutNs()
+	return a
+}
+
+// actionTo2015 copies a model's action tree into the 2015 form: every
+// timeout action carries "timeout" in nanoseconds beside timeout_ms.
+func actionTo2015(a *models.Action) *models.Action {
+	if a == nil {
+		return nil
+	}
+	a = proto.Clone(a).(*models.Action)
+	a.SetDeprecatedTimeoutNs()
+	return a
+}
 
 // TaskStateName is the receptor's upper-case name of a task state.
 func TaskStateName(s models.Task_State) string {
@@ -31,7 +57,7 @@ func TaskFromRequest(req TaskCreateRequest) *models.Task {
 		TaskDefinition: &models.TaskDefinition{
 			RootFs:                req.RootFS,
 			EnvironmentVariables:  req.EnvironmentVariables,
-			Action:                req.Action,
+			Action:                actionFrom2015(req.Action),
 			DiskMb:                req.DiskMB,
 			MemoryMb:              req.MemoryMB,
 			CpuWeight:             req.CPUWeight,
@@ -51,7 +77,7 @@ func TaskFromRequest(req TaskCreateRequest) *models.Task {
 func TaskToResponse(t *models.Task) TaskResponse {
 	d := t.GetTaskDefinition()
 	return TaskResponse{
-		Action:                d.GetAction(),
+		Action:                actionTo2015(d.GetAction()),
 		Annotation:            d.GetAnnotation(),
 		CompletionCallbackURL: d.GetCompletionCallbackUrl(),
 		CPUWeight:             d.GetCpuWeight(),
@@ -115,9 +141,9 @@ func DesiredLRPFromRequest(req DesiredLRPCreateRequest) *models.DesiredLRP {
 		RootFs:                  req.RootFS,
 		Instances:               req.Instances,
 		EnvironmentVariables:    req.EnvironmentVariables,
-		Setup:                   req.Setup,
-		Action:                  req.Action,
-		Monitor:                 req.Monitor,
+		Setup:                   actionFrom2015(req.Setup),
+		Action:                  actionFrom2015(req.Action),
+		Monitor:                 actionFrom2015(req.Monitor),
 		DeprecatedStartTimeoutS: req.StartTimeout,
 		StartTimeoutMs:          int64(req.StartTimeout) * 1000,
 		DiskMb:                  req.DiskMB,
@@ -151,9 +177,9 @@ func DesiredLRPToResponse(d *models.DesiredLRP) DesiredLRPResponse {
 			RootFS:               d.GetRootFs(),
 			Instances:            d.GetInstances(),
 			EnvironmentVariables: d.GetEnvironmentVariables(),
-			Setup:                d.GetSetup(),
-			Action:               d.GetAction(),
-			Monitor:              d.GetMonitor(),
+			Setup:                actionTo2015(d.GetSetup()),
+			Action:               actionTo2015(d.GetAction()),
+			Monitor:              actionTo2015(d.GetMonitor()),
 			StartTimeout:         timeout,
 			DiskMB:               d.GetDiskMb(),
 			MemoryMB:             d.GetMemoryMb(),

@@ -33,7 +33,7 @@ func desiredLRP(processGuid, domain string, instances int32) *models.DesiredLRP 
 		StartTimeoutMs: 60_000,
 		PlacementTags:  []string{"tag-a"},
 		MaxPids:        1024,
-		MetricTags:     map[string]*models.MetricTagValue{"source_id": {Static: "src"}},
+		MetricTags:     map[string]*models.MetricTagValue{"source_id": {Static: "metrics-" + processGuid}}, // Diego: source_id matches metrics_guid
 	}
 }
 
