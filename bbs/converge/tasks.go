@@ -66,7 +66,9 @@ type TaskPlan struct {
 	// Fail: PENDING past expire_pending (not started within time limit)
 	// and RUNNING on a cell that is not present (cell disappeared).
 	Fail []TaskFailure
-	// Auction: PENDING tasks kicked; one batched auction request.
+	// Auction: every unexpired PENDING task, whatever its updated_at (a
+	// rejection refreshes updated_at and must not delay the next attempt);
+	// one batched auction request.
 	Auction []*models.Task
 	// Demote: RESOLVING tasks kicked back to COMPLETED; their callback is
 	// submitted again after a successful demotion when they have a URL.
@@ -84,7 +86,11 @@ type TaskPlan struct {
 
 // ConvergeTasks applies the rules of spec core §5.6 to tasks at now. cells
 // is the set of present cell ids. Times are compared in Unix nanoseconds
-// as stored; "kick" is now − updated_at ≥ KickTaskDuration.
+// as stored; "kick" is now − updated_at ≥ KickTaskDuration. PENDING tasks
+// are auctioned on every pass, kicked or not, as modern Diego's BBS does:
+// an unplaceable task then uses up its max_task_retries rejections at the
+// convergence cadence instead of one per kick duration after each
+// rejection.
 func ConvergeTasks(now time.Time, tasks []*models.Task, cells map[string]bool, cfg TaskConfig) TaskPlan {
 	var plan TaskPlan
 	nowNs := now.UnixNano()
@@ -102,7 +108,7 @@ func ConvergeTasks(now time.Time, tasks []*models.Task, cells map[string]bool, c
 			case elapsed(t.GetCreatedAt()) >= cfg.ExpirePendingTaskDuration:
 				plan.Fail = append(plan.Fail, TaskFailure{Task: t, Reason: models.TaskNotStartedInTimeReason, Log: LogFailedToStartInTime})
 				plan.Kicked++
-			case kick:
+			default:
 				plan.Auction = append(plan.Auction, t)
 				plan.Kicked++
 			}

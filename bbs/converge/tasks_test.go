@@ -50,13 +50,43 @@ var _ = Describe("ConvergeTasks", func() {
 			Expect(p.Auction).To(ConsistOf(t))
 		})
 
-		It("auctions a task whose updated_at is exactly the kick duration old, and not a younger one", func() {
-			kicked := task("old", models.Task_Pending, func(t *models.Task) { t.UpdatedAt = ago(30 * time.Second) })
+		It("auctions every pending task on every pass, however recently it was written", func() {
+			old := task("old", models.Task_Pending, func(t *models.Task) { t.UpdatedAt = ago(30 * time.Second) })
 			young := task("young", models.Task_Pending, func(t *models.Task) { t.UpdatedAt = ago(30*time.Second - time.Nanosecond) })
-			p := plan(kicked, young)
-			Expect(p.Auction).To(Equal([]*models.Task{kicked}))
-			Expect(p.Kicked).To(Equal(1))
-			Expect(p.Counts.Pending).To(Equal(2))
+			justDesired := task("just-desired", models.Task_Pending, func(t *models.Task) { t.CreatedAt = now.UnixNano(); t.UpdatedAt = t.CreatedAt })
+			p := plan(old, young, justDesired)
+			Expect(p.Auction).To(Equal([]*models.Task{old, young, justDesired}))
+			Expect(p.Kicked).To(Equal(3))
+			Expect(p.Counts.Pending).To(Equal(3))
+		})
+
+		It("re-auctions a task rejected a moment ago on the next pass, so its retries go at the convergence cadence", func() {
+			// The auctioneer's RejectTask refreshed updated_at one second
+			// before this pass; a kick-based rule would wait 30 s more.
+			rejected := task("rejected", models.Task_Pending, func(t *models.Task) {
+				t.CreatedAt = ago(31 * time.Second)
+				t.UpdatedAt = ago(time.Second)
+				t.RejectionCount = 1
+				t.RejectionReason = "insufficient resources: memory"
+			})
+			Expect(plan(rejected).Auction).To(Equal([]*models.Task{rejected}))
+
+			// With a fake clock: three passes 30 s apart auction it three
+			// times, each right after a fresh rejection.
+			clockNow := now
+			for pass := range 3 {
+				rejected.UpdatedAt = clockNow.Add(-100 * time.Millisecond).UnixNano()
+				p := converge.ConvergeTasks(clockNow, []*models.Task{rejected}, cells, cfg)
+				Expect(p.Auction).To(HaveLen(1), "pass %d", pass)
+				clockNow = clockNow.Add(30 * time.Second)
+			}
+		})
+
+		It("stops auctioning a task once it is past the pending expiry", func() {
+			t := task("t", models.Task_Pending, func(t *models.Task) { t.CreatedAt = ago(time.Hour); t.UpdatedAt = ago(time.Second) })
+			p := plan(t)
+			Expect(p.Auction).To(BeEmpty())
+			Expect(p.Fail).To(HaveLen(1))
 		})
 	})
 
@@ -142,10 +172,10 @@ var _ = Describe("ConvergeTasks", func() {
 		p := plan(tasks...)
 		Expect(p.Counts).To(Equal(converge.TaskCounts{Pending: 1, Running: 1, Completed: 1, Resolving: 1}))
 		Expect(p.Fail).To(BeEmpty())
-		Expect(p.Auction).To(BeEmpty())
+		Expect(p.Auction).To(Equal([]*models.Task{tasks[0]}), "a pending task is auctioned on every pass")
 		Expect(p.Demote).To(BeEmpty())
 		Expect(p.Callback).To(BeEmpty())
 		Expect(p.Delete).To(BeEmpty())
-		Expect(p.Kicked).To(BeZero())
+		Expect(p.Kicked).To(Equal(1))
 	})
 })
