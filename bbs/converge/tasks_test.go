@@ -50,14 +50,31 @@ var _ = Describe("ConvergeTasks", func() {
 			Expect(p.Auction).To(ConsistOf(t))
 		})
 
-		It("auctions every pending task on every pass, however recently it was written", func() {
-			old := task("old", models.Task_Pending, func(t *models.Task) { t.UpdatedAt = ago(30 * time.Second) })
-			young := task("young", models.Task_Pending, func(t *models.Task) { t.UpdatedAt = ago(30*time.Second - time.Nanosecond) })
-			justDesired := task("just-desired", models.Task_Pending, func(t *models.Task) { t.CreatedAt = now.UnixNano(); t.UpdatedAt = t.CreatedAt })
-			p := plan(old, young, justDesired)
-			Expect(p.Auction).To(Equal([]*models.Task{old, young, justDesired}))
+		It("auctions a rejected task on every pass, however recently it was rejected", func() {
+			rejected := func(guid string, since time.Duration) *models.Task {
+				return task(guid, models.Task_Pending, func(t *models.Task) {
+					t.CreatedAt = ago(time.Minute)
+					t.UpdatedAt = ago(since)
+					t.RejectionCount = 1
+				})
+			}
+			old, young, justNow := rejected("old", 30*time.Second), rejected("young", 30*time.Second-time.Nanosecond), rejected("just-now", 0)
+			p := plan(old, young, justNow)
+			Expect(p.Auction).To(Equal([]*models.Task{old, young, justNow}))
 			Expect(p.Kicked).To(Equal(3))
 			Expect(p.Counts.Pending).To(Equal(3))
+		})
+
+		It("leaves a task never rejected to its desire's own auction until it is kicked", func() {
+			kicked := task("kicked", models.Task_Pending, func(t *models.Task) { t.CreatedAt = ago(30 * time.Second); t.UpdatedAt = t.CreatedAt })
+			young := task("young", models.Task_Pending, func(t *models.Task) {
+				t.CreatedAt = ago(30*time.Second - time.Nanosecond)
+				t.UpdatedAt = t.CreatedAt
+			})
+			p := plan(kicked, young)
+			Expect(p.Auction).To(Equal([]*models.Task{kicked}))
+			Expect(p.Kicked).To(Equal(1))
+			Expect(p.Counts.Pending).To(Equal(2))
 		})
 
 		It("re-auctions a task rejected a moment ago on the next pass, so its retries go at the convergence cadence", func() {
@@ -71,14 +88,15 @@ var _ = Describe("ConvergeTasks", func() {
 			})
 			Expect(plan(rejected).Auction).To(Equal([]*models.Task{rejected}))
 
-			// With a fake clock: three passes 30 s apart auction it three
-			// times, each right after a fresh rejection.
+			// Passes 2 s apart (a short repeat interval) auction it on
+			// each pass, each right after the previous pass's rejection.
 			clockNow := now
 			for pass := range 3 {
 				rejected.UpdatedAt = clockNow.Add(-100 * time.Millisecond).UnixNano()
+				rejected.RejectionCount = int32(pass + 1)
 				p := converge.ConvergeTasks(clockNow, []*models.Task{rejected}, cells, cfg)
 				Expect(p.Auction).To(HaveLen(1), "pass %d", pass)
-				clockNow = clockNow.Add(30 * time.Second)
+				clockNow = clockNow.Add(2 * time.Second)
 			}
 		})
 
@@ -172,10 +190,10 @@ var _ = Describe("ConvergeTasks", func() {
 		p := plan(tasks...)
 		Expect(p.Counts).To(Equal(converge.TaskCounts{Pending: 1, Running: 1, Completed: 1, Resolving: 1}))
 		Expect(p.Fail).To(BeEmpty())
-		Expect(p.Auction).To(Equal([]*models.Task{tasks[0]}), "a pending task is auctioned on every pass")
+		Expect(p.Auction).To(BeEmpty(), "a task desired a second ago waits for its own auction")
 		Expect(p.Demote).To(BeEmpty())
 		Expect(p.Callback).To(BeEmpty())
 		Expect(p.Delete).To(BeEmpty())
-		Expect(p.Kicked).To(Equal(1))
+		Expect(p.Kicked).To(BeZero())
 	})
 })
