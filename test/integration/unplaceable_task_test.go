@@ -21,9 +21,9 @@ import (
 
 // A task that fits no cell (spec core §5.4, §5.6; docs/converger.md): the
 // real BBS, auctioneer and converger, one simulated cell too small for it.
-// Every convergence pass auctions every pending task, so the task uses its
-// max_task_retries rejections at the convergence cadence, then fails with
-// the placement error and its completion callback is called.
+// Every convergence pass auctions every rejected pending task, so the task
+// uses its max_task_retries rejections at the convergence cadence, then
+// fails with the placement error and its completion callback is called.
 var _ = Describe("A task that fits no cell", func() {
 	const cellMemoryMB = 256
 
