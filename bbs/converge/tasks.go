@@ -66,7 +66,10 @@ type TaskPlan struct {
 	// Fail: PENDING past expire_pending (not started within time limit)
 	// and RUNNING on a cell that is not present (cell disappeared).
 	Fail []TaskFailure
-	// Auction: PENDING tasks kicked; one batched auction request.
+	// Auction: every unexpired PENDING task that has been rejected, on
+	// every pass whatever its updated_at (a rejection refreshes updated_at
+	// and must not delay the next attempt), and one never rejected once it
+	// is kicked (decision 43); one batched auction request.
 	Auction []*models.Task
 	// Demote: RESOLVING tasks kicked back to COMPLETED; their callback is
 	// submitted again after a successful demotion when they have a URL.
@@ -84,7 +87,14 @@ type TaskPlan struct {
 
 // ConvergeTasks applies the rules of spec core §5.6 to tasks at now. cells
 // is the set of present cell ids. Times are compared in Unix nanoseconds
-// as stored; "kick" is now − updated_at ≥ KickTaskDuration.
+// as stored; "kick" is now − updated_at ≥ KickTaskDuration. A rejected
+// PENDING task is auctioned on every pass, kicked or not, as modern Diego's
+// BBS does: an unplaceable task then uses up its max_task_retries
+// rejections at the convergence cadence instead of one per kick duration
+// after each rejection. A task never rejected is untouched since its
+// desire, whose own auction may still be in flight: it waits for its kick,
+// so that a second auction cannot race the first placement and reject the
+// task the rep has just started (decision 43).
 func ConvergeTasks(now time.Time, tasks []*models.Task, cells map[string]bool, cfg TaskConfig) TaskPlan {
 	var plan TaskPlan
 	nowNs := now.UnixNano()
@@ -102,7 +112,7 @@ func ConvergeTasks(now time.Time, tasks []*models.Task, cells map[string]bool, c
 			case elapsed(t.GetCreatedAt()) >= cfg.ExpirePendingTaskDuration:
 				plan.Fail = append(plan.Fail, TaskFailure{Task: t, Reason: models.TaskNotStartedInTimeReason, Log: LogFailedToStartInTime})
 				plan.Kicked++
-			case kick:
+			case kick || t.GetRejectionCount() > 0:
 				plan.Auction = append(plan.Auction, t)
 				plan.Kicked++
 			}

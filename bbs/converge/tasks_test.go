@@ -50,13 +50,61 @@ var _ = Describe("ConvergeTasks", func() {
 			Expect(p.Auction).To(ConsistOf(t))
 		})
 
-		It("auctions a task whose updated_at is exactly the kick duration old, and not a younger one", func() {
-			kicked := task("old", models.Task_Pending, func(t *models.Task) { t.UpdatedAt = ago(30 * time.Second) })
-			young := task("young", models.Task_Pending, func(t *models.Task) { t.UpdatedAt = ago(30*time.Second - time.Nanosecond) })
+		It("auctions a rejected task on every pass, however recently it was rejected", func() {
+			rejected := func(guid string, since time.Duration) *models.Task {
+				return task(guid, models.Task_Pending, func(t *models.Task) {
+					t.CreatedAt = ago(time.Minute)
+					t.UpdatedAt = ago(since)
+					t.RejectionCount = 1
+				})
+			}
+			old, young, justNow := rejected("old", 30*time.Second), rejected("young", 30*time.Second-time.Nanosecond), rejected("just-now", 0)
+			p := plan(old, young, justNow)
+			Expect(p.Auction).To(Equal([]*models.Task{old, young, justNow}))
+			Expect(p.Kicked).To(Equal(3))
+			Expect(p.Counts.Pending).To(Equal(3))
+		})
+
+		It("leaves a task never rejected to its desire's own auction until it is kicked", func() {
+			kicked := task("kicked", models.Task_Pending, func(t *models.Task) { t.CreatedAt = ago(30 * time.Second); t.UpdatedAt = t.CreatedAt })
+			young := task("young", models.Task_Pending, func(t *models.Task) {
+				t.CreatedAt = ago(30*time.Second - time.Nanosecond)
+				t.UpdatedAt = t.CreatedAt
+			})
 			p := plan(kicked, young)
 			Expect(p.Auction).To(Equal([]*models.Task{kicked}))
 			Expect(p.Kicked).To(Equal(1))
 			Expect(p.Counts.Pending).To(Equal(2))
+		})
+
+		It("re-auctions a task rejected a moment ago on the next pass, so its retries go at the convergence cadence", func() {
+			// The auctioneer's RejectTask refreshed updated_at one second
+			// before this pass; a kick-based rule would wait 30 s more.
+			rejected := task("rejected", models.Task_Pending, func(t *models.Task) {
+				t.CreatedAt = ago(31 * time.Second)
+				t.UpdatedAt = ago(time.Second)
+				t.RejectionCount = 1
+				t.RejectionReason = "insufficient resources: memory"
+			})
+			Expect(plan(rejected).Auction).To(Equal([]*models.Task{rejected}))
+
+			// Passes 2 s apart (a short repeat interval) auction it on
+			// each pass, each right after the previous pass's rejection.
+			clockNow := now
+			for pass := range 3 {
+				rejected.UpdatedAt = clockNow.Add(-100 * time.Millisecond).UnixNano()
+				rejected.RejectionCount = int32(pass + 1)
+				p := converge.ConvergeTasks(clockNow, []*models.Task{rejected}, cells, cfg)
+				Expect(p.Auction).To(HaveLen(1), "pass %d", pass)
+				clockNow = clockNow.Add(2 * time.Second)
+			}
+		})
+
+		It("stops auctioning a task once it is past the pending expiry", func() {
+			t := task("t", models.Task_Pending, func(t *models.Task) { t.CreatedAt = ago(time.Hour); t.UpdatedAt = ago(time.Second) })
+			p := plan(t)
+			Expect(p.Auction).To(BeEmpty())
+			Expect(p.Fail).To(HaveLen(1))
 		})
 	})
 
@@ -142,7 +190,7 @@ var _ = Describe("ConvergeTasks", func() {
 		p := plan(tasks...)
 		Expect(p.Counts).To(Equal(converge.TaskCounts{Pending: 1, Running: 1, Completed: 1, Resolving: 1}))
 		Expect(p.Fail).To(BeEmpty())
-		Expect(p.Auction).To(BeEmpty())
+		Expect(p.Auction).To(BeEmpty(), "a task desired a second ago waits for its own auction")
 		Expect(p.Demote).To(BeEmpty())
 		Expect(p.Callback).To(BeEmpty())
 		Expect(p.Delete).To(BeEmpty())

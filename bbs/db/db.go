@@ -7,13 +7,17 @@
 // finds it, models.ConvertError returns it), following spec core §4.2:
 //
 //   - a missing record                → ResourceNotFound
-//   - a lost compare-and-swap/delete  → ResourceConflict
 //   - a create over an existing key   → ResourceExists
 //   - an unreadable stored value      → FailedToOpenEnvelope or Deserialize
 //   - an illegal lifecycle transition → the operation's own error (§2)
 //   - a failure talking to the store  → UnknownError carrying the cause
 //
-// Nothing retries silently: a lost race is returned to the caller.
+// A write that loses its compare-and-swap to a concurrent write re-reads and
+// judges the operation against the record that won (decision 40): applied
+// if still legal, else the operation's own error. Only a write that loses
+// every one of its bounded rounds answers ResourceConflict (or, for the
+// actual LRP lifecycle, its own Cannot-be error). docs/bbs.md lists every
+// write path and its races.
 package db
 
 import (
@@ -33,7 +37,7 @@ type TaskFilter struct {
 
 // TaskDB stores tasks and applies the task state machine (spec core §2.1).
 // Writes read the record, apply the transition, and compare-and-swap on the
-// revision they read. Lifecycle calls return the record before and after the
+// revision they read, re-reading on a lost race. Lifecycle calls return the record before and after the
 // change so callers can emit events and run callbacks.
 type TaskDB interface {
 	// Tasks lists the tasks that match filter. Records that cannot be
@@ -71,14 +75,15 @@ type TaskDB interface {
 	// revision read) and counted in pruned.
 	ConvergenceTasks(ctx context.Context, logger *slog.Logger) (tasks []*models.Task, pruned int, err error)
 	// ConvergeFailTask completes a PENDING or RUNNING task as failed with
-	// the reason, but only while it is still as read (same state and
-	// updated_at); otherwise ResourceConflict.
+	// the reason, but only while it is still the task read (same state,
+	// created_at and cell); otherwise ResourceConflict.
 	ConvergeFailTask(ctx context.Context, logger *slog.Logger, read *models.Task, failureReason string) (after *models.Task, err error)
 	// DemoteTask moves a RESOLVING task, still as read, back to COMPLETED
 	// (updated_at = now); otherwise ResourceConflict.
 	DemoteTask(ctx context.Context, logger *slog.Logger, read *models.Task) (after *models.Task, err error)
-	// DeleteExpiredTask deletes a COMPLETED or RESOLVING task, still as
-	// read, with a compare-and-delete; otherwise ResourceConflict.
+	// DeleteExpiredTask deletes a COMPLETED or RESOLVING task still from
+	// the completion read (same created_at and first_completed_at), with a
+	// compare-and-delete; otherwise ResourceConflict.
 	DeleteExpiredTask(ctx context.Context, logger *slog.Logger, read *models.Task) error
 }
 
@@ -130,8 +135,8 @@ type DesiredLRPDB interface {
 	// is already there. d is not modified.
 	DesireLRP(ctx context.Context, logger *slog.Logger, d *models.DesiredLRP) error
 	// UpdateDesiredLRP applies update to the scheduling info with a
-	// compare-and-swap, making at most two attempts when the swap loses a
-	// race (ResourceConflict after the second). It returns the scheduling
+	// compare-and-swap, re-reading and re-applying when the swap loses a
+	// race (a removal that won → ResourceNotFound). It returns the scheduling
 	// info before and after, so the caller can scale up or down.
 	UpdateDesiredLRP(ctx context.Context, logger *slog.Logger, processGuid string, update *models.DesiredLRPUpdate) (before, after *models.DesiredLRPSchedulingInfo, err error)
 	// RemoveDesiredLRP deletes both records in one transaction and returns
@@ -169,9 +174,10 @@ type ActualLRPFilter struct {
 // §2.2) and the evacuation decisions (§2.3). Each index has up to two
 // records: the instance (presence ORDINARY) and the evacuating one
 // (presence EVACUATING, RUNNING, under an etcd lease). Every write reads the
-// record, checks the transition, and compares the revision it read; nothing
-// retries. Lifecycle calls turn a lost race into their own error
-// (ActualLRPCannotBeClaimed, …). The DB never calls the auctioneer or a rep:
+// record, checks the transition, and compares the revision it read; a lost
+// race is re-read and re-checked. Lifecycle calls answer their own error
+// (ActualLRPCannotBeClaimed, …) for an illegal transition, and for a race
+// lost in every round. The DB never calls the auctioneer or a rep:
 // results say when the caller must request an auction.
 type ActualLRPDB interface {
 	// ActualLRPs lists instance and evacuating records matching filter,

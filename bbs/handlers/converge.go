@@ -20,7 +20,9 @@ import (
 // The convergence endpoints (spec core §5.5–§5.7, decision 1): gather one
 // snapshot through the db, ask bbs/converge for the plan, apply it with
 // compare-and-swap through a bounded worker pool. A write that loses a race
-// is logged and left for the next pass; nothing retries.
+// re-reads and applies its decision while the rule's premise still holds of
+// the fresh record (bbs/db/etcddb); a decision gone stale is logged and left
+// for the next pass.
 
 func (s *Server) convergeHandlers() map[string]http.Handler {
 	return map[string]http.Handler{

@@ -77,7 +77,7 @@ var _ = Describe("Convergence", func() {
 			Expect(reason).To(Equal("cell disappeared before completion"))
 		})
 
-		It("auctions kicked pending tasks in one request, demotes and re-submits, deletes the expired", func() {
+		It("auctions the pending tasks in one request, demotes and re-submits, deletes the expired", func() {
 			def := &models.TaskDefinition{RootFs: "preloaded:x", CompletionCallbackUrl: "http://cc"}
 			f.tasks.ConvergenceTasksReturns([]*models.Task{
 				{TaskGuid: "p1", State: models.Task_Pending, CreatedAt: ago(time.Minute), UpdatedAt: ago(time.Minute), TaskDefinition: def},

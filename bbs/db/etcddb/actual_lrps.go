@@ -420,66 +420,88 @@ func (e *ETCDDB) CreateUnclaimedActualLRP(ctx context.Context, logger *slog.Logg
 func (e *ETCDDB) ClaimActualLRP(ctx context.Context, logger *slog.Logger, processGuid string, index int32, instanceKey *models.ActualLRPInstanceKey) (*models.ActualLRP, *models.ActualLRP, error) {
 	logger = logging.Session(logger, "claim-actual-lrp", "process_guid", processGuid, "index", index,
 		"instance_guid", instanceKey.GetInstanceGuid(), "cell_id", instanceKey.GetCellId())
-	before, rev, err := e.actual(ctx, processGuid, index)
+	var before, after *models.ActualLRP
+	err := retryLostRace(ctx, logger, "claim-actual-lrp", func(attempt int) error {
+		cur, rev, err := e.actual(ctx, processGuid, index)
+		if err != nil {
+			return err
+		}
+		staged("claim-actual-lrp", attempt)
+		if cur.GetState() == models.ActualLRPStateClaimed && sameInstanceKey(cur.GetActualLrpInstanceKey(), instanceKey) {
+			before, after = cur, cur
+			return nil
+		}
+		if !cur.AllowsTransitionTo(cur.GetActualLrpKey(), instanceKey, models.ActualLRPStateClaimed) {
+			logger.Info("cannot-claim", "state", cur.GetState())
+			return models.ErrActualLRPCannotBeClaimed
+		}
+		next := cloneActual(cur)
+		next.State = models.ActualLRPStateClaimed
+		next.ActualLrpInstanceKey = cloneInstanceKey(instanceKey)
+		clearNet(next)
+		next.PlacementError = ""
+		next.Since = e.now()
+		bumpTag(next)
+		if err := e.swapInstance(ctx, cur, next, rev, models.ErrActualLRPCannotBeClaimed); err != nil {
+			return err
+		}
+		before, after = cur, next
+		logger.Debug("claimed")
+		return nil
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	if before.GetState() == models.ActualLRPStateClaimed && sameInstanceKey(before.GetActualLrpInstanceKey(), instanceKey) {
-		return before, before, nil
-	}
-	if !before.AllowsTransitionTo(before.GetActualLrpKey(), instanceKey, models.ActualLRPStateClaimed) {
-		logger.Info("cannot-claim", "state", before.GetState())
-		return nil, nil, models.ErrActualLRPCannotBeClaimed
-	}
-	after := cloneActual(before)
-	after.State = models.ActualLRPStateClaimed
-	after.ActualLrpInstanceKey = cloneInstanceKey(instanceKey)
-	clearNet(after)
-	after.PlacementError = ""
-	after.Since = e.now()
-	bumpTag(after)
-	if err := e.swapInstance(ctx, before, after, rev, models.ErrActualLRPCannotBeClaimed); err != nil {
-		return nil, nil, err
-	}
-	logger.Debug("claimed")
 	return before, after, nil
 }
 
-// StartActualLRP moves the instance to RUNNING, creating it if missing.
+// StartActualLRP moves the instance to RUNNING, creating it if missing. A
+// create that loses to a concurrent create re-reads and starts the record
+// that won, if it may.
 func (e *ETCDDB) StartActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey, netInfo *models.ActualLRPNetInfo, internalRoutes []*models.ActualLRPInternalRoute, metricTags map[string]string, routable *bool, availabilityZone string) (*models.ActualLRP, *models.ActualLRP, error) {
 	logger = logging.Session(logger, "start-actual-lrp", "process_guid", key.GetProcessGuid(), "index", key.GetIndex(),
 		"instance_guid", instanceKey.GetInstanceGuid(), "cell_id", instanceKey.GetCellId())
-	before, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
-	if errors.Is(err, models.ErrResourceNotFound) {
-		after := e.newActual(key, models.ActualLRPStateRunning)
-		setRunning(after, instanceKey, netInfo, internalRoutes, metricTags, routable, availabilityZone)
-		err := e.writeActuals(ctx, models.ErrActualLRPCannotBeStarted, nil, actualWrite{
-			key: e.keys.ActualInstance(key.GetProcessGuid(), key.GetIndex()), after: after,
-		})
-		if err != nil {
-			return nil, nil, err
+	instKey := e.keys.ActualInstance(key.GetProcessGuid(), key.GetIndex())
+	var before, after *models.ActualLRP
+	err := retryLostRace(ctx, logger, "start-actual-lrp", func(attempt int) error {
+		cur, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
+		if errors.Is(err, models.ErrResourceNotFound) {
+			staged("start-actual-lrp", attempt)
+			next := e.newActual(key, models.ActualLRPStateRunning)
+			setRunning(next, instanceKey, netInfo, internalRoutes, metricTags, routable, availabilityZone)
+			if err := e.writeActuals(ctx, models.ErrActualLRPCannotBeStarted, nil, actualWrite{key: instKey, after: next}); err != nil {
+				return err
+			}
+			before, after = nil, next
+			logger.Debug("created-running")
+			return nil
 		}
-		logger.Debug("created-running")
-		return nil, after, nil
-	}
+		if err != nil {
+			return err
+		}
+		staged("start-actual-lrp", attempt)
+		if sameActualKey(cur.GetActualLrpKey(), key) && sameRunning(cur, instanceKey, netInfo, internalRoutes, metricTags, routable, availabilityZone) {
+			before, after = cur, cur
+			return nil
+		}
+		if !cur.AllowsTransitionTo(key, instanceKey, models.ActualLRPStateRunning) {
+			logger.Info("cannot-start", "state", cur.GetState())
+			return models.ErrActualLRPCannotBeStarted
+		}
+		next := cloneActual(cur)
+		setRunning(next, instanceKey, netInfo, internalRoutes, metricTags, routable, availabilityZone)
+		next.Since = e.now()
+		bumpTag(next)
+		if err := e.swapInstance(ctx, cur, next, rev, models.ErrActualLRPCannotBeStarted); err != nil {
+			return err
+		}
+		before, after = cur, next
+		logger.Debug("started")
+		return nil
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	if sameActualKey(before.GetActualLrpKey(), key) && sameRunning(before, instanceKey, netInfo, internalRoutes, metricTags, routable, availabilityZone) {
-		return before, before, nil
-	}
-	if !before.AllowsTransitionTo(key, instanceKey, models.ActualLRPStateRunning) {
-		logger.Info("cannot-start", "state", before.GetState())
-		return nil, nil, models.ErrActualLRPCannotBeStarted
-	}
-	after := cloneActual(before)
-	setRunning(after, instanceKey, netInfo, internalRoutes, metricTags, routable, availabilityZone)
-	after.Since = e.now()
-	bumpTag(after)
-	if err := e.swapInstance(ctx, before, after, rev, models.ErrActualLRPCannotBeStarted); err != nil {
-		return nil, nil, err
-	}
-	logger.Debug("started")
 	return before, after, nil
 }
 
@@ -487,6 +509,23 @@ func (e *ETCDDB) StartActualLRP(ctx context.Context, logger *slog.Logger, key *m
 func (e *ETCDDB) CrashActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey, crashReason string) (*models.ActualLRP, *models.ActualLRP, bool, error) {
 	logger = logging.Session(logger, "crash-actual-lrp", "process_guid", key.GetProcessGuid(), "index", key.GetIndex(),
 		"instance_guid", instanceKey.GetInstanceGuid(), "cell_id", instanceKey.GetCellId())
+	var (
+		before, after *models.ActualLRP
+		restart       bool
+	)
+	err := retryLostRace(ctx, logger, "crash-actual-lrp", func(attempt int) error {
+		var err error
+		before, after, restart, err = e.crashOnce(ctx, logger, key, instanceKey, crashReason, attempt)
+		return err
+	})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return before, after, restart, nil
+}
+
+// crashOnce is one round of CrashActualLRP.
+func (e *ETCDDB) crashOnce(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey, crashReason string, attempt int) (*models.ActualLRP, *models.ActualLRP, bool, error) {
 	instKey, schedKey := e.keys.ActualInstance(key.GetProcessGuid(), key.GetIndex()), e.keys.SchedulingInfo(key.GetProcessGuid())
 	// The instance and the desired LRP's existence are read together; the
 	// write compares both, so a removal racing the crash is noticed.
@@ -511,6 +550,7 @@ func (e *ETCDDB) CrashActualLRP(ctx context.Context, logger *slog.Logger, key *m
 	if before == nil {
 		return nil, nil, false, keyError(instKey, models.ErrResourceNotFound)
 	}
+	staged("crash-actual-lrp", attempt)
 	if !before.AllowsTransitionTo(key, instanceKey, models.ActualLRPStateCrashed) {
 		logger.Info("cannot-crash", "state", before.GetState())
 		return nil, nil, false, models.ErrActualLRPCannotBeCrashed
@@ -552,19 +592,28 @@ func (e *ETCDDB) CrashActualLRP(ctx context.Context, logger *slog.Logger, key *m
 // FailActualLRP records a placement error on an UNCLAIMED instance.
 func (e *ETCDDB) FailActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, placementError string) (*models.ActualLRP, *models.ActualLRP, error) {
 	logger = logging.Session(logger, "fail-actual-lrp", "process_guid", key.GetProcessGuid(), "index", key.GetIndex())
-	before, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
+	var before, after *models.ActualLRP
+	err := retryLostRace(ctx, logger, "fail-actual-lrp", func(attempt int) error {
+		cur, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
+		if err != nil {
+			return err
+		}
+		staged("fail-actual-lrp", attempt)
+		if cur.GetState() != models.ActualLRPStateUnclaimed || !sameActualKey(cur.GetActualLrpKey(), key) {
+			logger.Info("cannot-fail", "state", cur.GetState())
+			return models.ErrActualLRPCannotBeFailed
+		}
+		next := cloneActual(cur)
+		next.PlacementError = placementError
+		next.Since = e.now()
+		bumpTag(next)
+		if err := e.swapInstance(ctx, cur, next, rev, models.ErrActualLRPCannotBeFailed); err != nil {
+			return err
+		}
+		before, after = cur, next
+		return nil
+	})
 	if err != nil {
-		return nil, nil, err
-	}
-	if before.GetState() != models.ActualLRPStateUnclaimed || !sameActualKey(before.GetActualLrpKey(), key) {
-		logger.Info("cannot-fail", "state", before.GetState())
-		return nil, nil, models.ErrActualLRPCannotBeFailed
-	}
-	after := cloneActual(before)
-	after.PlacementError = placementError
-	after.Since = e.now()
-	bumpTag(after)
-	if err := e.swapInstance(ctx, before, after, rev, models.ErrActualLRPCannotBeFailed); err != nil {
 		return nil, nil, err
 	}
 	logger.Debug("failed", "placement_error", placementError)
@@ -575,37 +624,59 @@ func (e *ETCDDB) FailActualLRP(ctx context.Context, logger *slog.Logger, key *mo
 // holds it.
 func (e *ETCDDB) RemoveActualLRP(ctx context.Context, logger *slog.Logger, processGuid string, index int32, instanceKey *models.ActualLRPInstanceKey) error {
 	logger = logging.Session(logger, "remove-actual-lrp", "process_guid", processGuid, "index", index)
-	lrp, rev, err := e.actual(ctx, processGuid, index)
-	if err != nil {
-		return err
-	}
-	if instanceKey != nil && !sameInstanceKey(lrp.GetActualLrpInstanceKey(), instanceKey) {
-		logger.Info("instance-key-mismatch", "instance_guid", instanceKey.GetInstanceGuid(), "cell_id", instanceKey.GetCellId())
-		return keyError(e.keys.ActualInstance(processGuid, index), models.ErrResourceNotFound)
-	}
-	if err := e.deleteInstance(ctx, lrp, rev, models.ErrResourceConflict); err != nil {
-		return err
-	}
-	logger.Debug("removed", "state", lrp.GetState())
-	return nil
+	return retryLostRace(ctx, logger, "remove-actual-lrp", func(attempt int) error {
+		lrp, rev, err := e.actual(ctx, processGuid, index)
+		if err != nil {
+			return err
+		}
+		staged("remove-actual-lrp", attempt)
+		if instanceKey != nil && !sameInstanceKey(lrp.GetActualLrpInstanceKey(), instanceKey) {
+			logger.Info("instance-key-mismatch", "instance_guid", instanceKey.GetInstanceGuid(), "cell_id", instanceKey.GetCellId())
+			return keyError(e.keys.ActualInstance(processGuid, index), models.ErrResourceNotFound)
+		}
+		if err := e.deleteInstance(ctx, lrp, rev, models.ErrResourceConflict); err != nil {
+			return err
+		}
+		logger.Debug("removed", "state", lrp.GetState())
+		return nil
+	})
 }
 
 // UnclaimActualLRP moves the instance back to UNCLAIMED.
 func (e *ETCDDB) UnclaimActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey) (*models.ActualLRP, *models.ActualLRP, error) {
 	logger = logging.Session(logger, "unclaim-actual-lrp", "process_guid", key.GetProcessGuid(), "index", key.GetIndex())
-	before, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
+	return e.unclaimLoop(ctx, logger, "unclaim-actual-lrp", key, nil)
+}
+
+// unclaimLoop unclaims the instance of key, re-reading on a lost race;
+// allowed (when set) must accept the fresh record first.
+func (e *ETCDDB) unclaimLoop(ctx context.Context, logger *slog.Logger, op string, key *models.ActualLRPKey, allowed func(*models.ActualLRP) bool) (*models.ActualLRP, *models.ActualLRP, error) {
+	var before, after *models.ActualLRP
+	err := retryLostRace(ctx, logger, op, func(attempt int) error {
+		cur, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
+		if err != nil {
+			return err
+		}
+		staged(op, attempt)
+		if allowed != nil && !allowed(cur) {
+			logger.Info("cannot-unclaim", "state", cur.GetState())
+			return models.ErrActualLRPCannotBeUnclaimed
+		}
+		next, err := e.unclaimed(cur, key)
+		if err != nil {
+			logger.Info("cannot-unclaim", "state", cur.GetState())
+			return err
+		}
+		if err := e.swapInstance(ctx, cur, next, rev, models.ErrActualLRPCannotBeUnclaimed); err != nil {
+			return err
+		}
+		before, after = cur, next
+		return nil
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	after, err := e.unclaimed(before, key)
-	if err != nil {
-		logger.Info("cannot-unclaim", "state", before.GetState())
-		return nil, nil, err
-	}
-	if err := e.swapInstance(ctx, before, after, rev, models.ErrActualLRPCannotBeUnclaimed); err != nil {
-		return nil, nil, err
-	}
-	logger.Debug("unclaimed")
+	logger.Debug("unclaimed", "crash_count", after.GetCrashCount())
 	return before, after, nil
 }
 
@@ -627,20 +698,34 @@ func (e *ETCDDB) unclaimed(before *models.ActualLRP, key *models.ActualLRPKey) (
 }
 
 // RetireActualLRP deletes an UNCLAIMED or CRASHED instance and returns any
-// other untouched.
+// other untouched. A delete that loses (say, to a claim) re-reads and
+// judges the record that won.
 func (e *ETCDDB) RetireActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey) (*models.ActualLRP, bool, error) {
 	logger = logging.Session(logger, "retire-actual-lrp", "process_guid", key.GetProcessGuid(), "index", key.GetIndex())
-	lrp, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
+	var (
+		lrp     *models.ActualLRP
+		removed bool
+	)
+	err := retryLostRace(ctx, logger, "retire-actual-lrp", func(attempt int) error {
+		cur, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
+		if err != nil {
+			return err
+		}
+		staged("retire-actual-lrp", attempt)
+		switch cur.GetState() {
+		case models.ActualLRPStateUnclaimed, models.ActualLRPStateCrashed:
+			if err := e.deleteInstance(ctx, cur, rev, models.ErrResourceConflict); err != nil {
+				return err
+			}
+			logger.Debug("removed", "state", cur.GetState())
+			lrp, removed = cur, true
+			return nil
+		}
+		lrp, removed = cur, false
+		return nil
+	})
 	if err != nil {
 		return nil, false, err
 	}
-	switch lrp.GetState() {
-	case models.ActualLRPStateUnclaimed, models.ActualLRPStateCrashed:
-		if err := e.deleteInstance(ctx, lrp, rev, models.ErrResourceConflict); err != nil {
-			return nil, false, err
-		}
-		logger.Debug("removed", "state", lrp.GetState())
-		return lrp, true, nil
-	}
-	return lrp, false, nil
+	return lrp, removed, nil
 }

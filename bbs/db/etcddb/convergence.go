@@ -53,78 +53,121 @@ func (e *ETCDDB) ConvergenceTasks(ctx context.Context, logger *slog.Logger) ([]*
 	return tasks, pruned, nil
 }
 
-// taskAsRead re-reads the task of read and returns it with its revision if
-// it is unchanged since the pass read it: same state and updated_at (every
-// task write moves updated_at). Otherwise ResourceConflict.
-func (e *ETCDDB) taskAsRead(ctx context.Context, read *models.Task) (*models.Task, int64, error) {
-	guid := read.GetTaskGuid()
-	cur, rev, err := e.task(ctx, guid)
-	if err != nil {
-		return nil, 0, err
-	}
-	if cur.GetState() != read.GetState() || cur.GetUpdatedAt() != read.GetUpdatedAt() {
-		return nil, 0, keyError(e.keys.Task(guid), models.ErrResourceConflict)
-	}
-	return cur, rev, nil
+// A convergence decision was taken on the pass's snapshot. Each write
+// below re-reads the task and applies the decision only while the rule's
+// premise still holds of the fresh record (see the matchers); otherwise
+// the decision is stale and the answer is ResourceConflict, logged by the
+// pass and re-decided by the next one. A write that loses its
+// compare-and-swap re-reads and re-checks (retryLostRace), so a concurrent
+// write that leaves the premise true (a rejection of an expired pending
+// task, a ResolvingTask of an expired completed one) does not stop it.
+
+// sameIncarnation: the fresh task is the one read, in the same state and,
+// while RUNNING, on the same cell (what "not started in time" and "cell
+// disappeared" were decided on).
+func sameIncarnation(read, cur *models.Task) bool {
+	return cur.GetState() == read.GetState() && cur.GetCreatedAt() == read.GetCreatedAt() &&
+		cur.GetCellId() == read.GetCellId()
 }
 
-// ConvergeFailTask completes the task as failed if it is still as read.
+// sameCompletion: the fresh task is still completed or resolving from the
+// completion read (what "expired after completion" was decided on).
+func sameCompletion(read, cur *models.Task) bool {
+	s := cur.GetState()
+	return (s == models.Task_Completed || s == models.Task_Resolving) &&
+		cur.GetCreatedAt() == read.GetCreatedAt() && cur.GetFirstCompletedAt() == read.GetFirstCompletedAt()
+}
+
+// untouched: the fresh task is exactly as read (same state, same
+// updated_at: every task write moves updated_at), as a kick needs.
+func untouched(read, cur *models.Task) bool {
+	return cur.GetState() == read.GetState() && cur.GetUpdatedAt() == read.GetUpdatedAt()
+}
+
+// convergeTaskWrite re-reads read's task and, while premise holds of it,
+// applies write; a lost race is retried.
+func (e *ETCDDB) convergeTaskWrite(ctx context.Context, logger *slog.Logger, op string, read *models.Task, premise func(read, cur *models.Task) bool, write func(cur *models.Task, rev int64) error) error {
+	guid := read.GetTaskGuid()
+	return retryLostRace(ctx, logger, op, func(attempt int) error {
+		cur, rev, err := e.task(ctx, guid)
+		if err != nil {
+			return err
+		}
+		staged(op, attempt)
+		if !premise(read, cur) {
+			logger.Debug("stale-decision", "state", cur.GetState().String())
+			return keyError(e.keys.Task(guid), models.ErrResourceConflict)
+		}
+		return write(cur, rev)
+	})
+}
+
+// ConvergeFailTask completes the task as failed while it is still the
+// incarnation read.
 func (e *ETCDDB) ConvergeFailTask(ctx context.Context, logger *slog.Logger, read *models.Task, failureReason string) (*models.Task, error) {
 	guid := read.GetTaskGuid()
 	logger = logging.Session(logger, "converge-fail-task", "task_guid", guid)
-	before, rev, err := e.taskAsRead(ctx, read)
+	var after *models.Task
+	err := e.convergeTaskWrite(ctx, logger, "converge-fail-task", read, sameIncarnation, func(cur *models.Task, rev int64) error {
+		if err := models.ValidateTaskOperation(models.TaskFail, cur.GetState()); err != nil {
+			return err
+		}
+		next := cloneTask(cur)
+		next.TaskCompletion(e.now(), true, failureReason, "")
+		if err := e.swapTask(ctx, guid, cur, next, rev); err != nil {
+			return err
+		}
+		after = next
+		return nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := models.ValidateTaskOperation(models.TaskFail, before.GetState()); err != nil {
-		return nil, err
-	}
-	after := cloneTask(before)
-	after.TaskCompletion(e.now(), true, failureReason, "")
-	if err := e.swapTask(ctx, guid, before, after, rev); err != nil {
 		return nil, err
 	}
 	logger.Debug("failed", "failure_reason", failureReason)
 	return after, nil
 }
 
-// DemoteTask puts a RESOLVING task, still as read, back to COMPLETED.
+// DemoteTask puts a RESOLVING task, untouched since read, back to
+// COMPLETED.
 func (e *ETCDDB) DemoteTask(ctx context.Context, logger *slog.Logger, read *models.Task) (*models.Task, error) {
 	guid := read.GetTaskGuid()
 	logger = logging.Session(logger, "demote-task", "task_guid", guid)
-	before, rev, err := e.taskAsRead(ctx, read)
+	var after *models.Task
+	err := e.convergeTaskWrite(ctx, logger, "demote-task", read, untouched, func(cur *models.Task, rev int64) error {
+		if err := models.ValidateTaskOperation(models.TaskDemote, cur.GetState()); err != nil {
+			return err
+		}
+		next := cloneTask(cur)
+		next.State = models.Task_Completed
+		next.UpdatedAt = e.now()
+		if err := e.swapTask(ctx, guid, cur, next, rev); err != nil {
+			return err
+		}
+		after = next
+		return nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := models.ValidateTaskOperation(models.TaskDemote, before.GetState()); err != nil {
-		return nil, err
-	}
-	after := cloneTask(before)
-	after.State = models.Task_Completed
-	after.UpdatedAt = e.now()
-	if err := e.swapTask(ctx, guid, before, after, rev); err != nil {
 		return nil, err
 	}
 	logger.Debug("demoted")
 	return after, nil
 }
 
-// DeleteExpiredTask deletes a COMPLETED or RESOLVING task still as read.
+// DeleteExpiredTask deletes a COMPLETED or RESOLVING task still from the
+// completion read.
 func (e *ETCDDB) DeleteExpiredTask(ctx context.Context, logger *slog.Logger, read *models.Task) error {
 	guid := read.GetTaskGuid()
 	logger = logging.Session(logger, "delete-expired-task", "task_guid", guid)
-	task, rev, err := e.taskAsRead(ctx, read)
+	var state models.Task_State
+	err := e.convergeTaskWrite(ctx, logger, "delete-expired-task", read, sameCompletion, func(cur *models.Task, rev int64) error {
+		idx := indexChange{del: e.taskIndexKeys(guid, cur)}
+		state = cur.GetState()
+		return compareAndDelete(ctx, e.client, e.keys.Task(guid), rev, idx)
+	})
 	if err != nil {
 		return err
 	}
-	if s := task.GetState(); s != models.Task_Completed && s != models.Task_Resolving {
-		return models.NewTaskTransitionError(s, models.Task_Resolving)
-	}
-	idx := indexChange{del: e.taskIndexKeys(guid, task)}
-	if err := compareAndDelete(ctx, e.client, e.keys.Task(guid), rev, idx); err != nil {
-		return err
-	}
-	logger.Debug("deleted", "state", task.GetState().String())
+	logger.Debug("deleted", "state", state.String())
 	return nil
 }
 
@@ -160,26 +203,13 @@ func (e *ETCDDB) ConvergenceActualLRPs(ctx context.Context, logger *slog.Logger)
 	return instances, evacuating, pruned, nil
 }
 
-// UnclaimCrashedActualLRP moves a CRASHED instance back to UNCLAIMED.
+// UnclaimCrashedActualLRP moves a CRASHED instance back to UNCLAIMED; a
+// lost race is re-read, and only a record still CRASHED is unclaimed.
 func (e *ETCDDB) UnclaimCrashedActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey) (*models.ActualLRP, *models.ActualLRP, error) {
 	logger = logging.Session(logger, "unclaim-crashed-actual-lrp", "process_guid", key.GetProcessGuid(), "index", key.GetIndex())
-	before, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
-	if err != nil {
-		return nil, nil, err
-	}
-	if before.GetState() != models.ActualLRPStateCrashed {
-		logger.Info("not-crashed", "state", before.GetState())
-		return nil, nil, models.ErrActualLRPCannotBeUnclaimed
-	}
-	after, err := e.unclaimed(before, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := e.swapInstance(ctx, before, after, rev, models.ErrActualLRPCannotBeUnclaimed); err != nil {
-		return nil, nil, err
-	}
-	logger.Debug("unclaimed", "crash_count", after.GetCrashCount())
-	return before, after, nil
+	return e.unclaimLoop(ctx, logger, "unclaim-crashed-actual-lrp", key, func(cur *models.ActualLRP) bool {
+		return cur.GetState() == models.ActualLRPStateCrashed
+	})
 }
 
 // ConvergenceSchedulingInfos reads every scheduling info and run info at

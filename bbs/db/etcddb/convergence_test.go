@@ -78,11 +78,21 @@ var _ = Describe("Convergence reads and writes", func() {
 			_, err = store.DemoteTask(ctx(), logger, demoted)
 			expectModelError(err, models.Error_InvalidStateTransition)
 
-			expectModelError(store.DeleteExpiredTask(ctx(), logger, resolving), models.Error_ResourceConflict)
-			Expect(store.DeleteExpiredTask(ctx(), logger, demoted)).To(Succeed())
+			// Read as RESOLVING, demoted since: the completion the expiry was
+			// decided on is the same, so the delete still applies.
+			Expect(store.DeleteExpiredTask(ctx(), logger, resolving)).To(Succeed())
 			_, err = store.TaskByGuid(ctx(), logger, "t")
 			expectModelError(err, models.Error_ResourceNotFound)
 			Expect(rawKeys(keys.IndexPrefix())).To(BeEmpty())
+			expectModelError(store.DeleteExpiredTask(ctx(), logger, demoted), models.Error_ResourceNotFound)
+
+			// The guid desired again since: a different task, left alone.
+			clock.Increment(time.Second)
+			_, err = store.DesireTask(ctx(), logger, taskDefinition(), "t", "d")
+			Expect(err).NotTo(HaveOccurred())
+			expectModelError(store.DeleteExpiredTask(ctx(), logger, demoted), models.Error_ResourceConflict)
+			_, err = store.TaskByGuid(ctx(), logger, "t")
+			Expect(err).NotTo(HaveOccurred())
 		})
 	})
 

@@ -18,14 +18,6 @@ import (
 
 var _ db.DesiredLRPDB = (*ETCDDB)(nil)
 
-// updateDesiredLRPAttempts is how many compare-and-swaps UpdateDesiredLRP
-// tries (spec core §2.4).
-const updateDesiredLRPAttempts = 2
-
-// afterUpdateRead, when set (by tests only), runs between an
-// UpdateDesiredLRP attempt's read and its swap, so a race can be staged.
-var afterUpdateRead func(attempt int)
-
 // desiredRecords is one consistent read of desired LRP records: the
 // scheduling infos in process guid order, and the run infos by guid.
 type desiredRecords struct {
@@ -249,44 +241,55 @@ func (e *ETCDDB) DesireLRP(ctx context.Context, logger *slog.Logger, d *models.D
 }
 
 // UpdateDesiredLRP compare-and-swaps the scheduling info with update
-// applied, trying twice.
+// applied to the record read, re-reading on a lost race (casAttempts
+// rounds, not the spec's 2: decision 40), so concurrent updates merge and a
+// removal that wins answers ResourceNotFound.
 func (e *ETCDDB) UpdateDesiredLRP(ctx context.Context, logger *slog.Logger, processGuid string, update *models.DesiredLRPUpdate) (*models.DesiredLRPSchedulingInfo, *models.DesiredLRPSchedulingInfo, error) {
 	logger = logging.Session(logger, "update-desired-lrp", "process_guid", processGuid)
 	key := e.keys.SchedulingInfo(processGuid)
-	var err error
-	for attempt := 1; attempt <= updateDesiredLRPAttempts; attempt++ {
-		var before *models.DesiredLRPSchedulingInfo
-		var rev int64
-		before, rev, err = getRecord[models.DesiredLRPSchedulingInfo](ctx, e.client, key)
+	var before, after *models.DesiredLRPSchedulingInfo
+	err := retryLostRace(ctx, logger, "update-desired-lrp", func(attempt int) error {
+		cur, rev, err := getRecord[models.DesiredLRPSchedulingInfo](ctx, e.client, key)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		if afterUpdateRead != nil {
-			afterUpdateRead(attempt)
+		staged("update-desired-lrp", attempt)
+		next := proto.Clone(cur).(*models.DesiredLRPSchedulingInfo)
+		next.ApplyUpdate(update)
+		if err := compareAndSwap(ctx, e.client, key, rev, next, indexChange{}); err != nil {
+			return err
 		}
-		after := proto.Clone(before).(*models.DesiredLRPSchedulingInfo)
-		after.ApplyUpdate(update)
-		err = compareAndSwap(ctx, e.client, key, rev, after, indexChange{})
-		if err == nil {
-			logger.Debug("updated", "attempt", attempt, "instances", after.GetInstances())
-			return before, after, nil
-		}
-		if !errors.Is(err, models.ErrResourceConflict) {
-			return nil, nil, err
-		}
-		logger.Info("update-conflict", "attempt", attempt)
+		before, after = cur, next
+		logger.Debug("updated", "attempt", attempt, "instances", next.GetInstances())
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, nil, err
+	return before, after, nil
 }
 
 // RemoveDesiredLRP deletes both records and the index entry in one
-// transaction guarded by the revisions read.
+// transaction guarded by the revisions read; an update that wins the race
+// is re-read and removed too.
 func (e *ETCDDB) RemoveDesiredLRP(ctx context.Context, logger *slog.Logger, processGuid string) (*models.DesiredLRP, error) {
 	logger = logging.Session(logger, "remove-desired-lrp", "process_guid", processGuid)
+	var removed *models.DesiredLRP
+	err := retryLostRace(ctx, logger, "remove-desired-lrp", func(attempt int) error {
+		var err error
+		removed, err = e.removeDesiredOnce(ctx, logger, processGuid, attempt)
+		return err
+	})
+	return removed, err
+}
+
+// removeDesiredOnce is one round of RemoveDesiredLRP.
+func (e *ETCDDB) removeDesiredOnce(ctx context.Context, logger *slog.Logger, processGuid string, attempt int) (*models.DesiredLRP, error) {
 	sched, schedRev, run, runRev, err := e.desiredPair(ctx, processGuid)
 	if err != nil {
 		return nil, err
 	}
+	staged("remove-desired-lrp", attempt)
 	schedKey, runKey := e.keys.SchedulingInfo(processGuid), e.keys.RunInfo(processGuid)
 	if sched == nil && run == nil {
 		return nil, keyError(schedKey, models.ErrResourceNotFound)

@@ -192,7 +192,7 @@ var _ = Describe("Desired LRPs", func() {
 		BeforeEach(func() {
 			desire(desiredLRP("pg-1", "dom", 2))
 		})
-		AfterEach(func() { etcddb.SetAfterUpdateRead(nil) })
+		AfterEach(func() { etcddb.SetRaceHook(nil) })
 
 		It("applies instances, routes and annotation and counts the write", func() {
 			routes := &models.ProtoRoutes{Routes: map[string][]byte{"tcp-router": []byte(`[]`)}}
@@ -226,7 +226,7 @@ var _ = Describe("Desired LRPs", func() {
 
 		It("retries once when the first swap loses a race", func() {
 			attempts := 0
-			etcddb.SetAfterUpdateRead(func(attempt int) {
+			etcddb.SetRaceHook(func(op string, attempt int) {
 				attempts++
 				if attempts == 1 {
 					rawBump(store, "pg-1", "racer")
@@ -241,16 +241,16 @@ var _ = Describe("Desired LRPs", func() {
 			Expect(after.GetModificationTag().GetIndex()).To(BeEquivalentTo(2))
 		})
 
-		It("gives up with ResourceConflict after two lost races", func() {
+		It("gives up with ResourceConflict only after losing every one of its rounds", func() {
 			attempts := 0
-			etcddb.SetAfterUpdateRead(func(attempt int) {
+			etcddb.SetRaceHook(func(op string, attempt int) {
 				attempts++
 				rawBump(store, "pg-1", "racer")
 			})
 			_, _, err := store.UpdateDesiredLRP(ctx(), logger, "pg-1", &models.DesiredLRPUpdate{Instances: proto.Int32(4)})
 			expectModelError(err, models.Error_ResourceConflict)
-			Expect(attempts).To(Equal(2))
-			etcddb.SetAfterUpdateRead(nil)
+			Expect(attempts).To(Equal(etcddb.CASAttempts))
+			etcddb.SetRaceHook(nil)
 			Expect(stored("pg-1").GetInstances()).To(BeEquivalentTo(2))
 		})
 

@@ -36,20 +36,27 @@ func (e *ETCDDB) removeOwnEvacuatingWrite(p actualPair, key *models.ActualLRPKey
 }
 
 // removeOwnEvacuating deletes the caller's evacuating record of key, if
-// there is one, guarded by the revision read.
-func (e *ETCDDB) removeOwnEvacuating(ctx context.Context, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey) (bool, error) {
-	p, err := e.readActualPair(ctx, key.GetProcessGuid(), key.GetIndex())
-	if err != nil {
-		return false, err
-	}
-	w, ok := e.removeOwnEvacuatingWrite(p, key, instanceKey)
-	if !ok {
-		return false, nil
-	}
-	if err := e.writeActuals(ctx, models.ErrActualLRPCannotBeRemoved, nil, w); err != nil {
-		return false, err
-	}
-	return true, nil
+// there is one, guarded by the revision read (re-read on a lost race).
+func (e *ETCDDB) removeOwnEvacuating(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey) (bool, error) {
+	removed := false
+	err := retryLostRace(ctx, logger, "remove-own-evacuating", func(attempt int) error {
+		p, err := e.readActualPair(ctx, key.GetProcessGuid(), key.GetIndex())
+		if err != nil {
+			return err
+		}
+		staged("remove-own-evacuating", attempt)
+		w, ok := e.removeOwnEvacuatingWrite(p, key, instanceKey)
+		if !ok {
+			removed = false
+			return nil
+		}
+		if err := e.writeActuals(ctx, models.ErrActualLRPCannotBeRemoved, nil, w); err != nil {
+			return err
+		}
+		removed = true
+		return nil
+	})
+	return removed, err
 }
 
 // evacuatingRecord is the evacuating record the caller reports: existing
@@ -82,29 +89,39 @@ func sameEvacuating(evac *models.ActualLRP, key *models.ActualLRPKey, instanceKe
 func (e *ETCDDB) EvacuateClaimedActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey) (bool, *models.ActualLRP, error) {
 	logger = logging.Session(logger, "evacuate-claimed-actual-lrp", "process_guid", key.GetProcessGuid(), "index", key.GetIndex(),
 		"instance_guid", instanceKey.GetInstanceGuid(), "cell_id", instanceKey.GetCellId())
-	if _, err := e.removeOwnEvacuating(ctx, key, instanceKey); err != nil {
+	if _, err := e.removeOwnEvacuating(ctx, logger, key, instanceKey); err != nil {
 		logger.Info("failed-to-remove-evacuating", "error", err)
 	}
-	before, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
-	if errors.Is(err, models.ErrResourceNotFound) {
-		return false, nil, nil
-	}
+	var unclaimed *models.ActualLRP
+	err := retryLostRace(ctx, logger, "evacuate-claimed-actual-lrp", func(attempt int) error {
+		unclaimed = nil
+		cur, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
+		if errors.Is(err, models.ErrResourceNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		staged("evacuate-claimed-actual-lrp", attempt)
+		if !holds(cur, instanceKey) {
+			logger.Debug("instance-not-held", "state", cur.GetState())
+			return nil
+		}
+		next, err := e.unclaimed(cur, cur.GetActualLrpKey())
+		if err != nil {
+			return err
+		}
+		if err := e.swapInstance(ctx, cur, next, rev, models.ErrActualLRPCannotBeUnclaimed); err != nil {
+			return err
+		}
+		logger.Debug("unclaimed")
+		unclaimed = next
+		return nil
+	})
 	if err != nil {
 		return false, nil, err
 	}
-	if !holds(before, instanceKey) {
-		logger.Debug("instance-not-held", "state", before.GetState())
-		return false, nil, nil
-	}
-	after, err := e.unclaimed(before, before.GetActualLrpKey())
-	if err != nil {
-		return false, nil, err
-	}
-	if err := e.swapInstance(ctx, before, after, rev, models.ErrActualLRPCannotBeUnclaimed); err != nil {
-		return false, nil, err
-	}
-	logger.Debug("unclaimed")
-	return false, after, nil
+	return false, unclaimed, nil
 }
 
 // EvacuateRunningActualLRP applies the EvacuateRunning decision table.
@@ -114,10 +131,23 @@ func (e *ETCDDB) EvacuateRunningActualLRP(ctx context.Context, logger *slog.Logg
 	if ttl <= 0 {
 		ttl = models.DefaultEvacuatingRecordTTL
 	}
+	var keep, needsAuction bool
+	err := retryLostRace(ctx, logger, "evacuate-running-actual-lrp", func(attempt int) error {
+		var err error
+		keep, needsAuction, err = e.evacuateRunningOnce(ctx, logger, key, instanceKey, netInfo, ttl, internalRoutes, metricTags, routable, availabilityZone, attempt)
+		return err
+	})
+	return keep, needsAuction, err
+}
+
+// evacuateRunningOnce is one round of EvacuateRunningActualLRP: one read
+// of both records, one decision, one transaction.
+func (e *ETCDDB) evacuateRunningOnce(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey, netInfo *models.ActualLRPNetInfo, ttl time.Duration, internalRoutes []*models.ActualLRPInternalRoute, metricTags map[string]string, routable *bool, availabilityZone string, attempt int) (bool, bool, error) {
 	p, err := e.readActualPair(ctx, key.GetProcessGuid(), key.GetIndex())
 	if err != nil {
 		return true, false, err
 	}
+	staged("evacuate-running-actual-lrp", attempt)
 	inst, evac := p.instance, p.evacuating
 	evacKey := e.keys.ActualEvacuating(key.GetProcessGuid(), key.GetIndex())
 	identical := sameEvacuating(evac, key, instanceKey, netInfo, internalRoutes, metricTags, routable, availabilityZone)
@@ -208,21 +238,25 @@ func (e *ETCDDB) writeLeased(ctx context.Context, ttl time.Duration, failed *mod
 func (e *ETCDDB) EvacuateStoppedActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey) (bool, error) {
 	logger = logging.Session(logger, "evacuate-stopped-actual-lrp", "process_guid", key.GetProcessGuid(), "index", key.GetIndex(),
 		"instance_guid", instanceKey.GetInstanceGuid(), "cell_id", instanceKey.GetCellId())
-	if _, err := e.removeOwnEvacuating(ctx, key, instanceKey); err != nil {
+	if _, err := e.removeOwnEvacuating(ctx, logger, key, instanceKey); err != nil {
 		return false, err
 	}
-	inst, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
-	if errors.Is(err, models.ErrResourceNotFound) {
-		return false, models.ErrActualLRPCannotBeRemoved
-	}
+	err := retryLostRace(ctx, logger, "evacuate-stopped-actual-lrp", func(attempt int) error {
+		inst, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
+		if errors.Is(err, models.ErrResourceNotFound) {
+			return models.ErrActualLRPCannotBeRemoved
+		}
+		if err != nil {
+			return err
+		}
+		staged("evacuate-stopped-actual-lrp", attempt)
+		if !holds(inst, instanceKey) {
+			logger.Debug("instance-not-held", "state", inst.GetState())
+			return models.ErrActualLRPCannotBeRemoved
+		}
+		return e.deleteInstance(ctx, inst, rev, models.ErrActualLRPCannotBeRemoved)
+	})
 	if err != nil {
-		return false, err
-	}
-	if !holds(inst, instanceKey) {
-		logger.Debug("instance-not-held", "state", inst.GetState())
-		return false, models.ErrActualLRPCannotBeRemoved
-	}
-	if err := e.deleteInstance(ctx, inst, rev, models.ErrActualLRPCannotBeRemoved); err != nil {
 		return false, err
 	}
 	logger.Debug("removed")
@@ -234,7 +268,7 @@ func (e *ETCDDB) EvacuateStoppedActualLRP(ctx context.Context, logger *slog.Logg
 func (e *ETCDDB) EvacuateCrashedActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey, reason string) (bool, error) {
 	logger = logging.Session(logger, "evacuate-crashed-actual-lrp", "process_guid", key.GetProcessGuid(), "index", key.GetIndex(),
 		"instance_guid", instanceKey.GetInstanceGuid(), "cell_id", instanceKey.GetCellId())
-	if _, err := e.removeOwnEvacuating(ctx, key, instanceKey); err != nil {
+	if _, err := e.removeOwnEvacuating(ctx, logger, key, instanceKey); err != nil {
 		return false, err
 	}
 	_, _, restart, err := e.CrashActualLRP(ctx, logger, key, instanceKey, reason)
@@ -249,21 +283,24 @@ func (e *ETCDDB) EvacuateCrashedActualLRP(ctx context.Context, logger *slog.Logg
 func (e *ETCDDB) RemoveEvacuatingActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey) error {
 	logger = logging.Session(logger, "remove-evacuating-actual-lrp", "process_guid", key.GetProcessGuid(), "index", key.GetIndex(),
 		"instance_guid", instanceKey.GetInstanceGuid(), "cell_id", instanceKey.GetCellId())
-	p, err := e.readActualPair(ctx, key.GetProcessGuid(), key.GetIndex())
-	if err != nil {
-		return err
-	}
-	if p.evacuating == nil {
+	return retryLostRace(ctx, logger, "remove-evacuating-actual-lrp", func(attempt int) error {
+		p, err := e.readActualPair(ctx, key.GetProcessGuid(), key.GetIndex())
+		if err != nil {
+			return err
+		}
+		staged("remove-evacuating-actual-lrp", attempt)
+		if p.evacuating == nil {
+			return nil
+		}
+		if !sameActualKey(p.evacuating.GetActualLrpKey(), key) || !holds(p.evacuating, instanceKey) {
+			logger.Info("evacuating-not-held", "instance_guid", p.evacuating.GetActualLrpInstanceKey().GetInstanceGuid())
+			return models.ErrActualLRPCannotBeRemoved
+		}
+		w, _ := e.removeOwnEvacuatingWrite(p, key, instanceKey)
+		if err := e.writeActuals(ctx, models.ErrActualLRPCannotBeRemoved, nil, w); err != nil {
+			return err
+		}
+		logger.Debug("removed")
 		return nil
-	}
-	if !sameActualKey(p.evacuating.GetActualLrpKey(), key) || !holds(p.evacuating, instanceKey) {
-		logger.Info("evacuating-not-held", "instance_guid", p.evacuating.GetActualLrpInstanceKey().GetInstanceGuid())
-		return models.ErrActualLRPCannotBeRemoved
-	}
-	w, _ := e.removeOwnEvacuatingWrite(p, key, instanceKey)
-	if err := e.writeActuals(ctx, models.ErrActualLRPCannotBeRemoved, nil, w); err != nil {
-		return err
-	}
-	logger.Debug("removed")
-	return nil
+	})
 }

@@ -27,8 +27,12 @@ var (
 	Decode = decode
 )
 
-// SetAfterUpdateRead stages a race inside UpdateDesiredLRP; nil removes it.
-func SetAfterUpdateRead(hook func(attempt int)) { afterUpdateRead = hook }
+// SetRaceHook stages a race: hook runs inside every write, after each
+// round's read and before its write; nil removes it.
+func SetRaceHook(hook func(op string, attempt int)) { raceHook = hook }
+
+// CASAttempts is how many rounds a write makes before giving up.
+const CASAttempts = casAttempts
 
 // LeaseSeconds is how an evacuation TTL becomes a lease.
 var LeaseSeconds = leaseSeconds

@@ -33,7 +33,7 @@ func commitTxn(ctx context.Context, kv clientv3.KV, key, op string, cmps []clien
 		return etcdError(op, key, err)
 	}
 	if !resp.Succeeded {
-		return keyError(key, failed)
+		return &lostRace{key: key, failed: failed}
 	}
 	return nil
 }

@@ -100,35 +100,52 @@ func (e *ETCDDB) DesireTask(ctx context.Context, logger *slog.Logger, def *model
 	return task, nil
 }
 
-// StartTask claims a PENDING task for cellID.
+// StartTask claims a PENDING task for cellID. A lost race is re-read: a
+// start by the same cell won → no write, should_start false; anything else
+// that won is judged as StartTask would judge it arriving second.
 func (e *ETCDDB) StartTask(ctx context.Context, logger *slog.Logger, taskGuid, cellID string) (*models.Task, *models.Task, bool, error) {
 	logger = logging.Session(logger, "start-task", "task_guid", taskGuid, "cell_id", cellID)
-	before, rev, err := e.task(ctx, taskGuid)
+	var (
+		before, after *models.Task
+		shouldStart   bool
+	)
+	err := retryLostRace(ctx, logger, "start-task", func(attempt int) error {
+		cur, rev, err := e.task(ctx, taskGuid)
+		if err != nil {
+			return err
+		}
+		staged("start-task", attempt)
+		if cur.GetState() == models.Task_Running && cur.GetCellId() == cellID {
+			// The rep asking again (e.g. after a lost response): nothing to do.
+			before, after, shouldStart = cur, cloneTask(cur), false
+			return nil
+		}
+		if err := models.ValidateTaskOperation(models.TaskStart, cur.GetState()); err != nil {
+			return err
+		}
+		next := cloneTask(cur)
+		next.State = models.Task_Running
+		next.CellId = cellID
+		next.UpdatedAt = e.now()
+		if err := e.swapTask(ctx, taskGuid, cur, next, rev); err != nil {
+			return err
+		}
+		before, after, shouldStart = cur, next, true
+		return nil
+	})
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if before.GetState() == models.Task_Running && before.GetCellId() == cellID {
-		// The rep asking again (e.g. after a lost response): nothing to do.
-		return before, cloneTask(before), false, nil
+	if shouldStart {
+		logger.Debug("started")
 	}
-	if err := models.ValidateTaskOperation(models.TaskStart, before.GetState()); err != nil {
-		return nil, nil, false, err
-	}
-	after := cloneTask(before)
-	after.State = models.Task_Running
-	after.CellId = cellID
-	after.UpdatedAt = e.now()
-	if err := e.swapTask(ctx, taskGuid, before, after, rev); err != nil {
-		return nil, nil, false, err
-	}
-	logger.Debug("started")
-	return before, after, true, nil
+	return before, after, shouldStart, nil
 }
 
 // CancelTask completes a PENDING or RUNNING task as cancelled.
 func (e *ETCDDB) CancelTask(ctx context.Context, logger *slog.Logger, taskGuid string) (*models.Task, *models.Task, string, error) {
 	logger = logging.Session(logger, "cancel-task", "task_guid", taskGuid)
-	before, after, err := e.transitionTask(ctx, taskGuid, models.TaskCancel, func(t *models.Task) error {
+	before, after, err := e.transitionTask(ctx, logger, "cancel-task", taskGuid, models.TaskCancel, func(t *models.Task) error {
 		t.TaskCompletion(e.now(), true, models.TaskCancelledReason, "")
 		return nil
 	})
@@ -142,7 +159,7 @@ func (e *ETCDDB) CancelTask(ctx context.Context, logger *slog.Logger, taskGuid s
 // FailTask completes a PENDING or RUNNING task as failed.
 func (e *ETCDDB) FailTask(ctx context.Context, logger *slog.Logger, taskGuid, failureReason string) (*models.Task, *models.Task, error) {
 	logger = logging.Session(logger, "fail-task", "task_guid", taskGuid)
-	before, after, err := e.transitionTask(ctx, taskGuid, models.TaskFail, func(t *models.Task) error {
+	before, after, err := e.transitionTask(ctx, logger, "fail-task", taskGuid, models.TaskFail, func(t *models.Task) error {
 		t.TaskCompletion(e.now(), true, failureReason, "")
 		return nil
 	})
@@ -156,7 +173,7 @@ func (e *ETCDDB) FailTask(ctx context.Context, logger *slog.Logger, taskGuid, fa
 // are used up.
 func (e *ETCDDB) RejectTask(ctx context.Context, logger *slog.Logger, taskGuid, rejectionReason string, maxRetries int32) (*models.Task, *models.Task, error) {
 	logger = logging.Session(logger, "reject-task", "task_guid", taskGuid)
-	before, after, err := e.transitionTask(ctx, taskGuid, models.TaskReject, func(t *models.Task) error {
+	before, after, err := e.transitionTask(ctx, logger, "reject-task", taskGuid, models.TaskReject, func(t *models.Task) error {
 		now := e.now()
 		if t.Reject(now, rejectionReason, maxRetries) {
 			t.TaskCompletion(now, true, rejectionReason, "")
@@ -172,7 +189,7 @@ func (e *ETCDDB) RejectTask(ctx context.Context, logger *slog.Logger, taskGuid, 
 // CompleteTask completes a task RUNNING on cellID.
 func (e *ETCDDB) CompleteTask(ctx context.Context, logger *slog.Logger, taskGuid, cellID string, failed bool, failureReason, result string) (*models.Task, *models.Task, error) {
 	logger = logging.Session(logger, "complete-task", "task_guid", taskGuid, "cell_id", cellID)
-	before, after, err := e.transitionTask(ctx, taskGuid, models.TaskComplete, func(t *models.Task) error {
+	before, after, err := e.transitionTask(ctx, logger, "complete-task", taskGuid, models.TaskComplete, func(t *models.Task) error {
 		if t.GetCellId() != cellID {
 			return models.NewRunningOnDifferentCellError(cellID, t.GetCellId())
 		}
@@ -188,7 +205,7 @@ func (e *ETCDDB) CompleteTask(ctx context.Context, logger *slog.Logger, taskGuid
 // ResolvingTask marks a COMPLETED task as being resolved.
 func (e *ETCDDB) ResolvingTask(ctx context.Context, logger *slog.Logger, taskGuid string) (*models.Task, *models.Task, error) {
 	logger = logging.Session(logger, "resolving-task", "task_guid", taskGuid)
-	before, after, err := e.transitionTask(ctx, taskGuid, models.TaskResolving, func(t *models.Task) error {
+	before, after, err := e.transitionTask(ctx, logger, "resolving-task", taskGuid, models.TaskResolving, func(t *models.Task) error {
 		t.State = models.Task_Resolving
 		t.UpdatedAt = e.now()
 		return nil
@@ -200,39 +217,60 @@ func (e *ETCDDB) ResolvingTask(ctx context.Context, logger *slog.Logger, taskGui
 }
 
 // DeleteTask removes a RESOLVING task, guarded by the revision read as
-// RESOLVING so a concurrent demotion wins.
+// RESOLVING: a demotion that wins the race makes it InvalidStateTransition,
+// a convergence delete that wins makes it ResourceNotFound.
 func (e *ETCDDB) DeleteTask(ctx context.Context, logger *slog.Logger, taskGuid string) (*models.Task, error) {
 	logger = logging.Session(logger, "delete-task", "task_guid", taskGuid)
-	task, rev, err := e.task(ctx, taskGuid)
+	var deleted *models.Task
+	err := retryLostRace(ctx, logger, "delete-task", func(attempt int) error {
+		task, rev, err := e.task(ctx, taskGuid)
+		if err != nil {
+			return err
+		}
+		staged("delete-task", attempt)
+		if err := models.ValidateTaskOperation(models.TaskDelete, task.GetState()); err != nil {
+			return err
+		}
+		idx := indexChange{del: e.taskIndexKeys(taskGuid, task)}
+		if err := compareAndDelete(ctx, e.client, e.keys.Task(taskGuid), rev, idx); err != nil {
+			return err
+		}
+		deleted = task
+		return nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := models.ValidateTaskOperation(models.TaskDelete, task.GetState()); err != nil {
-		return nil, err
-	}
-	idx := indexChange{del: e.taskIndexKeys(taskGuid, task)}
-	if err := compareAndDelete(ctx, e.client, e.keys.Task(taskGuid), rev, idx); err != nil {
 		return nil, err
 	}
 	logger.Debug("deleted")
-	return task, nil
+	return deleted, nil
 }
 
 // transitionTask is the read → validate → modify → compare-and-swap recipe
-// shared by the lifecycle calls. modify works on a copy and may refuse.
-func (e *ETCDDB) transitionTask(ctx context.Context, taskGuid string, op models.TaskOperation, modify func(*models.Task) error) (*models.Task, *models.Task, error) {
-	before, rev, err := e.task(ctx, taskGuid)
+// shared by the lifecycle calls, repeated on a lost race so the operation
+// is judged against the record that won. modify works on a copy and may
+// refuse.
+func (e *ETCDDB) transitionTask(ctx context.Context, logger *slog.Logger, name, taskGuid string, op models.TaskOperation, modify func(*models.Task) error) (*models.Task, *models.Task, error) {
+	var before, after *models.Task
+	err := retryLostRace(ctx, logger, name, func(attempt int) error {
+		cur, rev, err := e.task(ctx, taskGuid)
+		if err != nil {
+			return err
+		}
+		staged(name, attempt)
+		if err := models.ValidateTaskOperation(op, cur.GetState()); err != nil {
+			return err
+		}
+		next := cloneTask(cur)
+		if err := modify(next); err != nil {
+			return err
+		}
+		if err := e.swapTask(ctx, taskGuid, cur, next, rev); err != nil {
+			return err
+		}
+		before, after = cur, next
+		return nil
+	})
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := models.ValidateTaskOperation(op, before.GetState()); err != nil {
-		return nil, nil, err
-	}
-	after := cloneTask(before)
-	if err := modify(after); err != nil {
-		return nil, nil, err
-	}
-	if err := e.swapTask(ctx, taskGuid, before, after, rev); err != nil {
 		return nil, nil, err
 	}
 	return before, after, nil
