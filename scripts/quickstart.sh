@@ -100,10 +100,14 @@ step "export DIEGO_RECEPTOR=$DIEGO_RECEPTOR; $DIEGO cells"
 $DIEGO cells || fail "cannot list cells: is the cluster running (make run)?"
 cells=$($DIEGO --json cells | json 'len(d)')
 [ "$cells" -ge 1 ] || fail "no cells registered"
+# Named as diego-release names its cells.
+$DIEGO --json cells | json '"\n".join(c["cell_id"] for c in d)' | grep -qvE '^cell_z1-[0-9]+$' &&
+	fail "a cell is not named cell_z1-<n>: $($DIEGO --json cells | json '[c["cell_id"] for c in d]')"
 
 # Leftovers of an earlier run of this script against the same cluster.
 $DIEGO delete-lrp hello-lrp >/dev/null 2>&1 || true
 $DIEGO delete-task hello-task >/dev/null 2>&1 || true
+$DIEGO delete-task stack-task >/dev/null 2>&1 || true
 wait_for "$TIMEOUT" "the old hello-lrp instances to go" \
 	bash -c "[ \"\$($DIEGO --json actual-lrps hello-lrp | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 0 ]"
 
@@ -123,6 +127,20 @@ result=$($DIEGO --json task hello-task | json 'd["result"]')
 echo "result: $result"
 [[ $result == *"the answer is 42"* ]] || fail "hello-task's result is not the expected one: $result"
 $DIEGO delete-task hello-task
+
+step "$DIEGO create-task deploy/examples/stack-task.json (preloaded:cflinuxfs4, the Debian stack: nc -z and curl)"
+begun=$SECONDS
+$DIEGO create-task deploy/examples/stack-task.json
+wait_for "$TIMEOUT" "stack-task to complete" bash -c "[ \"\$($DIEGO --json task stack-task | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"state\"])')\" = COMPLETED ]"
+echo "completed in $((SECONDS - begun))s"
+failed=$($DIEGO --json task stack-task | json 'd["failed"]')
+reason=$($DIEGO --json task stack-task | json 'd["failure_reason"]')
+[ "$failed" = False ] || fail "stack-task failed: $reason"
+result=$($DIEGO --json task stack-task | json 'd["result"]')
+echo "result: $result"
+[[ $result == *"nc -z: ok; curl: hello from vcap on Debian GNU/Linux 12 (bookworm)"* ]] ||
+	fail "stack-task's result is not the expected one: $result"
+$DIEGO delete-task stack-task
 
 step "$DIEGO create-lrp deploy/examples/lrp.json"
 $DIEGO create-lrp deploy/examples/lrp.json
@@ -174,8 +192,8 @@ if $START; then
 	if grep -q "$STATE_DIR" /proc/self/mountinfo; then
 		echo "mounts:"; grep "$STATE_DIR" /proc/self/mountinfo; left=1
 	fi
-	if [ -n "$(find "$STATE_DIR"/cell-*/depot -mindepth 1 -maxdepth 1 2>/dev/null)" ]; then
-		echo "garden containers (depot entries):"; ls "$STATE_DIR"/cell-*/depot; left=1
+	if [ -n "$(find "$STATE_DIR"/cell_*/depot -mindepth 1 -maxdepth 1 2>/dev/null)" ]; then
+		echo "garden containers (depot entries):"; ls "$STATE_DIR"/cell_*/depot; left=1
 	fi
 	if ip -o link | grep -E ': w[a-h]([0-9a-f]{8}-0|brdg-[0-9a-f]{8})[@:]'; then left=1; fi
 	if iptables-save | grep -E -- '(w-[a-h]-|-i w[a-h]\+)'; then left=1; fi
