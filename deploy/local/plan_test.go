@@ -241,6 +241,8 @@ var _ = Describe("NewPlan", func() {
 		opts.Stacks = []string{"cflinuxfs5", "mystack:/srv/mystack"}
 		p := plan()
 		Expect(p.StackNames()).To(Equal([]string{"cflinuxfs2", "cflinuxfs3", "cflinuxfs4", "cflinuxfs5", "mystack"}))
+		Expect(p.Summary()).To(MatchRegexp(`stacks +cflinuxfs2, cflinuxfs3, cflinuxfs4, cflinuxfs5 +on /var/lib/diego/rootfs/cflinuxfs `))
+		Expect(p.Summary()).To(MatchRegexp(`stacks +mystack +on /srv/mystack`))
 		Expect(p.Validate()).To(Succeed())
 		for _, d := range p.Daemons {
 			switch cfg := d.Config.(type) {

@@ -61,7 +61,18 @@ func (p *Plan) Summary() string {
 			c.ID, c.GardenAddr, c.ExecutorAddr, c.RepAddr, c.Zone, c.Tag, c.NetworkPool,
 			c.PortPoolStart, c.PortPoolStart+c.PortPoolSize-1)
 	}
-	fmt.Fprintf(tw, "  stacks\t%s\ton %s (preloaded:<stack>)\n", strings.Join(p.StackNames(), ", "), p.StackRootFS)
+	byDir := map[string][]string{}
+	var dirs []string
+	for _, name := range p.StackNames() {
+		dir := p.StackMap[name]
+		if byDir[dir] == nil {
+			dirs = append(dirs, dir)
+		}
+		byDir[dir] = append(byDir[dir], name)
+	}
+	for _, dir := range dirs {
+		fmt.Fprintf(tw, "  stacks\t%s\ton %s (preloaded:<stack>)\n", strings.Join(byDir[dir], ", "), dir)
+	}
 	fmt.Fprintf(tw, "  busybox\t%s\tthe default rootfs and %s\n", p.RootFS, DockerImage)
 	fmt.Fprintf(tw, "  egress\tclosed\tgardens deny %s and host access: containers reach what their egress_rules allow\n",
 		strings.Join(DenyNetworks, ","))
