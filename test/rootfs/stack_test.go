@@ -85,17 +85,29 @@ var _ = Describe("build-stack.sh", func() {
 		Expect(os.ReadFile(filepath.Join(dir, rootfs.StampFile))).To(Equal(before))
 	})
 
-	It("treats other inputs as a different tree (which it would rebuild)", func() {
+	It("treats other inputs as a different tree, and keeps the old one when the rebuild fails", func() {
 		dir := stamped()
-		// A mirror that refuses connections: the rebuild it starts fails
-		// fast, and the old tree stays.
-		out, err := run([]string{"DIEGO_ROOTFS_DEBIAN_SUITE=trixie", "DIEGO_ROOTFS_DEBIAN_MIRROR=http://127.0.0.1:1/debian"}, dir)
+		// A stand-in mmdebstrap that records its arguments and fails, as
+		// an unreachable mirror would.
+		bin := GinkgoT().TempDir()
+		argsFile := filepath.Join(bin, "args")
+		Expect(os.WriteFile(filepath.Join(bin, "mmdebstrap"),
+			[]byte("#!/bin/sh\necho \"$@\" > "+argsFile+"\nexit 1\n"), 0o755)).To(Succeed())
+		out, err := run([]string{"PATH=" + bin + ":" + os.Getenv("PATH"), "DIEGO_ROOTFS_DEBIAN_SUITE=trixie",
+			"DIEGO_ROOTFS_DEBIAN_MIRROR=http://mirror.invalid/debian"}, dir)
 		Expect(err).To(HaveOccurred())
 		Expect(out).NotTo(ContainSubstring("is up to date"))
-		Expect(out).To(ContainSubstring("running mmdebstrap (trixie from http://127.0.0.1:1/debian)"))
+		Expect(out).To(ContainSubstring("running mmdebstrap (trixie from http://mirror.invalid/debian)"))
 		Expect(out).To(ContainSubstring("mmdebstrap failed"))
+		args, err := os.ReadFile(argsFile)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(args)).To(ContainSubstring("--variant=essential --include=bash,coreutils,tar,netcat-openbsd,curl,ca-certificates"))
+		Expect(string(args)).To(MatchRegexp(` trixie /\S+/\.cflinuxfs\.build\.\w+/rootfs http://mirror.invalid/debian\n$`))
 		Expect(filepath.Join(dir, "etc", "os-release")).To(BeAnExistingFile())
-		Expect(filepath.Join(dir, rootfs.StampFile)).To(BeAnExistingFile())
+		Expect(os.ReadFile(filepath.Join(dir, rootfs.StampFile))).To(ContainSubstring("suite=bookworm"))
+		leftovers, err := filepath.Glob(filepath.Join(filepath.Dir(dir), ".cflinuxfs.build.*"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(leftovers).To(BeEmpty(), "the scratch directory goes")
 	})
 
 	It("verifies a tree against its stamp and names a changed one", func() {
