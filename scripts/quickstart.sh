@@ -108,6 +108,8 @@ $DIEGO --json cells | json '"\n".join(c["cell_id"] for c in d)' | grep -qvE '^ce
 $DIEGO delete-lrp hello-lrp >/dev/null 2>&1 || true
 $DIEGO delete-task hello-task >/dev/null 2>&1 || true
 $DIEGO delete-task stack-task >/dev/null 2>&1 || true
+$DIEGO delete-task egress-none >/dev/null 2>&1 || true
+$DIEGO delete-task egress-allowed >/dev/null 2>&1 || true
 wait_for "$TIMEOUT" "the old hello-lrp instances to go" \
 	bash -c "[ \"\$($DIEGO --json actual-lrps hello-lrp | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 0 ]"
 
@@ -160,6 +162,38 @@ for url in $($DIEGO --json actual-lrps hello-lrp | json '" ".join("http://%s:%d/
 	echo "$page"
 	[[ $page == *"hello from diego"* ]] || fail "unexpected page from $url"
 done
+
+# egress_task GUID ADDRESS PORT RULES: a cflinuxfs4 task that tries nc -z
+# ADDRESS PORT with the egress rules RULES (JSON); prints its result.
+egress_task() {
+	python3 - "$@" <<'PY' | $DIEGO create-task - >/dev/null
+import json, sys
+guid, addr, port, rules = sys.argv[1:]
+print(json.dumps({
+    "task_guid": guid, "domain": "examples", "rootfs": "preloaded:cflinuxfs4", "memory_mb": 64, "disk_mb": 64,
+    "result_file": "/home/vcap/result.txt", "egress_rules": json.loads(rules),
+    "action": {"run": {"path": "/bin/bash", "user": "vcap", "args": ["-c",
+        "if nc -z -w 5 %s %s; then echo REACHED; else echo BLOCKED; fi > /home/vcap/result.txt" % (addr, port)]}},
+}))
+PY
+	wait_for "$TIMEOUT" "$1 to complete" bash -c "[ \"\$($DIEGO --json task $1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"state\"])')\" = COMPLETED ]"
+	[ "$($DIEGO --json task "$1" | json 'd["failed"]')" = False ] || fail "$1 failed: $($DIEGO --json task "$1" | json 'd["failure_reason"]')"
+	$DIEGO --json task "$1" | json 'd["result"].strip()'
+	$DIEGO delete-task "$1" >/dev/null
+}
+target=$($DIEGO --json actual-lrps hello-lrp | json '"%s %d" % (d[0]["address"], d[0]["ports"][0]["host_port"])')
+step "closed egress: a task with no egress rules tries nc -z $target (hello-lrp/0)"
+got=$(egress_task egress-none $target '[]')
+echo "$got"
+[ "$got" = BLOCKED ] || fail "a container with no egress rules reached $target"
+# The cells share this host: the host port is DNATed to the instance before
+# garden's egress filter, so the rule names the containers' addresses
+# (every cell's pool is in 10.251.0.0/16) and the container port.
+rule='[{"protocol": "tcp", "destinations": ["10.251.0.0/16"], "ports": [8080]}]'
+step "the same with the egress rule $rule"
+got=$(egress_task egress-allowed $target "$rule")
+echo "$got"
+[ "$got" = REACHED ] || fail "the egress rule did not open $target"
 
 step "what $DIEGO events saw"
 sleep 1
