@@ -21,7 +21,7 @@ FUZZTIME ?= 30s
 # The benchmark `make bench B=<name>` runs (all of them when empty).
 B ?=
 
-.PHONY: all build test unit lint check-proto run generate bench fuzz deps clean help rootfs
+.PHONY: all build test unit lint check-proto run generate bench fuzz deps clean help rootfs stack-rootfs
 
 all: build
 
@@ -34,6 +34,7 @@ help:
 	@echo "make fuzz         run every fuzz target for FUZZTIME ($(FUZZTIME))"
 	@echo "make lint         go vet and gofmt"
 	@echo "make rootfs       build the busybox rootfs into /var/lib/diego/rootfs/busybox (docs/rootfs.md)"
+	@echo "make stack-rootfs build the Debian rootfs of the cflinuxfs* stacks into /var/lib/diego/rootfs/cflinuxfs"
 
 deps:
 	@go version 2>/dev/null | grep -Eq 'go1\.(2[1-9]|[3-9][0-9])' || ./scripts/install-go.sh
@@ -70,14 +71,18 @@ unit: deps
 
 test: lint check-proto build unit
 
-# The local cluster (docs/local-cluster.md), as root: builds everything, the
-# rootfs if it is missing, and runs bin/diego-local in the foreground until
-# Ctrl-C. Flags go in ARGS, e.g. `make run ARGS="-cells 3"`.
+# The local cluster (docs/local-cluster.md), as root: builds everything,
+# the busybox rootfs and the Debian stack rootfs when they are missing or
+# out of date (both scripts skip an up-to-date tree), and runs
+# bin/diego-local in the foreground until Ctrl-C. Flags go in ARGS, e.g.
+# `make run ARGS="-cells 3 -stacks cflinuxfs5"`.
 RUN_ROOTFS ?= /var/lib/diego/rootfs/busybox
+STACK_ROOTFS ?= /var/lib/diego/rootfs/cflinuxfs
 ARGS ?=
 run: build
-	@[ -f $(RUN_ROOTFS)/.diego-rootfs ] || ./deploy/rootfs/build.sh $(RUN_ROOTFS)
-	exec bin/diego-local -rootfs $(RUN_ROOTFS) $(ARGS)
+	@./deploy/rootfs/build.sh $(RUN_ROOTFS)
+	@./deploy/rootfs/build-stack.sh $(STACK_ROOTFS)
+	exec bin/diego-local -rootfs $(RUN_ROOTFS) -stack-rootfs $(STACK_ROOTFS) $(ARGS)
 
 generate: deps
 	@command -v protoc >/dev/null || { echo "installing protobuf-compiler"; \
@@ -102,6 +107,9 @@ fuzz: deps
 
 rootfs:
 	./deploy/rootfs/build.sh /var/lib/diego/rootfs/busybox
+
+stack-rootfs:
+	./deploy/rootfs/build-stack.sh $(STACK_ROOTFS)
 
 clean:
 	rm -rf bin

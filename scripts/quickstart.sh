@@ -100,10 +100,16 @@ step "export DIEGO_RECEPTOR=$DIEGO_RECEPTOR; $DIEGO cells"
 $DIEGO cells || fail "cannot list cells: is the cluster running (make run)?"
 cells=$($DIEGO --json cells | json 'len(d)')
 [ "$cells" -ge 1 ] || fail "no cells registered"
+# Named as diego-release names its cells.
+$DIEGO --json cells | json '"\n".join(c["cell_id"] for c in d)' | grep -qvE '^cell_z1-[0-9]+$' &&
+	fail "a cell is not named cell_z1-<n>: $($DIEGO --json cells | json '[c["cell_id"] for c in d]')"
 
 # Leftovers of an earlier run of this script against the same cluster.
 $DIEGO delete-lrp hello-lrp >/dev/null 2>&1 || true
 $DIEGO delete-task hello-task >/dev/null 2>&1 || true
+$DIEGO delete-task stack-task >/dev/null 2>&1 || true
+$DIEGO delete-task egress-none >/dev/null 2>&1 || true
+$DIEGO delete-task egress-allowed >/dev/null 2>&1 || true
 wait_for "$TIMEOUT" "the old hello-lrp instances to go" \
 	bash -c "[ \"\$($DIEGO --json actual-lrps hello-lrp | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 0 ]"
 
@@ -124,6 +130,20 @@ echo "result: $result"
 [[ $result == *"the answer is 42"* ]] || fail "hello-task's result is not the expected one: $result"
 $DIEGO delete-task hello-task
 
+step "$DIEGO create-task deploy/examples/stack-task.json (preloaded:cflinuxfs4, the Debian stack: nc -z and curl)"
+begun=$SECONDS
+$DIEGO create-task deploy/examples/stack-task.json
+wait_for "$TIMEOUT" "stack-task to complete" bash -c "[ \"\$($DIEGO --json task stack-task | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"state\"])')\" = COMPLETED ]"
+echo "completed in $((SECONDS - begun))s"
+failed=$($DIEGO --json task stack-task | json 'd["failed"]')
+reason=$($DIEGO --json task stack-task | json 'd["failure_reason"]')
+[ "$failed" = False ] || fail "stack-task failed: $reason"
+result=$($DIEGO --json task stack-task | json 'd["result"]')
+echo "result: $result"
+[[ $result == *"nc -z: ok; curl: hello from vcap on Debian GNU/Linux 12 (bookworm)"* ]] ||
+	fail "stack-task's result is not the expected one: $result"
+$DIEGO delete-task stack-task
+
 step "$DIEGO create-lrp deploy/examples/lrp.json"
 $DIEGO create-lrp deploy/examples/lrp.json
 want=$(json 'd["instances"]' <deploy/examples/lrp.json)
@@ -142,6 +162,38 @@ for url in $($DIEGO --json actual-lrps hello-lrp | json '" ".join("http://%s:%d/
 	echo "$page"
 	[[ $page == *"hello from diego"* ]] || fail "unexpected page from $url"
 done
+
+# egress_task GUID ADDRESS PORT RULES: a cflinuxfs4 task that tries nc -z
+# ADDRESS PORT with the egress rules RULES (JSON); prints its result.
+egress_task() {
+	python3 - "$@" <<'PY' | $DIEGO create-task - >/dev/null
+import json, sys
+guid, addr, port, rules = sys.argv[1:]
+print(json.dumps({
+    "task_guid": guid, "domain": "examples", "rootfs": "preloaded:cflinuxfs4", "memory_mb": 64, "disk_mb": 64,
+    "result_file": "/home/vcap/result.txt", "egress_rules": json.loads(rules),
+    "action": {"run": {"path": "/bin/bash", "user": "vcap", "args": ["-c",
+        "if nc -z -w 5 %s %s; then echo REACHED; else echo BLOCKED; fi > /home/vcap/result.txt" % (addr, port)]}},
+}))
+PY
+	wait_for "$TIMEOUT" "$1 to complete" bash -c "[ \"\$($DIEGO --json task $1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"state\"])')\" = COMPLETED ]"
+	[ "$($DIEGO --json task "$1" | json 'd["failed"]')" = False ] || fail "$1 failed: $($DIEGO --json task "$1" | json 'd["failure_reason"]')"
+	$DIEGO --json task "$1" | json 'd["result"].strip()'
+	$DIEGO delete-task "$1" >/dev/null
+}
+target=$($DIEGO --json actual-lrps hello-lrp | json '"%s %d" % (d[0]["address"], d[0]["ports"][0]["host_port"])')
+step "closed egress: a task with no egress rules tries nc -z $target (hello-lrp/0)"
+got=$(egress_task egress-none $target '[]')
+echo "$got"
+[ "$got" = BLOCKED ] || fail "a container with no egress rules reached $target"
+# The cells share this host: the host port is DNATed to the instance before
+# garden's egress filter, so the rule names the containers' addresses
+# (every cell's pool is in 10.251.0.0/16) and the container port.
+rule='[{"protocol": "tcp", "destinations": ["10.251.0.0/16"], "ports": [8080]}]'
+step "the same with the egress rule $rule"
+got=$(egress_task egress-allowed $target "$rule")
+echo "$got"
+[ "$got" = REACHED ] || fail "the egress rule did not open $target"
 
 step "what $DIEGO events saw"
 sleep 1
@@ -174,8 +226,8 @@ if $START; then
 	if grep -q "$STATE_DIR" /proc/self/mountinfo; then
 		echo "mounts:"; grep "$STATE_DIR" /proc/self/mountinfo; left=1
 	fi
-	if [ -n "$(find "$STATE_DIR"/cell-*/depot -mindepth 1 -maxdepth 1 2>/dev/null)" ]; then
-		echo "garden containers (depot entries):"; ls "$STATE_DIR"/cell-*/depot; left=1
+	if [ -n "$(find "$STATE_DIR"/cell_*/depot -mindepth 1 -maxdepth 1 2>/dev/null)" ]; then
+		echo "garden containers (depot entries):"; ls "$STATE_DIR"/cell_*/depot; left=1
 	fi
 	if ip -o link | grep -E ': w[a-h]([0-9a-f]{8}-0|brdg-[0-9a-f]{8})[@:]'; then left=1; fi
 	if iptables-save | grep -E -- '(w-[a-h]-|-i w[a-h]\+)'; then left=1; fi

@@ -24,11 +24,18 @@ func main() {
 	if rootfs == "" {
 		rootfs = "/var/lib/diego/rootfs/busybox"
 	}
+	stackRootFS := os.Getenv("DIEGO_STACK_ROOTFS")
+	if stackRootFS == "" {
+		stackRootFS = "/var/lib/diego/rootfs/cflinuxfs"
+	}
 	stateDir := flag.String("state-dir", "/var/lib/diego/local", "configs, certificates, data, depots and logs")
 	cells := flag.Int("cells", 2, fmt.Sprintf("how many cells (garden + executor + rep) to run, 1-%d", local.MaxCells))
 	etcd := flag.String("etcd-endpoints", "", "comma-separated URLs of an external etcd (default: an embedded one)")
 	binDir := flag.String("bin-dir", filepath.Dir(self), "where the daemons' binaries are")
-	rootfsDir := flag.String("rootfs", rootfs, "the busybox rootfs (built with deploy/rootfs/build.sh when missing; or $DIEGO_ROOTFS)")
+	rootfsDir := flag.String("rootfs", rootfs, "the busybox rootfs: the default rootfs and docker:///busybox (built with deploy/rootfs/build.sh when missing; or $DIEGO_ROOTFS)")
+	stackDir := flag.String("stack-rootfs", stackRootFS, "the Debian rootfs of the stacks "+strings.Join(local.DefaultStacks, ", ")+
+		" (built with deploy/rootfs/build-stack.sh when missing; or $DIEGO_STACK_ROOTFS)")
+	stacks := flag.String("stacks", "", "comma-separated more stacks to offer, each NAME (on -stack-rootfs) or NAME:/abs/rootfs")
 	logLevel := flag.String("log-level", "info", "every daemon's log_level: debug, info, warn or error")
 	raw := flag.Bool("raw-logs", false, "show the daemons' JSON log lines as they are")
 	noColor := flag.Bool("no-color", false, "no colours in the merged log (the default when stdout is not a terminal)")
@@ -37,10 +44,13 @@ func main() {
 
 	opts := local.Options{Cells: *cells, LogLevel: *logLevel}
 	var err error
-	for dst, src := range map[*string]string{&opts.StateDir: *stateDir, &opts.BinDir: *binDir, &opts.RootFS: *rootfsDir} {
+	for dst, src := range map[*string]string{&opts.StateDir: *stateDir, &opts.BinDir: *binDir, &opts.RootFS: *rootfsDir, &opts.StackRootFS: *stackDir} {
 		if *dst, err = filepath.Abs(src); err != nil {
 			fail(2, err)
 		}
+	}
+	if *stacks != "" {
+		opts.Stacks = strings.Split(*stacks, ",")
 	}
 	if *etcd != "" {
 		opts.ETCDEndpoints = strings.Split(*etcd, ",")

@@ -19,7 +19,7 @@ var _ = Describe("EnsureCerts", func() {
 		dir, err := os.MkdirTemp("", "dl")
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(os.RemoveAll, dir)
-		p, err := local.NewPlan(local.Options{StateDir: dir, BinDir: "/bin", RootFS: "/rootfs", Cells: 1})
+		p, err := local.NewPlan(local.Options{StateDir: dir, BinDir: "/bin", RootFS: "/rootfs", StackRootFS: "/stack", Cells: 1})
 		Expect(err).NotTo(HaveOccurred())
 		made, err := local.EnsureCerts(p.Certs)
 		Expect(err).NotTo(HaveOccurred())

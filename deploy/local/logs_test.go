@@ -17,8 +17,8 @@ var _ = Describe("LogFormat", func() {
 
 	It("condenses a JSON line to time, level, message and the other keys in order", func() {
 		f := local.LogFormat{Width: 10}
-		Expect(f.Format("rep-1", []byte(line+"\n"))).To(Equal(
-			"rep-1      | " + at + ` INFO  synced session=rep.generator.sync containers=2 duration=10ms error="no such host" tags={"a":1}`))
+		Expect(f.Format("rep_z1-0", []byte(line+"\n"))).To(Equal(
+			"rep_z1-0   | " + at + ` INFO  synced session=rep.generator.sync containers=2 duration=10ms error="no such host" tags={"a":1}`))
 	})
 
 	It("keeps the line as it is when asked for raw logs", func() {
@@ -51,8 +51,8 @@ var _ = Describe("LogFormat", func() {
 		Expect(out).To(ContainSubstring("\x1b[31mERROR\x1b[0m"))
 		Expect(out).To(HavePrefix("\x1b["))
 		// A cell's daemons share a colour.
-		g := f.Format("garden-2", []byte("x"))
-		r := f.Format("rep-2", []byte("x"))
+		g := f.Format("garden_z1-1", []byte("x"))
+		r := f.Format("rep_z1-1", []byte("x"))
 		Expect(g[:5]).To(Equal(r[:5]))
 	})
 })

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -30,8 +31,8 @@ import (
 )
 
 // The default addresses: each daemon's own default port (shared/spec
-// README), on loopback. Cell i (1-based) adds i-1 to the garden, executor
-// and rep ports.
+// README), on loopback. Cell i (1-based, named cell_z1-<i-1>) adds i-1 to
+// the garden, executor and rep ports.
 const (
 	Host               = "127.0.0.1"
 	ETCDClientPort     = 2379
@@ -47,17 +48,26 @@ const (
 	RepPort            = 1800
 	DropsondePort      = 3457
 	GardenPortPoolBase = 61001
-	// GardenPortPoolSize host ports per cell: 61001-61500 for cell-1,
-	// 61501-62000 for cell-2, ...
+	// GardenPortPoolSize host ports per cell: 61001-61500 for cell_z1-0,
+	// 61501-62000 for cell_z1-1, ...
 	GardenPortPoolSize = 500
 	// MaxCells keeps the port pools below 65536 and the tags single letters.
 	MaxCells = 8
-	// Stack is the preloaded stack every cell offers (rootfs
-	// "preloaded:cflinuxfs3"), mapped to the busybox rootfs.
-	Stack = "cflinuxfs3"
-	// DockerImage is the docker:// rootfs the gardens also map to it.
+	// Zone is every cell's zone; cells are named as diego-release names
+	// its cell VMs' cell_id: cell_z1-0, cell_z1-1, ...
+	Zone = "z1"
+	// DockerImage is the docker:// rootfs the gardens map to the busybox
+	// rootfs (also their default rootfs).
 	DockerImage = "docker:///busybox"
 )
+
+// DefaultStacks are the preloaded stacks every cell offers ("preloaded:
+// cflinuxfs4"), all on the stack rootfs (deploy/rootfs/build-stack.sh).
+var DefaultStacks = []string{"cflinuxfs2", "cflinuxfs3", "cflinuxfs4"}
+
+// DenyNetworks is every cell garden's deny_networks: as in diego-release,
+// a container reaches only what its egress rules allow.
+var DenyNetworks = []string{"0.0.0.0/0"}
 
 // Options say what to run; the zero values of the optional fields get
 // defaults from NewPlan.
@@ -67,8 +77,15 @@ type Options struct {
 	StateDir string
 	// BinDir holds the daemons' binaries.
 	BinDir string
-	// RootFS is the busybox rootfs directory (absolute).
+	// RootFS is the busybox rootfs directory (absolute): the gardens'
+	// default rootfs and docker:///busybox.
 	RootFS string
+	// StackRootFS is the Debian stack rootfs directory (absolute) that
+	// DefaultStacks map to.
+	StackRootFS string
+	// Stacks are more stacks to offer, each "name" (on StackRootFS) or
+	// "name:/abs/path" (its own rootfs directory).
+	Stacks []string
 	// Cells is how many cells to run (1-MaxCells).
 	Cells int
 	// ETCDEndpoints, when set, is an external etcd; otherwise the launcher
@@ -91,7 +108,7 @@ const (
 
 // Daemon is one process to run.
 type Daemon struct {
-	// Name prefixes its log lines: "bbs", "garden-1".
+	// Name prefixes its log lines: "bbs", "garden_z1-0".
 	Name string
 	// Binary is the file name in BinDir.
 	Binary string
@@ -128,7 +145,7 @@ type Certs struct {
 	CAFile        string
 	BBSServerCert string
 	BBSServerKey  string
-	// Clients maps a client name (auctioneer, rep-1, ...) to its cert
+	// Clients maps a client name (auctioneer, rep_z1-0, ...) to its cert
 	// and key files.
 	Clients map[string][2]string
 }
@@ -147,6 +164,8 @@ type Plan struct {
 	ConfigDir     string
 	Certs         Certs
 	Cells         []Cell
+	// StackMap maps each stack name to its rootfs directory.
+	StackMap map[string]string
 	// Daemons in start order: brain, then each cell's garden, executor
 	// and rep.
 	Daemons []Daemon
@@ -175,6 +194,7 @@ func NewPlan(opts Options) (*Plan, error) {
 		p.ETCDEndpoints = []string{"http://" + hostPort(ETCDClientPort)}
 		p.ETCDPeerURL = "http://" + hostPort(ETCDPeerPort)
 	}
+	p.StackMap = stackMap(opts)
 	p.Certs = planCerts(filepath.Join(opts.StateDir, "certs"), opts.Cells)
 	for i := 1; i <= opts.Cells; i++ {
 		p.Cells = append(p.Cells, planCell(opts.StateDir, i))
@@ -185,7 +205,8 @@ func NewPlan(opts Options) (*Plan, error) {
 
 func validate(opts Options) error {
 	var errs []error
-	for name, dir := range map[string]string{"state dir": opts.StateDir, "bin dir": opts.BinDir, "rootfs": opts.RootFS} {
+	for name, dir := range map[string]string{"state dir": opts.StateDir, "bin dir": opts.BinDir, "rootfs": opts.RootFS,
+		"stack rootfs": opts.StackRootFS} {
 		if !filepath.IsAbs(dir) {
 			errs = append(errs, fmt.Errorf("the %s %q must be an absolute path", name, dir))
 		}
@@ -198,17 +219,60 @@ func validate(opts Options) error {
 			errs = append(errs, fmt.Errorf("etcd endpoint %q must be a URL such as http://10.0.0.5:2379", e))
 		}
 	}
+	seen := map[string]bool{}
+	for _, s := range DefaultStacks {
+		seen[s] = true
+	}
+	for _, entry := range opts.Stacks {
+		name, dir, hasDir := strings.Cut(entry, ":")
+		switch {
+		case name == "" || strings.ContainsAny(name, "/ ,"):
+			errs = append(errs, fmt.Errorf("stack %q: want a name such as cflinuxfs5, or name:/abs/rootfs", entry))
+		case seen[name]:
+			errs = append(errs, fmt.Errorf("stack %q is already offered", name))
+		case hasDir && !filepath.IsAbs(dir):
+			errs = append(errs, fmt.Errorf("stack %q: the rootfs %q must be an absolute path", name, dir))
+		}
+		seen[name] = true
+	}
 	return errors.Join(errs...)
+}
+
+// stackMap is every stack's rootfs directory.
+func stackMap(opts Options) map[string]string {
+	m := map[string]string{}
+	for _, s := range DefaultStacks {
+		m[s] = opts.StackRootFS
+	}
+	for _, entry := range opts.Stacks {
+		name, dir, ok := strings.Cut(entry, ":")
+		if !ok {
+			dir = opts.StackRootFS
+		}
+		m[name] = dir
+	}
+	return m
+}
+
+// StackNames are the offered stacks, sorted.
+func (p *Plan) StackNames() []string {
+	names := make([]string, 0, len(p.StackMap))
+	for name := range p.StackMap {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func hostPort(port int) string { return net.JoinHostPort(Host, strconv.Itoa(port)) }
 
 // planCell gives cell i (1-based) its ports, pools, tag and directories.
 func planCell(stateDir string, i int) Cell {
+	id := fmt.Sprintf("cell_%s-%d", Zone, i-1)
 	return Cell{
 		Index:         i,
-		ID:            fmt.Sprintf("cell-%d", i),
-		Zone:          fmt.Sprintf("z%d", i),
+		ID:            id,
+		Zone:          Zone,
 		Tag:           string(rune('a' + i - 1)),
 		NetworkPool:   fmt.Sprintf("10.251.%d.0/22", 4*(i-1)),
 		PortPoolStart: uint32(GardenPortPoolBase + (i-1)*GardenPortPoolSize),
@@ -216,9 +280,13 @@ func planCell(stateDir string, i int) Cell {
 		GardenAddr:    hostPort(GardenPort + i - 1),
 		ExecutorAddr:  hostPort(ExecutorPort + i - 1),
 		RepAddr:       hostPort(RepPort + i - 1),
-		Dir:           filepath.Join(stateDir, fmt.Sprintf("cell-%d", i)),
+		Dir:           filepath.Join(stateDir, id),
 	}
 }
+
+// DaemonName is the launcher's name of one of the cell's daemons, after
+// the cell: "garden_z1-0", "rep_z1-1".
+func (c Cell) DaemonName(kind Kind) string { return string(kind) + strings.TrimPrefix(c.ID, "cell") }
 
 // DepotDir is the cell's garden depot.
 func (c Cell) DepotDir() string { return filepath.Join(c.Dir, "depot") }
@@ -228,7 +296,7 @@ func ClientNames(cells int) []string {
 	// "cli" is for people and tools (cfdot-style) that call the BBS.
 	names := []string{"auctioneer", "converger", "metrics-server", "receptor", "cli"}
 	for i := 1; i <= cells; i++ {
-		names = append(names, fmt.Sprintf("rep-%d", i))
+		names = append(names, planCell("", i).DaemonName(KindRep))
 	}
 	return names
 }
@@ -311,7 +379,13 @@ func (p *Plan) cells() []Daemon {
 		g.ListenNetwork, g.ListenAddr = "tcp", c.GardenAddr
 		g.DepotDir = c.DepotDir()
 		g.DefaultRootFS = p.RootFS
-		g.RootFSMap = map[string]string{DockerImage: p.RootFS, "preloaded:" + Stack: p.RootFS}
+		g.RootFSMap = map[string]string{DockerImage: p.RootFS}
+		for name, dir := range p.StackMap {
+			g.RootFSMap["preloaded:"+name] = dir
+		}
+		// Closed egress, as diego-release configures garden.
+		g.DenyNetworks = DenyNetworks
+		g.AllowHostAccess = false
 		g.NetworkPool = c.NetworkPool
 		g.PortPoolStart, g.PortPoolSize = c.PortPoolStart, c.PortPoolSize
 		g.Tag = c.Tag
@@ -334,10 +408,12 @@ func (p *Plan) cells() []Daemon {
 		r.Zone = c.Zone
 		r.ExecutorAddress = "http://" + c.ExecutorAddr
 		r.BBSAddress = p.BBSURL
-		files := p.Certs.Clients[fmt.Sprintf("rep-%d", c.Index)]
+		files := p.Certs.Clients[c.DaemonName(KindRep)]
 		r.BBSCACertFile, r.BBSClientCertFile, r.BBSClientKeyFile = p.Certs.CAFile, files[0], files[1]
 		r.ETCDEndpoints = p.ETCDEndpoints
-		r.PreloadedRootFS = []string{Stack + ":" + p.RootFS}
+		for _, name := range p.StackNames() {
+			r.PreloadedRootFS = append(r.PreloadedRootFS, name+":"+p.StackMap[name])
+		}
 		r.SupportedProviders = []string{"docker"}
 		// The launcher stops cells itself: a rep that evacuated on SIGINT
 		// would wait for its instances to move to cells that are stopping
@@ -345,7 +421,7 @@ func (p *Plan) cells() []Daemon {
 		r.EvacuateOnShutdown = false
 		r.LogLevel = p.LogLevel
 
-		name := func(kind Kind) string { return fmt.Sprintf("%s-%d", kind, c.Index) }
+		name := c.DaemonName
 		out = append(out,
 			Daemon{Name: name(KindGarden), Binary: "garden", Kind: KindGarden, Cell: c.Index,
 				ConfigPath: p.configPath(name(KindGarden)), Config: g,
@@ -376,7 +452,7 @@ func (p *Plan) Ports() map[int]string {
 		for addr, who := range map[string]string{c.GardenAddr: "garden", c.ExecutorAddr: "executor", c.RepAddr: "rep"} {
 			_, port, _ := net.SplitHostPort(addr)
 			n, _ := strconv.Atoi(port)
-			ports[n] = fmt.Sprintf("%s-%d", who, c.Index)
+			ports[n] = c.DaemonName(Kind(who))
 		}
 	}
 	return ports

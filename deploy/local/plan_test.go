@@ -20,7 +20,8 @@ var _ = Describe("NewPlan", func() {
 	var opts local.Options
 
 	BeforeEach(func() {
-		opts = local.Options{StateDir: "/var/lib/diego/local", BinDir: "/src/diego/bin", RootFS: "/var/lib/diego/rootfs/busybox", Cells: 2}
+		opts = local.Options{StateDir: "/var/lib/diego/local", BinDir: "/src/diego/bin", RootFS: "/var/lib/diego/rootfs/busybox",
+			StackRootFS: "/var/lib/diego/rootfs/cflinuxfs", Cells: 2}
 	})
 
 	plan := func() *local.Plan {
@@ -43,7 +44,7 @@ var _ = Describe("NewPlan", func() {
 			names = append(names, d.Name)
 		}
 		Expect(names).To(Equal([]string{"bbs", "auctioneer", "converger", "metrics-server", "receptor",
-			"garden-1", "executor-1", "rep-1", "garden-2", "executor-2", "rep-2"}))
+			"garden_z1-0", "executor_z1-0", "rep_z1-0", "garden_z1-1", "executor_z1-1", "rep_z1-1"}))
 	})
 
 	It("gives every daemon its own config file and a stop timeout", func() {
@@ -56,7 +57,7 @@ var _ = Describe("NewPlan", func() {
 		}
 	})
 
-	It("gives the cells distinct ports, tags, pools, depots, ids and zones", func() {
+	It("gives the cells distinct ports, tags, pools, depots and ids, all in zone z1", func() {
 		opts.Cells = local.MaxCells
 		p := plan()
 		Expect(p.Cells).To(HaveLen(local.MaxCells))
@@ -70,7 +71,9 @@ var _ = Describe("NewPlan", func() {
 			}
 		}
 		unique(func(c local.Cell) string { return c.ID })
-		unique(func(c local.Cell) string { return c.Zone })
+		for _, c := range p.Cells {
+			Expect(c.Zone).To(Equal("z1"))
+		}
 		unique(func(c local.Cell) string { return c.Tag })
 		unique(func(c local.Cell) string { return c.NetworkPool })
 		unique(func(c local.Cell) string { return c.DepotDir() })
@@ -92,14 +95,15 @@ var _ = Describe("NewPlan", func() {
 		}
 	})
 
-	It("lays the first two cells out as documented", func() {
+	It("lays the first two cells out as documented, named as diego-release names cells", func() {
 		p := plan()
-		Expect(p.Cells[0]).To(Equal(local.Cell{Index: 1, ID: "cell-1", Zone: "z1", Tag: "a", NetworkPool: "10.251.0.0/22",
+		Expect(p.Cells[0]).To(Equal(local.Cell{Index: 1, ID: "cell_z1-0", Zone: "z1", Tag: "a", NetworkPool: "10.251.0.0/22",
 			PortPoolStart: 61001, PortPoolSize: 500, GardenAddr: "127.0.0.1:7777", ExecutorAddr: "127.0.0.1:1700",
-			RepAddr: "127.0.0.1:1800", Dir: "/var/lib/diego/local/cell-1"}))
-		Expect(p.Cells[1]).To(Equal(local.Cell{Index: 2, ID: "cell-2", Zone: "z2", Tag: "b", NetworkPool: "10.251.4.0/22",
+			RepAddr: "127.0.0.1:1800", Dir: "/var/lib/diego/local/cell_z1-0"}))
+		Expect(p.Cells[1]).To(Equal(local.Cell{Index: 2, ID: "cell_z1-1", Zone: "z1", Tag: "b", NetworkPool: "10.251.4.0/22",
 			PortPoolStart: 61501, PortPoolSize: 500, GardenAddr: "127.0.0.1:7778", ExecutorAddr: "127.0.0.1:1701",
-			RepAddr: "127.0.0.1:1801", Dir: "/var/lib/diego/local/cell-2"}))
+			RepAddr: "127.0.0.1:1801", Dir: "/var/lib/diego/local/cell_z1-1"}))
+		Expect(p.Cells[1].DaemonName(local.KindRep)).To(Equal("rep_z1-1"))
 	})
 
 	It("allocates one distinct port per listener", func() {
@@ -111,9 +115,9 @@ var _ = Describe("NewPlan", func() {
 		Expect(ports).To(HaveLen(8 + 3*3))
 		Expect(ports).To(HaveKeyWithValue(2379, "etcd"))
 		Expect(ports).To(HaveKeyWithValue(8889, "bbs"))
-		Expect(ports).To(HaveKeyWithValue(7779, "garden-3"))
-		Expect(ports).To(HaveKeyWithValue(1702, "executor-3"))
-		Expect(ports).To(HaveKeyWithValue(1802, "rep-3"))
+		Expect(ports).To(HaveKeyWithValue(7779, "garden_z1-2"))
+		Expect(ports).To(HaveKeyWithValue(1702, "executor_z1-2"))
+		Expect(ports).To(HaveKeyWithValue(1802, "rep_z1-2"))
 	})
 
 	It("wires each cell's executor to its garden and its rep to its executor", func() {
@@ -129,8 +133,12 @@ var _ = Describe("NewPlan", func() {
 				Expect(cfg.Tag).To(Equal(cell.Tag))
 				Expect(cfg.NetworkPool).To(Equal(cell.NetworkPool))
 				Expect(cfg.DepotDir).To(Equal(cell.DepotDir()))
-				Expect(cfg.RootFSMap).To(Equal(map[string]string{
-					"docker:///busybox": opts.RootFS, "preloaded:cflinuxfs3": opts.RootFS}))
+				Expect(cfg.DefaultRootFS).To(Equal(opts.RootFS))
+				Expect(cfg.RootFSMap).To(Equal(map[string]string{"docker:///busybox": opts.RootFS,
+					"preloaded:cflinuxfs2": opts.StackRootFS, "preloaded:cflinuxfs3": opts.StackRootFS,
+					"preloaded:cflinuxfs4": opts.StackRootFS}))
+				Expect(cfg.DenyNetworks).To(Equal([]string{"0.0.0.0/0"}), "egress is closed, as diego-release configures garden")
+				Expect(cfg.AllowHostAccess).To(BeFalse())
 			case executorconfig.Config:
 				Expect(cfg.GardenAddr).To(Equal(cell.GardenAddr))
 				Expect(cfg.CellID).To(Equal(cell.ID))
@@ -138,10 +146,11 @@ var _ = Describe("NewPlan", func() {
 				Expect(cfg.ExecutorAddress).To(Equal("http://" + cell.ExecutorAddr))
 				Expect(cfg.CellID).To(Equal(cell.ID))
 				Expect(cfg.Zone).To(Equal(cell.Zone))
-				Expect(cfg.PreloadedRootFS).To(Equal([]string{"cflinuxfs3:" + opts.RootFS}))
+				Expect(cfg.PreloadedRootFS).To(Equal([]string{"cflinuxfs2:" + opts.StackRootFS,
+					"cflinuxfs3:" + opts.StackRootFS, "cflinuxfs4:" + opts.StackRootFS}))
 				Expect(cfg.SupportedProviders).To(Equal([]string{"docker"}))
 				Expect(cfg.EvacuateOnShutdown).To(BeFalse())
-				Expect(cfg.BBSClientCertFile).To(Equal(p.Certs.Clients["rep-"+cell.ID[len("cell-"):]][0]))
+				Expect(cfg.BBSClientCertFile).To(Equal(p.Certs.Clients[cell.DaemonName(local.KindRep)][0]))
 			default:
 				Fail("unexpected config type for " + d.Name)
 			}
@@ -175,7 +184,7 @@ var _ = Describe("NewPlan", func() {
 
 	It("writes durations as strings and the executor's capacity as auto", func() {
 		for _, d := range plan().Daemons {
-			if d.Name != "executor-1" {
+			if d.Name != "executor_z1-0" {
 				continue
 			}
 			body, err := json.Marshal(d.Config)
@@ -216,11 +225,34 @@ var _ = Describe("NewPlan", func() {
 			{func(o *local.Options) { o.Cells = 9 }, "cells must be between 1 and 8"},
 			{func(o *local.Options) { o.StateDir = "state" }, "must be an absolute path"},
 			{func(o *local.Options) { o.ETCDEndpoints = []string{"10.0.0.5:2379"} }, "must be a URL"},
+			{func(o *local.Options) { o.StackRootFS = "cflinuxfs" }, `the stack rootfs "cflinuxfs" must be an absolute path`},
+			{func(o *local.Options) { o.Stacks = []string{"cflinuxfs3"} }, `stack "cflinuxfs3" is already offered`},
+			{func(o *local.Options) { o.Stacks = []string{"a/b"} }, "want a name such as cflinuxfs5"},
+			{func(o *local.Options) { o.Stacks = []string{"x:rel"} }, `the rootfs "rel" must be an absolute path`},
 		} {
 			o := opts
 			tc.change(&o)
 			_, err := local.NewPlan(o)
 			Expect(err).To(MatchError(ContainSubstring(tc.says)))
+		}
+	})
+
+	It("adds the stacks a flag names, on the stack rootfs or their own", func() {
+		opts.Stacks = []string{"cflinuxfs5", "mystack:/srv/mystack"}
+		p := plan()
+		Expect(p.StackNames()).To(Equal([]string{"cflinuxfs2", "cflinuxfs3", "cflinuxfs4", "cflinuxfs5", "mystack"}))
+		Expect(p.Summary()).To(MatchRegexp(`stacks +cflinuxfs2, cflinuxfs3, cflinuxfs4, cflinuxfs5 +on /var/lib/diego/rootfs/cflinuxfs `))
+		Expect(p.Summary()).To(MatchRegexp(`stacks +mystack +on /srv/mystack`))
+		Expect(p.Validate()).To(Succeed())
+		for _, d := range p.Daemons {
+			switch cfg := d.Config.(type) {
+			case gardenconfig.Config:
+				Expect(cfg.RootFSMap).To(HaveKeyWithValue("preloaded:cflinuxfs5", opts.StackRootFS))
+				Expect(cfg.RootFSMap).To(HaveKeyWithValue("preloaded:mystack", "/srv/mystack"))
+			case repconfig.Config:
+				Expect(cfg.PreloadedRootFS).To(ContainElements("cflinuxfs5:"+opts.StackRootFS, "mystack:/srv/mystack"))
+				Expect(cfg.PreloadedRootFS).To(HaveLen(5))
+			}
 		}
 	})
 
@@ -230,7 +262,9 @@ var _ = Describe("NewPlan", func() {
 		for _, want := range []string{"http://127.0.0.1:8887", "https://127.0.0.1:8889", "http://127.0.0.1:9016",
 			"http://127.0.0.1:5678/v1/metrics", "http://127.0.0.1:2379", "nats://127.0.0.1:4222",
 			"garden http://127.0.0.1:7778", "executor http://127.0.0.1:1701", "rep http://127.0.0.1:1801",
-			"export DIEGO_RECEPTOR=http://127.0.0.1:8887", "bin/diego create-task deploy/examples/task.json"} {
+			"export DIEGO_RECEPTOR=http://127.0.0.1:8887", "bin/diego create-task deploy/examples/task.json",
+			"cell_z1-1", "cflinuxfs2, cflinuxfs3, cflinuxfs4", "/var/lib/diego/rootfs/cflinuxfs",
+			"bin/diego create-task deploy/examples/stack-task.json", "deny 0.0.0.0/0"} {
 			Expect(summary).To(ContainSubstring(want))
 		}
 		env := p.Env()

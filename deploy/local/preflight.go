@@ -41,22 +41,39 @@ func (p *Plan) CheckBinaries() error {
 	return nil
 }
 
-// EnsureRootFS builds the rootfs with the repository's
-// deploy/rootfs/build.sh (found from BinDir's parent) when it has no
-// stamp, showing the script's output on out.
+// EnsureRootFS builds the busybox rootfs and the stack rootfs with the
+// repository's deploy/rootfs scripts (found from BinDir's parent) when
+// they have no stamp, showing the scripts' output on out. A stack mapped
+// to a directory of its own must already exist.
 func (p *Plan) EnsureRootFS(out io.Writer) error {
-	if _, err := os.Stat(filepath.Join(p.RootFS, RootFSStamp)); err == nil {
+	if err := ensureBuilt(out, p.RootFS, filepath.Join(filepath.Dir(p.BinDir), "deploy", "rootfs", "build.sh"), "make rootfs"); err != nil {
+		return err
+	}
+	stackScript := filepath.Join(filepath.Dir(p.BinDir), "deploy", "rootfs", "build-stack.sh")
+	for _, name := range p.StackNames() {
+		dir := p.StackMap[name]
+		if dir == p.StackRootFS {
+			continue
+		}
+		if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+			return fmt.Errorf("the rootfs %s of stack %s is not a directory", dir, name)
+		}
+	}
+	return ensureBuilt(out, p.StackRootFS, stackScript, "make stack-rootfs")
+}
+
+func ensureBuilt(out io.Writer, dir, script, target string) error {
+	if _, err := os.Stat(filepath.Join(dir, RootFSStamp)); err == nil {
 		return nil
 	}
-	script := filepath.Join(filepath.Dir(p.BinDir), "deploy", "rootfs", "build.sh")
 	if _, err := os.Stat(script); err != nil {
-		return fmt.Errorf("the rootfs %s is missing and %s is not there to build it: run `make rootfs`", p.RootFS, script)
+		return fmt.Errorf("the rootfs %s is missing and %s is not there to build it: run `%s`", dir, script, target)
 	}
-	fmt.Fprintf(out, "building the rootfs into %s with %s\n", p.RootFS, script)
-	cmd := exec.Command(script, p.RootFS)
+	fmt.Fprintf(out, "building the rootfs %s with %s\n", dir, script)
+	cmd := exec.Command(script, dir)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("building the rootfs: %w", err)
+		return fmt.Errorf("building the rootfs %s: %w", dir, err)
 	}
 	return nil
 }

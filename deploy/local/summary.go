@@ -61,11 +61,27 @@ func (p *Plan) Summary() string {
 			c.ID, c.GardenAddr, c.ExecutorAddr, c.RepAddr, c.Zone, c.Tag, c.NetworkPool,
 			c.PortPoolStart, c.PortPoolStart+c.PortPoolSize-1)
 	}
+	byDir := map[string][]string{}
+	var dirs []string
+	for _, name := range p.StackNames() {
+		dir := p.StackMap[name]
+		if byDir[dir] == nil {
+			dirs = append(dirs, dir)
+		}
+		byDir[dir] = append(byDir[dir], name)
+	}
+	for _, dir := range dirs {
+		fmt.Fprintf(tw, "  stacks\t%s\ton %s (preloaded:<stack>)\n", strings.Join(byDir[dir], ", "), dir)
+	}
+	fmt.Fprintf(tw, "  busybox\t%s\tthe default rootfs and %s\n", p.RootFS, DockerImage)
+	fmt.Fprintf(tw, "  egress\tclosed\tgardens deny %s and host access: containers reach what their egress_rules allow\n",
+		strings.Join(DenyNetworks, ","))
 	tw.Flush()
 	fmt.Fprintf(&b, "\nIn another terminal (the CLI's settings are in %s):\n\n", p.EnvFile())
 	fmt.Fprintf(&b, "  export DIEGO_RECEPTOR=%s\n", p.ReceptorURL)
 	b.WriteString("  bin/diego cells\n")
 	b.WriteString("  bin/diego create-task deploy/examples/task.json && bin/diego task hello-task\n")
+	b.WriteString("  bin/diego create-task deploy/examples/stack-task.json && bin/diego task stack-task\n")
 	b.WriteString("  bin/diego create-lrp deploy/examples/lrp.json && bin/diego --json actual-lrps hello-lrp\n")
 	b.WriteString("  bin/diego events\n")
 	fmt.Fprintf(&b, "\nBBS clients: %s with the CA %s and the client certificate %s\n",

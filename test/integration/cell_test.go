@@ -34,8 +34,9 @@ type cell struct {
 	repCfg   map[string]any
 }
 
-// startCell runs cell n of this ginkgo process against the brain.
-func startCell(b *brain, n int) *cell {
+// startCell runs cell n of this ginkgo process against the brain; each
+// change edits the garden's config before it starts.
+func startCell(b *brain, n int, gardenChanges ...func(map[string]any)) *cell {
 	GinkgoHelper()
 	Expect(os.Geteuid()).To(BeZero(), "real cells need root")
 	dir, err := rootfs.Path()
@@ -43,11 +44,15 @@ func startCell(b *brain, n int) *cell {
 	proc := GinkgoParallelProcess()
 	slot := (proc-1)*4 + n // distinct pools and tags per process and cell
 	c := &cell{id: fmt.Sprintf("cell-%d-%d", proc, n), garden: ports.Addr()}
-	gardenSession := run("garden", map[string]any{
+	gardenCfg := map[string]any{
 		"listen_addr": c.garden, "depot_dir": filepath.Join(GinkgoT().TempDir(), "depot"), "default_rootfs": dir,
 		"network_pool": fmt.Sprintf("10.250.%d.0/22", slot*4), "port_pool_start": 30000 + slot*500, "port_pool_size": 400,
 		"tag": fmt.Sprintf("i%d", slot), "log_level": "info",
-	}, `"msg":"ready"`)
+	}
+	for _, change := range gardenChanges {
+		change(gardenCfg)
+	}
+	gardenSession := run("garden", gardenCfg, `"msg":"ready"`)
 	DeferCleanup(func() {
 		// Containers outlive a garden by design: remove them first.
 		gc := gardenclient.New("tcp", c.garden)
