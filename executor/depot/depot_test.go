@@ -155,8 +155,9 @@ var _ = Describe("Depot", func() {
 			GinkgoHelper()
 			Expect(d.RunContainer(logger, executor.RunRequest{Guid: "g1", Tags: executor.Tags{"domain": "cf"}, RunInfo: executor.RunInfo{
 				RootFSPath: "/rootfs", CPUWeight: 50, Action: runAction, Privileged: true,
-				Ports:       []executor.PortMapping{{ContainerPort: 8080}, {ContainerPort: 8080}},
-				Env:         []executor.EnvironmentVariable{{Name: "A", Value: "1"}},
+				Ports: []executor.PortMapping{{ContainerPort: 8080}, {ContainerPort: 8080}},
+				Env: []executor.EnvironmentVariable{{Name: "A", Value: "1"}, {Name: "INSTANCE_INDEX", Value: "2"},
+					{Name: "INSTANCE_INDEX", Value: "lrp's own"}},
 				LogConfig:   executor.LogConfig{Guid: "log-guid", Index: 2, SourceName: "CELL"},
 				EgressRules: []*models.SecurityGroupRule{{Protocol: "tcp", Destinations: []string{"10.0.0.0/24"}, Ports: []uint32{80}}},
 			}})).To(Succeed())
@@ -169,7 +170,7 @@ var _ = Describe("Depot", func() {
 			Expect(spec.Handle).To(Equal("g1"))
 			Expect(spec.Image.URI).To(Equal("/rootfs"))
 			Expect(spec.Privileged).To(BeTrue())
-			Expect(spec.Env).To(Equal([]string{"A=1"}))
+			Expect(spec.Env).To(Equal([]string{"A=1", "INSTANCE_INDEX=lrp's own"}), "the LRP's env overrides the rep's, each name once")
 			Expect(spec.Limits.Memory.LimitInBytes).To(BeEquivalentTo(256 << 20))
 			Expect(spec.Limits.Disk.ByteHard).To(BeEquivalentTo(512 << 20))
 			Expect(spec.Limits.Disk.InodeHard).To(BeEquivalentTo(200000))
