@@ -172,6 +172,28 @@ var _ = Describe("executor LRP semantics", func() {
 		Expect(c.RunResult.FailureReason).To(HavePrefix("Instance became unhealthy: failed to make TCP connection to " + c.InternalIP + ":8080"))
 	})
 
+	It("runs a check_definition's http check: only a 200 on its path passes", func() {
+		runLRP("http-1", executor.RunInfo{
+			Ports: []executor.PortMapping{{ContainerPort: 8080}},
+			// The server answers at once, but /health exists only once
+			// /tmp/go does (busybox httpd answers 404 until then).
+			Action: action(&models.RunAction{Path: "sh", User: "vcap", Args: []string{"-c",
+				"mkdir -p /tmp/www; httpd -f -p 8080 -h /tmp/www & " +
+					"while [ ! -e /tmp/go ]; do sleep 0.1; done; echo ok > /tmp/www/health; wait"}}),
+			CheckDefinition: &models.CheckDefinition{LogSource: "HC", Checks: []*models.Check{
+				{HttpCheck: &models.HTTPCheck{Port: 8080, Path: "/health", RequestTimeoutMs: 2000}},
+			}},
+		})
+		Eventually(state("http-1"), 30*time.Second).Should(Equal(executor.StateCreated))
+		Consistently(state("http-1"), time.Second, 100*time.Millisecond).Should(Equal(executor.StateCreated))
+		inContainer("http-1", "touch", "/tmp/go")
+		Eventually(stream, 10*time.Second).Should(Receive(And(
+			HaveField("Type", executor.EventTypeContainerRunning), HaveField("Container.Routable", BeTrue()))))
+		Expect(ex.client.StopContainer("http-1")).To(Succeed())
+		c := completed("http-1")
+		Expect(c.RunResult.Stopped).To(BeTrue())
+	})
+
 	It("crashes the instance when a sidecar crashes", func() {
 		runLRP("sidecar-1", executor.RunInfo{
 			Action: action(&models.RunAction{Path: "sleep", Args: []string{"3600"}, User: "vcap"}),
