@@ -32,9 +32,10 @@ type StepsBuilder interface {
 	StepsRunner(logger *slog.Logger, c executor.Container, gc garden.Container) (ifrit.Runner, error)
 }
 
-// ReadinessReporter is a steps runner whose container has readiness
-// checks: it delivers each change of readiness, which the depot shows as
-// the container's routable flag (re-emitting container_running).
+// ReadinessReporter is a steps runner that reports readiness checks: it
+// delivers each change of readiness, which the depot shows as the
+// container's routable flag (re-emitting container_running). A nil channel
+// (or a runner that is no ReadinessReporter) means no readiness checks.
 type ReadinessReporter interface {
 	Readiness() <-chan bool
 }

@@ -225,6 +225,17 @@ var _ = Describe("Depot", func() {
 			nextEvent()
 		})
 
+		It("is routable once running when the runner reports no readiness channel", func() {
+			rs := readinessSteps{newControlledSteps(), nil}
+			steps.StepsRunnerReturns(rs, nil)
+			run()
+			Eventually(steps.StepsRunnerCallCount).Should(Equal(1))
+			close(rs.ready)
+			Expect(nextEvent().Container.Routable).To(BeTrue())
+			rs.exit <- nil
+			nextEvent()
+		})
+
 		It("follows readiness checks: routable while they pass, each change re-emitting container_running", func() {
 			rs := readinessSteps{newControlledSteps(), make(chan bool, 1)}
 			steps.StepsRunnerReturns(rs, nil)

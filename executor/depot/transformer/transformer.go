@@ -164,8 +164,8 @@ func TruncateFailureReason(reason string) string {
 // otherwise the error whose text (FailureReason) is the failure_reason. A
 // signal interrupts the tree; the runner then returns once every process
 // has stopped, with an error for which IsInterrupted holds (or nil, or a
-// real failure that happened on the way down). With readiness checks the
-// runner is a ReadinessReporter.
+// real failure that happened on the way down). The runner is a
+// ReadinessReporter.
 //
 // An action that cannot be built is refused with an error wrapping
 // ErrInvalidAction.
@@ -267,15 +267,13 @@ func (t *Transformer) StepsRunner(logger *slog.Logger, container executor.Contai
 		tree = steps.NewSerial([]steps.Step{setup, tree})
 	}
 	r.tree = tree
-	if r.readiness == nil {
-		return &plainRunner{r}, nil
-	}
 	return r, nil
 }
 
-// ReadinessReporter is a steps runner whose container has readiness checks:
-// Readiness delivers the latest readiness each time it changes (false until
-// the checks first pass).
+// ReadinessReporter is what StepsRunner's runner also is: Readiness
+// delivers the latest readiness each time it changes (false until the
+// readiness checks first pass); it is nil when the container has no
+// readiness checks.
 type ReadinessReporter interface {
 	Readiness() <-chan bool
 }
@@ -306,14 +304,6 @@ func (r *runner) reportReadiness(ready bool) {
 	default:
 	}
 	r.readiness <- ready
-}
-
-// plainRunner is a runner without readiness checks: not a
-// ReadinessReporter.
-type plainRunner struct{ r *runner }
-
-func (p *plainRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
-	return p.r.Run(signals, ready)
 }
 
 // DefaultCheckTimeout bounds one declarative check when the definition
