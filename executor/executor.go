@@ -120,6 +120,16 @@ type RunInfo struct {
 	CheckDefinition    *models.CheckDefinition     `json:"check_definition,omitempty"`
 	Env                []EnvironmentVariable       `json:"env,omitempty"`
 	EgressRules        []*models.SecurityGroupRule `json:"egress_rules,omitempty"`
+	Sidecars           []Sidecar                   `json:"sidecars,omitempty"`
+}
+
+// Sidecar is a process that runs beside the container's action (a desired
+// LRP's sidecar): its exit ends the instance. DiskMB and MemoryMB are part
+// of the container's own resources (decision 47).
+type Sidecar struct {
+	Action   *models.Action `json:"action"`
+	DiskMB   int            `json:"disk_mb"`
+	MemoryMB int            `json:"memory_mb"`
 }
 
 // ContainerRunResult is how a completed container ended.
@@ -172,6 +182,7 @@ func (c Container) Copy() Container {
 	out.Ports = append([]PortMapping(nil), c.Ports...)
 	out.Env = append([]EnvironmentVariable(nil), c.Env...)
 	out.CachedDependencies = append([]CachedDependency(nil), c.CachedDependencies...)
+	out.Sidecars = append([]Sidecar(nil), c.Sidecars...)
 	return out
 }
 

@@ -50,6 +50,15 @@ var _ = Describe("the wire format (spec cell §3.1, §3.2)", func() {
 		Expect(keys(executor.ExecutorResources{})).To(ConsistOf("memory_mb", "disk_mb", "containers"))
 	})
 
+	It("carries a desired LRP's sidecars as `sidecars` [{action, disk_mb, memory_mb}] (spec cell §3.1)", func() {
+		c := executor.Container{RunInfo: executor.RunInfo{Sidecars: []executor.Sidecar{{DiskMB: 1, MemoryMB: 2}}}}
+		Expect(keys(c)).To(ContainElement("sidecars"))
+		Expect(keys(c.Sidecars[0])).To(ConsistOf("action", "disk_mb", "memory_mb"))
+		copied := c.Copy()
+		copied.Sidecars[0].MemoryMB = 9
+		Expect(c.Sidecars[0].MemoryMB).To(Equal(2), "Copy does not share the sidecars")
+	})
+
 	It("gives allocation requests and failures the spec's keys", func() {
 		req := executor.AllocationRequest{Guid: "g", GenerateLogMetrics: true}
 		Expect(keys(req)).To(ConsistOf("Guid", "memory_mb", "disk_mb", "max_pids", "Tags", "GenerateLogMetrics"))

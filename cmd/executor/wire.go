@@ -113,14 +113,24 @@ func (b stepsBuilder) StepsRunner(logger *slog.Logger, c executor.Container, gc 
 	if err != nil {
 		return nil, err
 	}
-	return ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
+	run := ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
 		err := runner.Run(signals, ready)
 		streamer.Flush()
 		if err != nil {
 			return errors.New(transformer.FailureReason(err))
 		}
 		return nil
-	}), nil
+	})
+	if r, ok := runner.(transformer.ReadinessReporter); ok {
+		return readinessRunner{run, r}, nil
+	}
+	return run, nil
+}
+
+// readinessRunner keeps the tree's readiness reports visible to the depot.
+type readinessRunner struct {
+	ifrit.RunFunc
+	transformer.ReadinessReporter
 }
 
 // appLog writes the cell's lifecycle lines to the container's app log.

@@ -32,6 +32,14 @@ type StepsBuilder interface {
 	StepsRunner(logger *slog.Logger, c executor.Container, gc garden.Container) (ifrit.Runner, error)
 }
 
+// ReadinessReporter is a steps runner that reports readiness checks: it
+// delivers each change of readiness, which the depot shows as the
+// container's routable flag (re-emitting container_running). A nil channel
+// (or a runner that is no ReadinessReporter) means no readiness checks.
+type ReadinessReporter interface {
+	Readiness() <-chan bool
+}
+
 // AppLog writes the cell's own lifecycle lines to a container's app log
 // (spec cell §3.3).
 type AppLog interface {
@@ -233,7 +241,14 @@ func (d *Depot) RunContainer(logger *slog.Logger, req executor.RunRequest) error
 	if req.Action == nil {
 		return executor.ErrStepsInvalid
 	}
-	for _, a := range []*models.Action{req.Action, req.Setup, req.Monitor} {
+	actions := []*models.Action{req.Action, req.Setup, req.Monitor}
+	for _, sc := range req.Sidecars {
+		if sc.Action == nil {
+			return executor.ErrStepsInvalid
+		}
+		actions = append(actions, sc.Action)
+	}
+	for _, a := range actions {
 		if a == nil {
 			continue
 		}
@@ -295,22 +310,55 @@ func (d *Depot) createAndRun(logger *slog.Logger, guid string) {
 		process.Signal(os.Kill)
 		return
 	}
-	d.watch(logger, guid, process)
+	var readiness <-chan bool
+	if r, ok := runner.(ReadinessReporter); ok {
+		readiness = r.Readiness()
+	}
+	d.watch(logger, guid, process, readiness)
 }
 
 // watch moves the container to running when its steps are ready and to
-// completed when they end.
-func (d *Depot) watch(logger *slog.Logger, guid string, process ifrit.Process) {
-	select {
-	case <-process.Ready():
-		if c, ok := d.transition(guid, executor.StateRunning, func(c *executor.Container) { c.Routable = true }); ok {
-			d.hub.Emit(executor.Event{Type: executor.EventTypeContainerRunning, Container: c})
+// completed when they end. Without readiness checks a running container is
+// routable; with them, it is routable while they pass, and each change
+// re-emits container_running (spec cell §3.1, §3.3 step 4.2).
+func (d *Depot) watch(logger *slog.Logger, guid string, process ifrit.Process, readiness <-chan bool) {
+	routable := readiness == nil
+	ready := process.Ready()
+	running := false
+	for {
+		select {
+		case <-ready:
+			ready, running = nil, true
+			if c, ok := d.transition(guid, executor.StateRunning, func(c *executor.Container) { c.Routable = routable }); ok {
+				d.hub.Emit(executor.Event{Type: executor.EventTypeContainerRunning, Container: c})
+			}
+		case r := <-readiness:
+			routable = r
+			if !running {
+				continue
+			}
+			if c, ok := d.setRoutable(guid, r); ok {
+				logger.Info("readiness-changed", "routable", r)
+				d.hub.Emit(executor.Event{Type: executor.EventTypeContainerRunning, Container: c})
+			}
+		case err := <-process.Wait():
+			d.finish(logger, guid, err)
+			return
 		}
-		err := <-process.Wait()
-		d.finish(logger, guid, err)
-	case err := <-process.Wait():
-		d.finish(logger, guid, err)
 	}
+}
+
+// setRoutable changes a running container's routable flag and returns the
+// new copy; false when it is not running or already so.
+func (d *Depot) setRoutable(guid string, routable bool) (executor.Container, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.containers[guid]
+	if !ok || e.c.State != executor.StateRunning || e.c.Routable == routable {
+		return executor.Container{}, false
+	}
+	e.c.Routable = routable
+	return e.c.Copy(), true
 }
 
 func (d *Depot) finish(logger *slog.Logger, guid string, err error) {

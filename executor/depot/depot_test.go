@@ -49,6 +49,14 @@ func (s *controlledSteps) Run(signals <-chan os.Signal, ready chan<- struct{}) e
 	}
 }
 
+// readinessSteps are controlledSteps with readiness checks.
+type readinessSteps struct {
+	*controlledSteps
+	readiness chan bool
+}
+
+func (r readinessSteps) Readiness() <-chan bool { return r.readiness }
+
 var _ = Describe("Depot", func() {
 	var (
 		clk          *fakeclock.FakeClock
@@ -155,8 +163,9 @@ var _ = Describe("Depot", func() {
 			GinkgoHelper()
 			Expect(d.RunContainer(logger, executor.RunRequest{Guid: "g1", Tags: executor.Tags{"domain": "cf"}, RunInfo: executor.RunInfo{
 				RootFSPath: "/rootfs", CPUWeight: 50, Action: runAction, Privileged: true,
-				Ports:       []executor.PortMapping{{ContainerPort: 8080}, {ContainerPort: 8080}},
-				Env:         []executor.EnvironmentVariable{{Name: "A", Value: "1"}},
+				Ports: []executor.PortMapping{{ContainerPort: 8080}, {ContainerPort: 8080}},
+				Env: []executor.EnvironmentVariable{{Name: "A", Value: "1"}, {Name: "INSTANCE_INDEX", Value: "2"},
+					{Name: "INSTANCE_INDEX", Value: "lrp's own"}},
 				LogConfig:   executor.LogConfig{Guid: "log-guid", Index: 2, SourceName: "CELL"},
 				EgressRules: []*models.SecurityGroupRule{{Protocol: "tcp", Destinations: []string{"10.0.0.0/24"}, Ports: []uint32{80}}},
 			}})).To(Succeed())
@@ -169,7 +178,7 @@ var _ = Describe("Depot", func() {
 			Expect(spec.Handle).To(Equal("g1"))
 			Expect(spec.Image.URI).To(Equal("/rootfs"))
 			Expect(spec.Privileged).To(BeTrue())
-			Expect(spec.Env).To(Equal([]string{"A=1"}))
+			Expect(spec.Env).To(Equal([]string{"A=1", "INSTANCE_INDEX=lrp's own"}), "the LRP's env overrides the rep's, each name once")
 			Expect(spec.Limits.Memory.LimitInBytes).To(BeEquivalentTo(256 << 20))
 			Expect(spec.Limits.Disk.ByteHard).To(BeEquivalentTo(512 << 20))
 			Expect(spec.Limits.Disk.InodeHard).To(BeEquivalentTo(200000))
@@ -204,6 +213,75 @@ var _ = Describe("Depot", func() {
 			e = nextEvent()
 			Expect(e.Type).To(Equal(executor.EventTypeContainerComplete))
 			Expect(e.Container.RunResult).To(Equal(executor.ContainerRunResult{Failed: true, FailureReason: "Exited with status 1"}))
+		})
+
+		It("is routable once running when there are no readiness checks", func() {
+			run()
+			Eventually(steps.StepsRunnerCallCount).Should(Equal(1))
+			close(tree.ready)
+			e := nextEvent()
+			Expect(e.Container.Routable).To(BeTrue())
+			tree.exit <- nil
+			nextEvent()
+		})
+
+		It("is routable once running when the runner reports no readiness channel", func() {
+			rs := readinessSteps{newControlledSteps(), nil}
+			steps.StepsRunnerReturns(rs, nil)
+			run()
+			Eventually(steps.StepsRunnerCallCount).Should(Equal(1))
+			close(rs.ready)
+			Expect(nextEvent().Container.Routable).To(BeTrue())
+			rs.exit <- nil
+			nextEvent()
+		})
+
+		It("follows readiness checks: routable while they pass, each change re-emitting container_running", func() {
+			rs := readinessSteps{newControlledSteps(), make(chan bool, 1)}
+			steps.StepsRunnerReturns(rs, nil)
+			run()
+			Eventually(steps.StepsRunnerCallCount).Should(Equal(1))
+			close(rs.ready)
+			e := nextEvent()
+			Expect(e.Type).To(Equal(executor.EventTypeContainerRunning))
+			Expect(e.Container.Routable).To(BeFalse(), "not routable before the readiness checks pass")
+
+			rs.readiness <- true
+			e = nextEvent()
+			Expect(e.Type).To(Equal(executor.EventTypeContainerRunning))
+			Expect(e.Container.Routable).To(BeTrue())
+			c, err := d.GetContainer("g1")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.Routable).To(BeTrue())
+
+			rs.readiness <- false
+			e = nextEvent()
+			Expect(e.Type).To(Equal(executor.EventTypeContainerRunning))
+			Expect(e.Container.Routable).To(BeFalse())
+
+			rs.exit <- errors.New("Exited with status 1")
+			e = nextEvent()
+			Expect(e.Type).To(Equal(executor.EventTypeContainerComplete))
+			Expect(e.Container.Routable).To(BeFalse())
+		})
+
+		It("applies a readiness reported before the container is running once it is", func() {
+			rs := readinessSteps{newControlledSteps(), make(chan bool, 1)}
+			steps.StepsRunnerReturns(rs, nil)
+			run()
+			Eventually(steps.StepsRunnerCallCount).Should(Equal(1))
+			rs.readiness <- true
+			Eventually(rs.readiness).Should(BeEmpty())
+			close(rs.ready)
+			e := nextEvent()
+			Expect(e.Container.Routable).To(BeTrue())
+			rs.exit <- nil
+			nextEvent()
+		})
+
+		It("refuses sidecars without an action as invalid steps", func() {
+			Expect(d.RunContainer(logger, executor.RunRequest{Guid: "g1", RunInfo: executor.RunInfo{Action: runAction,
+				Sidecars: []executor.Sidecar{{MemoryMB: 1}}}})).To(MatchError(executor.ErrStepsInvalid))
 		})
 
 		It("completes successfully when the steps succeed", func() {

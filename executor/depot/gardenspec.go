@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"diego/executor"
+	"diego/executor/depot/steps"
 	"diego/garden"
 	"diego/models"
 )
@@ -24,6 +25,9 @@ func (d *Depot) gardenSpec(c executor.Container) (garden.ContainerSpec, error) {
 	for _, e := range c.Env {
 		env = append(env, e.Name+"="+e.Value)
 	}
+	// The rep lists its own variables before the LRP's: the LRP's win, and
+	// garden gets each name once (decision 46).
+	env = steps.MergeEnv(env)
 	logConfig, _ := json.Marshal(c.LogConfig)
 	spec := garden.ContainerSpec{
 		Handle:     c.Guid,

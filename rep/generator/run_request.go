@@ -78,6 +78,7 @@ func NewLRPRunRequest(desired *models.DesiredLRP, key *models.ActualLRPKey, inst
 			CheckDefinition:    desired.GetCheckDefinition(),
 			Env:                env,
 			EgressRules:        desired.GetEgressRules(),
+			Sidecars:           sidecars(desired.GetSidecars()),
 		},
 	}, nil
 }
@@ -140,6 +141,14 @@ func environment(vars []*models.EnvironmentVariable) []executor.EnvironmentVaria
 	var out []executor.EnvironmentVariable
 	for _, v := range vars {
 		out = append(out, executor.EnvironmentVariable{Name: v.GetName(), Value: v.GetValue()})
+	}
+	return out
+}
+
+func sidecars(in []*models.Sidecar) []executor.Sidecar {
+	var out []executor.Sidecar
+	for _, s := range in {
+		out = append(out, executor.Sidecar{Action: s.GetAction(), DiskMB: int(s.GetDiskMb()), MemoryMB: int(s.GetMemoryMb())})
 	}
 	return out
 }

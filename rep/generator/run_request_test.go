@@ -57,6 +57,8 @@ var _ = Describe("RunRequests", func() {
 					LogSource: "CACHE", ChecksumAlgorithm: "sha256", ChecksumValue: "abc",
 				}},
 				CheckDefinition: &models.CheckDefinition{LogSource: "HEALTH"},
+				Sidecars: []*models.Sidecar{{Action: models.WrapAction(&models.RunAction{Path: "/bin/side", User: "vcap"}),
+					DiskMb: 8, MemoryMb: 16}},
 			}
 		})
 
@@ -82,6 +84,7 @@ var _ = Describe("RunRequests", func() {
 			Expect(req.Action).To(BeIdenticalTo(desired.Action))
 			Expect(req.Monitor).To(BeIdenticalTo(desired.Monitor))
 			Expect(req.CheckDefinition).To(BeIdenticalTo(desired.CheckDefinition))
+			Expect(req.Sidecars).To(Equal([]executor.Sidecar{{Action: desired.Sidecars[0].Action, DiskMB: 8, MemoryMB: 16}}))
 			Expect(req.EgressRules).To(Equal(desired.EgressRules))
 			Expect(req.CachedDependencies).To(Equal([]executor.CachedDependency{{
 				Name: "buildpack", From: "http://x/bp.tgz", To: "/tmp/bp", CacheKey: "bp-key",

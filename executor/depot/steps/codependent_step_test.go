@@ -81,3 +81,66 @@ var _ = Describe("CodependentStep", func() {
 		})
 	})
 })
+
+var _ = Describe("CodependentStep for a long-running process (decision 44)", func() {
+	var action, monitor, sidecar *fakeStep
+	var p *process
+
+	Context("without CancelOthersOnExit (an action beside its monitor)", func() {
+		BeforeEach(func() {
+			action, monitor = newFakeStep(), newFakeStep()
+			p = run(steps.NewCodependentWith([]steps.Step{action, monitor}, steps.CodependentOptions{}))
+			Eventually(action.Started()).Should(BeClosed())
+			Eventually(monitor.Started()).Should(BeClosed())
+		})
+
+		It("keeps the monitor running when the action exits 0", func() {
+			action.Exit(nil)
+			Eventually(action.Exited()).Should(BeClosed())
+			Consistently(p.done, 50*time.Millisecond).ShouldNot(Receive())
+			Expect(monitor.Signals()).To(Equal(0))
+
+			By("ending, and interrupting nothing left, when the monitor then fails")
+			monitor.Exit(steps.NewEmittableError(nil, "Instance became unhealthy: refused"))
+			Eventually(p.done).Should(Receive(MatchError("Instance became unhealthy: refused")))
+		})
+
+		It("still ends everything when the action fails", func() {
+			action.Exit(steps.NewEmittableError(nil, "Exited with status 2"))
+			var err error
+			Eventually(p.done).Should(Receive(&err))
+			Expect(monitor.Signals()).To(Equal(1))
+			Expect(err).To(MatchError("Exited with status 2"))
+		})
+
+		It("is interrupted by a signal", func() {
+			p.Signal()
+			var err error
+			Eventually(p.done).Should(Receive(&err))
+			Expect(steps.IsInterrupted(err)).To(BeTrue())
+		})
+	})
+
+	Context("with CancelOthersOnExit (sidecars beside the action)", func() {
+		BeforeEach(func() {
+			action, monitor, sidecar = newFakeStep(), newFakeStep(), newFakeStep()
+			p = run(steps.NewCodependentWith([]steps.Step{action, sidecar, monitor}, steps.CodependentOptions{CancelOthersOnExit: true}))
+			Eventually(monitor.Started()).Should(BeClosed())
+		})
+
+		It("ends everything, successfully, when any member exits 0", func() {
+			sidecar.Exit(nil)
+			var err error
+			Eventually(p.done).Should(Receive(&err))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(action.Signals()).To(Equal(1))
+			Expect(monitor.Signals()).To(Equal(1))
+		})
+
+		It("fails with a member's failure", func() {
+			sidecar.Exit(steps.NewEmittableError(nil, "Exited with status 3"))
+			Eventually(p.done).Should(Receive(MatchError("Exited with status 3")))
+			Expect(action.Signals()).To(Equal(1))
+		})
+	})
+})

@@ -26,8 +26,8 @@ const (
 
 // RunConfig is what a run step needs besides its action.
 type RunConfig struct {
-	// Env follows the action's env: the CF_INSTANCE_* networking env
-	// (NetworkingEnv).
+	// Env is the CF_INSTANCE_* networking env (NetworkingEnv); the
+	// action's own env overrides it.
 	Env []string
 	// GracefulShutdownInterval is how long an interrupted process has
 	// between SIGTERM and SIGKILL; ExitTimeout how long it then has to go.
@@ -67,11 +67,12 @@ type exitResult struct {
 }
 
 func (s *runStep) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
-	var env []string
+	var actionEnv []string
 	for _, e := range s.action.GetEnv() {
-		env = append(env, e.GetName()+"="+e.GetValue())
+		actionEnv = append(actionEnv, e.GetName()+"="+e.GetValue())
 	}
-	env = append(env, s.cfg.Env...)
+	// The action's env wins over the networking env (decision 46).
+	env := MergeEnv(s.cfg.Env, actionEnv)
 	spec := garden.ProcessSpec{
 		Path: s.action.GetPath(),
 		Args: s.action.GetArgs(),
@@ -204,4 +205,24 @@ func NetworkingEnv(externalIP, internalIP string, ports []executor.PortMapping) 
 		"CF_INSTANCE_ADDR="+net.JoinHostPort(externalIP, first),
 		"CF_INSTANCE_PORTS="+string(encoded),
 	)
+}
+
+// MergeEnv merges NAME=value lists, later lists (and later entries) winning
+// over earlier ones, so that each name appears once, at the place it first
+// appeared (decision 46). An entry without "=" is a name with an empty value.
+func MergeEnv(levels ...[]string) []string {
+	var out []string
+	at := map[string]int{}
+	for _, level := range levels {
+		for _, kv := range level {
+			name, _, _ := strings.Cut(kv, "=")
+			if i, ok := at[name]; ok {
+				out[i] = kv
+				continue
+			}
+			at[name] = len(out)
+			out = append(out, kv)
+		}
+	}
+	return out
 }

@@ -63,7 +63,7 @@ var _ = Describe("RunStep", func() {
 
 	newStep := func() steps.Step { return steps.NewRun(container, action, streamer, discardLogger, cfg) }
 
-	It("spawns the process with the action's spec, the action env and then the networking env", func() {
+	It("spawns the process with the action's spec, the networking env and then the action env", func() {
 		p := run(newStep())
 		Eventually(p.ready).Should(BeClosed())
 		spec, _ := container.RunArgsForCall(0)
@@ -71,7 +71,7 @@ var _ = Describe("RunStep", func() {
 		Expect(spec.Args).To(Equal([]string{"-a", "b"}))
 		Expect(spec.Dir).To(Equal("/home/vcap"))
 		Expect(spec.User).To(Equal("vcap"))
-		Expect(spec.Env).To(Equal([]string{"FOO=bar", "CF_INSTANCE_IP=1.2.3.4"}))
+		Expect(spec.Env).To(Equal([]string{"CF_INSTANCE_IP=1.2.3.4", "FOO=bar"}))
 		Expect(*spec.Limits.Nofile).To(BeEquivalentTo(1024))
 		exitCh <- 0
 		Eventually(p.done).Should(Receive(BeNil()))
@@ -205,6 +205,28 @@ var _ = Describe("RunStep", func() {
 		Eventually(gardenPro.SignalCallCount).Should(Equal(1))
 		exitCh <- 143
 		Eventually(done).Should(Receive(MatchError(steps.ErrCancelled)))
+	})
+
+	It("lets the action's env override the networking env, each name once (decision 46)", func() {
+		action.Env = append(action.Env, &models.EnvironmentVariable{Name: "CF_INSTANCE_IP", Value: "mine"},
+			&models.EnvironmentVariable{Name: "FOO", Value: "again"})
+		p := run(newStep())
+		Eventually(p.ready).Should(BeClosed())
+		spec, _ := container.RunArgsForCall(0)
+		Expect(spec.Env).To(Equal([]string{"CF_INSTANCE_IP=mine", "FOO=again"}))
+		exitCh <- 0
+		Eventually(p.done).Should(Receive(BeNil()))
+	})
+
+	Describe("MergeEnv", func() {
+		It("keeps each name once, the later value winning, at its first place", func() {
+			Expect(steps.MergeEnv(
+				[]string{"A=container", "B=container", "A=container-again"},
+				[]string{"B=lrp", "C=lrp"},
+				[]string{"C=action", "D", "A=action"},
+			)).To(Equal([]string{"A=action", "B=lrp", "C=action", "D"}))
+			Expect(steps.MergeEnv()).To(BeEmpty())
+		})
 	})
 
 	Describe("NetworkingEnv", func() {

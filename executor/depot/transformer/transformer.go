@@ -1,13 +1,15 @@
 // Package transformer turns a container's actions into its step tree (spec
 // cell §3.6): serial(setup, long_running), where long_running is
-// codependent(action, monitor) when there is a monitor and the action
-// alone otherwise. One type switch over the actions builds every step.
+// codependent(action, sidecars, health checks) when anything runs beside
+// the action and the action alone otherwise. One type switch over the
+// actions builds every step.
 package transformer
 
 import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 	"unicode/utf8"
@@ -15,6 +17,7 @@ import (
 	"github.com/tedsuo/ifrit"
 	"google.golang.org/protobuf/proto"
 
+	"diego/cmd/healthcheck/check"
 	"diego/deploy/clock"
 	"diego/executor"
 	"diego/executor/depot/log_streamer"
@@ -147,13 +150,22 @@ func TruncateFailureReason(reason string) string {
 // logging to streamer (the container's log streamer, log_streamer.New from
 // its log_config).
 //
-// The runner closes ready when the tree is ready: when the monitor first
-// passes, or, without a monitor, as soon as the action's process has
-// started (after setup). It returns the tree's error: nil on success,
+// The tree is serial(setup, long_running). long_running is the action alone
+// when nothing runs beside it; otherwise it is codependent(action,
+// sidecars…, health) where health is the check_definition's checks when it
+// has any, else the monitor action (spec cell §3.6, §3.8; decisions 44, 45).
+// As in Diego, an action that exits 0 beside a monitor or checks does not
+// end the instance while the health checks keep passing; with sidecars, any
+// member's exit ends it.
+//
+// The runner closes ready when the tree is ready: when the health checks
+// (or the monitor) first pass, or, without them, as soon as the processes
+// have started (after setup). It returns the tree's error: nil on success,
 // otherwise the error whose text (FailureReason) is the failure_reason. A
 // signal interrupts the tree; the runner then returns once every process
 // has stopped, with an error for which IsInterrupted holds (or nil, or a
-// real failure that happened on the way down).
+// real failure that happened on the way down). The runner is a
+// ReadinessReporter.
 //
 // An action that cannot be built is refused with an error wrapping
 // ErrInvalidAction.
@@ -168,10 +180,20 @@ func (t *Transformer) StepsRunner(logger *slog.Logger, container executor.Contai
 	if container.Action == nil {
 		return nil, fmt.Errorf("%w: the container has no run action", ErrInvalidAction)
 	}
-	for _, a := range []struct {
+	named := []struct {
 		name   string
 		action *models.Action
-	}{{"setup", container.Setup}, {"run", container.Action}, {"monitor", container.Monitor}} {
+	}{{"setup", container.Setup}, {"run", container.Action}, {"monitor", container.Monitor}}
+	for i, sc := range container.Sidecars {
+		if sc.Action == nil {
+			return nil, fmt.Errorf("%w: sidecar %d has no action", ErrInvalidAction, i)
+		}
+		named = append(named, struct {
+			name   string
+			action *models.Action
+		}{fmt.Sprintf("sidecar %d", i), sc.Action})
+	}
+	for _, a := range named {
 		if err := a.action.Validate(); err != nil {
 			return nil, fmt.Errorf("%w: %s action: %v", ErrInvalidAction, a.name, err)
 		}
@@ -180,11 +202,38 @@ func (t *Transformer) StepsRunner(logger *slog.Logger, container executor.Contai
 	b := &builder{t: t, logger: logger, gc: gc,
 		env: steps.NetworkingEnv(container.ExternalIP, container.InternalIP, container.Ports)}
 
-	tree, err := b.step(container.Action, streamer, false)
+	action, err := b.step(container.Action, streamer, false)
 	if err != nil {
 		return nil, err
 	}
-	if container.Monitor != nil {
+	members := []steps.Step{action}
+	for _, sc := range container.Sidecars {
+		sidecar, err := b.step(sc.Action, streamer, false)
+		if err != nil {
+			return nil, err
+		}
+		members = append(members, sidecar)
+	}
+
+	r := &runner{streamer: streamer, logger: logger}
+	liveness, readiness := t.checks(container)
+	healthCfg := steps.HealthCheckConfig{
+		Clock:           t.cfg.Clock,
+		StartTimeout:    time.Duration(container.StartTimeoutMs) * time.Millisecond,
+		StartupInterval: t.cfg.UnhealthyMonitoringInterval,
+		Limiter:         t.healthChecks,
+	}
+	healthStreamer := streamer.WithSource(checkLogSource(container.CheckDefinition))
+	switch {
+	case len(liveness) > 0 || len(readiness) > 0:
+		if len(liveness) > 0 {
+			members = append(members, steps.NewHealthCheck(liveness, streamer, healthStreamer, logger, healthCfg))
+		}
+		if len(readiness) > 0 {
+			r.readiness = make(chan bool, 1)
+			members = append(members, steps.NewReadiness(readiness, healthStreamer, logger, healthCfg, r.reportReadiness))
+		}
+	case container.Monitor != nil:
 		// Build one check now, so an unbuildable monitor is refused here
 		// rather than failing every check.
 		if _, err := b.step(container.Monitor, streamer, true); err != nil {
@@ -197,14 +246,18 @@ func (t *Transformer) StepsRunner(logger *slog.Logger, container executor.Contai
 			}
 			return check
 		}
-		monitor := steps.NewMonitor(newCheck, streamer, logger, steps.MonitorConfig{
+		members = append(members, steps.NewMonitor(newCheck, streamer, logger, steps.MonitorConfig{
 			Clock:             t.cfg.Clock,
 			StartTimeout:      time.Duration(container.StartTimeoutMs) * time.Millisecond,
 			HealthyInterval:   t.cfg.HealthyMonitoringInterval,
 			UnhealthyInterval: t.cfg.UnhealthyMonitoringInterval,
 			Limiter:           t.healthChecks,
-		})
-		tree = steps.NewCodependent([]steps.Step{tree, monitor})
+		}))
+	}
+
+	tree := action
+	if len(members) > 1 {
+		tree = steps.NewCodependentWith(members, steps.CodependentOptions{CancelOthersOnExit: len(container.Sidecars) > 0})
 	}
 	if container.Setup != nil {
 		setup, err := b.step(container.Setup, streamer, false)
@@ -213,14 +266,24 @@ func (t *Transformer) StepsRunner(logger *slog.Logger, container executor.Contai
 		}
 		tree = steps.NewSerial([]steps.Step{setup, tree})
 	}
-	return &runner{tree: tree, streamer: streamer, logger: logger}, nil
+	r.tree = tree
+	return r, nil
+}
+
+// ReadinessReporter is what StepsRunner's runner also is: Readiness
+// delivers the latest readiness each time it changes (false until the
+// readiness checks first pass); it is nil when the container has no
+// readiness checks.
+type ReadinessReporter interface {
+	Readiness() <-chan bool
 }
 
 // runner runs a container's tree.
 type runner struct {
-	tree     steps.Step
-	streamer log_streamer.LogStreamer
-	logger   *slog.Logger
+	tree      steps.Step
+	streamer  log_streamer.LogStreamer
+	logger    *slog.Logger
+	readiness chan bool
 }
 
 func (r *runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
@@ -229,6 +292,91 @@ func (r *runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	r.streamer.Flush()
 	r.logger.Info("steps.finished", "error", errText(err), "interrupted", IsInterrupted(err))
 	return err
+}
+
+// Readiness is the readiness channel (ReadinessReporter).
+func (r *runner) Readiness() <-chan bool { return r.readiness }
+
+// reportReadiness keeps only the latest value for a slow reader.
+func (r *runner) reportReadiness(ready bool) {
+	select {
+	case <-r.readiness:
+	default:
+	}
+	r.readiness <- ready
+}
+
+// DefaultCheckTimeout bounds one declarative check when the definition
+// gives no timeout (Diego's default).
+const DefaultCheckTimeout = time.Second
+
+// HealthLogSource is the checks' log source unless the definition names one.
+const HealthLogSource = "HEALTH"
+
+func checkLogSource(def *models.CheckDefinition) string {
+	if s := def.GetLogSource(); s != "" {
+		return s
+	}
+	return HealthLogSource
+}
+
+// checks turns the check_definition into the executor's probes: the
+// liveness (startup then liveness) checks and the readiness checks. A check
+// that is not exactly one of tcp and http with a port is skipped, as Diego
+// does.
+func (t *Transformer) checks(c executor.Container) (liveness, readiness []steps.Check) {
+	def := c.CheckDefinition
+	if def == nil {
+		return nil, nil
+	}
+	ip := net.ParseIP(c.InternalIP).To4()
+	convert := func(in []*models.Check) []steps.Check {
+		var out []steps.Check
+		for _, chk := range in {
+			if chk.Validate() != nil {
+				continue
+			}
+			var probe check.Checker
+			var timeoutMs, intervalMs uint64
+			if tcp := chk.GetTcpCheck(); tcp != nil {
+				probe.Port = int(tcp.GetPort())
+				timeoutMs, intervalMs = tcp.GetConnectTimeoutMs(), tcp.GetIntervalMs()
+			} else {
+				h := chk.GetHttpCheck()
+				probe.Port = int(h.GetPort())
+				probe.URI = h.GetPath()
+				if probe.URI == "" {
+					probe.URI = "/"
+				}
+				timeoutMs, intervalMs = h.GetRequestTimeoutMs(), h.GetIntervalMs()
+			}
+			probe.Network = "tcp"
+			probe.Timeout = DefaultCheckTimeout
+			if timeoutMs > 0 {
+				probe.Timeout = time.Duration(timeoutMs) * time.Millisecond
+			}
+			probe.IP = containerIP(ip)
+			interval := t.cfg.HealthyMonitoringInterval
+			if intervalMs > 0 {
+				interval = time.Duration(intervalMs) * time.Millisecond
+			}
+			out = append(out, steps.Check{Probe: probe, Interval: interval})
+		}
+		return out
+	}
+	return convert(def.GetChecks()), convert(def.GetReadinessChecks())
+}
+
+// containerIP is the address the checks dial: the container's own IPv4
+// address, which the healthcheck binary would find inside the container.
+func containerIP(ip net.IP) func() (net.IP, error) {
+	return func() (net.IP, error) {
+		if ip == nil {
+			return nil, &check.Error{Code: check.CodeNoInterface,
+				Message: "failed to find a suitable interface: the container has no IPv4 address"}
+		}
+		return ip, nil
+	}
 }
 
 func errText(err error) string {

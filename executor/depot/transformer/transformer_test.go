@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -72,12 +74,13 @@ type fakeGarden struct {
 	mu          sync.Mutex
 	specs       []garden.ProcessSpec
 	appExit     chan int
+	sidecarExit chan int
 	checkStatus atomic.Int32
 	appSignals  atomic.Int32
 }
 
 func newFakeGarden() *fakeGarden {
-	g := &fakeGarden{FakeContainer: new(gardenfakes.FakeContainer), appExit: make(chan int, 1)}
+	g := &fakeGarden{FakeContainer: new(gardenfakes.FakeContainer), appExit: make(chan int, 1), sidecarExit: make(chan int, 1)}
 	g.RunStub = g.run
 	return g
 }
@@ -88,8 +91,11 @@ func (g *fakeGarden) run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.
 	g.mu.Unlock()
 	p := new(gardenfakes.FakeProcess)
 	switch spec.Path {
-	case "/bin/app":
+	case "/bin/app", "/bin/sidecar":
 		shared, own := g.appExit, make(chan int, 1)
+		if spec.Path == "/bin/sidecar" {
+			shared = g.sidecarExit
+		}
 		p.SignalStub = func(garden.Signal) error {
 			g.appSignals.Add(1)
 			select {
@@ -232,18 +238,18 @@ var _ = Describe("Transformer", func() {
 			Expect(emitter.Messages()).To(ContainElement("Exit status 0"))
 		})
 
-		It("gives the process the action env and then the networking env", func() {
+		It("gives the process the networking env and then the action env, the action's winning (decision 46)", func() {
 			container.Action = models.WrapAction(&models.RunAction{Path: "/bin/app", User: "vcap",
-				Env: []*models.EnvironmentVariable{{Name: "PORT", Value: "8080"}}})
+				Env: []*models.EnvironmentVariable{{Name: "PORT", Value: "8080"}, {Name: "CF_INSTANCE_ADDR", Value: "mine"}}})
 			s := start()
 			Eventually(s.ready).Should(BeClosed())
 			Expect(gc.Spec("/bin/app").Env).To(Equal([]string{
-				"PORT=8080",
 				"CF_INSTANCE_IP=10.0.0.1",
 				"CF_INSTANCE_INTERNAL_IP=10.254.0.2",
 				"CF_INSTANCE_PORT=61001",
-				"CF_INSTANCE_ADDR=10.0.0.1:61001",
+				"CF_INSTANCE_ADDR=mine",
 				`CF_INSTANCE_PORTS=[{"external":61001,"internal":8080}]`,
+				"PORT=8080",
 			}))
 			gc.appExit <- 0
 			Eventually(s.done).Should(Receive(BeNil()))
@@ -357,13 +363,32 @@ var _ = Describe("Transformer", func() {
 			Expect(emitter.Messages()).To(ContainElement("Failed after 1s: startup health check never passed."))
 		})
 
-		It("fails with 'Codependent step exited' when the action exits by itself", func() {
+		It("keeps the instance while the monitor passes when the action exits 0 (decision 44)", func() {
+			gc.checkStatus.Store(0)
 			s := start()
-			Eventually(gc.Paths).Should(ContainElement("/bin/app"))
+			tick(unhealthy)
+			Eventually(s.ready).Should(BeClosed())
 			gc.appExit <- 0
+			Eventually(emitter.Messages).Should(ContainElement("Exit status 0"))
+			tick(healthy)
+			tick(healthy)
+			Consistently(s.done, 50*time.Millisecond).ShouldNot(Receive())
+
+			By("ending when the monitor then fails")
+			gc.checkStatus.Store(4)
+			tick(healthy)
 			var err error
 			Eventually(s.done).Should(Receive(&err))
-			Expect(transformer.FailureReason(err)).To(Equal("Codependent step exited"))
+			Expect(transformer.FailureReason(err)).To(Equal("Instance became unhealthy: failed to make TCP connection to 10.254.0.2:8080: connection refused"))
+		})
+
+		It("still ends when the action fails", func() {
+			s := start()
+			Eventually(gc.Paths).Should(ContainElement("/bin/app"))
+			gc.appExit <- 3
+			var err error
+			Eventually(s.done).Should(Receive(&err))
+			Expect(transformer.FailureReason(err)).To(Equal("Exited with status 3"))
 			Expect(transformer.IsInterrupted(err)).To(BeFalse())
 		})
 
@@ -387,6 +412,218 @@ var _ = Describe("Transformer", func() {
 			var err error
 			Eventually(s.done).Should(Receive(&err))
 			Expect(transformer.FailureReason(err)).To(Equal("Instance never healthy after 500ms: failed to make TCP connection to 10.254.0.2:8080: connection refused"))
+		})
+	})
+
+	Context("with sidecars (decision 47)", func() {
+		BeforeEach(func() {
+			container.Sidecars = []executor.Sidecar{{Action: runAction("/bin/sidecar"), MemoryMB: 16, DiskMB: 8}}
+		})
+
+		It("runs each sidecar beside the action, with the same networking env", func() {
+			s := start()
+			Eventually(s.ready).Should(BeClosed())
+			Expect(gc.Paths()).To(ConsistOf("/bin/app", "/bin/sidecar"))
+			Expect(gc.Spec("/bin/sidecar").Env).To(ContainElement("CF_INSTANCE_PORT=61001"))
+			s.signals <- os.Interrupt
+			Eventually(s.done).Should(Receive())
+		})
+
+		It("ends the instance with the sidecar's failure, stopping the action", func() {
+			s := start()
+			Eventually(s.ready).Should(BeClosed())
+			gc.sidecarExit <- 1
+			var err error
+			Eventually(s.done).Should(Receive(&err))
+			Expect(transformer.FailureReason(err)).To(Equal("Exited with status 1"))
+			Expect(gc.appSignals.Load()).To(BeEquivalentTo(1))
+		})
+
+		It("ends the instance when the sidecar exits 0", func() {
+			s := start()
+			Eventually(s.ready).Should(BeClosed())
+			gc.sidecarExit <- 0
+			Eventually(s.done).Should(Receive(BeNil()))
+			Expect(gc.appSignals.Load()).To(BeEquivalentTo(1))
+		})
+
+		It("refuses a sidecar without a valid action", func() {
+			container.Sidecars = []executor.Sidecar{{}}
+			_, err := transformer.New(cfg).StepsRunner(logger, container, gc, streamer)
+			Expect(err).To(MatchError(executor.ErrStepsInvalid))
+			container.Sidecars = []executor.Sidecar{{Action: &models.Action{}}}
+			_, err = transformer.New(cfg).StepsRunner(logger, container, gc, streamer)
+			Expect(err).To(MatchError(executor.ErrStepsInvalid))
+		})
+	})
+
+	Context("with a check_definition (decision 45)", func() {
+		var listener net.Listener
+		var port uint32
+
+		listen := func() {
+			GinkgoHelper()
+			var err error
+			listener, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			Expect(err).NotTo(HaveOccurred())
+			go func() {
+				for {
+					c, err := listener.Accept()
+					if err != nil {
+						return
+					}
+					c.Close()
+				}
+			}()
+		}
+
+		BeforeEach(func() {
+			// A free port, closed again: the check finds nothing there yet.
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			Expect(err).NotTo(HaveOccurred())
+			port = uint32(l.Addr().(*net.TCPAddr).Port)
+			l.Close()
+			container.InternalIP = "127.0.0.1"
+			container.Monitor = models.WrapAction(&models.RunAction{Path: "/bin/check", User: "vcap"})
+			container.CheckDefinition = &models.CheckDefinition{Checks: []*models.Check{
+				{TcpCheck: &models.TCPCheck{Port: port, IntervalMs: 10000}},
+			}}
+		})
+
+		AfterEach(func() {
+			if listener != nil {
+				listener.Close()
+				listener = nil
+			}
+		})
+
+		It("runs the checks in place of the monitor, ready once they pass, and crashes at the first liveness failure", func() {
+			s := start()
+			// The first check fails at once; the next waits an interval.
+			Eventually(fakeClock.WatcherCount).Should(Equal(1))
+			Consistently(s.ready, 20*time.Millisecond).ShouldNot(BeClosed())
+
+			listen()
+			Eventually(fakeClock.WatcherCount).Should(Equal(1))
+			fakeClock.Increment(unhealthy)
+			Eventually(s.ready).Should(BeClosed())
+			Expect(emitter.Messages()).To(ContainElements("Starting health monitoring of container", "Container became healthy"))
+
+			By("keeping the instance when the action exits 0 while the checks pass")
+			gc.appExit <- 0
+			Eventually(emitter.Messages).Should(ContainElement("Exit status 0"))
+			Eventually(fakeClock.WatcherCount).Should(Equal(1))
+			fakeClock.Increment(10 * time.Second)
+			Consistently(s.done, 50*time.Millisecond).ShouldNot(Receive())
+
+			listener.Close()
+			Eventually(fakeClock.WatcherCount).Should(Equal(1))
+			fakeClock.Increment(10 * time.Second)
+			var err error
+			Eventually(s.done).Should(Receive(&err))
+			Expect(transformer.FailureReason(err)).To(HavePrefix(fmt.Sprintf("Instance became unhealthy: failed to make TCP connection to 127.0.0.1:%d", port)))
+			Expect(emitter.Messages()).To(ContainElement("Container became unhealthy"))
+			Expect(gc.Paths()).NotTo(ContainElement("/bin/check"), "the monitor action does not run")
+		})
+
+		It("fails when the checks never pass within start_timeout_ms", func() {
+			container.StartTimeoutMs = 1000
+			s := start()
+			for range 2 {
+				Eventually(fakeClock.WatcherCount).Should(Equal(1))
+				fakeClock.Increment(unhealthy)
+			}
+			var err error
+			Eventually(s.done).Should(Receive(&err))
+			Expect(transformer.FailureReason(err)).To(HavePrefix(fmt.Sprintf("Instance never healthy after 1s: failed to make TCP connection to 127.0.0.1:%d", port)))
+		})
+
+		It("checks HTTP with the path (default /), passing only on 200, under the definition's log source", func() {
+			var status atomic.Int32
+			status.Store(503)
+			var paths sync.Map
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				paths.Store(r.URL.Path, r.Header.Get("User-Agent"))
+				w.WriteHeader(int(status.Load()))
+			})}
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			Expect(err).NotTo(HaveOccurred())
+			go srv.Serve(l)
+			DeferCleanup(srv.Close)
+			httpPort := uint32(l.Addr().(*net.TCPAddr).Port)
+			container.CheckDefinition = &models.CheckDefinition{LogSource: "HC", Checks: []*models.Check{
+				{HttpCheck: &models.HTTPCheck{Port: httpPort, Path: "/health"}},
+				{HttpCheck: &models.HTTPCheck{Port: httpPort}},
+			}}
+			container.StartTimeoutMs = 500
+			s := start()
+			Eventually(func() bool { _, ok := paths.Load("/health"); return ok }).Should(BeTrue())
+			Eventually(fakeClock.WatcherCount).Should(Equal(1))
+			fakeClock.Increment(unhealthy)
+			Eventually(s.done).Should(Receive(&err))
+			Expect(transformer.FailureReason(err)).To(MatchRegexp(
+				`^Instance never healthy after 500ms: failed to make HTTP request to http://127.0.0.1:%d/(health)?: received status code 503 in \d+ms$`, httpPort))
+			Expect(emitter.Lines()).To(ContainElement(WithTransform(func(l logLine) string { return l.Source }, Equal("HC"))))
+
+			container.StartTimeoutMs = 0
+			s = start()
+			Eventually(fakeClock.WatcherCount).Should(Equal(1))
+			status.Store(200)
+			Eventually(fakeClock.WatcherCount).Should(Equal(1))
+			fakeClock.Increment(unhealthy)
+			Eventually(s.ready).Should(BeClosed())
+			ua, ok := paths.Load("/health")
+			Expect(ok).To(BeTrue())
+			Expect(ua).To(Equal("diego-healthcheck"))
+			_, ok = paths.Load("/")
+			Expect(ok).To(BeTrue())
+			s.signals <- os.Interrupt
+			Eventually(s.done).Should(Receive())
+		})
+
+		It("reports readiness from the readiness checks, without gating the running state", func() {
+			container.CheckDefinition = &models.CheckDefinition{ReadinessChecks: []*models.Check{
+				{TcpCheck: &models.TCPCheck{Port: port, IntervalMs: 5000}},
+			}}
+			r, err := transformer.New(cfg).StepsRunner(logger, container, gc, streamer)
+			Expect(err).NotTo(HaveOccurred())
+			reporter, ok := r.(transformer.ReadinessReporter)
+			Expect(ok).To(BeTrue())
+			s := &started{signals: make(chan os.Signal, 1), ready: make(chan struct{}), done: make(chan error, 1)}
+			go func() { s.done <- r.Run(s.signals, s.ready) }()
+			Eventually(s.ready).Should(BeClosed())
+			Consistently(reporter.Readiness(), 20*time.Millisecond).ShouldNot(Receive())
+
+			listen()
+			Eventually(fakeClock.WatcherCount).Should(Equal(1))
+			fakeClock.Increment(unhealthy)
+			Eventually(reporter.Readiness()).Should(Receive(BeTrue()))
+
+			listener.Close()
+			Eventually(fakeClock.WatcherCount).Should(Equal(1))
+			fakeClock.Increment(5 * time.Second)
+			Eventually(reporter.Readiness()).Should(Receive(BeFalse()))
+			Consistently(s.done, 20*time.Millisecond).ShouldNot(Receive())
+			s.signals <- os.Interrupt
+			Eventually(s.done).Should(Receive())
+		})
+
+		It("has no readiness channel without readiness checks", func() {
+			r, err := transformer.New(cfg).StepsRunner(logger, container, gc, streamer)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(r.(transformer.ReadinessReporter).Readiness()).To(BeNil())
+		})
+
+		It("uses the monitor when the definition has no valid check", func() {
+			container.CheckDefinition = &models.CheckDefinition{Checks: []*models.Check{{TcpCheck: &models.TCPCheck{}}}}
+			gc.checkStatus.Store(0)
+			s := start()
+			Eventually(fakeClock.WatcherCount).Should(Equal(1))
+			fakeClock.Increment(unhealthy)
+			Eventually(s.ready).Should(BeClosed())
+			Expect(gc.Paths()).To(ContainElement("/bin/check"))
+			s.signals <- os.Interrupt
+			Eventually(s.done).Should(Receive())
 		})
 	})
 
