@@ -195,6 +195,23 @@ got=$(egress_task egress-allowed $target "$rule")
 echo "$got"
 [ "$got" = REACHED ] || fail "the egress rule did not open $target"
 
+# A modern desired LRP through the BBS (the 2015 receptor API has no
+# check_definition): its server listens after 5 s, and the declarative tcp
+# check keeps it out of RUNNING until then.
+step "$DIEGO desire-lrp deploy/examples/lrp-check.json (through the BBS, with the settings of $STATE_DIR/env.sh)"
+[ -f "$STATE_DIR/env.sh" ] || fail "$STATE_DIR/env.sh is missing: set STATE_DIR to the launcher's state dir"
+$DIEGO delete-lrp checked-lrp >/dev/null 2>&1 || true
+wait_for "$TIMEOUT" "the old checked-lrp instance to go" \
+	bash -c "[ \"\$($DIEGO --json actual-lrps checked-lrp | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 0 ]"
+(. "$STATE_DIR/env.sh" && $DIEGO desire-lrp deploy/examples/lrp-check.json)
+desired_at=$SECONDS
+wait_for "$TIMEOUT" "checked-lrp to be CLAIMED" bash -c "[ \"\$($DIEGO --json actual-lrps checked-lrp | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[0][\"state\"] if d else \"\")')\" = CLAIMED ]"
+wait_for "$TIMEOUT" "checked-lrp to be RUNNING" bash -c "[ \"\$($DIEGO --json actual-lrps checked-lrp | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[0][\"state\"] if d else \"\")')\" = RUNNING ]"
+took=$((SECONDS - desired_at))
+echo "checked-lrp RUNNING ${took}s after it was desired (its server listens after 5 s)"
+[ "$took" -ge 5 ] || fail "checked-lrp was RUNNING before its check could pass"
+$DIEGO delete-lrp checked-lrp
+
 step "what $DIEGO events saw"
 sleep 1
 kill "$EVENTS_PID" 2>/dev/null || true

@@ -53,6 +53,9 @@ func start(name string, cfg map[string]any, ready string) {
 	Eventually(s.Out, 20*time.Second).Should(gbytes.Say(ready))
 }
 
+// bbsURL is the plain-HTTP BBS of the last startStack, for desire-lrp.
+var bbsURL string
+
 // startStack runs etcd, a BBS and a receptor with basic auth, returning the
 // receptor URL.
 func startStack() string {
@@ -63,6 +66,7 @@ func startStack() string {
 	bbs := ports.Addr()
 	start("bbs", map[string]any{"listen_addr": bbs, "health_address": ports.Addr(),
 		"etcd": map[string]any{"endpoints": []string{etcd.ClientURL()}}}, `"msg":"ready"`)
+	bbsURL = "http://" + bbs
 	receptor := ports.Addr()
 	start("receptor", map[string]any{"listen_addr": receptor, "bbs_address": "http://" + bbs,
 		"username": "user", "password": "secret"}, `"msg":"ready"`)
