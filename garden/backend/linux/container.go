@@ -540,7 +540,7 @@ func (c *container) StreamIn(spec garden.StreamInSpec) error {
 		return fmt.Errorf("stream in: %w", err)
 	}
 	if status != 0 {
-		return fmt.Errorf("stream in to %s: %s", spec.Path, stderr.String())
+		return streamInError(status, stderr.String())
 	}
 	return nil
 }
