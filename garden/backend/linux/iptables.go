@@ -56,7 +56,7 @@ func (n *networker) instanceRules(handle string, cn containerNetwork) string {
 	fmt.Fprintf(&b, "-A %s -g %s %s\n", inst, n.chain("default"), c)
 	fmt.Fprintf(&b, "-A %s-log -j LOG --log-prefix %q %s\n", inst, logPrefix+" ", c)
 	fmt.Fprintf(&b, "-A %s-log -j RETURN %s\n", inst, c)
-	fmt.Fprintf(&b, "-I %s 2 -i %s -s %s -g %s %s\n", n.chain("forward"), cn.hostIface(), cn.ContainerIP, inst, c)
+	fmt.Fprintf(&b, "-I %s 1 -i %s -s %s -g %s %s\n", n.chain("forward"), cn.hostIface(), cn.ContainerIP, inst, c)
 	b.WriteString("COMMIT\n")
 	return b.String()
 }
@@ -222,7 +222,7 @@ func (n *networker) restoreRules(rules string) error {
 // chains, which setUpHost flushed.
 func (n *networker) reloadRules(handle string, cn containerNetwork) string {
 	inst, c := n.instanceChain(cn.ID), comment(handle)
-	return fmt.Sprintf("*nat\n-A %s -j %s %s\n-A %s -s %s ! -d %s -j MASQUERADE %s\nCOMMIT\n*filter\n-I %s 2 -i %s -s %s -g %s %s\nCOMMIT\n",
+	return fmt.Sprintf("*nat\n-A %s -j %s %s\n-A %s -s %s ! -d %s -j MASQUERADE %s\nCOMMIT\n*filter\n-I %s 1 -i %s -s %s -g %s %s\nCOMMIT\n",
 		n.chain("prerouting"), inst, c, n.chain("postrouting"), cn.Subnet, cn.Subnet, c,
 		n.chain("forward"), cn.hostIface(), cn.ContainerIP, inst, c)
 }

@@ -321,7 +321,7 @@ COMMIT
 -A w-b-instance-0afc0004 -g w-b-default -m comment --comment "my-handle"
 -A w-b-instance-0afc0004-log -j LOG --log-prefix "my-handle " -m comment --comment "my-handle"
 -A w-b-instance-0afc0004-log -j RETURN -m comment --comment "my-handle"
--I w-b-forward 2 -i wb0afc0004-0 -s 10.252.0.6 -g w-b-instance-0afc0004 -m comment --comment "my-handle"
+-I w-b-forward 1 -i wb0afc0004-0 -s 10.252.0.6 -g w-b-instance-0afc0004 -m comment --comment "my-handle"
 COMMIT
 `))
 		})
@@ -337,7 +337,7 @@ COMMIT
 -A w-b-postrouting -s 10.252.0.4/30 ! -d 10.252.0.4/30 -j MASQUERADE -m comment --comment "my-handle"
 COMMIT
 *filter
--I w-b-forward 2 -i wb0afc0004-0 -s 10.252.0.6 -g w-b-instance-0afc0004 -m comment --comment "my-handle"
+-I w-b-forward 1 -i wb0afc0004-0 -s 10.252.0.6 -g w-b-instance-0afc0004 -m comment --comment "my-handle"
 COMMIT
 `))
 			// Each global-chain line of reloadRules is one of instanceRules'.
