@@ -86,6 +86,27 @@ var _ = Describe("disk limits", func() {
 		Expect(m.DiskStat.ExclusiveInodesUsed).To(BeNumerically("<=", 2000))
 	})
 
+	It("takes the executor's limits: a small byte_hard plus the image, scope total, inode_hard 200000", func() {
+		image, err := g.client.Create(garden.ContainerSpec{})
+		Expect(err).NotTo(HaveOccurred())
+		m, err := image.Metrics()
+		Expect(err).NotTo(HaveOccurred())
+		imageBytes := m.DiskStat.TotalBytesUsed - m.DiskStat.ExclusiveBytesUsed
+
+		c, err := g.client.Create(garden.ContainerSpec{Limits: garden.Limits{Disk: garden.DiskLimits{
+			ByteHard: 16*mb + imageBytes, InodeHard: 200000, Scope: garden.DiskLimitScopeTotal}}})
+		Expect(err).NotTo(HaveOccurred())
+		m, err = c.Metrics()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(m.DiskStat.ExclusiveBytesUsed).To(BeNumerically("<", mb), "a new container has written next to nothing")
+		Expect(m.DiskStat.ExclusiveInodesUsed).To(BeNumerically("<", 10))
+
+		Expect(sh(c, "dd if=/dev/zero of=/tmp/fits bs=1M count=12 && echo ok").stdout).To(Equal("ok\n"))
+		r := sh(c, "dd if=/dev/zero of=/tmp/more bs=1M count=8")
+		Expect(r.status).NotTo(BeZero())
+		Expect(r.stderr).To(ContainSubstring("No space left on device"))
+	})
+
 	It("keeps a container without a limit on plain directories", func() {
 		c, err := g.client.Create(garden.ContainerSpec{Handle: "disk-free"})
 		Expect(err).NotTo(HaveOccurred())

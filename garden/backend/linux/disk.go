@@ -41,6 +41,10 @@ const (
 type diskInfo struct {
 	RootFS  string `json:"rootfs"`
 	Limited bool   `json:"limited"`
+	// The limited filesystem's own blocks and inodes when it was new
+	// (inode tables, root, lost+found): not the container's usage.
+	BaseBytes  uint64 `json:"base_bytes,omitempty"`
+	BaseInodes uint64 `json:"base_inodes,omitempty"`
 }
 
 // imageSizes caches each rootfs directory's size: usage for scope total
@@ -120,9 +124,11 @@ func prepareLayers(dir, rootfs string, readOnly bool, limits garden.DiskLimits) 
 		}
 		bytes = st.Bavail * uint64(st.Bsize)
 	}
-	if err := mountLimitedDisk(filepath.Join(dir, diskDirName), bytes, inodes); err != nil {
+	mountPoint := filepath.Join(dir, diskDirName)
+	if err := mountLimitedDisk(mountPoint, bytes, inodes); err != nil {
 		return err
 	}
+	info.BaseBytes, info.BaseInodes = fsUsage(mountPoint)
 	for _, d := range []string{upperDirName, workDirName} {
 		if err := os.Mkdir(filepath.Join(dir, diskDirName, d), 0o755); err != nil {
 			return fmt.Errorf("creating the limited %s directory: %w", d, err)
@@ -138,14 +144,27 @@ func prepareLayers(dir, rootfs string, readOnly bool, limits garden.DiskLimits) 
 // minDiskBytes is the smallest filesystem mkfs.ext4 makes reliably.
 const minDiskBytes = 1 << 20
 
-// mountLimitedDisk makes an ext4 filesystem of size bytes (and at most
-// inodes inodes, when set) in a sparse file and mounts it on mountPoint
-// through a loop device. The file is unlinked once the loop device holds
-// it, and the device clears itself at unmount, so unmounting frees
-// everything.
-func mountLimitedDisk(mountPoint string, size, inodes uint64) error {
-	if size < minDiskBytes {
-		size = minDiskBytes
+// Sizing an ext4 for an inode limit: ext4 fixes its inode count at mkfs,
+// at most one inode per inodeRatio bytes of data, and its inode tables take
+// inodeSize bytes per inode on top of the data (sparse until used).
+const (
+	inodeRatio = 4096
+	inodeSize  = 256
+)
+
+// mountLimitedDisk makes an ext4 filesystem for bytes of data (and at most
+// inodes inodes, when set, and one per 4 KiB of bytes) in a sparse file and
+// mounts it on mountPoint through a loop device. The file is unlinked once
+// the loop device holds it, and the device clears itself at unmount, so
+// unmounting frees everything.
+func mountLimitedDisk(mountPoint string, bytes, inodes uint64) error {
+	if bytes < minDiskBytes {
+		bytes = minDiskBytes
+	}
+	size := bytes
+	if inodes > 0 {
+		inodes = min(inodes, bytes/inodeRatio)
+		size += inodes * inodeSize
 	}
 	if err := os.Mkdir(mountPoint, 0o755); err != nil {
 		return fmt.Errorf("creating the disk mount point: %w", err)
@@ -162,7 +181,8 @@ func mountLimitedDisk(mountPoint string, size, inodes uint64) error {
 	}
 	// No journal (the layer dies with the container), no reserved blocks
 	// (the limit is the container's), inode tables initialised lazily.
-	args := []string{"-q", "-F", "-m", "0", "-O", "^has_journal", "-E", "lazy_itable_init=1,nodiscard"}
+	args := []string{"-q", "-F", "-m", "0", "-O", "^has_journal", "-E", "lazy_itable_init=1,nodiscard",
+		"-I", strconv.Itoa(inodeSize)}
 	if inodes > 0 {
 		args = append(args, "-N", strconv.FormatUint(inodes, 10))
 	}
@@ -236,11 +256,9 @@ func diskStat(dir string) garden.ContainerDiskStat {
 	_ = readJSON(filepath.Join(dir, diskInfoName), &info)
 	var bytes, inodes uint64
 	if info.Limited {
-		var st unix.Statfs_t
-		if err := unix.Statfs(filepath.Join(dir, diskDirName), &st); err == nil {
-			bytes = (st.Blocks - st.Bfree) * uint64(st.Bsize)
-			inodes = st.Files - st.Ffree
-		}
+		bytes, inodes = fsUsage(filepath.Join(dir, diskDirName))
+		bytes -= min(bytes, info.BaseBytes)
+		inodes -= min(inodes, info.BaseInodes)
 	} else {
 		bytes, inodes = diskUsage(filepath.Join(dir, upperDirName))
 	}
@@ -253,6 +271,15 @@ func diskStat(dir string) garden.ContainerDiskStat {
 		stat.TotalInodesUsed += imageInodes
 	}
 	return stat
+}
+
+// fsUsage is a filesystem's used blocks (in bytes) and inodes.
+func fsUsage(mountPoint string) (bytes, inodes uint64) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(mountPoint, &st); err != nil {
+		return 0, 0
+	}
+	return (st.Blocks - st.Bfree) * uint64(st.Bsize), st.Files - st.Ffree
 }
 
 // diskUsage sums the blocks and inodes under dir.
