@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -97,6 +98,24 @@ var _ = Describe("Process protocol", func() {
 			second := dialRaw("POST", "/containers/h1/processes", `{"path":"true"}`)
 			second.head()
 			Expect(second.line()).To(MatchJSON(`{"process_id":"p1","stream_id":"2"}`))
+		})
+
+		It("is read by net/http/httputil's persistent-connection client, as Diego's Garden client reads it", func() {
+			conn, err := net.Dial("tcp", httpSrv.Listener.Addr().String())
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(conn.Close)
+			req, err := http.NewRequest("POST", "http://garden/containers/h1/processes", strings.NewReader(`{"path":"true"}`))
+			Expect(err).NotTo(HaveOccurred())
+			req.Header.Set("Content-Type", "application/json")
+			cc := httputil.NewClientConn(conn, nil) // deprecated, and what Diego's client reads with
+			resp, err := cc.Do(req)
+			Expect(err).NotTo(HaveOccurred(), "httputil.ErrPersistEOF is 'persistent connection closed'")
+			Expect(resp.StatusCode).To(Equal(201))
+			_, br := cc.Hijack()
+			line, err := br.ReadString('\n')
+			Expect(err).NotTo(HaveOccurred())
+			Expect(line).To(MatchJSON(`{"process_id":"p1","stream_id":"1"}`))
+			process.Exit(0)
 		})
 
 		It("answers a spawn failure as error JSON, without hijacking", func() {
