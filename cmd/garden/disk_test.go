@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -105,6 +106,46 @@ var _ = Describe("disk limits", func() {
 		r := sh(c, "dd if=/dev/zero of=/tmp/more bs=1M count=8")
 		Expect(r.status).NotTo(BeZero())
 		Expect(r.stderr).To(ContainSubstring("No space left on device"))
+	})
+
+	It("keeps a limited container's disk across a restart, and shares a static subnet's bridge after it", func() {
+		cfg := gardenConfig(map[string]any{"destroy_containers_on_startup": false})
+		g.stop()
+		g = startGarden(cfg)
+		DeferCleanup(func() {
+			if g.session.ExitCode() == -1 {
+				g.kill()
+			}
+		})
+		c, err := g.client.Create(garden.ContainerSpec{Handle: "disk-keeper", Network: "10.253.250.0/29",
+			Limits: garden.Limits{Disk: garden.DiskLimits{ByteHard: 20 * mb, Scope: garden.DiskLimitScopeExclusive}}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(sh(c, "dd if=/dev/zero of=/tmp/kept bs=1M count=5 && echo ok").stdout).To(Equal("ok\n"))
+		g.stop()
+
+		g = startGarden(cfg)
+		c, err = g.client.Lookup("disk-keeper")
+		Expect(err).NotTo(HaveOccurred())
+		m, err := c.Metrics()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(m.DiskStat.ExclusiveBytesUsed).To(BeNumerically(">=", 5*mb))
+		r := sh(c, "dd if=/dev/zero of=/tmp/big bs=1M count=40")
+		Expect(r.stderr).To(ContainSubstring("No space left on device"))
+
+		// The reloaded container still holds its place on the subnet.
+		other, err := g.client.Create(garden.ContainerSpec{Handle: "disk-neighbour", Network: "10.253.250.0/29"})
+		Expect(err).NotTo(HaveOccurred())
+		info, err := other.Info()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.ContainerIP).To(Equal("10.253.250.3"))
+		serveWWW(c, "kept", 8080)
+		Eventually(func() string { return fetch(other, "10.253.250.2", 8080) }, 10*time.Second).Should(Equal("kept"))
+
+		Expect(g.client.Destroy("disk-keeper")).To(Succeed())
+		Expect(g.client.Destroy("disk-neighbour")).To(Succeed())
+		Expect(leftovers(g, "disk-keeper", "10.253.250.2")).To(BeEmpty())
+		Expect(bridgesOf(g.tag)).To(BeEmpty())
+		g.stop()
 	})
 
 	It("keeps a container without a limit on plain directories", func() {
