@@ -148,6 +148,9 @@ func (b *Backend) Start() error {
 	if err := checkStatic(b.cfg.InitBin); err != nil {
 		return err
 	}
+	if err := checkDiskLimits(); err != nil {
+		b.logger.Error("disk-limits-unavailable", "error", err)
+	}
 	cg, err := detectCgroups(b.cfg.Mountinfo, b.cfg.Tag)
 	if err != nil {
 		return err

@@ -79,6 +79,17 @@ func rootfsSize(rootfs string) (bytes, inodes uint64) {
 	return bytes, inodes
 }
 
+// checkDiskLimits says what a disk limit would need and this host lacks.
+func checkDiskLimits() error {
+	if _, err := exec.LookPath(mkfsBin); err != nil {
+		return fmt.Errorf("%s not found (apt-get install e2fsprogs): containers with a disk limit cannot be created", mkfsBin)
+	}
+	if _, err := os.Stat("/dev/loop-control"); err != nil {
+		return fmt.Errorf("no /dev/loop-control (modprobe loop): containers with a disk limit cannot be created")
+	}
+	return nil
+}
+
 // prepareLayers makes the overlay's upper and work directories in dir:
 // plain directories, or, for a disk limit on an overlay rootfs, on an ext4
 // filesystem of the limit's size (less the image for scope total).
