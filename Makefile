@@ -42,6 +42,8 @@ deps:
 		apt-get update -qq && apt-get install -y -qq python3 >/dev/null; }
 	@command -v iptables-restore >/dev/null || { echo "installing iptables (garden's container networking)"; \
 		apt-get update -qq && apt-get install -y -qq iptables >/dev/null; }
+	@command -v mkfs.ext4 >/dev/null || { echo "installing e2fsprogs (garden's disk limits)"; \
+		apt-get update -qq && apt-get install -y -qq e2fsprogs >/dev/null; }
 	@go mod download
 
 build: deps

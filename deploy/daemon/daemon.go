@@ -4,6 +4,7 @@
 package daemon
 
 import (
+	"expvar"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -78,9 +79,11 @@ func Announce(logger *slog.Logger) ifrit.Runner {
 	})
 }
 
-// Debug serves pprof on addr, for the debug_address every daemon accepts.
+// Debug serves pprof and expvar (/debug/vars, as Diego's daemons' debug
+// servers do) on addr, for the debug_address every daemon accepts.
 func Debug(addr string) ifrit.Runner {
 	mux := http.NewServeMux()
+	mux.Handle("/debug/vars", expvar.Handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -29,6 +29,12 @@ func (d *Depot) gardenSpec(c executor.Container) (garden.ContainerSpec, error) {
 	// garden gets each name once (decision 46).
 	env = steps.MergeEnv(env)
 	logConfig, _ := json.Marshal(c.LogConfig)
+	// disk_mb is the container's own; the image counts against a
+	// scope-total limit, so its size is added (spec cell §3.5).
+	diskBytes := uint64(c.DiskMB) * mib
+	if diskBytes > 0 {
+		diskBytes += rootfsSize(c.RootFSPath)
+	}
 	spec := garden.ContainerSpec{
 		Handle:     c.Guid,
 		Image:      garden.ImageRef{URI: c.RootFSPath},
@@ -38,7 +44,7 @@ func (d *Depot) gardenSpec(c executor.Container) (garden.ContainerSpec, error) {
 		Limits: garden.Limits{
 			Memory: garden.MemoryLimits{LimitInBytes: uint64(c.MemoryMB) * mib},
 			Disk: garden.DiskLimits{
-				ByteHard: uint64(c.DiskMB) * mib, InodeHard: d.cfg.ContainerInodeLimit,
+				ByteHard: diskBytes, InodeHard: d.cfg.ContainerInodeLimit,
 				Scope: garden.DiskLimitScopeTotal,
 			},
 			Pid: garden.PidLimits{Max: uint64(c.MaxPids)},

@@ -216,3 +216,8 @@ func errorFromResponse(resp *http.Response) error {
 
 // errUnexpected is for answers the protocol does not allow.
 var errUnexpected = errors.New("unexpected answer from garden")
+
+// errPersistentConnectionClosed is the text of net/http/httputil's
+// ErrPersistEOF, which Diego's Garden client returns for a hijacked reply
+// marked to close.
+var errPersistentConnectionClosed = errors.New("persistent connection closed")

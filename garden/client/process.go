@@ -50,6 +50,14 @@ func (c *Client) hijack(route string, params routes.Params, body any, want int) 
 		}
 		return nil, nil, errorFromResponse(resp)
 	}
+	// A reply marked to close (Connection: close, or a body bounded only
+	// by the end of the connection) is what Diego's Garden client refuses
+	// with "persistent connection closed"; refusing it too keeps this
+	// client as strict as the one the server must serve (spec cell §2.6).
+	if resp.Close {
+		conn.Close()
+		return nil, nil, fmt.Errorf("garden %s: %w", route, errPersistentConnectionClosed)
+	}
 	return conn, br, nil
 }
 

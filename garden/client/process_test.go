@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing/iotest"
@@ -13,6 +15,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"diego/garden"
+	"diego/garden/client"
 	"diego/garden/gardenfakes"
 )
 
@@ -244,6 +247,54 @@ var _ = Describe("Processes", func() {
 			}()
 			Eventually(done, 5*time.Second).Should(Receive(MatchError(ContainSubstring("before its exit status"))))
 			Expect(proc.SignalCallCount()).To(BeZero())
+		})
+	})
+
+	Describe("a reply marked Connection: close", func() {
+		// closingServer serves the real server, except that the reply to
+		// the routes whose path ends in suffix gets the header block garden
+		// once sent: Connection: close and no framing.
+		closingServer := func(suffix string) *client.Client {
+			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !strings.HasSuffix(r.URL.Path, suffix) {
+					srv.ServeHTTP(w, r)
+					return
+				}
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err != nil {
+					return
+				}
+				defer conn.Close()
+				status := "200 OK"
+				if r.Method == http.MethodPost {
+					status = "201 Created"
+				}
+				_, _ = io.WriteString(conn, "HTTP/1.1 "+status+"\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"+
+					`{"process_id":"p1","stream_id":"1"}`+"\n")
+			}))
+			DeferCleanup(front.Close)
+			return client.New("tcp", front.Listener.Addr().String())
+		}
+
+		It("fails Run, as Diego's Garden client does", func() {
+			ctr, err := closingServer("/processes").Lookup("h1")
+			Expect(err).NotTo(HaveOccurred())
+			_, err = ctr.Run(garden.ProcessSpec{Path: "echo"}, garden.ProcessIO{})
+			Expect(err).To(MatchError(ContainSubstring("persistent connection closed")))
+		})
+
+		It("fails Attach", func() {
+			ctr, err := closingServer("/processes/p1").Lookup("h1")
+			Expect(err).NotTo(HaveOccurred())
+			_, err = ctr.Attach("p1", garden.ProcessIO{})
+			Expect(err).To(MatchError(ContainSubstring("persistent connection closed")))
+		})
+
+		It("fails the stdout attach", func() {
+			ctr, err := closingServer("/stdout").Lookup("h1")
+			Expect(err).NotTo(HaveOccurred())
+			_, err = ctr.Run(garden.ProcessSpec{Path: "echo"}, garden.ProcessIO{})
+			Expect(err).To(MatchError(ContainSubstring("persistent connection closed")))
 		})
 	})
 

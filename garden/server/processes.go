@@ -185,25 +185,27 @@ func (s *Server) serveOutput(w http.ResponseWriter, r *http.Request, l *slog.Log
 	}
 }
 
-// hijack takes the connection over and writes the status line and headers
-// itself, with neither Content-Length nor Transfer-Encoding: what follows
-// is raw until the connection closes (spec cell §2.6), which plain HTTP
-// clients read correctly as well. The HTTP server's deadlines were for the
-// request; a hijacked connection lasts as long as its process.
+// hijack answers status with the header block Go's net/http writes when a
+// handler flushes and then hijacks (Date, Transfer-Encoding: chunked, and
+// the Content-Type given or sniffed; never Connection: close), then takes
+// the connection over: what follows is raw, whatever the headers claim
+// (spec cell §2.6). Diego's Garden client reads the header block with a
+// persistent-connection reader that fails on a reply marked to close.
+// The HTTP server's deadlines were for the request; a hijacked connection
+// lasts as long as its process.
 func hijack(w http.ResponseWriter, status int, contentType string) (net.Conn, *bufio.Reader, error) {
-	conn, brw, err := http.NewResponseController(w).Hijack()
+	rc := http.NewResponseController(w)
+	if contentType != "" {
+		w.Header().Set("Content-Type", contentType)
+	}
+	w.WriteHeader(status)
+	if err := rc.Flush(); err != nil {
+		return nil, nil, fmt.Errorf("flushing headers: %w", err)
+	}
+	conn, brw, err := rc.Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
 	_ = conn.SetDeadline(time.Time{})
-	head := fmt.Sprintf("HTTP/1.1 %d %s\r\n", status, http.StatusText(status))
-	if contentType != "" {
-		head += "Content-Type: " + contentType + "\r\n"
-	}
-	head += "Connection: close\r\n\r\n"
-	if _, err := io.WriteString(conn, head); err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
 	return conn, brw.Reader, nil
 }

@@ -1,10 +1,14 @@
 package server_test
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -49,7 +53,7 @@ var _ = Describe("Process protocol", func() {
 		conn := dialRaw("POST", "/containers/h1/processes", `{"path":"/bin/sh","args":["-c","echo hi"],"user":"vcap"}`)
 		status, header := conn.head()
 		Expect(status).To(Equal("HTTP/1.1 201 Created"))
-		Expect(header.Get("Content-Type")).To(Equal("application/json"))
+		Expect(header).To(Equal(referenceHead(201, "application/json")), "the reply's headers")
 		Expect(conn.line()).To(MatchJSON(`{"process_id":"p1","stream_id":"1"}`))
 		var io garden.ProcessIO
 		Eventually(pio).Should(Receive(&io))
@@ -60,8 +64,9 @@ var _ = Describe("Process protocol", func() {
 	output := func(pid, streamID, which string) *rawConn {
 		GinkgoHelper()
 		conn := dialRaw("GET", "/containers/h1/processes/"+pid+"/attaches/"+streamID+"/"+which, "")
-		status, _ := conn.head()
+		status, header := conn.head()
 		Expect(status).To(Equal("HTTP/1.1 200 OK"))
+		Expect(header).To(Equal(referenceHead(200, "")), "the reply's headers")
 		return conn
 	}
 
@@ -93,6 +98,24 @@ var _ = Describe("Process protocol", func() {
 			second := dialRaw("POST", "/containers/h1/processes", `{"path":"true"}`)
 			second.head()
 			Expect(second.line()).To(MatchJSON(`{"process_id":"p1","stream_id":"2"}`))
+		})
+
+		It("is read by net/http/httputil's persistent-connection client, as Diego's Garden client reads it", func() {
+			conn, err := net.Dial("tcp", httpSrv.Listener.Addr().String())
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(conn.Close)
+			req, err := http.NewRequest("POST", "http://garden/containers/h1/processes", strings.NewReader(`{"path":"true"}`))
+			Expect(err).NotTo(HaveOccurred())
+			req.Header.Set("Content-Type", "application/json")
+			cc := httputil.NewClientConn(conn, nil) // deprecated, and what Diego's client reads with
+			resp, err := cc.Do(req)
+			Expect(err).NotTo(HaveOccurred(), "httputil.ErrPersistEOF is 'persistent connection closed'")
+			Expect(resp.StatusCode).To(Equal(201))
+			_, br := cc.Hijack()
+			line, err := br.ReadString('\n')
+			Expect(err).NotTo(HaveOccurred())
+			Expect(line).To(MatchJSON(`{"process_id":"p1","stream_id":"1"}`))
+			process.Exit(0)
 		})
 
 		It("answers a spawn failure as error JSON, without hijacking", func() {
@@ -159,15 +182,15 @@ var _ = Describe("Process protocol", func() {
 			}).Should(Equal(404))
 		})
 
-		It("is readable by a plain HTTP client: the body is the raw bytes up to the close", func() {
+		It("answers with net/http's own flush-then-hijack header block, never Connection: close", func() {
 			_, io := run()
 			fmt.Fprint(io.Stderr, "plain")
 			process.Exit(0)
-			resp, body := call("GET", "/containers/h1/processes/p1/attaches/1/stderr", nil)
-			Expect(resp.StatusCode).To(Equal(200))
-			Expect(resp.Header.Get("Transfer-Encoding")).To(BeEmpty())
-			Expect(resp.TransferEncoding).To(BeEmpty())
-			Expect(body).To(Equal("plain"))
+			conn := dialRaw("GET", "/containers/h1/processes/p1/attaches/1/stderr", "")
+			status, header := conn.head()
+			Expect(status).To(Equal("HTTP/1.1 200 OK"))
+			Expect(header).To(Equal(referenceHead(200, "")), "the reply's headers")
+			Expect(conn.rest()).To(Equal("plain"))
 		})
 
 		It("answers 404 ProcessNotFoundError for an unknown stream or a process that does not own it", func() {
@@ -271,7 +294,7 @@ var _ = Describe("Process protocol", func() {
 			attached := dialRaw("GET", "/containers/h1/processes/p1", "")
 			status, header := attached.head()
 			Expect(status).To(Equal("HTTP/1.1 200 OK"))
-			Expect(header.Get("Content-Type")).To(Equal("application/json"))
+			Expect(header).To(Equal(referenceHead(200, "application/json")), "the reply's headers")
 			Expect(attached.line()).To(MatchJSON(`{"process_id":"p1","stream_id":"2"}`))
 			Expect(container.AttachCallCount()).To(Equal(1))
 			id, _ := container.AttachArgsForCall(0)
@@ -311,6 +334,34 @@ var _ = Describe("Process protocol", func() {
 		})
 	})
 })
+
+// referenceHead is the header block Go's net/http writes for a handler
+// that sets the status (and content type), flushes and hijacks, as Diego's
+// garden server does, without its Date. head() strips Date from what it
+// reads, after checking that it is there.
+func referenceHead(status int, contentType string) http.Header {
+	GinkgoHelper()
+	ref := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if contentType != "" {
+			w.Header().Set("Content-Type", contentType)
+		}
+		w.WriteHeader(status)
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer ref.Close()
+	conn, err := net.Dial("tcp", ref.Listener.Addr().String())
+	Expect(err).NotTo(HaveOccurred())
+	defer conn.Close()
+	_, err = conn.Write([]byte("GET / HTTP/1.1\r\nHost: garden\r\n\r\n"))
+	Expect(err).NotTo(HaveOccurred())
+	_, header := (&rawConn{Conn: conn, r: bufio.NewReader(conn)}).head()
+	Expect(header).To(HaveKeyWithValue("Transfer-Encoding", []string{"chunked"}))
+	Expect(header).NotTo(HaveKey("Connection"))
+	return header
+}
 
 func readFull(c *rawConn, buf []byte) (int, error) {
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))

@@ -212,6 +212,28 @@ var _ = Describe("Server routes", func() {
 			Expect(container.StreamOutArgsForCall(0)).To(Equal(garden.StreamOutSpec{Path: "/tmp/result.json", User: "vcap"}))
 		})
 
+		It("keeps the connection of stream in and stream out: a framed body, no Connection: close", func() {
+			tarball := makeTar("result.json", "{}")
+			container.StreamOutReturns(io.NopCloser(bytes.NewReader(tarball)), nil)
+			out := dialRaw("GET", "/containers/h1/files?source=/tmp/result.json", "")
+			status, header := out.head()
+			Expect(status).To(Equal("HTTP/1.1 200 OK"))
+			Expect(header).NotTo(HaveKey("Connection"))
+			Expect(header.Get("Content-Type")).To(Equal("application/x-tar"))
+			// A short tar fits net/http's buffer and gets a length; longer
+			// ones go out chunked. Either way the body has an end.
+			Expect(header).To(Or(HaveKey("Content-Length"), HaveKeyWithValue("Transfer-Encoding", []string{"chunked"})))
+
+			container.StreamInStub = func(spec garden.StreamInSpec) error {
+				_, err := io.Copy(io.Discard, spec.TarStream)
+				return err
+			}
+			in := dialRaw("PUT", "/containers/h1/files?destination=/tmp", string(tarball))
+			status, header = in.head()
+			Expect(status).To(Equal("HTTP/1.1 200 OK"))
+			Expect(header).To(Equal(http.Header{"Content-Type": {"application/json"}, "Content-Length": {"2"}}))
+		})
+
 		It("answers an error that comes before any byte as error JSON", func() {
 			container.StreamOutReturns(nil, errors.New("no such file"))
 			expectJSON("GET", "/containers/h1/files?source=/nope", "", 500,

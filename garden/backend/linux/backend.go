@@ -123,8 +123,8 @@ func New(cfg Config, logger *slog.Logger, clk clock.Clock) (*Backend, error) {
 		clock:  clk,
 		net: &networker{
 			tag: cfg.Tag, pool: pool, mtu: cfg.MTU, iptables: cfg.IPTablesBin, restore: cfg.IPTablesRestoreBin,
-			denyNetworks: deny, hostAccess: cfg.AllowHostAccess, logger: logger,
-			subnets: map[uint32]bool{}, ports: newPortPool(cfg.PortPoolStart, cfg.PortPoolSize),
+			denyNetworks: deny, hostAccess: cfg.AllowHostAccess, dnsServers: cfg.DNSServers, logger: logger,
+			subnets: map[uint32]*subnetUse{}, ports: newPortPool(cfg.PortPoolStart, cfg.PortPoolSize),
 		},
 		containers: map[string]*container{},
 		destroying: map[string]bool{},
@@ -147,6 +147,9 @@ func (b *Backend) Start() error {
 	}
 	if err := checkStatic(b.cfg.InitBin); err != nil {
 		return err
+	}
+	if err := checkDiskLimits(); err != nil {
+		b.logger.Error("disk-limits-unavailable", "error", err)
 	}
 	cg, err := detectCgroups(b.cfg.Mountinfo, b.cfg.Tag)
 	if err != nil {
@@ -232,18 +235,16 @@ func (b *Backend) destroyLeftovers() error {
 // attached to.
 func (b *Backend) reload() {
 	entries, _ := os.ReadDir(b.cfg.DepotDir)
+	var dead []*container
 	for _, e := range entries {
 		dir := filepath.Join(b.cfg.DepotDir, e.Name())
 		var saved savedContainer
 		if err := readJSON(filepath.Join(dir, savedName), &saved); err != nil || !isInit(saved.InitPid) {
 			// Its init is gone, so its processes are too: remove what is
-			// left rather than leak its links, rules and cgroups.
-			dead := &container{b: b, handle: e.Name(), dir: dir, network: saved.Network, cg: b.cgroups.Open(e.Name())}
-			if err := dead.tearDown(); err != nil {
-				b.logger.Error("removing-dead-container-failed", "handle", e.Name(), "error", err)
-			} else {
-				b.logger.Info("removed-dead-container", "handle", e.Name())
-			}
+			// left rather than leak its links, rules and cgroups, once the
+			// live containers hold their subnets (a shared bridge they
+			// still use stays).
+			dead = append(dead, &container{b: b, handle: e.Name(), dir: dir, network: saved.Network, cg: b.cgroups.Open(e.Name())})
 			continue
 		}
 		c := newContainer(b, saved.Handle, dir)
@@ -258,6 +259,13 @@ func (b *Backend) reload() {
 		_ = b.net.restoreRules(b.net.reloadRules(c.handle, c.network))
 		b.containers[c.handle] = c
 		b.logger.Info("reloaded-container", "handle", c.handle)
+	}
+	for _, c := range dead {
+		if err := c.tearDown(); err != nil {
+			b.logger.Error("removing-dead-container-failed", "handle", c.handle, "error", err)
+		} else {
+			b.logger.Info("removed-dead-container", "handle", c.handle)
+		}
 	}
 }
 

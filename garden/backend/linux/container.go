@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -13,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -90,10 +88,8 @@ func (c *container) create(spec garden.ContainerSpec, rootfs string, readOnly bo
 	for k, v := range spec.Properties {
 		c.properties[k] = v
 	}
-	for _, d := range []string{upperDirName, workDirName} {
-		if err := os.MkdirAll(filepath.Join(c.dir, d), 0o755); err != nil {
-			return fmt.Errorf("creating depot directory: %w", err)
-		}
+	if err := prepareLayers(c.dir, rootfs, readOnly, spec.Limits.Disk); err != nil {
+		return err
 	}
 	cn, err := c.b.net.allocate(spec.Network)
 	if err != nil {
@@ -213,6 +209,9 @@ func (c *container) tearDown() error {
 		}
 	}
 	grouped := c.b.clock.Now()
+	if err := releaseLayers(c.dir); err != nil {
+		errs = append(errs, err)
+	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, fmt.Errorf("removing %s: %w", c.dir, err))
 	}
@@ -358,42 +357,23 @@ func (c *container) Info() (garden.ContainerInfo, error) {
 	return info, nil
 }
 
-// Metrics reads the cgroup and the overlay upper directory.
+// Metrics reads the cgroup and the disk usage of the layers (and image).
 func (c *container) Metrics() (garden.Metrics, error) {
 	if c.cg == nil {
 		return garden.Metrics{}, errors.New("container has no cgroup")
 	}
 	mem, cpu, pids := c.cg.Stats()
-	bytes, inodes := diskUsage(filepath.Join(c.dir, upperDirName))
+	disk := diskStat(c.dir)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return garden.Metrics{
-		MemoryStat: mem,
-		CPUStat:    cpu,
-		DiskStat: garden.ContainerDiskStat{
-			TotalBytesUsed: bytes, TotalInodesUsed: inodes, ExclusiveBytesUsed: bytes, ExclusiveInodesUsed: inodes,
-		},
+		MemoryStat:  mem,
+		CPUStat:     cpu,
+		DiskStat:    disk,
 		NetworkStat: linkStats(c.network.HostVeth),
 		PidStat:     pids,
 		Age:         c.b.clock.Since(c.createdAt),
 	}, nil
-}
-
-// diskUsage sums the blocks and inodes under dir.
-func diskUsage(dir string) (bytes, inodes uint64) {
-	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		inodes++
-		if info, err := d.Info(); err == nil {
-			if st, ok := info.Sys().(*syscall.Stat_t); ok {
-				bytes += uint64(st.Blocks) * 512
-			}
-		}
-		return nil
-	})
-	return bytes, inodes
 }
 
 // CurrentBandwidthLimits reports what was set; nothing enforces it.
@@ -540,7 +520,7 @@ func (c *container) StreamIn(spec garden.StreamInSpec) error {
 		return fmt.Errorf("stream in: %w", err)
 	}
 	if status != 0 {
-		return fmt.Errorf("stream in to %s: %s", spec.Path, stderr.String())
+		return streamInError(status, stderr.String())
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package linux
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -15,7 +17,7 @@ func newTestNetworker(tag, pool string) *networker {
 	GinkgoHelper()
 	_, p, err := net.ParseCIDR(pool)
 	Expect(err).NotTo(HaveOccurred())
-	return &networker{tag: tag, pool: p, subnets: map[uint32]bool{}, ports: newPortPool(61001, 10)}
+	return &networker{tag: tag, pool: p, subnets: map[uint32]*subnetUse{}, ports: newPortPool(61001, 10)}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -33,7 +35,7 @@ var _ = Describe("networking", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(cn).To(Equal(containerNetwork{
 				ID: "0afc0000", Subnet: "10.252.0.0/30", HostIP: "10.252.0.1", ContainerIP: "10.252.0.2",
-				Bridge: "wbbrdg-0afc0000", HostVeth: "wb0afc0000-0", PeerVeth: "wb0afc0000-1",
+				HostVeth: "wb0afc0000-0", PeerVeth: "wb0afc0000-1",
 			}))
 			cn2, err := n.allocate("")
 			Expect(err).NotTo(HaveOccurred())
@@ -59,13 +61,73 @@ var _ = Describe("networking", func() {
 			Expect(cn.ContainerIP).To(Equal("10.252.0.18"))
 		})
 
-		It("refuses static networks that are not a /30 or name the gateway", func() {
-			_, err := n.allocate("10.252.0.0/24")
+		It("refuses static networks smaller than a /30, or naming the gateway or broadcast", func() {
+			_, err := n.allocate("10.252.0.0/31")
+			Expect(err).To(MatchError(ContainSubstring("containers get a /30")))
+			_, err = n.allocate("10.0.0.0/7")
 			Expect(err).To(MatchError(ContainSubstring("containers get a /30")))
 			_, err = n.allocate("10.252.0.21/30")
 			Expect(err).To(MatchError(ContainSubstring("the container address is 10.252.0.22")))
 			_, err = n.allocate("10.252.0.23")
 			Expect(err).To(MatchError(ContainSubstring("the container address is 10.252.0.22")))
+			_, err = n.allocate("10.252.1.1/29")
+			Expect(err).To(MatchError(ContainSubstring("10.252.1.1 is the gateway or broadcast address of 10.252.1.0/29")))
+			_, err = n.allocate("10.252.1.7/29")
+			Expect(err).To(MatchError(ContainSubstring("10.252.1.7 is the gateway or broadcast address of 10.252.1.0/29")))
+		})
+
+		It("shares a static subnet larger than a /30 among containers, on one bridge", func() {
+			a, err := n.allocate("10.252.1.0/29")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(a).To(Equal(containerNetwork{
+				ID: "0afc0102", Subnet: "10.252.1.0/29", HostIP: "10.252.1.1", ContainerIP: "10.252.1.2",
+				Bridge: "wbbrdg-0afc0100", HostVeth: "wb0afc0102-0", PeerVeth: "wb0afc0102-1",
+			}))
+			b, err := n.allocate("10.252.1.5/29")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(b.ContainerIP).To(Equal("10.252.1.5"))
+			Expect(b.Bridge).To(Equal(a.Bridge))
+			Expect(b.HostVeth).To(Equal("wb0afc0105-0"))
+			Expect(b.ID).NotTo(Equal(a.ID))
+			_, err = n.allocate("10.252.1.5/29")
+			Expect(err).To(MatchError("the address 10.252.1.5 is already in use"))
+
+			for _, want := range []string{"10.252.1.3", "10.252.1.4", "10.252.1.6"} {
+				c, err := n.allocate("10.252.1.0/29")
+				Expect(err).NotTo(HaveOccurred())
+				Expect(c.ContainerIP).To(Equal(want))
+			}
+			_, err = n.allocate("10.252.1.0/29")
+			Expect(err).To(MatchError("insufficient addresses remaining in the subnet 10.252.1.0/29"))
+
+			Expect(n.othersOnSubnet(a)).To(BeTrue())
+			_, err = n.allocate("10.252.1.4/30")
+			Expect(err).To(MatchError("the subnet 10.252.1.4/30 is already in use"))
+			_, err = n.allocate("10.252.1.0/28")
+			Expect(err).To(MatchError("the subnet 10.252.1.0/28 overlaps a subnet in use"))
+		})
+
+		It("frees a shared subnet with its last container", func() {
+			a, err := n.allocate("10.252.0.0/29")
+			Expect(err).NotTo(HaveOccurred())
+			b, err := n.allocate("10.252.0.0/29")
+			Expect(err).NotTo(HaveOccurred())
+			cn, err := n.allocate("")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(cn.Subnet).To(Equal("10.252.0.8/30"), "the pool skips the shared subnet")
+
+			n.release(a)
+			Expect(n.othersOnSubnet(b)).To(BeFalse())
+			_, err = n.allocate("10.252.0.0/30")
+			Expect(err).To(HaveOccurred(), "b still holds the /29")
+			n.release(b)
+			cn, err = n.allocate("")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(cn.Subnet).To(Equal("10.252.0.0/30"))
+
+			n.claim(a) // a reloaded container on a shared subnet
+			_, err = n.allocate("10.252.0.2/29")
+			Expect(err).To(MatchError(ContainSubstring("overlaps")))
 		})
 
 		It("skips static subnets when allocating dynamically", func() {
@@ -114,7 +176,7 @@ var _ = Describe("networking", func() {
 			cn, err := n.allocate("")
 			Expect(err).NotTo(HaveOccurred())
 			Expect(cn.Subnet).To(Equal("10.1.2.4/30"))
-			Expect(cn.Bridge).To(Equal("wbrdg-0a010204"))
+			Expect(cn.Bridge).To(BeEmpty(), "a /30 has no bridge")
 		})
 
 		It("keeps interface names within 15 bytes and chain names within 28 for tags up to 4 characters", func() {
@@ -122,11 +184,13 @@ var _ = Describe("networking", func() {
 				n := newTestNetworker(tag, "10.255.255.0/24")
 				cn, err := n.allocate("10.255.255.252/30")
 				Expect(err).NotTo(HaveOccurred())
-				for _, name := range []string{cn.Bridge, cn.HostVeth, cn.PeerVeth} {
+				shared, err := n.allocate("10.255.255.0/29")
+				Expect(err).NotTo(HaveOccurred())
+				for _, name := range []string{shared.Bridge, shared.HostVeth, cn.HostVeth, cn.PeerVeth} {
 					Expect(len(name)).To(BeNumerically("<=", 15), "%q with tag %q", name, tag)
 					Expect(name).To(HavePrefix("w" + tag))
 				}
-				Expect(cn.Bridge).NotTo(Equal(cn.HostVeth))
+				Expect(shared.Bridge).NotTo(Equal(shared.HostVeth))
 				Expect(len(n.instanceChain(cn.ID) + "-log")).To(BeNumerically("<=", 28))
 			}
 			Expect(newTestNetworker("ab", "10.0.0.0/30").chain("forward")).To(Equal("w-ab-forward"))
@@ -138,7 +202,7 @@ var _ = Describe("networking", func() {
 			for range n.maxSubnets() {
 				cn, err := n.allocate("")
 				Expect(err).NotTo(HaveOccurred())
-				for _, name := range []string{cn.Bridge, cn.HostVeth, cn.PeerVeth, cn.ID} {
+				for _, name := range []string{cn.HostVeth, cn.PeerVeth, cn.ID} {
 					Expect(seen).NotTo(HaveKey(name))
 					seen[name] = true
 				}
@@ -257,7 +321,7 @@ COMMIT
 -A w-b-instance-0afc0004 -g w-b-default -m comment --comment "my-handle"
 -A w-b-instance-0afc0004-log -j LOG --log-prefix "my-handle " -m comment --comment "my-handle"
 -A w-b-instance-0afc0004-log -j RETURN -m comment --comment "my-handle"
--I w-b-forward 2 -i wbbrdg-0afc0004 -s 10.252.0.6 -g w-b-instance-0afc0004 -m comment --comment "my-handle"
+-I w-b-forward 1 -i wb0afc0004-0 -s 10.252.0.6 -g w-b-instance-0afc0004 -m comment --comment "my-handle"
 COMMIT
 `))
 		})
@@ -273,7 +337,7 @@ COMMIT
 -A w-b-postrouting -s 10.252.0.4/30 ! -d 10.252.0.4/30 -j MASQUERADE -m comment --comment "my-handle"
 COMMIT
 *filter
--I w-b-forward 2 -i wbbrdg-0afc0004 -s 10.252.0.6 -g w-b-instance-0afc0004 -m comment --comment "my-handle"
+-I w-b-forward 1 -i wb0afc0004-0 -s 10.252.0.6 -g w-b-instance-0afc0004 -m comment --comment "my-handle"
 COMMIT
 `))
 			// Each global-chain line of reloadRules is one of instanceRules'.
@@ -367,5 +431,22 @@ var _ = Describe("teardownRules", func() {
 		Expect(removed).To(ContainSubstring(`-D w-t-forward -i wtbrdg-0afe0004 -s 10.254.0.6 -g w-t-instance-0afe0004 -m comment --comment "h1"`))
 		Expect(removed).To(ContainSubstring("-X w-t-instance-0afe0004\n"))
 		Expect(removed).To(ContainSubstring("-X w-t-instance-0afe0004-log\n"))
+	})
+})
+
+var _ = Describe("DNS egress", func() {
+	It("opens port 53 to the host's non-loopback resolvers and the configured ones", func() {
+		conf := filepath.Join(GinkgoT().TempDir(), "resolv.conf")
+		Expect(os.WriteFile(conf, []byte("nameserver 127.0.0.53\nnameserver 192.0.2.53\nsearch example\n"), 0o644)).To(Succeed())
+		old := hostResolvConf
+		hostResolvConf = conf
+		DeferCleanup(func() { hostResolvConf = old })
+
+		n := &networker{tag: "t", dnsServers: []string{"198.51.100.1", "192.0.2.53"}}
+		Expect(n.dnsRules()).To(Equal([]string{
+			"-d 192.0.2.53 -p udp -m udp --dport 53", "-d 192.0.2.53 -p tcp -m tcp --dport 53",
+			"-d 198.51.100.1 -p udp -m udp --dport 53", "-d 198.51.100.1 -p tcp -m tcp --dport 53",
+		}))
+		Expect(string(resolvConf(n.dnsServers))).To(Equal("search example\nnameserver 192.0.2.53\nnameserver 198.51.100.1\n"))
 	})
 })

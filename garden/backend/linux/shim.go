@@ -123,7 +123,7 @@ func lookupUser(name string) (user, error) {
 		if err != nil {
 			return u, fmt.Errorf("unable to find user %s: %w", name, err)
 		}
-		return u, fmt.Errorf("unable to find user %s: no such user in %s", name, passwdPath)
+		return u, userNotFoundError(name)
 	}
 	if u.home == "" {
 		u.home = "/"
@@ -215,7 +215,7 @@ func lookPath(path string, env []string) (string, error) {
 		if isExecutable(path) {
 			return path, nil
 		}
-		return "", fmt.Errorf("%s: no such executable", path)
+		return "", errors.New(executableNotFoundText(path, false))
 	}
 	pathVar := ""
 	for _, kv := range env {
@@ -229,7 +229,7 @@ func lookPath(path string, env []string) (string, error) {
 			return candidate, nil
 		}
 	}
-	return "", fmt.Errorf("%s: executable not found in $PATH", path)
+	return "", errors.New(executableNotFoundText(path, true))
 }
 
 func isExecutable(path string) bool {
