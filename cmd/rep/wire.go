@@ -21,7 +21,7 @@ import (
 	"diego/rep/config"
 	"diego/rep/evacuation"
 	"diego/rep/evacuator"
-	"diego/rep/generator"
+	repsync "diego/rep/sync"
 	"diego/rep/handlers"
 	"diego/rep/presence"
 )
@@ -69,12 +69,12 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 		return nil, nil, nil, err
 	}
 
-	gen, err := generator.New(generator.Config{
+	gen, err := repsync.New(repsync.Config{
 		CellID: cfg.CellID, Zone: cfg.Zone, PollingInterval: cfg.PollingInterval.Duration(),
 		EvacuationPollingInterval: cfg.EvacuationPollingInterval.Duration(),
 		EvacuationTimeout:         cfg.EvacuationTimeout.Duration(), StackPathMap: cfg.StackPathMap(),
-	}, generator.Deps{
-		Logger: logger, Clock: clk, Executor: exec, Events: generator.ExecutorEvents(exec), BBS: bbs,
+	}, repsync.Deps{
+		Logger: logger, Clock: clk, Executor: exec, Events: repsync.ExecutorEvents(exec), BBS: bbs,
 		Flag: flag, Metrics: metrics, AppLog: metrics,
 	})
 	if err != nil {

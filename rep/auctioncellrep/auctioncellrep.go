@@ -20,7 +20,7 @@ import (
 	"diego/executor"
 	"diego/models"
 	"diego/rep"
-	"diego/rep/generator"
+	repsync "diego/rep/sync"
 )
 
 //go:generate go tool counterfeiter -generate
@@ -88,7 +88,7 @@ func New(cfg Config, deps Deps) *AuctionCellRep {
 	}
 	byPath := make(map[string]string, len(cfg.StackPathMap))
 	for stack, path := range cfg.StackPathMap {
-		byPath[path] = generator.PreloadedRootFSScheme + ":" + stack
+		byPath[path] = repsync.PreloadedRootFSScheme + ":" + stack
 	}
 	return &AuctionCellRep{
 		cfg:          cfg,
@@ -144,10 +144,10 @@ func (a *AuctionCellRep) State(logger *slog.Logger) (rep.CellState, bool, error)
 		if c.State.Starting() {
 			state.StartingContainerCount++
 		}
-		switch c.Tags[generator.LifecycleTag] {
-		case generator.LRPLifecycle:
+		switch c.Tags[repsync.LifecycleTag] {
+		case repsync.LRPLifecycle:
 			state.LRPs = append(state.LRPs, a.lrpOf(logger, c))
-		case generator.TaskLifecycle:
+		case repsync.TaskLifecycle:
 			state.Tasks = append(state.Tasks, a.taskOf(c))
 		}
 	}
@@ -161,19 +161,19 @@ func (a *AuctionCellRep) State(logger *slog.Logger) (rep.CellState, bool, error)
 }
 
 func (a *AuctionCellRep) lrpOf(logger *slog.Logger, c *executor.Container) rep.LRP {
-	index, err := strconv.Atoi(c.Tags[generator.ProcessIndexTag])
+	index, err := strconv.Atoi(c.Tags[repsync.ProcessIndexTag])
 	if err != nil {
 		logger.Error("invalid-process-index-tag", "container-guid", c.Guid, "error", err)
 	}
-	instanceGuid := c.Tags[generator.InstanceGuidTag]
+	instanceGuid := c.Tags[repsync.InstanceGuidTag]
 	if instanceGuid == "" {
 		instanceGuid = c.Guid
 	}
 	return rep.LRP{
 		InstanceGUID:        instanceGuid,
-		ProcessGuid:         c.Tags[generator.ProcessGuidTag],
+		ProcessGuid:         c.Tags[repsync.ProcessGuidTag],
 		Index:               int32(index),
-		Domain:              c.Tags[generator.DomainTag],
+		Domain:              c.Tags[repsync.DomainTag],
 		PlacementConstraint: a.constraintOf(c),
 		Resource:            resourceOf(c),
 		State:               lrpState(c),
@@ -187,7 +187,7 @@ func (a *AuctionCellRep) taskOf(c *executor.Container) rep.Task {
 	}
 	return rep.Task{
 		TaskGuid:            c.Guid,
-		Domain:              c.Tags[generator.DomainTag],
+		Domain:              c.Tags[repsync.DomainTag],
 		PlacementConstraint: a.constraintOf(c),
 		Resource:            resourceOf(c),
 		State:               state,
@@ -222,8 +222,8 @@ func (a *AuctionCellRep) constraintOf(c *executor.Container) rep.PlacementConstr
 	}
 	return rep.PlacementConstraint{
 		RootFs:        rootfs,
-		PlacementTags: jsonList(c.Tags[generator.PlacementTagsTag]),
-		VolumeDrivers: jsonList(c.Tags[generator.VolumeDriversTag]),
+		PlacementTags: jsonList(c.Tags[repsync.PlacementTagsTag]),
+		VolumeDrivers: jsonList(c.Tags[repsync.VolumeDriversTag]),
 	}
 }
 
@@ -319,10 +319,10 @@ func (a *AuctionCellRep) lrpsThatFit(lrps []rep.LRP) (fitting, unfit []rep.LRP, 
 }
 
 // checkRootFS refuses a preloaded:<stack> this cell has no path for
-// (generator.ErrUnknownStack); other rootfs values are the executor's to
+// (repsync.ErrUnknownStack); other rootfs values are the executor's to
 // judge (spec cell §4.3 item 4).
 func (a *AuctionCellRep) checkRootFS(rootfs string) error {
-	_, err := generator.RootFSPath(rootfs, a.cfg.StackPathMap)
+	_, err := repsync.RootFSPath(rootfs, a.cfg.StackPathMap)
 	return err
 }
 
@@ -420,13 +420,13 @@ func allocationResource(r rep.Resource) executor.Resource {
 // LRPTags are the tags of an LRP instance's container (spec cell §4.4).
 func LRPTags(lrp rep.LRP, instanceGuid string) executor.Tags {
 	return executor.Tags{
-		generator.LifecycleTag:     generator.LRPLifecycle,
-		generator.DomainTag:        lrp.Domain,
-		generator.ProcessGuidTag:   lrp.ProcessGuid,
-		generator.ProcessIndexTag:  strconv.Itoa(int(lrp.Index)),
-		generator.InstanceGuidTag:  instanceGuid,
-		generator.PlacementTagsTag: jsonTag(lrp.PlacementTags),
-		generator.VolumeDriversTag: jsonTag(lrp.VolumeDrivers),
+		repsync.LifecycleTag:     repsync.LRPLifecycle,
+		repsync.DomainTag:        lrp.Domain,
+		repsync.ProcessGuidTag:   lrp.ProcessGuid,
+		repsync.ProcessIndexTag:  strconv.Itoa(int(lrp.Index)),
+		repsync.InstanceGuidTag:  instanceGuid,
+		repsync.PlacementTagsTag: jsonTag(lrp.PlacementTags),
+		repsync.VolumeDriversTag: jsonTag(lrp.VolumeDrivers),
 	}
 }
 
@@ -434,10 +434,10 @@ func LRPTags(lrp rep.LRP, instanceGuid string) executor.Tags {
 // §4.4); result-file is added by the RunRequest.
 func TaskTags(task rep.Task) executor.Tags {
 	return executor.Tags{
-		generator.LifecycleTag:     generator.TaskLifecycle,
-		generator.DomainTag:        task.Domain,
-		generator.PlacementTagsTag: jsonTag(task.PlacementTags),
-		generator.VolumeDriversTag: jsonTag(task.VolumeDrivers),
+		repsync.LifecycleTag:     repsync.TaskLifecycle,
+		repsync.DomainTag:        task.Domain,
+		repsync.PlacementTagsTag: jsonTag(task.PlacementTags),
+		repsync.VolumeDriversTag: jsonTag(task.VolumeDrivers),
 	}
 }
 

@@ -21,7 +21,7 @@ import (
 	"diego/deploy/logging"
 	"diego/executor"
 	"diego/models"
-	"diego/rep/generator"
+	repsync "diego/rep/sync"
 )
 
 //go:generate go tool counterfeiter -generate
@@ -199,7 +199,7 @@ func (e *Evacuator) cleanup(logger *slog.Logger, signals <-chan os.Signal) {
 	}
 	for _, c := range containers {
 		guid := c.Guid
-		if ig := c.Tags[generator.InstanceGuidTag]; ig != "" {
+		if ig := c.Tags[repsync.InstanceGuidTag]; ig != "" {
 			guid = ig
 		}
 		message := fmt.Sprintf("Cell %s reached evacuation timeout for instance %s", e.cfg.CellID, guid)

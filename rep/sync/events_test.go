@@ -1,4 +1,4 @@
-package generator_test
+package sync_test
 
 import (
 	"errors"
@@ -9,8 +9,8 @@ import (
 
 	"diego/executor"
 	executorclient "diego/executor/client"
-	"diego/rep/generator"
-	"diego/rep/generator/generatorfakes"
+	repsync "diego/rep/sync"
+	"diego/rep/sync/syncfakes"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -19,7 +19,7 @@ import (
 
 // fakeStream is an event stream fed by the test; Close ends it with EOF.
 type fakeStream struct {
-	*generatorfakes.FakeEventStream
+	*syncfakes.FakeEventStream
 	results chan streamResult
 	closed  chan struct{}
 }
@@ -30,7 +30,7 @@ type streamResult struct {
 }
 
 func newFakeStream() *fakeStream {
-	s := &fakeStream{FakeEventStream: &generatorfakes.FakeEventStream{},
+	s := &fakeStream{FakeEventStream: &syncfakes.FakeEventStream{},
 		results: make(chan streamResult, 10), closed: make(chan struct{})}
 	var once sync.Once
 	s.NextStub = func() (executor.Event, error) {
@@ -57,7 +57,7 @@ func (s *fakeStream) fail(err error) { s.results <- streamResult{err: err} }
 var _ = Describe("the event consumer", func() {
 	var (
 		f *fixture
-		g *generator.Generator
+		g *repsync.Generator
 	)
 
 	BeforeEach(func() {

@@ -1,4 +1,4 @@
-package generator_test
+package sync_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	bbsclient "diego/bbs/client"
 	"diego/executor"
 	"diego/models"
-	"diego/rep/generator"
+	repsync "diego/rep/sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -28,7 +28,7 @@ func actualLRP(pg, ig string, presence models.ActualLRP_Presence) *models.Actual
 var _ = Describe("the bulk sync", func() {
 	var (
 		f   *fixture
-		g   *generator.Generator
+		g   *repsync.Generator
 		ctx context.Context
 	)
 

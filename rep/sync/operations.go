@@ -1,4 +1,4 @@
-package generator
+package sync
 
 import (
 	"archive/tar"

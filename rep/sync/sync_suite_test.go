@@ -1,4 +1,4 @@
-package generator_test
+package sync_test
 
 import (
 	"archive/tar"
@@ -15,8 +15,8 @@ import (
 	"diego/metron/emitter"
 	"diego/models"
 	"diego/rep/evacuation"
-	"diego/rep/generator"
-	"diego/rep/generator/generatorfakes"
+	repsync "diego/rep/sync"
+	"diego/rep/sync/syncfakes"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -24,42 +24,42 @@ import (
 
 // The real clients must satisfy the consumer interfaces.
 var (
-	_ generator.ExecutorClient = (*executorclient.Client)(nil)
-	_ generator.EventStream    = (*executorclient.EventSource)(nil)
-	_ generator.BBSClient      = (*bbsclient.Client)(nil)
-	_ generator.Metrics        = (*emitter.Emitter)(nil)
-	_ generator.AppLog         = (*emitter.Emitter)(nil)
+	_ repsync.ExecutorClient = (*executorclient.Client)(nil)
+	_ repsync.EventStream    = (*executorclient.EventSource)(nil)
+	_ repsync.BBSClient      = (*bbsclient.Client)(nil)
+	_ repsync.Metrics        = (*emitter.Emitter)(nil)
+	_ repsync.AppLog         = (*emitter.Emitter)(nil)
 )
 
 func TestGenerator(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "Rep Generator Suite")
+	RunSpecs(t, "Rep Sync Suite")
 }
 
 const cellID = "cell-1"
 
 // fixture is a generator over fakes.
 type fixture struct {
-	executor *generatorfakes.FakeExecutorClient
-	events   *generatorfakes.FakeEventSubscriber
-	bbs      *generatorfakes.FakeBBSClient
-	metrics  *generatorfakes.FakeMetrics
-	appLog   *generatorfakes.FakeAppLog
+	executor *syncfakes.FakeExecutorClient
+	events   *syncfakes.FakeEventSubscriber
+	bbs      *syncfakes.FakeBBSClient
+	metrics  *syncfakes.FakeMetrics
+	appLog   *syncfakes.FakeAppLog
 	clock    *fakeclock.FakeClock
 	flag     *evacuation.Flag
-	cfg      generator.Config
+	cfg      repsync.Config
 }
 
 func newFixture() *fixture {
 	return &fixture{
-		executor: &generatorfakes.FakeExecutorClient{},
-		events:   &generatorfakes.FakeEventSubscriber{},
-		bbs:      &generatorfakes.FakeBBSClient{},
-		metrics:  &generatorfakes.FakeMetrics{},
-		appLog:   &generatorfakes.FakeAppLog{},
+		executor: &syncfakes.FakeExecutorClient{},
+		events:   &syncfakes.FakeEventSubscriber{},
+		bbs:      &syncfakes.FakeBBSClient{},
+		metrics:  &syncfakes.FakeMetrics{},
+		appLog:   &syncfakes.FakeAppLog{},
 		clock:    fakeclock.NewFakeClock(time.Unix(1000, 0)),
 		flag:     evacuation.NewFlag(),
-		cfg: generator.Config{
+		cfg: repsync.Config{
 			CellID:       cellID,
 			Zone:         "z1",
 			StackPathMap: map[string]string{"cflinuxfs3": "/var/lib/rootfs/cflinuxfs3"},
@@ -68,8 +68,8 @@ func newFixture() *fixture {
 	}
 }
 
-func (f *fixture) generator() *generator.Generator {
-	g, err := generator.New(f.cfg, generator.Deps{
+func (f *fixture) generator() *repsync.Generator {
+	g, err := repsync.New(f.cfg, repsync.Deps{
 		Logger: logging.Discard(), Clock: f.clock, Executor: f.executor, Events: f.events,
 		BBS: f.bbs, Flag: f.flag, Metrics: f.metrics, AppLog: f.appLog,
 	})
@@ -83,8 +83,8 @@ func lrpContainer(state executor.State) executor.Container {
 		Guid:  "ig-1",
 		State: state,
 		Tags: executor.Tags{
-			generator.LifecycleTag: generator.LRPLifecycle, generator.DomainTag: "cf-apps",
-			generator.ProcessGuidTag: "pg-1", generator.ProcessIndexTag: "2", generator.InstanceGuidTag: "ig-1",
+			repsync.LifecycleTag: repsync.LRPLifecycle, repsync.DomainTag: "cf-apps",
+			repsync.ProcessGuidTag: "pg-1", repsync.ProcessIndexTag: "2", repsync.InstanceGuidTag: "ig-1",
 		},
 		RunInfo: executor.RunInfo{
 			Ports:         []executor.PortMapping{{ContainerPort: 8080, HostPort: 61001}, {ContainerPort: 2222, HostPort: 61002}},
@@ -101,7 +101,7 @@ func taskContainer(state executor.State) executor.Container {
 	return executor.Container{
 		Guid:  "tg-1",
 		State: state,
-		Tags:  executor.Tags{generator.LifecycleTag: generator.TaskLifecycle, generator.DomainTag: "cf-tasks"},
+		Tags:  executor.Tags{repsync.LifecycleTag: repsync.TaskLifecycle, repsync.DomainTag: "cf-tasks"},
 	}
 }
 

@@ -1,4 +1,4 @@
-package generator_test
+package sync_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 
 	"diego/executor"
 	"diego/models"
-	"diego/rep/generator"
+	repsync "diego/rep/sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -17,7 +17,7 @@ import (
 var _ = Describe("the task processor", func() {
 	var (
 		f    *fixture
-		g    *generator.Generator
+		g    *repsync.Generator
 		ctx  context.Context
 		task *models.Task
 	)
@@ -71,7 +71,7 @@ var _ = Describe("the task processor", func() {
 			Expect(f.bbs.TaskByGuidCallCount()).To(Equal(1))
 			_, guid = f.bbs.TaskByGuidArgsForCall(0)
 			Expect(guid).To(Equal("tg-1"))
-			want, err := generator.NewTaskRunRequest(task, f.cfg.StackPathMap)
+			want, err := repsync.NewTaskRunRequest(task, f.cfg.StackPathMap)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(f.executor.RunContainerCallCount()).To(Equal(1))
 			Expect(f.executor.RunContainerArgsForCall(0)).To(Equal(want))
@@ -146,7 +146,7 @@ var _ = Describe("the task processor", func() {
 			c := taskContainer(executor.StateCompleted)
 			c.RunResult = rr
 			if resultFile != "" {
-				c.Tags[generator.ResultFileTag] = resultFile
+				c.Tags[repsync.ResultFileTag] = resultFile
 			}
 			return c
 		}
@@ -223,7 +223,7 @@ var _ = Describe("the task processor", func() {
 		)
 
 		It("says why in the too-large error", func() {
-			Expect(generator.ErrResultFileTooLarge).To(MatchError("result file is too large (over 51200 bytes)"))
+			Expect(repsync.ErrResultFileTooLarge).To(MatchError("result file is too large (over 51200 bytes)"))
 		})
 
 		It("fails the task with 'invalid state transition' when completing is refused", func() {

@@ -1,4 +1,4 @@
-package generator
+package sync
 
 // The container tags the rep sets when it allocates a container and reads
 // back when it processes one (spec cell §4.4). Every container the rep owns

@@ -1,4 +1,4 @@
-package generator_test
+package sync_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 
 	"diego/executor"
 	"diego/models"
-	"diego/rep/generator"
+	repsync "diego/rep/sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -16,7 +16,7 @@ import (
 var _ = Describe("the LRP processor", func() {
 	var (
 		f       *fixture
-		g       *generator.Generator
+		g       *repsync.Generator
 		ctx     context.Context
 		desired *models.DesiredLRP
 	)
@@ -59,9 +59,9 @@ var _ = Describe("the LRP processor", func() {
 
 	It("ignores containers without a known lifecycle tag", func() {
 		c := lrpContainer(executor.StateReserved)
-		delete(c.Tags, generator.LifecycleTag)
+		delete(c.Tags, repsync.LifecycleTag)
 		process(c)
-		c.Tags[generator.LifecycleTag] = "other"
+		c.Tags[repsync.LifecycleTag] = "other"
 		process(c)
 		Expect(f.bbs.Invocations()).To(BeEmpty())
 		Expect(f.executor.DeleteContainerCallCount()).To(BeZero())
@@ -69,7 +69,7 @@ var _ = Describe("the LRP processor", func() {
 
 	It("ignores an LRP container whose tags do not make a key", func() {
 		c := lrpContainer(executor.StateReserved)
-		c.Tags[generator.ProcessIndexTag] = "x"
+		c.Tags[repsync.ProcessIndexTag] = "x"
 		process(c)
 		Expect(f.bbs.Invocations()).To(BeEmpty())
 	})
@@ -88,7 +88,7 @@ var _ = Describe("the LRP processor", func() {
 				_, pg := f.bbs.DesiredLRPByProcessGuidArgsForCall(0)
 				Expect(pg).To(Equal("pg-1"))
 
-				want, err := generator.NewLRPRunRequest(desired, lrpKey, lrpInstanceKey, f.cfg.StackPathMap)
+				want, err := repsync.NewLRPRunRequest(desired, lrpKey, lrpInstanceKey, f.cfg.StackPathMap)
 				Expect(err).NotTo(HaveOccurred())
 				Expect(f.executor.RunContainerCallCount()).To(Equal(1))
 				Expect(f.executor.RunContainerArgsForCall(0)).To(Equal(want))
@@ -284,7 +284,7 @@ var _ = Describe("the LRP processor", func() {
 				_, req := f.bbs.EvacuateRunningActualLRPArgsForCall(0)
 				Expect(req.GetActualLrpKey()).To(Equal(lrpKey))
 				Expect(req.GetActualLrpInstanceKey()).To(Equal(lrpInstanceKey))
-				Expect(req.GetActualLrpNetInfo()).To(Equal(generator.NetInfo(lrpContainer(executor.StateRunning))))
+				Expect(req.GetActualLrpNetInfo()).To(Equal(repsync.NetInfo(lrpContainer(executor.StateRunning))))
 				Expect(req.GetTtl()).To(Equal(uint64(90)))
 				Expect(req.GetAvailabilityZone()).To(Equal("z1"))
 				Expect(req.Routable).To(HaveValue(BeTrue()))

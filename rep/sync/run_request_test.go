@@ -1,9 +1,9 @@
-package generator_test
+package sync_test
 
 import (
 	"diego/executor"
 	"diego/models"
-	"diego/rep/generator"
+	repsync "diego/rep/sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -14,18 +14,18 @@ var _ = Describe("RunRequests", func() {
 
 	Describe("RootFSPath", func() {
 		It("maps preloaded:<stack> to the stack's path", func() {
-			Expect(generator.RootFSPath("preloaded:cflinuxfs3", stacks)).To(Equal("/var/lib/rootfs/cflinuxfs3"))
+			Expect(repsync.RootFSPath("preloaded:cflinuxfs3", stacks)).To(Equal("/var/lib/rootfs/cflinuxfs3"))
 		})
 
 		It("refuses a stack it does not know", func() {
-			_, err := generator.RootFSPath("preloaded:windows2012R2", stacks)
-			Expect(err).To(MatchError(generator.ErrUnknownStack))
+			_, err := repsync.RootFSPath("preloaded:windows2012R2", stacks)
+			Expect(err).To(MatchError(repsync.ErrUnknownStack))
 			Expect(err).To(MatchError(ContainSubstring("windows2012R2")))
 		})
 
 		It("passes other rootfs values through", func() {
 			for _, r := range []string{"docker:///busybox", "/some/dir", "raw:///dir", ""} {
-				Expect(generator.RootFSPath(r, stacks)).To(Equal(r))
+				Expect(repsync.RootFSPath(r, stacks)).To(Equal(r))
 			}
 		})
 	})
@@ -61,7 +61,7 @@ var _ = Describe("RunRequests", func() {
 		})
 
 		build := func() executor.RunRequest {
-			req, err := generator.NewLRPRunRequest(desired,
+			req, err := repsync.NewLRPRunRequest(desired,
 				&models.ActualLRPKey{ProcessGuid: "pg-1", Index: 3, Domain: "cf-apps"},
 				&models.ActualLRPInstanceKey{InstanceGuid: "ig-1", CellId: cellID}, stacks)
 			Expect(err).NotTo(HaveOccurred())
@@ -119,9 +119,9 @@ var _ = Describe("RunRequests", func() {
 
 		It("fails on an unknown stack", func() {
 			desired.RootFs = "preloaded:nope"
-			_, err := generator.NewLRPRunRequest(desired, &models.ActualLRPKey{ProcessGuid: "pg-1"},
+			_, err := repsync.NewLRPRunRequest(desired, &models.ActualLRPKey{ProcessGuid: "pg-1"},
 				&models.ActualLRPInstanceKey{InstanceGuid: "ig-1"}, stacks)
-			Expect(err).To(MatchError(generator.ErrUnknownStack))
+			Expect(err).To(MatchError(repsync.ErrUnknownStack))
 		})
 	})
 
@@ -145,7 +145,7 @@ var _ = Describe("RunRequests", func() {
 		})
 
 		It("maps every field with index 0 and tags the result file", func() {
-			req, err := generator.NewTaskRunRequest(task, stacks)
+			req, err := repsync.NewTaskRunRequest(task, stacks)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(req.Guid).To(Equal("tg-1"))
 			Expect(req.RootFSPath).To(Equal("/var/lib/rootfs/cflinuxfs3"))
@@ -161,20 +161,20 @@ var _ = Describe("RunRequests", func() {
 			Expect(req.Env).To(Equal([]executor.EnvironmentVariable{{Name: "FOO", Value: "bar"}}))
 			Expect(req.EgressRules).To(Equal(task.TaskDefinition.EgressRules))
 			Expect(req.CachedDependencies).To(Equal([]executor.CachedDependency{{From: "http://x/lc.tgz", To: "/tmp/lifecycle", CacheKey: "lc"}}))
-			Expect(req.Tags).To(Equal(executor.Tags{generator.ResultFileTag: "/tmp/result.json"}))
+			Expect(req.Tags).To(Equal(executor.Tags{repsync.ResultFileTag: "/tmp/result.json"}))
 		})
 
 		It("gives a cpu weight of at least 1", func() {
 			task.TaskDefinition.CpuWeight = 0
-			req, err := generator.NewTaskRunRequest(task, stacks)
+			req, err := repsync.NewTaskRunRequest(task, stacks)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(req.CPUWeight).To(Equal(uint(1)))
 		})
 
 		It("fails on an unknown stack", func() {
 			task.TaskDefinition.RootFs = "preloaded:nope"
-			_, err := generator.NewTaskRunRequest(task, stacks)
-			Expect(err).To(MatchError(generator.ErrUnknownStack))
+			_, err := repsync.NewTaskRunRequest(task, stacks)
+			Expect(err).To(MatchError(repsync.ErrUnknownStack))
 		})
 	})
 
@@ -186,7 +186,7 @@ var _ = Describe("RunRequests", func() {
 					{ContainerPort: 8080, HostPort: 61001, ContainerTLSProxyPort: 61443, HostTLSProxyPort: 61002},
 				}},
 			}
-			Expect(generator.NetInfo(c)).To(Equal(&models.ActualLRPNetInfo{
+			Expect(repsync.NetInfo(c)).To(Equal(&models.ActualLRPNetInfo{
 				Address:             "10.0.0.5",
 				InstanceAddress:     "10.254.0.2",
 				InstanceIpv6Address: "fd00::2",

@@ -1,11 +1,11 @@
-package generator_test
+package sync_test
 
 import (
 	"context"
 	"sync"
 	"time"
 
-	"diego/rep/generator"
+	repsync "diego/rep/sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -91,7 +91,7 @@ func (o *testOp) Execute(ctx context.Context) {
 var _ = Describe("the sliding queue", func() {
 	var (
 		rec     *recorder
-		queue   *generator.Queue
+		queue   *repsync.Queue
 		workers int
 		process ifrit.Process
 	)
@@ -102,7 +102,7 @@ var _ = Describe("the sliding queue", func() {
 	})
 
 	JustBeforeEach(func() {
-		queue = generator.NewQueue(workers)
+		queue = repsync.NewQueue(workers)
 		process = ginkgomon_v2.Invoke(queue)
 		DeferCleanup(func() { ginkgomon_v2.Interrupt(process, 5*time.Second) })
 	})
@@ -186,7 +186,7 @@ var _ = Describe("the sliding queue", func() {
 var _ = Describe("a queue pushed to before it runs", func() {
 	It("runs the operations once it starts", func() {
 		rec := newRecorder()
-		queue := generator.NewQueue(0)
+		queue := repsync.NewQueue(0)
 		queue.Push(newOp(rec, "a", "a1", false))
 		Consistently(rec.Ran, 20*time.Millisecond).Should(BeEmpty())
 		process := ginkgomon_v2.Invoke(queue)
