@@ -19,11 +19,10 @@ import (
 	"diego/metron/emitter"
 	"diego/rep/auctioncellrep"
 	"diego/rep/config"
-	"diego/rep/evacuation"
 	"diego/rep/evacuator"
-	repsync "diego/rep/sync"
 	"diego/rep/handlers"
 	"diego/rep/presence"
+	repsync "diego/rep/sync"
 )
 
 // wire builds the rep: the API first (the auctioneer may ask at once), then
@@ -57,7 +56,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 		return nil, nil, nil, err
 	}
 
-	flag := evacuation.NewFlag()
+	flag := evacuator.NewFlag()
 	address := cfg.Address()
 	cellRep := auctioncellrep.New(auctioncellrep.Config{
 		CellID: cfg.CellID, RepURL: address, Zone: cfg.Zone, StackPathMap: cfg.StackPathMap(),
@@ -82,19 +81,19 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 		return nil, nil, nil, err
 	}
 
-	maintainer := presence.New(logger, clk, exec, func(c lock.Config) ifrit.Runner {
-		return lock.NewPresenceRunner(logger, etcd, clk, c)
-	}, presence.Config{
+	maintainer := presence.New(presence.Config{
 		CellID: cfg.CellID, RepAddress: address, RepURL: address, Zone: cfg.Zone,
 		RootFSProviders: cfg.RootFSProviders(), PlacementTags: cfg.PlacementTags,
 		OptionalPlacementTags: cfg.OptionalPlacementTags, Root: cfg.Root,
 		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
-	})
-	evac := evacuator.New(evacuator.Deps{
-		Logger: logger, Clock: clk, Executor: exec, Flag: flag, BBS: bbs, Metrics: metrics, AppLog: metrics,
-	}, evacuator.Config{
+	}, presence.Deps{Logger: logger, Clock: clk, Executor: exec, NewLease: func(c lock.Config) ifrit.Runner {
+		return lock.NewPresenceRunner(logger, etcd, clk, c)
+	}})
+	evac := evacuator.New(evacuator.Config{
 		CellID: cfg.CellID, EvacuationTimeout: cfg.EvacuationTimeout.Duration(),
 		PollingInterval: cfg.EvacuationPollingInterval.Duration(), CommunicationTimeout: timeout,
+	}, evacuator.Deps{
+		Logger: logger, Clock: clk, Executor: exec, Flag: flag, BBS: bbs, Metrics: metrics, AppLog: metrics,
 	})
 
 	members := grouper.Members{

@@ -37,7 +37,7 @@ type ExecutorClient interface {
 	AllocateContainers(requests []executor.AllocationRequest) ([]executor.AllocationFailure, error)
 }
 
-// Evacuation says whether the cell is evacuating (*rep/evacuation.Flag).
+// Evacuation says whether the cell is evacuating (*rep/evacuator.Flag).
 type Evacuation interface {
 	Evacuating() bool
 }

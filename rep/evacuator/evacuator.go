@@ -56,13 +56,6 @@ type AppLog interface {
 	SendAppLog(appID, message, sourceType, sourceInstance string)
 }
 
-// Flag is the evacuation flag (*rep/evacuation.Flag): TrapSignals sets it,
-// and the Evacuator waits for it.
-type Flag interface {
-	Evacuate()
-	Started() <-chan struct{}
-}
-
 // StrandedEvacuatingActualLRPsMetric counts this cell's instances still
 // marked evacuating when it exits.
 const StrandedEvacuatingActualLRPsMetric = "StrandedEvacuatingActualLRPs"
@@ -95,7 +88,7 @@ type Deps struct {
 	Logger   *slog.Logger
 	Clock    clock.Clock
 	Executor ExecutorClient
-	Flag     Flag
+	Flag     *Flag
 	BBS      BBSClient
 	Metrics  Metrics
 	AppLog   AppLog
@@ -108,7 +101,7 @@ type Evacuator struct {
 }
 
 // New returns the evacuator.
-func New(deps Deps, cfg Config) *Evacuator {
+func New(cfg Config, deps Deps) *Evacuator {
 	if cfg.ExitTimeout <= 0 {
 		cfg.ExitTimeout = DefaultExitTimeout
 	}

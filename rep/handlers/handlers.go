@@ -33,7 +33,7 @@ type ExecutorClient interface {
 	DeleteContainer(guid string) error
 }
 
-// Evacuation starts an evacuation (*rep/evacuation.Flag).
+// Evacuation starts an evacuation (*rep/evacuator.Flag).
 type Evacuation interface {
 	Evacuate()
 }

@@ -104,3 +104,18 @@ func (noMetrics) SendDuration(string, time.Duration) {}
 type noAppLog struct{}
 
 func (noAppLog) SendAppLog(string, string, string, string) {}
+
+// Evacuation is the rep's evacuation flag (*rep/evacuator.Flag): it paces
+// the bulk sync and switches the LRP processor to its evacuation table.
+type Evacuation interface {
+	Evacuating() bool
+	Started() <-chan struct{}
+}
+
+// notEvacuating is the flag of a sync that never evacuates (tests).
+type notEvacuating struct{}
+
+func (notEvacuating) Evacuating() bool { return false }
+
+// Started never closes: a nil channel blocks for ever.
+func (notEvacuating) Started() <-chan struct{} { return nil }

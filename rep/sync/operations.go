@@ -15,7 +15,6 @@ import (
 	"diego/deploy/logging"
 	"diego/executor"
 	"diego/models"
-	"diego/rep/evacuation"
 )
 
 // Error types compared with errors.Is: a *models.Error matches on its type.
@@ -34,7 +33,7 @@ type processor struct {
 	stacks            map[string]string
 	executor          ExecutorClient
 	bbs               BBSClient
-	flag              *evacuation.Flag
+	flag              Evacuation
 	appLog            AppLog
 
 	mu sync.Mutex

@@ -14,7 +14,6 @@ import (
 	"diego/deploy/logging"
 	"diego/executor"
 	"diego/models"
-	"diego/rep/evacuation"
 
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
@@ -82,7 +81,7 @@ type Deps struct {
 	// Events is ExecutorEvents(executor client).
 	Events  EventSubscriber
 	BBS     BBSClient
-	Flag    *evacuation.Flag
+	Flag    Evacuation
 	Metrics Metrics
 	AppLog  AppLog
 }
@@ -96,7 +95,7 @@ type Generator struct {
 	executor ExecutorClient
 	events   EventSubscriber
 	bbs      BBSClient
-	flag     *evacuation.Flag
+	flag     Evacuation
 	metrics  Metrics
 	queue    *Queue
 	proc     *processor
@@ -115,7 +114,7 @@ func New(cfg Config, deps Deps) (*Generator, error) {
 	}
 	cfg = cfg.withDefaults()
 	if deps.Flag == nil {
-		deps.Flag = evacuation.NewFlag()
+		deps.Flag = notEvacuating{}
 	}
 	if deps.Metrics == nil {
 		deps.Metrics = noMetrics{}

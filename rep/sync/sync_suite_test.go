@@ -14,7 +14,7 @@ import (
 	executorclient "diego/executor/client"
 	"diego/metron/emitter"
 	"diego/models"
-	"diego/rep/evacuation"
+	"diego/rep/evacuator"
 	repsync "diego/rep/sync"
 	"diego/rep/sync/syncfakes"
 
@@ -46,7 +46,7 @@ type fixture struct {
 	metrics  *syncfakes.FakeMetrics
 	appLog   *syncfakes.FakeAppLog
 	clock    *fakeclock.FakeClock
-	flag     *evacuation.Flag
+	flag     *evacuator.Flag
 	cfg      repsync.Config
 }
 
@@ -58,7 +58,7 @@ func newFixture() *fixture {
 		metrics:  &syncfakes.FakeMetrics{},
 		appLog:   &syncfakes.FakeAppLog{},
 		clock:    fakeclock.NewFakeClock(time.Unix(1000, 0)),
-		flag:     evacuation.NewFlag(),
+		flag:     evacuator.NewFlag(),
 		cfg: repsync.Config{
 			CellID:       cellID,
 			Zone:         "z1",

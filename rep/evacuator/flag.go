@@ -1,14 +1,14 @@
-// Package evacuation holds the rep's evacuation flag (spec cell §4.9): set
-// once by POST /evacuate or a signal, read by /state, /work, the bulk
-// sync's interval and the LRP processor's mode.
-package evacuation
+package evacuator
 
 import (
 	"sync"
 	"sync/atomic"
 )
 
-// Flag is set once and never cleared: an evacuating rep exits.
+// Flag is the rep's evacuation flag (spec cell §4.9): set once by POST
+// /evacuate or a signal (TrapSignals), read by /state, /work, the bulk sync's
+// interval and the LRP processor's mode, and waited on by the Evacuator. It
+// is never cleared: an evacuating rep exits.
 type Flag struct {
 	set  atomic.Bool
 	once sync.Once
