@@ -27,6 +27,7 @@ func main() {
 	stateDir := flag.String("state-dir", "/var/lib/diego/local", "configs, certificates, data, depots and logs")
 	cells := flag.Int("cells", 2, fmt.Sprintf("how many cells (garden + executor + rep) to run, 1-%d", local.MaxCells))
 	etcd := flag.String("etcd-endpoints", "", "comma-separated URLs of an external etcd (default: an embedded one)")
+	etcdTLS := flag.Bool("etcd-tls", false, "the embedded etcd serves https and requires a client certificate from the cluster's CA")
 	binDir := flag.String("bin-dir", filepath.Dir(self), "where the daemons' binaries are")
 	rootfsDir := flag.String("rootfs", rootfs, "the busybox rootfs (built with deploy/rootfs/build.sh when missing; or $DIEGO_ROOTFS)")
 	logLevel := flag.String("log-level", "info", "every daemon's log_level: debug, info, warn or error")
@@ -35,7 +36,7 @@ func main() {
 	keep := flag.Bool("keep-data", false, "keep the embedded etcd's data from the last run (default: start empty)")
 	flag.Parse()
 
-	opts := local.Options{Cells: *cells, LogLevel: *logLevel}
+	opts := local.Options{Cells: *cells, LogLevel: *logLevel, ETCDTLS: *etcdTLS}
 	var err error
 	for dst, src := range map[*string]string{&opts.StateDir: *stateDir, &opts.BinDir: *binDir, &opts.RootFS: *rootfsDir} {
 		if *dst, err = filepath.Abs(src); err != nil {

@@ -2,19 +2,14 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
-	"os"
 
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 
 	bbsclient "diego/bbs/client"
-	"diego/bbs/db/etcddb"
 	"diego/bbs/lock"
-	"diego/deploy/clock"
 	"diego/deploy/daemon"
 	"diego/deploy/httpserver"
-	"diego/deploy/logging"
 	executorclient "diego/executor/client"
 	"diego/metron/emitter"
 	"diego/rep/auctioncellrep"
@@ -29,10 +24,8 @@ import (
 // the BBS sync, the presence, the evacuator (whose return ends the rep) and
 // "ready"; signals pass through TrapSignals, which turns SIGUSR1 (and, when
 // configured, SIGTERM/SIGINT) into an evacuation.
-func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
-	level, _ := logging.ParseLevel(cfg.LogLevel)
-	logger := logging.New(os.Stdout, level, "rep")
-	clk := clock.NewClock()
+func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
+	logger, clk := kit.Logger, kit.Clock
 	timeout := cfg.CommunicationTimeout.Duration()
 
 	exec := executorclient.New(cfg.ExecutorAddress, timeout)
@@ -41,19 +34,16 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 		Timeout: timeout,
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return daemon.Process{}, err
 	}
-	etcd, err := etcddb.NewClient(etcddb.ClientConfig{
-		Endpoints: cfg.ETCDEndpoints, CAFile: cfg.ETCDCAFile, CertFile: cfg.ETCDCertFile, KeyFile: cfg.ETCDKeyFile,
-	})
+	etcd, err := lock.Dial(cfg.ETCD)
 	if err != nil {
-		return nil, nil, nil, err
+		return daemon.Process{}, err
 	}
-	cleanup := func() { _ = etcd.Close() }
+	kit.Defer(func() { _ = etcd.Close() })
 	metrics, err := emitter.New(fmt.Sprintf("127.0.0.1:%d", cfg.DropsondePort), "rep", clk)
 	if err != nil {
-		cleanup()
-		return nil, nil, nil, err
+		return daemon.Process{}, err
 	}
 
 	flag := evacuator.NewFlag()
@@ -64,8 +54,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 	}, auctioncellrep.Deps{Executor: exec, Evacuation: flag})
 	api, err := handlers.New(handlers.Deps{Logger: logger, CellRep: cellRep, Executor: exec, Evacuation: flag})
 	if err != nil {
-		cleanup()
-		return nil, nil, nil, err
+		return daemon.Process{}, err
 	}
 
 	gen, err := repsync.New(repsync.Config{
@@ -77,8 +66,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 		Flag: flag, Metrics: metrics, AppLog: metrics,
 	})
 	if err != nil {
-		cleanup()
-		return nil, nil, nil, err
+		return daemon.Process{}, err
 	}
 
 	maintainer := presence.New(presence.Config{
@@ -96,17 +84,16 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 		Logger: logger, Clock: clk, Executor: exec, Flag: flag, BBS: bbs, Metrics: metrics, AppLog: metrics,
 	})
 
-	members := grouper.Members{
-		{Name: "metrics", Runner: metrics},
-		{Name: "api", Runner: httpserver.New(cfg.ListenAddr, api)},
-		{Name: "generator", Runner: gen.Runner()},
-		{Name: "presence", Runner: maintainer},
-		{Name: "evacuator", Runner: evac},
-		{Name: "ready", Runner: daemon.Announce(logger)},
-	}
-	if cfg.DebugAddress != "" {
-		members = append(grouper.Members{{Name: "debug", Runner: daemon.Debug(cfg.DebugAddress)}}, members...)
-	}
-	group := grouper.NewOrdered(os.Interrupt, members)
-	return evacuator.TrapSignals(logger, group, flag, cfg.EvacuateOnShutdown), logger, cleanup, nil
+	return daemon.Process{
+		Members: grouper.Members{
+			{Name: "metrics", Runner: metrics},
+			{Name: "api", Runner: httpserver.New(cfg.ListenAddr, api)},
+			{Name: "sync", Runner: gen.Runner()},
+			{Name: "presence", Runner: maintainer},
+			{Name: "evacuator", Runner: evac},
+		},
+		Wrap: func(group ifrit.Runner) ifrit.Runner {
+			return evacuator.TrapSignals(logger, group, flag, cfg.EvacuateOnShutdown)
+		},
+	}, nil
 }
