@@ -163,7 +163,7 @@ func (a *AuctionCellRep) State(logger *slog.Logger) (rep.CellState, bool, error)
 func (a *AuctionCellRep) lrpOf(logger *slog.Logger, c *executor.Container) rep.LRP {
 	index, err := strconv.Atoi(c.Tags[repsync.ProcessIndexTag])
 	if err != nil {
-		logger.Error("invalid-process-index-tag", "container-guid", c.Guid, "error", err)
+		logger.Error("invalid-process-index-tag", "container_guid", c.Guid, "error", err)
 	}
 	instanceGuid := c.Tags[repsync.InstanceGuidTag]
 	if instanceGuid == "" {
@@ -258,7 +258,7 @@ func (a *AuctionCellRep) Perform(logger *slog.Logger, work rep.Work) (rep.Work, 
 	logger = logging.Session(logger, "auction-perform-work", "lrps", len(work.LRPs), "tasks", len(work.Tasks))
 
 	if work.CellID != "" && work.CellID != a.cfg.CellID {
-		logger.Error("cell-id-mismatch", "work-cell-id", work.CellID, "cell-id", a.cfg.CellID)
+		logger.Error("cell-id-mismatch", "work_cell_id", work.CellID, "cell_id", a.cfg.CellID)
 		return rep.Work{}, fmt.Errorf("%w: work for %q, this is %q", ErrCellIDMismatch, work.CellID, a.cfg.CellID)
 	}
 	if a.evacuation.Evacuating() {
@@ -281,7 +281,7 @@ func (a *AuctionCellRep) Perform(logger *slog.Logger, work rep.Work) (rep.Work, 
 	if len(work.Tasks) > 0 {
 		failed.Tasks = a.allocateTasks(logger, work.Tasks)
 	}
-	logger.Info("done", "failed-lrps", len(failed.LRPs), "failed-tasks", len(failed.Tasks))
+	logger.Info("done", "failed_lrps", len(failed.LRPs), "failed_tasks", len(failed.Tasks))
 	return failedWork(failed.LRPs, failed.Tasks), nil
 }
 
@@ -334,13 +334,13 @@ func (a *AuctionCellRep) allocateLRPs(logger *slog.Logger, lrps []rep.LRP) []rep
 	byGuid := make(map[string]rep.LRP, len(lrps))
 	for _, lrp := range lrps {
 		if err := a.checkRootFS(lrp.RootFs); err != nil {
-			logger.Error("unknown-rootfs", "process-guid", lrp.ProcessGuid, "index", lrp.Index, "rootfs", lrp.RootFs, "error", err)
+			logger.Error("unknown-rootfs", "process_guid", lrp.ProcessGuid, "index", lrp.Index, "rootfs", lrp.RootFs, "error", err)
 			failed = append(failed, lrp)
 			continue
 		}
 		instanceGuid, err := a.newGuid()
 		if err != nil {
-			logger.Error("failed-to-generate-instance-guid", "process-guid", lrp.ProcessGuid, "error", err)
+			logger.Error("failed-to-generate-instance-guid", "process_guid", lrp.ProcessGuid, "error", err)
 			failed = append(failed, lrp)
 			continue
 		}
@@ -366,12 +366,12 @@ func (a *AuctionCellRep) allocateTasks(logger *slog.Logger, tasks []rep.Task) []
 	byGuid := make(map[string]rep.Task, len(tasks))
 	for _, task := range tasks {
 		if err := a.checkRootFS(task.RootFs); err != nil {
-			logger.Error("unknown-rootfs", "task-guid", task.TaskGuid, "rootfs", task.RootFs, "error", err)
+			logger.Error("unknown-rootfs", "task_guid", task.TaskGuid, "rootfs", task.RootFs, "error", err)
 			failed = append(failed, task)
 			continue
 		}
 		if _, dup := byGuid[task.TaskGuid]; dup || task.TaskGuid == "" {
-			logger.Error("invalid-task-guid", "task-guid", task.TaskGuid)
+			logger.Error("invalid-task-guid", "task_guid", task.TaskGuid)
 			failed = append(failed, task)
 			continue
 		}
@@ -407,7 +407,7 @@ func (a *AuctionCellRep) allocate(logger *slog.Logger, requests []executor.Alloc
 	}
 	guids := make([]string, 0, len(failures))
 	for _, f := range failures {
-		logger.Error("container-allocation-failed", "container-guid", f.Guid, "error", f.ErrorMsg)
+		logger.Error("container-allocation-failed", "container_guid", f.Guid, "error", f.ErrorMsg)
 		guids = append(guids, f.Guid)
 	}
 	return guids

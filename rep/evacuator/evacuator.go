@@ -116,7 +116,7 @@ func New(cfg Config, deps Deps) *Evacuator {
 // left, or for the evacuation timeout, or for a signal; then it runs the
 // cleanup and returns nil.
 func (e *Evacuator) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
-	logger := logging.Session(e.Logger, "evacuator", "cell-id", e.cfg.CellID)
+	logger := logging.Session(e.Logger, "evacuator", "cell_id", e.cfg.CellID)
 	close(ready)
 
 	select {
@@ -196,7 +196,7 @@ func (e *Evacuator) cleanup(logger *slog.Logger, signals <-chan os.Signal) {
 			guid = ig
 		}
 		message := fmt.Sprintf("Cell %s reached evacuation timeout for instance %s", e.cfg.CellID, guid)
-		logger.Info(message, "container-guid", c.Guid)
+		logger.Info(message, "container_guid", c.Guid)
 		if e.AppLog != nil && c.LogConfig.Guid != "" {
 			e.AppLog.SendAppLog(c.LogConfig.Guid, message, c.LogConfig.SourceName, strconv.Itoa(c.LogConfig.Index))
 		}
@@ -204,7 +204,7 @@ func (e *Evacuator) cleanup(logger *slog.Logger, signals <-chan os.Signal) {
 		// graceful stop; the wait below bounds them all together.
 		go func(guid string) {
 			if err := e.Executor.DeleteContainer(guid); err != nil {
-				logger.Error("failed-to-delete-container", "container-guid", guid, "error", err)
+				logger.Error("failed-to-delete-container", "container_guid", guid, "error", err)
 			}
 		}(c.Guid)
 	}

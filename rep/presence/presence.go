@@ -107,7 +107,7 @@ func New(cfg Config, deps Deps) *Maintainer {
 // a signal, after releasing the presence. Neither an absent executor nor
 // an unreachable etcd ends it: it keeps waiting and retrying.
 func (m *Maintainer) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
-	logger := logging.Session(m.logger, "presence", "cell-id", m.cfg.CellID)
+	logger := logging.Session(m.logger, "presence", "cell_id", m.cfg.CellID)
 	logger.Info("starting")
 	defer logger.Info("done")
 
