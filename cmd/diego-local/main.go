@@ -19,6 +19,12 @@ import (
 )
 
 func main() {
+	// `make run | tee run.log`: the Ctrl-C that starts the stop also ends
+	// tee. With SIGPIPE notified, a write to the broken stdout fails with
+	// EPIPE (which stdout drops) instead of killing the launcher mid-stop,
+	// which would leave the gardens' chains and cgroup parents behind.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	stdout := local.NewBrokenPipeWriter(os.Stdout)
 	self, _ := os.Executable()
 	rootfs := os.Getenv("DIEGO_ROOTFS")
 	if rootfs == "" {
@@ -59,16 +65,16 @@ func main() {
 	if err := plan.CheckBinaries(); err != nil {
 		fail(1, err)
 	}
-	if err := plan.EnsureRootFS(os.Stdout); err != nil {
+	if err := plan.EnsureRootFS(stdout); err != nil {
 		fail(1, err)
 	}
 
 	info, _ := os.Stdout.Stat()
 	terminal := info != nil && info.Mode()&os.ModeCharDevice != 0
-	log := local.NewMergedLog(os.Stdout, local.LogFormat{Width: len("metrics-server"), Raw: *raw, Color: terminal && !*noColor})
+	log := local.NewMergedLog(stdout, local.LogFormat{Width: len("metrics-server"), Raw: *raw, Color: terminal && !*noColor})
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	cluster := &local.Cluster{Plan: plan, Log: log, Out: os.Stdout, KeepData: *keep}
+	cluster := &local.Cluster{Plan: plan, Log: log, Out: stdout, KeepData: *keep}
 	if err := cluster.Run(signals); err != nil {
 		os.Exit(1)
 	}
