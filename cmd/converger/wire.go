@@ -41,13 +41,13 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	watch := func(ctx context.Context) <-chan lock.PresenceEvent {
 		return lock.WatchPresences(ctx, logger, etcd, cfg.Root)
 	}
-	process := converger.New(logger, clk, bbs, watch, converger.Config{
+	process := converger.New(converger.Config{
 		RepeatInterval:              cfg.ConvergeRepeatInterval.Duration(),
 		KickTaskDuration:            cfg.KickTaskDuration.Duration(),
 		ExpirePendingTaskDuration:   cfg.ExpirePendingTaskDuration.Duration(),
 		ExpireCompletedTaskDuration: cfg.ExpireCompletedTaskDuration.Duration(),
 		CommunicationTimeout:        cfg.CommunicationTimeout.Duration(),
-	})
+	}, converger.Deps{Logger: logger, Clock: clk, BBS: bbs, Watch: watch})
 	return daemon.Process{Members: grouper.Members{
 		{Name: "lock", Runner: held},
 		{Name: "converger", Runner: process},
