@@ -23,9 +23,9 @@ import (
 	bbsconfig "diego/bbs/config"
 	"diego/bbs/metricsserver"
 	convergerconfig "diego/converger/config"
+	"diego/deploy/config"
 	executorconfig "diego/executor/config"
 	gardenconfig "diego/garden/config"
-	"diego/deploy/config"
 	receptorconfig "diego/receptor/config"
 	repconfig "diego/rep/config"
 )
