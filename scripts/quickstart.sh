@@ -89,9 +89,18 @@ if $START; then
 	# Its own session, so the SIGINT below reaches make and the launcher
 	# together, as a Ctrl-C in their terminal would.
 	if $PIPE; then
-		# ... and tee, which dies of it, so the launcher's stop writes to a
-		# pipe nobody reads.
-		setsid bash -c 'make run 2>&1 | tee "$1" >/dev/null' pipe "$WORK/cluster.log" &
+		# ... and the reader of its output, which dies of it as tee does
+		# in a terminal, so the launcher's stop writes to a pipe nobody
+		# reads. (A background job starts with SIGINT ignored: the reader
+		# restores the default; tee could not.)
+		setsid bash -c 'make run 2>&1 | python3 -c "$1" "$2"' pipe '
+import signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+with open(sys.argv[1], "wb") as log:
+    for line in sys.stdin.buffer:
+        log.write(line)
+        log.flush()
+' "$WORK/cluster.log" &
 	else
 		setsid make run >"$WORK/cluster.log" 2>&1 &
 	fi
@@ -174,6 +183,9 @@ fi
 
 if $START; then
 	stop_cluster
+	if $PIPE && grep -q 'stopped in' "$WORK/cluster.log"; then
+		fail "the reader outlived the launcher's stop: its stdout never broke, nothing was tested"
+	fi
 	step "leftovers (there should be none)"
 	left=0
 	# The daemons, and anything still in a cell garden's cgroups
