@@ -26,7 +26,9 @@ func wire(cfg metricsserver.Config, kit *daemon.Kit) (daemon.Process, error) {
 	if err != nil {
 		return daemon.Process{}, err
 	}
-	reporter := metricsserver.NewReporter(kit.Logger, kit.Clock, bbs, emit, cfg.ReportInterval.Duration(), cfg.CommunicationTimeout.Duration())
+	reporter := metricsserver.NewReporter(
+		metricsserver.ReporterConfig{Interval: cfg.ReportInterval.Duration(), Timeout: cfg.CommunicationTimeout.Duration()},
+		metricsserver.ReporterDeps{Logger: kit.Logger, Clock: kit.Clock, BBS: bbs, Emitter: emit})
 	handler, err := metricsserver.NewHandler(reporter)
 	if err != nil {
 		return daemon.Process{}, err
