@@ -45,8 +45,17 @@ type Process struct {
 }
 
 // New builds the process.
-func New(logger *slog.Logger, clk clock.Clock, bbs BBS, watch PresenceWatch, cfg Config) *Process {
-	return &Process{logger: logging.Session(logger, "converger-process"), clock: clk, bbs: bbs, watch: watch, cfg: cfg}
+func New(cfg Config, deps Deps) *Process {
+	return &Process{logger: logging.Session(deps.Logger, "converger-process"), clock: deps.Clock, bbs: deps.BBS, watch: deps.Watch, cfg: cfg}
+}
+
+// Deps are the converger's collaborators.
+type Deps struct {
+	Logger *slog.Logger
+	Clock  clock.Clock
+	BBS    BBS
+	// Watch follows the cell presences (lock.WatchPresences).
+	Watch PresenceWatch
 }
 
 func (p *Process) Run(signals <-chan os.Signal, ready chan<- struct{}) error {

@@ -84,7 +84,7 @@ var _ = Describe("Process", func() {
 			CommunicationTimeout: time.Minute,
 		}
 		watch := func(context.Context) <-chan lock.PresenceEvent { return presence }
-		process = ginkgomon_v2.Invoke(converger.New(logging.Discard(), clock, bbs, watch, cfg))
+		process = ginkgomon_v2.Invoke(converger.New(cfg, converger.Deps{Logger: logging.Discard(), Clock: clock, BBS: bbs, Watch: watch}))
 		DeferCleanup(func() { ginkgomon_v2.Interrupt(process, 5*time.Second) })
 	})
 

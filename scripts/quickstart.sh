@@ -7,6 +7,10 @@
 #   scripts/quickstart.sh           use the cluster at $DIEGO_RECEPTOR (default http://127.0.0.1:8887)
 #   scripts/quickstart.sh --start   make run in the background, the steps, Ctrl-C, leftover checks
 #   scripts/quickstart.sh --keep    leave hello-lrp running at the end
+#   scripts/quickstart.sh --start --pipe
+#                                   the same, as `make run | tee run.log`: the Ctrl-C
+#                                   ends tee too, and the launcher must still stop
+#                                   cleanly with nobody reading its output
 #
 # Environment: STATE_DIR (the launcher's state dir, for --start's checks;
 # default /var/lib/diego/local), TIMEOUT (seconds each wait may take, 90).
@@ -15,11 +19,13 @@ cd "$(dirname "$0")/.."
 
 START=false
 KEEP=false
+PIPE=false
 for arg in "$@"; do
 	case $arg in
 	--start) START=true ;;
 	--keep) KEEP=true ;;
-	*) echo "usage: $0 [--start] [--keep]" >&2; exit 2 ;;
+	--pipe) PIPE=true ;;
+	*) echo "usage: $0 [--start [--pipe]] [--keep]" >&2; exit 2 ;;
 	esac
 done
 STATE_DIR=${STATE_DIR:-/var/lib/diego/local}
@@ -82,7 +88,22 @@ if $START; then
 	begun=$SECONDS
 	# Its own session, so the SIGINT below reaches make and the launcher
 	# together, as a Ctrl-C in their terminal would.
-	setsid make run >"$WORK/cluster.log" 2>&1 &
+	if $PIPE; then
+		# ... and the reader of its output, which dies of it as tee does
+		# in a terminal, so the launcher's stop writes to a pipe nobody
+		# reads. (A background job starts with SIGINT ignored: the reader
+		# restores the default; tee could not.)
+		setsid bash -c 'make run 2>&1 | python3 -c "$1" "$2"' pipe '
+import signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+with open(sys.argv[1], "wb") as log:
+    for line in sys.stdin.buffer:
+        log.write(line)
+        log.flush()
+' "$WORK/cluster.log" &
+	else
+		setsid make run >"$WORK/cluster.log" 2>&1 &
+	fi
 	CLUSTER_PID=$!
 	deadline=$((SECONDS + 600)) # a first run also downloads modules and builds
 	until grep -q 'cluster healthy in' "$WORK/cluster.log"; do
@@ -231,6 +252,9 @@ fi
 
 if $START; then
 	stop_cluster
+	if $PIPE && grep -q 'stopped in' "$WORK/cluster.log"; then
+		fail "the reader outlived the launcher's stop: its stdout never broke, nothing was tested"
+	fi
 	step "leftovers (there should be none)"
 	left=0
 	# The daemons, and anything still in a cell garden's cgroups
@@ -248,8 +272,11 @@ if $START; then
 	fi
 	if ip -o link | grep -E ': w[a-h]([0-9a-f]{8}-0|brdg-[0-9a-f]{8})[@:]'; then left=1; fi
 	if iptables-save | grep -E -- '(w-[a-h]-|-i w[a-h]\+)'; then left=1; fi
+	for parent in /sys/fs/cgroup/garden-[a-h] /sys/fs/cgroup/*/garden-[a-h]; do
+		if [ -d "$parent" ]; then echo "cgroup parent: $parent"; left=1; fi
+	done
 	[ $left -eq 0 ] || fail "the stopped cluster left the above behind"
-	echo "no processes, mounts, containers, links or iptables rules left"
+	echo "no processes, mounts, containers, links, iptables rules or cgroup parents left"
 fi
 
 step "quick start: OK"

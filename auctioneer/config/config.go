@@ -4,19 +4,20 @@ package config
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"time"
 
 	"diego/auctioneer/auctionrunner"
 	"diego/deploy/config"
-	"diego/deploy/logging"
 )
 
 // Config is the auctioneer's configuration; DefaultConfig gives every
 // default.
 type Config struct {
+	// Common holds log_level and debug_address.
+	config.Common
+
 	// ListenAddr serves the auctioneer API (spec core §5.1).
 	ListenAddr string `json:"listen_addr"`
 	// AdvertiseAddress is the auctioneer_address written in the lock's
@@ -26,17 +27,11 @@ type Config struct {
 	// ID is the auctioneer_id written in the lock's value.
 	ID string `json:"id"`
 
-	BBSAddress        string `json:"bbs_address"`
-	BBSCACertFile     string `json:"bbs_ca_cert_file"`
-	BBSClientCertFile string `json:"bbs_client_cert_file"`
-	BBSClientKeyFile  string `json:"bbs_client_key_file"`
+	// BBSClient holds bbs_address and the bbs_*_file keys.
+	config.BBSClient
 
-	// ETCDEndpoints reach the etcd holding the auctioneer lock; the
-	// etcd_*_file keys enable mutual TLS to it.
-	ETCDEndpoints     []string        `json:"etcd_endpoints"`
-	ETCDCAFile        string          `json:"etcd_ca_file"`
-	ETCDCertFile      string          `json:"etcd_cert_file"`
-	ETCDKeyFile       string          `json:"etcd_key_file"`
+	// ETCD reaches the etcd holding the auctioneer lock.
+	ETCD              config.ETCD     `json:"etcd"`
 	Root              string          `json:"root"`
 	LockTTL           config.Duration `json:"lock_ttl"`
 	LockRetryInterval config.Duration `json:"lock_retry_interval"`
@@ -55,8 +50,7 @@ type Config struct {
 	StartingContainerCountMaximum int     `json:"starting_container_count_maximum"`
 
 	// DropsondePort is the local metron's UDP port, where metrics go.
-	DropsondePort int    `json:"dropsonde_port"`
-	LogLevel      string `json:"log_level"`
+	DropsondePort int `json:"dropsonde_port"`
 }
 
 // DefaultConfig is the auctioneer's configuration when its file says
@@ -67,8 +61,8 @@ func DefaultConfig() Config {
 	return Config{
 		ListenAddr:                    "0.0.0.0:9016",
 		ID:                            fmt.Sprintf("%s-%d", host, os.Getpid()),
-		BBSAddress:                    "http://127.0.0.1:8889",
-		ETCDEndpoints:                 []string{"http://127.0.0.1:2379"},
+		BBSClient:                     config.BBSClient{BBSAddress: "http://127.0.0.1:8889"},
+		ETCD:                          config.ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
 		Root:                          "/diego",
 		LockTTL:                       config.Duration(15 * time.Second),
 		LockRetryInterval:             config.Duration(5 * time.Second),
@@ -81,7 +75,7 @@ func DefaultConfig() Config {
 		TaskSpreadWeight:              weights.TaskSpreadWeight,
 		StartingContainerCountMaximum: weights.StartingContainerCountMaximum,
 		DropsondePort:                 3457,
-		LogLevel:                      "info",
+		Common:                        config.Common{LogLevel: "info"},
 	}
 }
 
@@ -108,16 +102,16 @@ func (c Config) Scheduler() auctionrunner.Config {
 // Validate reports every bad setting at once.
 func (c Config) Validate() error {
 	var v config.Validator
-	_, _, err := net.SplitHostPort(c.ListenAddr)
-	v.Require(err == nil, "listen_addr %q is not host:port", c.ListenAddr)
+	v.Common(c.Common)
+	v.HostPort("listen_addr", c.ListenAddr, false)
 	if c.AdvertiseAddress != "" {
 		u, err := url.Parse(c.AdvertiseAddress)
 		v.Require(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "",
 			"advertise_address %q must be a URL like http://10.0.0.5:9016", c.AdvertiseAddress)
 	}
 	v.Require(c.ID != "", "id must not be empty")
-	v.BBSClient(c.BBSAddress, c.BBSCACertFile, c.BBSClientCertFile, c.BBSClientKeyFile)
-	v.ETCDClient(c.ETCDEndpoints, c.ETCDCertFile, c.ETCDKeyFile, c.Root)
+	v.BBSClient(c.BBSClient)
+	v.ETCD(c.ETCD, c.Root)
 	for _, d := range []struct {
 		key   string
 		value config.Duration
@@ -139,8 +133,6 @@ func (c Config) Validate() error {
 	}
 	v.Require(c.StartingContainerCountMaximum >= 0, "starting_container_count_maximum must not be negative (0 is unlimited)")
 	v.Require(c.DropsondePort > 0 && c.DropsondePort < 65536, "dropsonde_port must be a port number")
-	_, err = logging.ParseLevel(c.LogLevel)
-	v.Require(err == nil, "log_level: %v", err)
 	return v.Err()
 }
 

@@ -42,7 +42,7 @@ var _ = Describe("Config", func() {
 		cfg, err := load(`{
 			"listen_addr": "127.0.0.1:9999", "advertise_address": "http://10.0.0.5:9999", "id": "a-1",
 			"bbs_address": "https://bbs:8889", "bbs_ca_cert_file": "ca", "bbs_client_cert_file": "c", "bbs_client_key_file": "k",
-			"etcd_endpoints": ["http://e1:2379", "http://e2:2379"], "etcd_ca_file": "eca", "etcd_cert_file": "ec", "etcd_key_file": "ek",
+			"etcd": {"endpoints": ["https://e1:2379", "https://e2:2379"], "ca_file": "eca", "cert_file": "ec", "key_file": "ek"},
 			"root": "/x", "lock_ttl": "3s", "lock_retry_interval": "1s", "cell_state_timeout": "2s", "communication_timeout": "4s",
 			"auction_runner_workers": 7, "starting_container_weight": 0.5, "bin_pack_first_fit_weight": 0.1,
 			"lrp_spread_weight": 1, "task_spread_weight": 0, "starting_container_count_maximum": 20, "log_level": "debug"
@@ -50,7 +50,7 @@ var _ = Describe("Config", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cfg.Advertise()).To(Equal("http://10.0.0.5:9999"))
 		Expect(cfg.ID).To(Equal("a-1"))
-		Expect(cfg.ETCDEndpoints).To(HaveLen(2))
+		Expect(cfg.ETCD.Endpoints).To(HaveLen(2))
 		Expect(cfg.LockTTL.Duration()).To(Equal(3 * time.Second))
 		Expect(cfg.CellStateTimeout.Duration()).To(Equal(2 * time.Second))
 		Expect(cfg.AuctionRunnerWorkers).To(Equal(7))
@@ -66,6 +66,12 @@ var _ = Describe("Config", func() {
 		Expect(cfg.Advertise()).To(Equal("http://10.1.2.3:9016"))
 	})
 
+	It("refuses the old flat etcd_* keys, naming the etcd block's", func() {
+		_, err := load(`{"etcd_endpoints": ["http://e1:2379"], "etcd_cert_file": "c"}`)
+		Expect(err).To(MatchError(ContainSubstring("etcd_endpoints is no longer a key: use etcd.endpoints")))
+		Expect(err).To(MatchError(ContainSubstring("etcd_cert_file is no longer a key: use etcd.cert_file")))
+	})
+
 	It("rejects unknown keys and bare-number durations", func() {
 		_, err := load(`{"listen_address": "x"}`)
 		Expect(err).To(MatchError(ContainSubstring("listen_address")))
@@ -76,14 +82,14 @@ var _ = Describe("Config", func() {
 	It("reports every bad setting at once", func() {
 		_, err := load(`{
 			"listen_addr": "nope", "advertise_address": "10.0.0.5", "id": "", "bbs_address": "bbs:8889",
-			"etcd_endpoints": [], "etcd_cert_file": "c", "root": "diego", "lock_ttl": "0s", "cell_state_timeout": "-1s",
+			"etcd": {"endpoints": [], "cert_file": "c"}, "root": "diego", "lock_ttl": "0s", "cell_state_timeout": "-1s",
 			"auction_runner_workers": 0, "lrp_spread_weight": -1, "starting_container_count_maximum": -1, "log_level": "loud"
 		}`)
 		Expect(err).To(HaveOccurred())
 		for _, want := range []string{
 			`listen_addr "nope" is not host:port`, `advertise_address "10.0.0.5"`, "id must not be empty",
-			`bbs_address "bbs:8889" must start with http:// or https://`, "etcd_endpoints must list at least one URL",
-			"etcd_cert_file and etcd_key_file go together", `root "diego" must start with /`, "lock_ttl must be positive",
+			`bbs_address "bbs:8889" must start with http:// or https://`, "etcd.endpoints must list at least one URL",
+			"etcd.cert_file and etcd.key_file go together", `root "diego" must start with /`, "lock_ttl must be positive",
 			"cell_state_timeout must be positive", "auction_runner_workers must be positive",
 			"lrp_spread_weight must not be negative", "starting_container_count_maximum must not be negative", "log_level",
 		} {

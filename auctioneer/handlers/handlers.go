@@ -44,7 +44,7 @@ func (h *lrpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	valid := make([]auctioneer.LRPStartRequest, 0, len(reqs))
 	for i := range reqs {
 		if err := reqs[i].Validate(); err != nil {
-			logger.Error("start-auction-request-invalid", "process-guid", reqs[i].ProcessGuid, "error", err)
+			logger.Error("start-auction-request-invalid", "process_guid", reqs[i].ProcessGuid, "error", err)
 			continue
 		}
 		valid = append(valid, reqs[i])
@@ -70,7 +70,7 @@ func (h *taskHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	valid := make([]auctioneer.TaskStartRequest, 0, len(reqs))
 	for i := range reqs {
 		if err := reqs[i].Validate(); err != nil {
-			logger.Error("start-auction-request-invalid", "task-guid", reqs[i].TaskGuid, "error", err)
+			logger.Error("start-auction-request-invalid", "task_guid", reqs[i].TaskGuid, "error", err)
 			continue
 		}
 		valid = append(valid, reqs[i])

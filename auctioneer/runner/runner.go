@@ -222,7 +222,7 @@ func (r *Runner) round(ctx context.Context) bool {
 
 	logger.Info("fetching-auctions")
 	lrps, tasks := r.drain()
-	logger.Info("fetched-auctions", "lrp-start-auctions", len(lrps), "task-auctions", len(tasks))
+	logger.Info("fetched-auctions", "lrp_start_auctions", len(lrps), "task_auctions", len(tasks))
 	if len(lrps) == 0 && len(tasks) == 0 {
 		logger.Info("nothing-to-auction")
 		return true
@@ -232,10 +232,10 @@ func (r *Runner) round(ctx context.Context) bool {
 	result := auctionrunner.Schedule(r.cfg.Scheduler, cells.states, lrps, tasks)
 	for cellID, work := range result.PerCell {
 		for _, l := range work.LRPs {
-			logger.Info("lrp-added-to-cell", "process-guid", l.ProcessGuid, "index", l.Index, "cell-id", cellID)
+			logger.Info("lrp-added-to-cell", "process_guid", l.ProcessGuid, "index", l.Index, "cell_id", cellID)
 		}
 		for _, t := range work.Tasks {
-			logger.Info("task-added-to-cell", "task-guid", t.TaskGuid, "cell-id", cellID)
+			logger.Info("task-added-to-cell", "task_guid", t.TaskGuid, "cell_id", cellID)
 		}
 	}
 
@@ -249,10 +249,10 @@ func (r *Runner) round(ctx context.Context) bool {
 	r.metrics.AddToCounter("AuctioneerTaskAuctionsStarted", uint64(placedTasks))
 	r.metrics.AddToCounter("AuctioneerTaskAuctionsFailed", uint64(len(failedTasks)))
 	logger.Info("scheduled",
-		"successful-lrp-start-auctions", placedLRPs,
-		"failed-lrp-start-auctions", len(failedLRPs),
-		"successful-task-auctions", placedTasks,
-		"failed-task-auctions", len(failedTasks))
+		"successful_lrp_start_auctions", placedLRPs,
+		"failed_lrp_start_auctions", len(failedLRPs),
+		"successful_task_auctions", placedTasks,
+		"failed_task_auctions", len(failedTasks))
 	return true
 }
 
@@ -275,7 +275,7 @@ func (r *Runner) fetchCells(ctx context.Context, logger *slog.Logger) (roundCell
 			logger.Error("failed-to-fetch-reps", "error", err)
 			return roundCells{}, false
 		}
-		logger.Info("fetched-cell-reps", "cell-reps-count", len(presences))
+		logger.Info("fetched-cell-reps", "cell_reps_count", len(presences))
 
 		cells := r.fetchStates(ctx, logger, presences)
 		if len(cells.states) > 0 || len(presences) == 0 {
@@ -309,12 +309,12 @@ func (r *Runner) fetchStates(ctx context.Context, logger *slog.Logger, presences
 		state, err := client.State(stateCtx)
 		switch {
 		case err != nil:
-			logger.Error("failed-to-get-state", "cell-id", p.GetCellId(), "error", err)
+			logger.Error("failed-to-get-state", "cell_id", p.GetCellId(), "error", err)
 			r.metrics.IncrementCounter("AuctioneerFailedCellStateRequests")
 		case state.Evacuating:
-			logger.Info("ignored-evacuating-cell", "cell-id", p.GetCellId())
+			logger.Info("ignored-evacuating-cell", "cell_id", p.GetCellId())
 		case state.CellID != p.GetCellId():
-			logger.Error("cell-id-mismatch", "cell-id", p.GetCellId(), "cell-state-id", state.CellID)
+			logger.Error("cell-id-mismatch", "cell_id", p.GetCellId(), "cell_state_id", state.CellID)
 		default:
 			states[i] = &state
 			clients[i] = client
@@ -329,7 +329,7 @@ func (r *Runner) fetchStates(ctx context.Context, logger *slog.Logger, presences
 		}
 	}
 	r.metrics.SendDuration("AuctioneerFetchStatesDuration", r.clock.Since(start))
-	logger.Info("fetched-zone-state", "cell-state-count", len(out.states), "duration", r.clock.Since(start))
+	logger.Info("fetched-zone-state", "cell_state_count", len(out.states), "duration", r.clock.Since(start))
 	return out
 }
 
@@ -347,14 +347,14 @@ func (r *Runner) commit(ctx context.Context, logger *slog.Logger, clients map[st
 		work := perCell[cellID]
 		client, ok := clients[cellID]
 		if !ok { // cannot happen: Schedule only places on the cells it was given
-			logger.Error("failed-to-commit", "cell-id", cellID, "error", "no rep client")
+			logger.Error("failed-to-commit", "cell_id", cellID, "error", "no rep client")
 			return
 		}
 		performCtx, cancel := context.WithTimeout(ctx, r.cfg.CommunicationTimeout)
 		defer cancel()
 		failed, err := client.Perform(performCtx, work)
 		if err != nil {
-			logger.Error("failed-to-commit", "cell-id", cellID, "error", err)
+			logger.Error("failed-to-commit", "cell_id", cellID, "error", err)
 			return
 		}
 		mu.Lock()
@@ -379,17 +379,17 @@ func (r *Runner) report(ctx context.Context, logger *slog.Logger, lrps []auction
 		defer cancel()
 		if i < len(lrps) {
 			l := lrps[i]
-			logger.Info("lrp-auction-failed", "process-guid", l.ProcessGuid, "index", l.Index, "placement-error", l.PlacementError)
+			logger.Info("lrp-auction-failed", "process_guid", l.ProcessGuid, "index", l.Index, "placement_error", l.PlacementError)
 			key := &models.ActualLRPKey{ProcessGuid: l.ProcessGuid, Index: int32(l.Index), Domain: l.Domain}
 			if err := r.bbs.FailActualLRP(callCtx, key, l.PlacementError); err != nil {
-				logger.Error("failed-to-fail-actual-lrp", "process-guid", l.ProcessGuid, "index", l.Index, "error", err)
+				logger.Error("failed-to-fail-actual-lrp", "process_guid", l.ProcessGuid, "index", l.Index, "error", err)
 			}
 			return
 		}
 		t := tasks[i-len(lrps)]
-		logger.Info("task-auction-failed", "task-guid", t.TaskGuid, "placement-error", t.PlacementError)
+		logger.Info("task-auction-failed", "task_guid", t.TaskGuid, "placement_error", t.PlacementError)
 		if err := r.bbs.RejectTask(callCtx, t.TaskGuid, t.PlacementError); err != nil {
-			logger.Error("failed-to-reject-task", "task-guid", t.TaskGuid, "error", err)
+			logger.Error("failed-to-reject-task", "task_guid", t.TaskGuid, "error", err)
 		}
 	})
 }

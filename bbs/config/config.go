@@ -3,37 +3,29 @@ package config
 
 import (
 	"fmt"
-	"net"
 
 	"diego/bbs/converge"
 	"diego/deploy/config"
-	"diego/deploy/logging"
 )
-
-// ETCD says how to reach etcd.
-type ETCD struct {
-	Endpoints []string `json:"endpoints"`
-	CAFile    string   `json:"ca_file"`
-	CertFile  string   `json:"cert_file"`
-	KeyFile   string   `json:"key_file"`
-}
 
 // Config is the BBS's configuration; DefaultConfig gives every default.
 type Config struct {
+	// Common holds log_level and debug_address.
+	config.Common
+
 	// ListenAddr serves the BBS API: mutual TLS when CertFile is set, plain
 	// HTTP (development only) otherwise.
 	ListenAddr string `json:"listen_addr"`
 	// HealthAddress answers GET /ping while the BBS runs.
 	HealthAddress string `json:"health_address"`
-	// DebugAddress, when set, serves Go's pprof profiles (/debug/pprof/).
-	DebugAddress string `json:"debug_address"`
 	// CAFile verifies client certificates; CertFile and KeyFile are the
 	// server's own (RSA).
 	CAFile   string `json:"ca_file"`
 	CertFile string `json:"cert_file"`
 	KeyFile  string `json:"key_file"`
 
-	ETCD ETCD `json:"etcd"`
+	// ETCD reaches the etcd holding every record.
+	ETCD config.ETCD `json:"etcd"`
 	// Root is the etcd key prefix of everything diego stores.
 	Root string `json:"root"`
 
@@ -45,8 +37,7 @@ type Config struct {
 	ConvergenceWorkers int   `json:"convergence_workers"`
 	MaxRequestBytes    int64 `json:"max_request_bytes"`
 	// DropsondePort is the local metron's UDP port, where metrics go.
-	DropsondePort int    `json:"dropsonde_port"`
-	LogLevel      string `json:"log_level"`
+	DropsondePort int `json:"dropsonde_port"`
 }
 
 // DefaultConfig is the BBS's configuration when its file says nothing.
@@ -54,7 +45,7 @@ func DefaultConfig() Config {
 	return Config{
 		ListenAddr:           "0.0.0.0:8889",
 		HealthAddress:        "127.0.0.1:8890",
-		ETCD:                 ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
+		ETCD:                 config.ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
 		Root:                 "/diego",
 		CommunicationTimeout: config.Duration(10e9),
 		MaxTaskRetries:       3,
@@ -62,7 +53,7 @@ func DefaultConfig() Config {
 		ConvergenceWorkers:   converge.DefaultConvergenceWorkers,
 		MaxRequestBytes:      1 << 20,
 		DropsondePort:        3457,
-		LogLevel:             "info",
+		Common:               config.Common{LogLevel: "info"},
 	}
 }
 
@@ -72,28 +63,19 @@ func (c Config) TLS() bool { return c.CertFile != "" }
 // Validate reports every bad setting at once.
 func (c Config) Validate() error {
 	var v config.Validator
-	addrs := map[string]string{"listen_addr": c.ListenAddr, "health_address": c.HealthAddress}
-	if c.DebugAddress != "" {
-		addrs["debug_address"] = c.DebugAddress
-	}
-	for key, addr := range addrs {
-		_, _, err := net.SplitHostPort(addr)
-		v.Require(err == nil, "%s %q is not host:port", key, addr)
-	}
+	v.Common(c.Common)
+	v.HostPort("listen_addr", c.ListenAddr, false)
+	v.HostPort("health_address", c.HealthAddress, false)
 	v.Require(c.CertFile == "" || (c.KeyFile != "" && c.CAFile != ""),
 		"cert_file needs key_file and ca_file (the CA that signs client certificates)")
 	v.Require(c.CertFile != "" || (c.KeyFile == "" && c.CAFile == ""), "key_file and ca_file need cert_file")
-	v.Require(len(c.ETCD.Endpoints) > 0, "etcd.endpoints must list at least one URL")
-	v.Require((c.ETCD.CertFile == "") == (c.ETCD.KeyFile == ""), "etcd.cert_file and etcd.key_file go together")
-	v.Require(c.Root != "" && c.Root[0] == '/', "root %q must start with /", c.Root)
+	v.ETCD(c.ETCD, c.Root)
 	v.Require(c.CommunicationTimeout > 0, "communication_timeout must be positive")
 	v.Require(c.MaxTaskRetries >= 0, "max_task_retries must not be negative")
 	v.Require(c.TaskCallbackWorkers > 0, "task_callback_workers must be positive")
 	v.Require(c.ConvergenceWorkers > 0, "convergence_workers must be positive")
 	v.Require(c.MaxRequestBytes > 0, "max_request_bytes must be positive")
 	v.Require(c.DropsondePort > 0 && c.DropsondePort < 65536, "dropsonde_port must be a port number")
-	_, err := logging.ParseLevel(c.LogLevel)
-	v.Require(err == nil, "log_level: %v", err)
 	return v.Err()
 }
 

@@ -45,9 +45,24 @@ type Reporter struct {
 }
 
 // NewReporter reports every interval, each read bounded by timeout.
-func NewReporter(logger *slog.Logger, clk clock.Clock, bbs BBS, emitter Emitter, interval, timeout time.Duration) *Reporter {
-	return &Reporter{logger: logging.Session(logger, "reporter"), clock: clk, bbs: bbs, emitter: emitter,
-		interval: interval, timeout: timeout, latest: map[string]float64{}}
+func NewReporter(cfg ReporterConfig, deps ReporterDeps) *Reporter {
+	return &Reporter{logger: logging.Session(deps.Logger, "reporter"), clock: deps.Clock, bbs: deps.BBS, emitter: deps.Emitter,
+		interval: cfg.Interval, timeout: cfg.Timeout, latest: map[string]float64{}}
+}
+
+// ReporterConfig times the reports: one every Interval, its reads bounded
+// by Timeout.
+type ReporterConfig struct {
+	Interval time.Duration
+	Timeout  time.Duration
+}
+
+// ReporterDeps are the reporter's collaborators.
+type ReporterDeps struct {
+	Logger  *slog.Logger
+	Clock   clock.Clock
+	BBS     BBS
+	Emitter Emitter
 }
 
 func (r *Reporter) Run(signals <-chan os.Signal, ready chan<- struct{}) error {

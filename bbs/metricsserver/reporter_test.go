@@ -79,7 +79,8 @@ var _ = Describe("Reporter", func() {
 		clock = fakeclock.NewFakeClock(time.Unix(1, 0))
 		bbs = &fakeBBS{tasks: []*models.Task{{State: models.Task_Running}}}
 		emitter = &fakeEmitter{values: map[string]float64{}, units: map[string]string{}}
-		reporter = metricsserver.NewReporter(logging.Discard(), clock, bbs, emitter, time.Minute, time.Second)
+		reporter = metricsserver.NewReporter(metricsserver.ReporterConfig{Interval: time.Minute, Timeout: time.Second},
+			metricsserver.ReporterDeps{Logger: logging.Discard(), Clock: clock, BBS: bbs, Emitter: emitter})
 		process = ginkgomon_v2.Invoke(reporter)
 		DeferCleanup(func() { ginkgomon_v2.Interrupt(process, 5*time.Second) })
 	})

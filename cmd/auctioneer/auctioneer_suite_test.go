@@ -112,7 +112,7 @@ func startAuctioneer(id, bbsURL string, extra map[string]any) *auctioneerProcess
 		"id":                    id,
 		"listen_addr":           addr,
 		"bbs_address":           bbsURL,
-		"etcd_endpoints":        []string{etcd.ClientURL()},
+		"etcd":                  map[string]any{"endpoints": []string{etcd.ClientURL()}},
 		"lock_ttl":              "3s",
 		"lock_retry_interval":   "1s",
 		"cell_state_timeout":    "2s",

@@ -3,13 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"log"
-	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
-	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 
 	"diego/auctioneer"
@@ -17,12 +13,9 @@ import (
 	"diego/auctioneer/handlers"
 	"diego/auctioneer/runner"
 	bbsclient "diego/bbs/client"
-	"diego/bbs/db/etcddb"
 	"diego/bbs/lock"
-	"diego/deploy/clock"
 	"diego/deploy/daemon"
 	"diego/deploy/httpserver"
-	"diego/deploy/logging"
 	"diego/metron/emitter"
 	repclient "diego/rep/client"
 )
@@ -30,30 +23,24 @@ import (
 // wire builds the auctioneer's ordered group: the lock first, so that the
 // runner and the API start only once the lock is held; losing the lock
 // ends the group, and the process exits non-zero.
-func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
-	level, _ := logging.ParseLevel(cfg.LogLevel)
-	logger := logging.New(os.Stdout, level, "auctioneer")
-	clk := clock.NewClock()
-
+func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
+	logger, clk := kit.Logger, kit.Clock
 	bbs, err := bbsclient.New(bbsclient.Config{
 		URL: cfg.BBSAddress, CAFile: cfg.BBSCACertFile, CertFile: cfg.BBSClientCertFile, KeyFile: cfg.BBSClientKeyFile,
 		Timeout: cfg.CommunicationTimeout.Duration(),
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return daemon.Process{}, err
 	}
-	etcd, err := etcddb.NewClient(etcddb.ClientConfig{
-		Endpoints: cfg.ETCDEndpoints, CAFile: cfg.ETCDCAFile, CertFile: cfg.ETCDCertFile, KeyFile: cfg.ETCDKeyFile,
-	})
+	etcd, err := lock.Dial(cfg.ETCD)
 	if err != nil {
-		return nil, nil, nil, err
+		return daemon.Process{}, err
 	}
-	cleanup := func() { _ = etcd.Close() }
+	kit.Defer(func() { _ = etcd.Close() })
 
 	presence, err := json.Marshal(auctioneer.Presence{ID: cfg.ID, Address: cfg.Advertise()})
 	if err != nil {
-		cleanup()
-		return nil, nil, nil, err
+		return daemon.Process{}, err
 	}
 	held := lock.NewLockRunner(logger, etcd, clk, lock.Config{
 		Key: lock.LockKey(cfg.Root, auctioneer.LockName), Value: presence,
@@ -62,8 +49,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 
 	metrics, err := emitter.New(fmt.Sprintf("127.0.0.1:%d", cfg.DropsondePort), "auctioneer", clk)
 	if err != nil {
-		cleanup()
-		return nil, nil, nil, err
+		return daemon.Process{}, err
 	}
 	auctions := runner.New(runner.Deps{
 		Logger:  logger,
@@ -80,20 +66,17 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 	})
 	handler, err := handlers.New(logger, auctions)
 	if err != nil {
-		cleanup()
-		return nil, nil, nil, err
+		return daemon.Process{}, err
 	}
 	api := httpserver.New(cfg.ListenAddr, handler)
-	api.ErrorLog = log.New(slogWriter{logger}, "", 0)
+	api.ErrorLog = kit.ErrorLog()
 
-	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
+	return daemon.Process{Members: grouper.Members{
 		{Name: "lock", Runner: held},
 		{Name: "metrics", Runner: metrics},
 		{Name: "auction-runner", Runner: auctions},
 		{Name: "api", Runner: api},
-		{Name: "ready", Runner: daemon.Announce(logger)},
-	})
-	return group, logger, cleanup, nil
+	}}, nil
 }
 
 // repFactory builds rep clients over one shared HTTP client; each request
@@ -111,12 +94,4 @@ func newRepFactory(workers int) repFactory {
 
 func (f repFactory) CreateClient(address string) runner.RepClient {
 	return repclient.New(f.http, address)
-}
-
-// slogWriter sends the HTTP server's own errors to the log.
-type slogWriter struct{ logger *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	w.logger.Info("http-server", "message", string(p))
-	return len(p), nil
 }

@@ -65,7 +65,7 @@ func fakeBBS() (url string, passes *atomic.Int32) {
 // startConverger runs the binary against the suite's etcd and bbsURL.
 func startConverger(id, bbsURL string) *gexec.Session {
 	cfg, _ := json.Marshal(map[string]any{
-		"id": id, "bbs_address": bbsURL, "etcd_endpoints": []string{etcd.ClientURL()},
+		"id": id, "bbs_address": bbsURL, "etcd": map[string]any{"endpoints": []string{etcd.ClientURL()}},
 		"lock_ttl": "3s", "lock_retry_interval": "500ms", "converge_repeat_interval": "200ms",
 		"communication_timeout": "2s",
 	})

@@ -19,6 +19,12 @@ import (
 )
 
 func main() {
+	// `make run | tee run.log`: the Ctrl-C that starts the stop also ends
+	// tee. With SIGPIPE notified, a write to the broken stdout fails with
+	// EPIPE (which stdout drops) instead of killing the launcher mid-stop,
+	// which would leave the gardens' chains and cgroup parents behind.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	stdout := local.NewBrokenPipeWriter(os.Stdout)
 	self, _ := os.Executable()
 	rootfs := os.Getenv("DIEGO_ROOTFS")
 	if rootfs == "" {
@@ -31,6 +37,7 @@ func main() {
 	stateDir := flag.String("state-dir", "/var/lib/diego/local", "configs, certificates, data, depots and logs")
 	cells := flag.Int("cells", 2, fmt.Sprintf("how many cells (garden + executor + rep) to run, 1-%d", local.MaxCells))
 	etcd := flag.String("etcd-endpoints", "", "comma-separated URLs of an external etcd (default: an embedded one)")
+	etcdTLS := flag.Bool("etcd-tls", false, "the embedded etcd serves https and requires a client certificate from the cluster's CA")
 	binDir := flag.String("bin-dir", filepath.Dir(self), "where the daemons' binaries are")
 	rootfsDir := flag.String("rootfs", rootfs, "the busybox rootfs: the default rootfs and docker:///busybox (built with deploy/rootfs/build.sh when missing; or $DIEGO_ROOTFS)")
 	stackDir := flag.String("stack-rootfs", stackRootFS, "the Debian rootfs of the stacks "+strings.Join(local.DefaultStacks, ", ")+
@@ -42,7 +49,7 @@ func main() {
 	keep := flag.Bool("keep-data", false, "keep the embedded etcd's data from the last run (default: start empty)")
 	flag.Parse()
 
-	opts := local.Options{Cells: *cells, LogLevel: *logLevel}
+	opts := local.Options{Cells: *cells, LogLevel: *logLevel, ETCDTLS: *etcdTLS}
 	var err error
 	for dst, src := range map[*string]string{&opts.StateDir: *stateDir, &opts.BinDir: *binDir, &opts.RootFS: *rootfsDir, &opts.StackRootFS: *stackDir} {
 		if *dst, err = filepath.Abs(src); err != nil {
@@ -68,16 +75,16 @@ func main() {
 	if err := plan.CheckBinaries(); err != nil {
 		fail(1, err)
 	}
-	if err := plan.EnsureRootFS(os.Stdout); err != nil {
+	if err := plan.EnsureRootFS(stdout); err != nil {
 		fail(1, err)
 	}
 
 	info, _ := os.Stdout.Stat()
 	terminal := info != nil && info.Mode()&os.ModeCharDevice != 0
-	log := local.NewMergedLog(os.Stdout, local.LogFormat{Width: len("metrics-server"), Raw: *raw, Color: terminal && !*noColor})
+	log := local.NewMergedLog(stdout, local.LogFormat{Width: len("metrics-server"), Raw: *raw, Color: terminal && !*noColor})
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	cluster := &local.Cluster{Plan: plan, Log: log, Out: os.Stdout, KeepData: *keep}
+	cluster := &local.Cluster{Plan: plan, Log: log, Out: stdout, KeepData: *keep}
 	if err := cluster.Run(signals); err != nil {
 		os.Exit(1)
 	}

@@ -11,10 +11,8 @@ import (
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 
-	"diego/deploy/clock"
 	"diego/deploy/daemon"
 	"diego/deploy/httpserver"
-	"diego/deploy/logging"
 	"diego/executor"
 	"diego/executor/config"
 	"diego/executor/depot"
@@ -32,21 +30,19 @@ import (
 // wire builds the executor: metrics first, then the initializer (waits for
 // garden, sizes the cell, destroys what a previous run owned), then the
 // API and the periodic work.
-func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
-	level, _ := logging.ParseLevel(cfg.LogLevel)
-	logger := logging.New(os.Stdout, level, "executor")
-	clk := clock.NewClock()
+func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
+	logger, clk := kit.Logger, kit.Clock
 
 	metrics, err := emitter.New(fmt.Sprintf("127.0.0.1:%d", cfg.DropsondePort), "executor", clk)
 	if err != nil {
-		return nil, nil, nil, err
+		return daemon.Process{}, err
 	}
 	gc := gardenclient.New(cfg.GardenNetwork, cfg.GardenAddr)
 	downloader, err := cacheddownloader.New(cacheddownloader.Config{
 		CachePath: cfg.CachePath, MaxCacheSizeInBytes: int64(cfg.MaxCacheSizeInBytes), TempDir: cfg.TempDir, Clock: clk,
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return daemon.Process{}, err
 	}
 	trans := transformer.New(transformer.Config{
 		CellID:                      cfg.CellID,
@@ -71,7 +67,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 	health := runners.NewGardenHealth(gc, cfg.GardenHealthcheckRootFS, metrics, clk, logger)
 	api, err := handlers.New(d, health, hub, logger)
 	if err != nil {
-		return nil, nil, nil, err
+		return daemon.Process{}, err
 	}
 	reporter := runners.NewMetricsReporter(d, gc, metrics, clk, logger)
 	initializer := runners.Initializer{
@@ -81,7 +77,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 			MaxCacheSizeInBytes: cfg.MaxCacheSizeInBytes,
 		},
 	}
-	members := grouper.Members{
+	return daemon.Process{Members: grouper.Members{
 		{Name: "metrics", Runner: metrics},
 		{Name: "initializer", Runner: initializer},
 		{Name: "api", Runner: httpserver.New(cfg.ListenAddr, api)},
@@ -92,12 +88,7 @@ func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
 		{Name: "container-metrics", Runner: runners.Every(clk, cfg.ContainerMetricsReportInterval.Duration(), reporter.ReportContainers)},
 		{Name: "capacity-metrics", Runner: runners.Every(clk, time.Minute, reporter.ReportCapacity)},
 		{Name: "garden-health", Runner: runners.Every(clk, cfg.GardenHealthcheckInterval.Duration(), health.Check)},
-		{Name: "ready", Runner: daemon.Announce(logger)},
-	}
-	if cfg.DebugAddress != "" {
-		members = append(grouper.Members{{Name: "debug", Runner: daemon.Debug(cfg.DebugAddress)}}, members...)
-	}
-	return grouper.NewOrdered(os.Interrupt, members), logger, nil, nil
+	}}, nil
 }
 
 // stepsBuilder gives each container its own log streamer and makes the

@@ -1,15 +1,9 @@
 package main
 
 import (
-	"log/slog"
-	"os"
-
-	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 
-	"diego/deploy/clock"
 	"diego/deploy/daemon"
-	"diego/deploy/logging"
 	"diego/garden/backend/linux"
 	"diego/garden/config"
 	"diego/garden/server"
@@ -17,22 +11,14 @@ import (
 
 // wire builds the backend and serves it; the runner starts the backend
 // (host checks, cleanup of a previous run) before it listens.
-func wire(cfg config.Config) (ifrit.Runner, *slog.Logger, func(), error) {
-	level, _ := logging.ParseLevel(cfg.LogLevel)
-	logger := logging.New(os.Stdout, level, "garden")
-	clk := clock.NewClock()
-
-	backend, err := linux.New(cfg.Backend(), logger.With("component", "linux-backend"), clk)
+func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
+	backend, err := linux.New(cfg.Backend(), kit.Logger.With("component", "linux-backend"), kit.Clock)
 	if err != nil {
-		return nil, nil, nil, err
+		return daemon.Process{}, err
 	}
-	api, err := server.NewRunner(server.New(backend, logger, clk), cfg.ListenNetwork, cfg.ListenAddr)
+	api, err := server.NewRunner(server.New(backend, kit.Logger, kit.Clock), cfg.ListenNetwork, cfg.ListenAddr)
 	if err != nil {
-		return nil, nil, nil, err
+		return daemon.Process{}, err
 	}
-	members := grouper.Members{{Name: "api", Runner: api}, {Name: "ready", Runner: daemon.Announce(logger)}}
-	if cfg.DebugAddress != "" {
-		members = append(grouper.Members{{Name: "debug", Runner: daemon.Debug(cfg.DebugAddress)}}, members...)
-	}
-	return grouper.NewOrdered(os.Interrupt, members), logger, nil, nil
+	return daemon.Process{Members: grouper.Members{{Name: "api", Runner: api}}}, nil
 }

@@ -7,23 +7,23 @@ import (
 	"time"
 
 	"diego/deploy/config"
-	"diego/deploy/logging"
 )
 
 // Config is the converger's configuration; keys follow the modern BBS's
 // names for the convergence durations (spec core §5.5).
 type Config struct {
+	// Common holds log_level and debug_address.
+	config.Common
+
 	// ID names this converger in its lock's value.
 	ID string `json:"id"`
 
-	BBSAddress        string `json:"bbs_address"`
-	BBSCACertFile     string `json:"bbs_ca_cert_file"`
-	BBSClientCertFile string `json:"bbs_client_cert_file"`
-	BBSClientKeyFile  string `json:"bbs_client_key_file"`
+	// BBSClient holds bbs_address and the bbs_*_file keys.
+	config.BBSClient
 
-	// ETCDEndpoints reach the etcd holding the lock and the cell presences.
-	ETCDEndpoints []string `json:"etcd_endpoints"`
-	Root          string   `json:"root"`
+	// ETCD reaches the etcd holding the lock and the cell presences.
+	ETCD config.ETCD `json:"etcd"`
+	Root string      `json:"root"`
 
 	LockTTL           config.Duration `json:"lock_ttl"`
 	LockRetryInterval config.Duration `json:"lock_retry_interval"`
@@ -33,8 +33,6 @@ type Config struct {
 	ExpirePendingTaskDuration   config.Duration `json:"expire_pending_task_duration"`
 	ExpireCompletedTaskDuration config.Duration `json:"expire_completed_task_duration"`
 	CommunicationTimeout        config.Duration `json:"communication_timeout"`
-
-	LogLevel string `json:"log_level"`
 }
 
 // DefaultConfig is the converger's configuration when its file says nothing.
@@ -42,8 +40,8 @@ func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	return Config{
 		ID:                          fmt.Sprintf("%s-%d", host, os.Getpid()),
-		BBSAddress:                  "http://127.0.0.1:8889",
-		ETCDEndpoints:               []string{"http://127.0.0.1:2379"},
+		BBSClient:                   config.BBSClient{BBSAddress: "http://127.0.0.1:8889"},
+		ETCD:                        config.ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
 		Root:                        "/diego",
 		LockTTL:                     config.Duration(15 * time.Second),
 		LockRetryInterval:           config.Duration(5 * time.Second),
@@ -52,7 +50,7 @@ func DefaultConfig() Config {
 		ExpirePendingTaskDuration:   config.Duration(30 * time.Minute),
 		ExpireCompletedTaskDuration: config.Duration(120 * time.Second),
 		CommunicationTimeout:        config.Duration(time.Minute),
-		LogLevel:                    "info",
+		Common:                      config.Common{LogLevel: "info"},
 	}
 }
 
@@ -60,10 +58,9 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	var v config.Validator
 	v.Require(c.ID != "", "id must not be empty")
-	v.Require(c.BBSAddress != "", "bbs_address is required (http://host:8889 or https://...)")
-	v.Require((c.BBSClientCertFile == "") == (c.BBSClientKeyFile == ""), "bbs_client_cert_file and bbs_client_key_file go together")
-	v.Require(len(c.ETCDEndpoints) > 0, "etcd_endpoints must list at least one URL")
-	v.Require(c.Root != "" && c.Root[0] == '/', "root %q must start with /", c.Root)
+	v.Common(c.Common)
+	v.BBSClient(c.BBSClient)
+	v.ETCD(c.ETCD, c.Root)
 	for key, d := range map[string]config.Duration{
 		"lock_ttl": c.LockTTL, "lock_retry_interval": c.LockRetryInterval,
 		"converge_repeat_interval": c.ConvergeRepeatInterval, "kick_task_duration": c.KickTaskDuration,
@@ -72,8 +69,6 @@ func (c Config) Validate() error {
 	} {
 		v.Require(d > 0, "%s must be positive", key)
 	}
-	_, err := logging.ParseLevel(c.LogLevel)
-	v.Require(err == nil, "log_level: %v", err)
 	return v.Err()
 }
 

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"diego/deploy/logging"
 )
 
 // Duration is a time.Duration written in JSON as a Go duration string such
@@ -69,6 +71,9 @@ func load(path string, cfg any) error {
 	if err != nil {
 		return err
 	}
+	if err := refuseRenamed(data); err != nil {
+		return err
+	}
 
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -91,6 +96,26 @@ func load(path string, cfg any) error {
 		return v.Validate()
 	}
 	return nil
+}
+
+// refuseRenamed names the new key of every renamed key the file still uses.
+// A file that is not a JSON object is left to the decoder to refuse.
+func refuseRenamed(data []byte) error {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		return nil
+	}
+	var problems []string
+	for old, replacement := range renamedKeys {
+		if _, ok := top[old]; ok {
+			problems = append(problems, fmt.Sprintf("%s is no longer a key: use %s", old, replacement))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	sort.Strings(problems)
+	return errors.New(strings.Join(problems, "; "))
 }
 
 // Validator accumulates configuration problems so that Validate can report
@@ -138,22 +163,35 @@ func (v *Validator) Positive(durations map[string]Duration) {
 	}
 }
 
-// BBSClient checks the bbs_* keys every BBS client daemon shares: an http
-// or https address, and for https a CA and a client certificate and key.
-func (v *Validator) BBSClient(address, caFile, certFile, keyFile string) {
-	v.Require(strings.HasPrefix(address, "http://") || strings.HasPrefix(address, "https://"),
-		"bbs_address %q must start with http:// or https://", address)
-	if strings.HasPrefix(address, "https://") {
-		v.Require(caFile != "" && certFile != "" && keyFile != "",
+// BBSClient checks the BBS-client block: an http or https address, and for
+// https a CA and a client certificate and key.
+func (v *Validator) BBSClient(c BBSClient) {
+	v.Require(strings.HasPrefix(c.BBSAddress, "http://") || strings.HasPrefix(c.BBSAddress, "https://"),
+		"bbs_address %q must start with http:// or https://", c.BBSAddress)
+	if strings.HasPrefix(c.BBSAddress, "https://") {
+		v.Require(c.BBSCACertFile != "" && c.BBSClientCertFile != "" && c.BBSClientKeyFile != "",
 			"an https bbs_address needs bbs_ca_cert_file, bbs_client_cert_file and bbs_client_key_file")
 	}
-	v.Require((certFile == "") == (keyFile == ""), "bbs_client_cert_file and bbs_client_key_file go together")
+	v.Require((c.BBSClientCertFile == "") == (c.BBSClientKeyFile == ""), "bbs_client_cert_file and bbs_client_key_file go together")
 }
 
-// ETCDClient checks the etcd_* keys and root of the daemons that hold a
-// lock or a presence in etcd.
-func (v *Validator) ETCDClient(endpoints []string, certFile, keyFile, root string) {
-	v.Require(len(endpoints) > 0, "etcd_endpoints must list at least one URL")
-	v.Require((certFile == "") == (keyFile == ""), "etcd_cert_file and etcd_key_file go together")
+// ETCD checks the etcd block and the key prefix (root) of a daemon that
+// reaches etcd.
+func (v *Validator) ETCD(e ETCD, root string) {
+	v.Require(len(e.Endpoints) > 0, "etcd.endpoints must list at least one URL")
+	for _, ep := range e.Endpoints {
+		v.Require(strings.HasPrefix(ep, "http://") || strings.HasPrefix(ep, "https://"),
+			"etcd.endpoints entry %q must be a URL such as https://10.0.0.5:2379", ep)
+		v.Require(!e.TLS() || strings.HasPrefix(ep, "https://"),
+			"etcd.endpoints entry %q must be https:// when the etcd block has TLS files", ep)
+	}
+	v.Require((e.CertFile == "") == (e.KeyFile == ""), "etcd.cert_file and etcd.key_file go together")
 	v.Require(root != "" && root[0] == '/', "root %q must start with /", root)
+}
+
+// Common checks the keys every daemon has.
+func (v *Validator) Common(c Common) {
+	v.HostPort("debug_address", c.DebugAddress, true)
+	_, err := logging.ParseLevel(c.LogLevel)
+	v.Require(err == nil, "log_level: %v", err)
 }

@@ -158,17 +158,60 @@ var _ = Describe("Validator's shared checks", func() {
 		Expect(v.Err()).To(MatchError("a must be positive; b must be positive"))
 	})
 
-	It("checks the BBS and etcd client keys", func() {
+	It("checks the BBS-client and etcd blocks and root", func() {
 		var v config.Validator
-		v.BBSClient("http://bbs:8889", "", "", "")
-		v.ETCDClient([]string{"http://etcd:2379"}, "", "", "/diego")
+		v.BBSClient(config.BBSClient{BBSAddress: "http://bbs:8889"})
+		v.ETCD(config.ETCD{Endpoints: []string{"http://etcd:2379"}}, "/diego")
+		v.ETCD(config.ETCD{Endpoints: []string{"https://etcd:2379"}, CAFile: "ca", CertFile: "c", KeyFile: "k"}, "/diego")
+		v.Common(config.Common{LogLevel: "debug", DebugAddress: "127.0.0.1:17017"})
 		Expect(v.Err()).To(Succeed())
-		v.BBSClient("https://bbs:8889", "", "cert", "")
-		v.ETCDClient(nil, "cert", "", "diego")
+		v.BBSClient(config.BBSClient{BBSAddress: "https://bbs:8889", BBSClientCertFile: "cert"})
+		v.ETCD(config.ETCD{CertFile: "cert"}, "diego")
+		v.ETCD(config.ETCD{Endpoints: []string{"http://etcd:2379", "etcd:2379"}, CAFile: "ca"}, "/diego")
+		v.Common(config.Common{LogLevel: "loud", DebugAddress: "nope"})
 		err := v.Err()
 		for _, want := range []string{"an https bbs_address needs", "bbs_client_cert_file and bbs_client_key_file go together",
-			"etcd_endpoints must list", "etcd_cert_file and etcd_key_file go together", `root "diego" must start with /`} {
+			"etcd.endpoints must list", "etcd.cert_file and etcd.key_file go together", `root "diego" must start with /`,
+			`etcd.endpoints entry "http://etcd:2379" must be https:// when the etcd block has TLS files`,
+			`etcd.endpoints entry "etcd:2379" must be a URL`, "log_level:", `debug_address "nope" is not host:port`} {
 			Expect(err.Error()).To(ContainSubstring(want))
 		}
+	})
+})
+
+// lockHolderConfig embeds the shared blocks the way the daemons do.
+type lockHolderConfig struct {
+	config.Common
+	config.BBSClient
+	ETCD config.ETCD `json:"etcd"`
+	Root string      `json:"root"`
+}
+
+var _ = Describe("the shared blocks", func() {
+	load := func(body string) (lockHolderConfig, error) {
+		path := filepath.Join(GinkgoT().TempDir(), "config.json")
+		Expect(os.WriteFile(path, []byte(body), 0o644)).To(Succeed())
+		cfg := lockHolderConfig{Common: config.Common{LogLevel: "info"}}
+		err := config.Load(path, &cfg)
+		return cfg, err
+	}
+
+	It("reads the etcd object, the flat bbs_* keys and the common keys", func() {
+		cfg, err := load(`{"log_level": "debug", "debug_address": "127.0.0.1:17017",
+			"bbs_address": "https://bbs:8889", "bbs_ca_cert_file": "ca", "bbs_client_cert_file": "c", "bbs_client_key_file": "k",
+			"etcd": {"endpoints": ["https://e1:2379"], "ca_file": "eca", "cert_file": "ec", "key_file": "ek"}, "root": "/diego"}`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.Settings()).To(Equal(config.Common{LogLevel: "debug", DebugAddress: "127.0.0.1:17017"}))
+		Expect(cfg.BBSClient).To(Equal(config.BBSClient{BBSAddress: "https://bbs:8889", BBSCACertFile: "ca",
+			BBSClientCertFile: "c", BBSClientKeyFile: "k"}))
+		Expect(cfg.ETCD).To(Equal(config.ETCD{Endpoints: []string{"https://e1:2379"}, CAFile: "eca", CertFile: "ec", KeyFile: "ek"}))
+		Expect(cfg.ETCD.TLS()).To(BeTrue())
+	})
+
+	It("refuses the old flat etcd_* keys, naming the new ones", func() {
+		_, err := load(`{"etcd_endpoints": ["http://e1:2379"], "etcd_ca_file": "a", "etcd_cert_file": "b", "etcd_key_file": "c"}`)
+		Expect(err).To(MatchError(ContainSubstring("etcd_ca_file is no longer a key: use etcd.ca_file; " +
+			"etcd_cert_file is no longer a key: use etcd.cert_file; etcd_endpoints is no longer a key: use etcd.endpoints; " +
+			"etcd_key_file is no longer a key: use etcd.key_file")))
 	})
 })

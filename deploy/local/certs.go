@@ -15,7 +15,8 @@ import (
 // EnsureCerts keeps the certificates in c.Dir when they are all there and
 // verify against its CA for at least another day, and otherwise makes a
 // new CA (test/certauthority), a server certificate for the BBS (RSA, for
-// 127.0.0.1, ::1 and localhost) and one client certificate per BBS client.
+// 127.0.0.1, ::1 and localhost), one for the embedded etcd when it serves
+// TLS, and one client certificate per BBS (or etcd) client.
 // It reports whether it made new ones. planCerts names the files as the CA
 // writes them: <dir>/<name>.crt and .key.
 func EnsureCerts(c Certs) (bool, error) {
@@ -27,6 +28,9 @@ func EnsureCerts(c Certs) (bool, error) {
 		return false, err
 	}
 	names := []string{"bbs"}
+	if c.ETCDServerCert != "" {
+		names = append(names, "etcd")
+	}
 	for name := range c.Clients {
 		names = append(names, name)
 	}
@@ -36,7 +40,7 @@ func EnsureCerts(c Certs) (bool, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if name == "bbs" {
+			if name == "bbs" || name == "etcd" {
 				_, _, errs[i] = ca.GenerateServer(name, name)
 			} else {
 				_, _, errs[i] = ca.GenerateClient(name)
@@ -77,6 +81,11 @@ func (c Certs) verify() error {
 	}
 	if err := check(c.BBSServerCert, c.BBSServerKey, x509.ExtKeyUsageServerAuth); err != nil {
 		return err
+	}
+	if c.ETCDServerCert != "" {
+		if err := check(c.ETCDServerCert, c.ETCDServerKey, x509.ExtKeyUsageServerAuth); err != nil {
+			return err
+		}
 	}
 	for _, files := range c.Clients {
 		if err := check(files[0], files[1], x509.ExtKeyUsageClientAuth); err != nil {

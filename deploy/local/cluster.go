@@ -338,7 +338,7 @@ func (c *Cluster) stopProcess(p *process) {
 	}
 }
 
-// readyLine is what every daemon logs once it serves (daemon.Announce).
+// readyLine is what every daemon logs once it serves (the deploy/daemon kit's last member).
 var readyLine = []byte(`"msg":"ready"`)
 
 // process is one running daemon.

@@ -41,6 +41,12 @@ func StartETCD(p *Plan, logs io.Writer) (*ETCD, error) {
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*peer}, []url.URL{*peer}
 	cfg.InitialCluster = cfg.Name + "=" + peer.String()
 	cfg.InitialClusterToken = "diego-local"
+	if p.ETCDTLS {
+		// Clients must present a certificate from the cluster's CA.
+		tls := &cfg.ClientTLSInfo
+		tls.CertFile, tls.KeyFile = p.Certs.ETCDServerCert, p.Certs.ETCDServerKey
+		tls.TrustedCAFile, tls.ClientCertAuth = p.Certs.CAFile, true
+	}
 	// A development cluster: fsync is most of etcd's write latency and
 	// the data is thrown away at the next start unless -keep-data.
 	cfg.UnsafeNoFsync = true

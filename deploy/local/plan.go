@@ -24,6 +24,7 @@ import (
 	bbsconfig "diego/bbs/config"
 	"diego/bbs/metricsserver"
 	convergerconfig "diego/converger/config"
+	"diego/deploy/config"
 	executorconfig "diego/executor/config"
 	gardenconfig "diego/garden/config"
 	receptorconfig "diego/receptor/config"
@@ -91,6 +92,10 @@ type Options struct {
 	// ETCDEndpoints, when set, is an external etcd; otherwise the launcher
 	// embeds one.
 	ETCDEndpoints []string
+	// ETCDTLS makes the embedded etcd serve https and require a client
+	// certificate from the CA below; every daemon's etcd block then names
+	// its own.
+	ETCDTLS bool
 	// LogLevel is every daemon's log_level.
 	LogLevel string
 }
@@ -145,6 +150,10 @@ type Certs struct {
 	CAFile        string
 	BBSServerCert string
 	BBSServerKey  string
+	// ETCDServerCert and ETCDServerKey are the embedded etcd's, when it
+	// serves TLS ("" otherwise).
+	ETCDServerCert string
+	ETCDServerKey  string
 	// Clients maps a client name (auctioneer, rep_z1-0, ...) to its cert
 	// and key files.
 	Clients map[string][2]string
@@ -191,11 +200,15 @@ func NewPlan(opts Options) (*Plan, error) {
 		ConfigDir:     filepath.Join(opts.StateDir, "config"),
 	}
 	if p.EmbeddedETCD {
-		p.ETCDEndpoints = []string{"http://" + hostPort(ETCDClientPort)}
+		scheme := "http://"
+		if opts.ETCDTLS {
+			scheme = "https://"
+		}
+		p.ETCDEndpoints = []string{scheme + hostPort(ETCDClientPort)}
 		p.ETCDPeerURL = "http://" + hostPort(ETCDPeerPort)
 	}
 	p.StackMap = stackMap(opts)
-	p.Certs = planCerts(filepath.Join(opts.StateDir, "certs"), opts.Cells)
+	p.Certs = planCerts(filepath.Join(opts.StateDir, "certs"), opts.Cells, opts.ETCDTLS)
 	for i := 1; i <= opts.Cells; i++ {
 		p.Cells = append(p.Cells, planCell(opts.StateDir, i))
 	}
@@ -210,6 +223,9 @@ func validate(opts Options) error {
 		if !filepath.IsAbs(dir) {
 			errs = append(errs, fmt.Errorf("the %s %q must be an absolute path", name, dir))
 		}
+	}
+	if opts.ETCDTLS && len(opts.ETCDEndpoints) > 0 {
+		errs = append(errs, errors.New("etcd TLS is for the embedded etcd: an external etcd's TLS files are its own"))
 	}
 	if opts.Cells < 1 || opts.Cells > MaxCells {
 		errs = append(errs, fmt.Errorf("cells must be between 1 and %d, not %d", MaxCells, opts.Cells))
@@ -301,7 +317,12 @@ func ClientNames(cells int) []string {
 	return names
 }
 
-func planCerts(dir string, cells int) Certs {
+// ETCDClientName is the BBS's etcd client certificate, made when the
+// embedded etcd serves TLS (the other daemons present their BBS client
+// certificate to etcd too).
+const ETCDClientName = "bbs-etcd"
+
+func planCerts(dir string, cells int, etcdTLS bool) Certs {
 	c := Certs{
 		Dir:           dir,
 		CAFile:        filepath.Join(dir, "ca.crt"),
@@ -309,10 +330,27 @@ func planCerts(dir string, cells int) Certs {
 		BBSServerKey:  filepath.Join(dir, "bbs.key"),
 		Clients:       map[string][2]string{},
 	}
-	for _, name := range ClientNames(cells) {
+	names := ClientNames(cells)
+	if etcdTLS {
+		c.ETCDServerCert, c.ETCDServerKey = filepath.Join(dir, "etcd.crt"), filepath.Join(dir, "etcd.key")
+		names = append(names, ETCDClientName)
+	}
+	for _, name := range names {
 		c.Clients[name] = [2]string{filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")}
 	}
 	return c
+}
+
+// etcd is the etcd block of the daemon whose client certificate is
+// client's: the endpoints, and with the embedded etcd's TLS, the CA and
+// that certificate.
+func (p *Plan) etcd(client string) config.ETCD {
+	block := config.ETCD{Endpoints: p.ETCDEndpoints}
+	if p.ETCDTLS {
+		files := p.Certs.Clients[client]
+		block.CAFile, block.CertFile, block.KeyFile = p.Certs.CAFile, files[0], files[1]
+	}
+	return block
 }
 
 func (p *Plan) configPath(name string) string { return filepath.Join(p.ConfigDir, name+".json") }
@@ -322,7 +360,7 @@ func (p *Plan) brain() []Daemon {
 	bbs.ListenAddr = hostPort(BBSPort)
 	bbs.HealthAddress = p.BBSHealthAddr
 	bbs.CAFile, bbs.CertFile, bbs.KeyFile = p.Certs.CAFile, p.Certs.BBSServerCert, p.Certs.BBSServerKey
-	bbs.ETCD.Endpoints = p.ETCDEndpoints
+	bbs.ETCD = p.etcd(ETCDClientName)
 	bbs.LogLevel = p.LogLevel
 
 	client := func(name string) (ca, cert, key string) {
@@ -336,14 +374,14 @@ func (p *Plan) brain() []Daemon {
 	auctioneer.ID = "auctioneer-local"
 	auctioneer.BBSAddress = p.BBSURL
 	auctioneer.BBSCACertFile, auctioneer.BBSClientCertFile, auctioneer.BBSClientKeyFile = client("auctioneer")
-	auctioneer.ETCDEndpoints = p.ETCDEndpoints
+	auctioneer.ETCD = p.etcd("auctioneer")
 	auctioneer.LogLevel = p.LogLevel
 
 	converger := convergerconfig.DefaultConfig()
 	converger.ID = "converger-local"
 	converger.BBSAddress = p.BBSURL
 	converger.BBSCACertFile, converger.BBSClientCertFile, converger.BBSClientKeyFile = client("converger")
-	converger.ETCDEndpoints = p.ETCDEndpoints
+	converger.ETCD = p.etcd("converger")
 	converger.LogLevel = p.LogLevel
 
 	metrics := metricsserver.DefaultConfig()
@@ -410,7 +448,7 @@ func (p *Plan) cells() []Daemon {
 		r.BBSAddress = p.BBSURL
 		files := p.Certs.Clients[c.DaemonName(KindRep)]
 		r.BBSCACertFile, r.BBSClientCertFile, r.BBSClientKeyFile = p.Certs.CAFile, files[0], files[1]
-		r.ETCDEndpoints = p.ETCDEndpoints
+		r.ETCD = p.etcd(c.DaemonName(KindRep))
 		for _, name := range p.StackNames() {
 			r.PreloadedRootFS = append(r.PreloadedRootFS, name+":"+p.StackMap[name])
 		}

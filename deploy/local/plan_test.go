@@ -199,6 +199,36 @@ var _ = Describe("NewPlan", func() {
 		}
 	})
 
+	It("with etcd TLS, serves etcd over https and gives every etcd client a certificate", func() {
+		opts.ETCDTLS = true
+		p := plan()
+		Expect(p.ETCDEndpoints).To(Equal([]string{"https://127.0.0.1:2379"}))
+		Expect(p.Certs.ETCDServerCert).NotTo(BeEmpty())
+		Expect(p.Validate()).To(Succeed())
+		holders := 0
+		for _, d := range p.Daemons {
+			body, err := json.Marshal(d.Config)
+			Expect(err).NotTo(HaveOccurred())
+			var m map[string]any
+			Expect(json.Unmarshal(body, &m)).To(Succeed())
+			block, ok := m["etcd"].(map[string]any)
+			if !ok {
+				continue
+			}
+			holders++
+			Expect(block["endpoints"]).To(Equal([]any{"https://127.0.0.1:2379"}), d.Name)
+			Expect(block["ca_file"]).To(Equal(p.Certs.CAFile), d.Name)
+			Expect(block["cert_file"]).NotTo(BeEmpty(), d.Name)
+			Expect(block["key_file"]).NotTo(BeEmpty(), d.Name)
+		}
+		// bbs, auctioneer, converger and each cell's rep.
+		Expect(holders).To(Equal(3 + opts.Cells))
+
+		opts.ETCDEndpoints = []string{"https://10.0.0.5:2379"}
+		_, err := local.NewPlan(opts)
+		Expect(err).To(MatchError(ContainSubstring("etcd TLS is for the embedded etcd")))
+	})
+
 	It("embeds etcd unless endpoints are given", func() {
 		p := plan()
 		Expect(p.EmbeddedETCD).To(BeTrue())
@@ -210,7 +240,7 @@ var _ = Describe("NewPlan", func() {
 		Expect(p.Ports()).NotTo(HaveKey(2379))
 		for _, d := range p.Daemons {
 			if cfg, ok := d.Config.(repconfig.Config); ok {
-				Expect(cfg.ETCDEndpoints).To(Equal(opts.ETCDEndpoints))
+				Expect(cfg.ETCD.Endpoints).To(Equal(opts.ETCDEndpoints))
 			}
 		}
 		Expect(p.Validate()).To(Succeed())

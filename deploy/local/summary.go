@@ -51,6 +51,9 @@ func (p *Plan) Summary() string {
 	etcd := strings.Join(p.ETCDEndpoints, ",")
 	if p.EmbeddedETCD {
 		etcd += "\tembedded, data in " + p.ETCDDataDir
+		if p.ETCDTLS {
+			etcd += "; mutual TLS (client certificates from " + p.Certs.CAFile + ")"
+		}
 	} else {
 		etcd += "\texternal"
 	}

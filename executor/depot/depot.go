@@ -164,7 +164,7 @@ func (d *Depot) AllocateContainers(logger *slog.Logger, requests []executor.Allo
 	d.mu.Lock()
 	for _, req := range requests {
 		if err := d.reserveLocked(req); err != nil {
-			logger.Info("allocation-failed", "guid", req.Guid, "error", err)
+			logger.Info("allocation-failed", "container_guid", req.Guid, "error", err)
 			failures = append(failures, executor.AllocationFailure{AllocationRequest: req, ErrorMsg: err.Error()})
 			continue
 		}
@@ -253,7 +253,7 @@ func (d *Depot) RunContainer(logger *slog.Logger, req executor.RunRequest) error
 			continue
 		}
 		if err := a.Validate(); err != nil {
-			logger.Info("invalid-steps", "guid", req.Guid, "error", err)
+			logger.Info("invalid-steps", "container_guid", req.Guid, "error", err)
 			return executor.ErrStepsInvalid
 		}
 	}
@@ -274,7 +274,7 @@ func (d *Depot) RunContainer(logger *slog.Logger, req executor.RunRequest) error
 	e.c.State = executor.StateInitializing
 	d.mu.Unlock()
 
-	go d.createAndRun(logger.With("guid", req.Guid), req.Guid)
+	go d.createAndRun(logger.With("container_guid", req.Guid), req.Guid)
 	return nil
 }
 
@@ -558,7 +558,7 @@ func (d *Depot) DeleteContainer(logger *slog.Logger, guid string) error {
 		if err != nil && !errors.As(err, &notFound) && err.Error() != garden.ErrAlreadyBeingDestroyed.Error() {
 			d.metrics.SendDuration("GardenContainerDestructionFailedDuration", d.clock.Since(start))
 			d.appLog.Error(c, fmt.Sprintf("Cell %s failed to destroy container for instance %s", d.cfg.CellID, guid))
-			logger.Error("garden-destroy-failed", "guid", guid, "error", err)
+			logger.Error("garden-destroy-failed", "container_guid", guid, "error", err)
 			return fmt.Errorf("destroying %s: %w", guid, err)
 		}
 		d.metrics.SendDuration("GardenContainerDestructionSucceededDuration", d.clock.Since(start))
@@ -671,7 +671,7 @@ func (d *Depot) Reap(ctx context.Context, logger *slog.Logger) {
 	now := d.clock.Now()
 	for _, c := range d.ListContainers(nil) {
 		if c.State == executor.StateReserved && now.Sub(time.Unix(0, c.AllocatedAt)) > d.cfg.ReservedExpiration {
-			d.complete(logger.With("guid", c.Guid), c.Guid, true, "expired container", false)
+			d.complete(logger.With("container_guid", c.Guid), c.Guid, true, "expired container", false)
 		}
 	}
 	owned, err := d.garden.Containers(garden.Properties{OwnerProperty: d.cfg.OwnerName})
@@ -693,7 +693,7 @@ func (d *Depot) Reap(ctx context.Context, logger *slog.Logger) {
 		if (c.State == executor.StateCreated || c.State == executor.StateRunning) && !inGarden[c.Guid] {
 			// Listed before it was created? Check it again to be sure.
 			if _, err := d.garden.Lookup(c.Guid); err != nil {
-				d.complete(logger.With("guid", c.Guid), c.Guid, true, "missing garden container", false)
+				d.complete(logger.With("container_guid", c.Guid), c.Guid, true, "missing garden container", false)
 			}
 		}
 	}

@@ -145,3 +145,9 @@ func Load(path string) (Config, error) {
 	}
 	return cfg, nil
 }
+
+// Settings is the block every daemon shares (log_level, debug_address), for
+// the daemon kit.
+func (c Config) Settings() config.Common {
+	return config.Common{LogLevel: c.LogLevel, DebugAddress: c.DebugAddress}
+}

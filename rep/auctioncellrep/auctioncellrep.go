@@ -20,7 +20,7 @@ import (
 	"diego/executor"
 	"diego/models"
 	"diego/rep"
-	"diego/rep/generator"
+	repsync "diego/rep/sync"
 )
 
 //go:generate go tool counterfeiter -generate
@@ -37,7 +37,7 @@ type ExecutorClient interface {
 	AllocateContainers(requests []executor.AllocationRequest) ([]executor.AllocationFailure, error)
 }
 
-// Evacuation says whether the cell is evacuating (*rep/evacuation.Flag).
+// Evacuation says whether the cell is evacuating (*rep/evacuator.Flag).
 type Evacuation interface {
 	Evacuating() bool
 }
@@ -88,7 +88,7 @@ func New(cfg Config, deps Deps) *AuctionCellRep {
 	}
 	byPath := make(map[string]string, len(cfg.StackPathMap))
 	for stack, path := range cfg.StackPathMap {
-		byPath[path] = generator.PreloadedRootFSScheme + ":" + stack
+		byPath[path] = repsync.PreloadedRootFSScheme + ":" + stack
 	}
 	return &AuctionCellRep{
 		cfg:          cfg,
@@ -144,10 +144,10 @@ func (a *AuctionCellRep) State(logger *slog.Logger) (rep.CellState, bool, error)
 		if c.State.Starting() {
 			state.StartingContainerCount++
 		}
-		switch c.Tags[generator.LifecycleTag] {
-		case generator.LRPLifecycle:
+		switch c.Tags[repsync.LifecycleTag] {
+		case repsync.LRPLifecycle:
 			state.LRPs = append(state.LRPs, a.lrpOf(logger, c))
-		case generator.TaskLifecycle:
+		case repsync.TaskLifecycle:
 			state.Tasks = append(state.Tasks, a.taskOf(c))
 		}
 	}
@@ -161,19 +161,19 @@ func (a *AuctionCellRep) State(logger *slog.Logger) (rep.CellState, bool, error)
 }
 
 func (a *AuctionCellRep) lrpOf(logger *slog.Logger, c *executor.Container) rep.LRP {
-	index, err := strconv.Atoi(c.Tags[generator.ProcessIndexTag])
+	index, err := strconv.Atoi(c.Tags[repsync.ProcessIndexTag])
 	if err != nil {
-		logger.Error("invalid-process-index-tag", "container-guid", c.Guid, "error", err)
+		logger.Error("invalid-process-index-tag", "container_guid", c.Guid, "error", err)
 	}
-	instanceGuid := c.Tags[generator.InstanceGuidTag]
+	instanceGuid := c.Tags[repsync.InstanceGuidTag]
 	if instanceGuid == "" {
 		instanceGuid = c.Guid
 	}
 	return rep.LRP{
 		InstanceGUID:        instanceGuid,
-		ProcessGuid:         c.Tags[generator.ProcessGuidTag],
+		ProcessGuid:         c.Tags[repsync.ProcessGuidTag],
 		Index:               int32(index),
-		Domain:              c.Tags[generator.DomainTag],
+		Domain:              c.Tags[repsync.DomainTag],
 		PlacementConstraint: a.constraintOf(c),
 		Resource:            resourceOf(c),
 		State:               lrpState(c),
@@ -187,7 +187,7 @@ func (a *AuctionCellRep) taskOf(c *executor.Container) rep.Task {
 	}
 	return rep.Task{
 		TaskGuid:            c.Guid,
-		Domain:              c.Tags[generator.DomainTag],
+		Domain:              c.Tags[repsync.DomainTag],
 		PlacementConstraint: a.constraintOf(c),
 		Resource:            resourceOf(c),
 		State:               state,
@@ -222,8 +222,8 @@ func (a *AuctionCellRep) constraintOf(c *executor.Container) rep.PlacementConstr
 	}
 	return rep.PlacementConstraint{
 		RootFs:        rootfs,
-		PlacementTags: jsonList(c.Tags[generator.PlacementTagsTag]),
-		VolumeDrivers: jsonList(c.Tags[generator.VolumeDriversTag]),
+		PlacementTags: jsonList(c.Tags[repsync.PlacementTagsTag]),
+		VolumeDrivers: jsonList(c.Tags[repsync.VolumeDriversTag]),
 	}
 }
 
@@ -258,7 +258,7 @@ func (a *AuctionCellRep) Perform(logger *slog.Logger, work rep.Work) (rep.Work, 
 	logger = logging.Session(logger, "auction-perform-work", "lrps", len(work.LRPs), "tasks", len(work.Tasks))
 
 	if work.CellID != "" && work.CellID != a.cfg.CellID {
-		logger.Error("cell-id-mismatch", "work-cell-id", work.CellID, "cell-id", a.cfg.CellID)
+		logger.Error("cell-id-mismatch", "work_cell_id", work.CellID, "cell_id", a.cfg.CellID)
 		return rep.Work{}, fmt.Errorf("%w: work for %q, this is %q", ErrCellIDMismatch, work.CellID, a.cfg.CellID)
 	}
 	if a.evacuation.Evacuating() {
@@ -281,7 +281,7 @@ func (a *AuctionCellRep) Perform(logger *slog.Logger, work rep.Work) (rep.Work, 
 	if len(work.Tasks) > 0 {
 		failed.Tasks = a.allocateTasks(logger, work.Tasks)
 	}
-	logger.Info("done", "failed-lrps", len(failed.LRPs), "failed-tasks", len(failed.Tasks))
+	logger.Info("done", "failed_lrps", len(failed.LRPs), "failed_tasks", len(failed.Tasks))
 	return failedWork(failed.LRPs, failed.Tasks), nil
 }
 
@@ -319,10 +319,10 @@ func (a *AuctionCellRep) lrpsThatFit(lrps []rep.LRP) (fitting, unfit []rep.LRP, 
 }
 
 // checkRootFS refuses a preloaded:<stack> this cell has no path for
-// (generator.ErrUnknownStack); other rootfs values are the executor's to
+// (repsync.ErrUnknownStack); other rootfs values are the executor's to
 // judge (spec cell §4.3 item 4).
 func (a *AuctionCellRep) checkRootFS(rootfs string) error {
-	_, err := generator.RootFSPath(rootfs, a.cfg.StackPathMap)
+	_, err := repsync.RootFSPath(rootfs, a.cfg.StackPathMap)
 	return err
 }
 
@@ -334,13 +334,13 @@ func (a *AuctionCellRep) allocateLRPs(logger *slog.Logger, lrps []rep.LRP) []rep
 	byGuid := make(map[string]rep.LRP, len(lrps))
 	for _, lrp := range lrps {
 		if err := a.checkRootFS(lrp.RootFs); err != nil {
-			logger.Error("unknown-rootfs", "process-guid", lrp.ProcessGuid, "index", lrp.Index, "rootfs", lrp.RootFs, "error", err)
+			logger.Error("unknown-rootfs", "process_guid", lrp.ProcessGuid, "index", lrp.Index, "rootfs", lrp.RootFs, "error", err)
 			failed = append(failed, lrp)
 			continue
 		}
 		instanceGuid, err := a.newGuid()
 		if err != nil {
-			logger.Error("failed-to-generate-instance-guid", "process-guid", lrp.ProcessGuid, "error", err)
+			logger.Error("failed-to-generate-instance-guid", "process_guid", lrp.ProcessGuid, "error", err)
 			failed = append(failed, lrp)
 			continue
 		}
@@ -366,12 +366,12 @@ func (a *AuctionCellRep) allocateTasks(logger *slog.Logger, tasks []rep.Task) []
 	byGuid := make(map[string]rep.Task, len(tasks))
 	for _, task := range tasks {
 		if err := a.checkRootFS(task.RootFs); err != nil {
-			logger.Error("unknown-rootfs", "task-guid", task.TaskGuid, "rootfs", task.RootFs, "error", err)
+			logger.Error("unknown-rootfs", "task_guid", task.TaskGuid, "rootfs", task.RootFs, "error", err)
 			failed = append(failed, task)
 			continue
 		}
 		if _, dup := byGuid[task.TaskGuid]; dup || task.TaskGuid == "" {
-			logger.Error("invalid-task-guid", "task-guid", task.TaskGuid)
+			logger.Error("invalid-task-guid", "task_guid", task.TaskGuid)
 			failed = append(failed, task)
 			continue
 		}
@@ -407,7 +407,7 @@ func (a *AuctionCellRep) allocate(logger *slog.Logger, requests []executor.Alloc
 	}
 	guids := make([]string, 0, len(failures))
 	for _, f := range failures {
-		logger.Error("container-allocation-failed", "container-guid", f.Guid, "error", f.ErrorMsg)
+		logger.Error("container-allocation-failed", "container_guid", f.Guid, "error", f.ErrorMsg)
 		guids = append(guids, f.Guid)
 	}
 	return guids
@@ -420,13 +420,13 @@ func allocationResource(r rep.Resource) executor.Resource {
 // LRPTags are the tags of an LRP instance's container (spec cell §4.4).
 func LRPTags(lrp rep.LRP, instanceGuid string) executor.Tags {
 	return executor.Tags{
-		generator.LifecycleTag:     generator.LRPLifecycle,
-		generator.DomainTag:        lrp.Domain,
-		generator.ProcessGuidTag:   lrp.ProcessGuid,
-		generator.ProcessIndexTag:  strconv.Itoa(int(lrp.Index)),
-		generator.InstanceGuidTag:  instanceGuid,
-		generator.PlacementTagsTag: jsonTag(lrp.PlacementTags),
-		generator.VolumeDriversTag: jsonTag(lrp.VolumeDrivers),
+		repsync.LifecycleTag:     repsync.LRPLifecycle,
+		repsync.DomainTag:        lrp.Domain,
+		repsync.ProcessGuidTag:   lrp.ProcessGuid,
+		repsync.ProcessIndexTag:  strconv.Itoa(int(lrp.Index)),
+		repsync.InstanceGuidTag:  instanceGuid,
+		repsync.PlacementTagsTag: jsonTag(lrp.PlacementTags),
+		repsync.VolumeDriversTag: jsonTag(lrp.VolumeDrivers),
 	}
 }
 
@@ -434,10 +434,10 @@ func LRPTags(lrp rep.LRP, instanceGuid string) executor.Tags {
 // §4.4); result-file is added by the RunRequest.
 func TaskTags(task rep.Task) executor.Tags {
 	return executor.Tags{
-		generator.LifecycleTag:     generator.TaskLifecycle,
-		generator.DomainTag:        task.Domain,
-		generator.PlacementTagsTag: jsonTag(task.PlacementTags),
-		generator.VolumeDriversTag: jsonTag(task.VolumeDrivers),
+		repsync.LifecycleTag:     repsync.TaskLifecycle,
+		repsync.DomainTag:        task.Domain,
+		repsync.PlacementTagsTag: jsonTag(task.PlacementTags),
+		repsync.VolumeDriversTag: jsonTag(task.VolumeDrivers),
 	}
 }
 

@@ -14,13 +14,13 @@ import (
 	"diego/rep"
 	"diego/rep/auctioncellrep"
 	"diego/rep/auctioncellrep/auctioncellrepfakes"
-	"diego/rep/evacuation"
+	"diego/rep/evacuator"
 )
 
 var _ = Describe("AuctionCellRep", func() {
 	var (
 		fakeExecutor *auctioncellrepfakes.FakeExecutorClient
-		flag         *evacuation.Flag
+		flag         *evacuator.Flag
 		cfg          auctioncellrep.Config
 		cellRep      *auctioncellrep.AuctionCellRep
 		logs         *gbytes.Buffer
@@ -29,7 +29,7 @@ var _ = Describe("AuctionCellRep", func() {
 
 	BeforeEach(func() {
 		fakeExecutor = new(auctioncellrepfakes.FakeExecutorClient)
-		flag = evacuation.NewFlag()
+		flag = evacuator.NewFlag()
 		logs = gbytes.NewBuffer()
 		guids = 0
 		cfg = auctioncellrep.Config{

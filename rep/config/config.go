@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"diego/deploy/config"
-	"diego/deploy/logging"
 	"diego/rep"
 )
 
@@ -25,6 +24,9 @@ const (
 
 // Config is the rep's configuration; DefaultConfig gives every default.
 type Config struct {
+	// Common holds log_level and debug_address.
+	config.Common
+
 	// ListenAddr serves the whole rep API on one plain-HTTP listener
 	// (spec cell §7.4 item 1).
 	ListenAddr string `json:"listen_addr"`
@@ -33,8 +35,6 @@ type Config struct {
 	// http://<listen ip>:<listen port>, with the host's first non-loopback
 	// IPv4 address when listening on every interface.
 	RepAddress string `json:"rep_address"`
-	// DebugAddress, when set, serves Go's pprof profiles (/debug/pprof/).
-	DebugAddress string `json:"debug_address"`
 
 	// CellID names the cell: its presence key and every instance key.
 	CellID string `json:"cell_id"`
@@ -54,20 +54,14 @@ type Config struct {
 	// ExecutorAddress is the local executor's API.
 	ExecutorAddress string `json:"executor_address"`
 
-	BBSAddress        string `json:"bbs_address"`
-	BBSCACertFile     string `json:"bbs_ca_cert_file"`
-	BBSClientCertFile string `json:"bbs_client_cert_file"`
-	BBSClientKeyFile  string `json:"bbs_client_key_file"`
+	// BBSClient holds bbs_address and the bbs_*_file keys.
+	config.BBSClient
 	// CommunicationTimeout bounds every HTTP call: BBS and executor.
 	CommunicationTimeout config.Duration `json:"communication_timeout"`
 
-	// ETCDEndpoints reach the etcd holding the presence lease; the
-	// etcd_*_file keys enable mutual TLS to it.
-	ETCDEndpoints []string `json:"etcd_endpoints"`
-	ETCDCAFile    string   `json:"etcd_ca_file"`
-	ETCDCertFile  string   `json:"etcd_cert_file"`
-	ETCDKeyFile   string   `json:"etcd_key_file"`
-	Root          string   `json:"root"`
+	// ETCD reaches the etcd holding the presence lease.
+	ETCD config.ETCD `json:"etcd"`
+	Root string      `json:"root"`
 	// LockTTL is the presence lease's TTL; LockRetryInterval is how often
 	// the executor is pinged while present and how often a lost presence
 	// is retried.
@@ -83,8 +77,7 @@ type Config struct {
 	OptionalPlacementTags []string `json:"optional_placement_tags"`
 
 	// DropsondePort is the local metron's UDP port, where metrics go.
-	DropsondePort int    `json:"dropsonde_port"`
-	LogLevel      string `json:"log_level"`
+	DropsondePort int `json:"dropsonde_port"`
 }
 
 // DefaultConfig is the rep's configuration when its file says nothing
@@ -96,22 +89,22 @@ func DefaultConfig() Config {
 		EvacuationTimeout:         config.Duration(10 * time.Minute),
 		EvacuationPollingInterval: config.Duration(10 * time.Second),
 		ExecutorAddress:           "http://127.0.0.1:1700",
-		BBSAddress:                "http://127.0.0.1:8889",
+		BBSClient:                 config.BBSClient{BBSAddress: "http://127.0.0.1:8889"},
 		CommunicationTimeout:      config.Duration(10 * time.Second),
-		ETCDEndpoints:             []string{"http://127.0.0.1:2379"},
+		ETCD:                      config.ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
 		Root:                      "/diego",
 		LockTTL:                   config.Duration(15 * time.Second),
 		LockRetryInterval:         config.Duration(5 * time.Second),
 		DropsondePort:             3457,
-		LogLevel:                  "info",
+		Common:                    config.Common{LogLevel: "info"},
 	}
 }
 
 // Validate reports every bad setting at once.
 func (c Config) Validate() error {
 	var v config.Validator
+	v.Common(c.Common)
 	v.HostPort("listen_addr", c.ListenAddr, false)
-	v.HostPort("debug_address", c.DebugAddress, true)
 	if c.RepAddress != "" {
 		v.Require(isHTTPURL(c.RepAddress), "rep_address %q must be a URL like http://10.0.0.5:1800", c.RepAddress)
 	}
@@ -119,9 +112,8 @@ func (c Config) Validate() error {
 	v.Require(!strings.Contains(c.CellID, "/"), "cell_id %q must not contain /", c.CellID)
 	v.Require(isHTTPURL(c.ExecutorAddress), "executor_address %q must be a URL like http://127.0.0.1:1700", c.ExecutorAddress)
 
-	v.BBSClient(c.BBSAddress, c.BBSCACertFile, c.BBSClientCertFile, c.BBSClientKeyFile)
-
-	v.ETCDClient(c.ETCDEndpoints, c.ETCDCertFile, c.ETCDKeyFile, c.Root)
+	v.BBSClient(c.BBSClient)
+	v.ETCD(c.ETCD, c.Root)
 
 	v.Positive(map[string]config.Duration{
 		"polling_interval": c.PollingInterval, "evacuation_timeout": c.EvacuationTimeout,
@@ -146,8 +138,6 @@ func (c Config) Validate() error {
 	}
 
 	v.Require(c.DropsondePort > 0 && c.DropsondePort < 65536, "dropsonde_port must be a port number")
-	_, err := logging.ParseLevel(c.LogLevel)
-	v.Require(err == nil, "log_level: %v", err)
 	return v.Err()
 }
 

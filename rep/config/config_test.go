@@ -38,7 +38,7 @@ var _ = Describe("Config", func() {
 		Expect(cfg.ExecutorAddress).To(Equal("http://127.0.0.1:1700"))
 		Expect(cfg.BBSAddress).To(Equal("http://127.0.0.1:8889"))
 		Expect(cfg.CommunicationTimeout.Duration()).To(Equal(10 * time.Second))
-		Expect(cfg.ETCDEndpoints).To(Equal([]string{"http://127.0.0.1:2379"}))
+		Expect(cfg.ETCD.Endpoints).To(Equal([]string{"http://127.0.0.1:2379"}))
 		Expect(cfg.Root).To(Equal("/diego"))
 		Expect(cfg.LockTTL.Duration()).To(Equal(15 * time.Second))
 		Expect(cfg.LockRetryInterval.Duration()).To(Equal(5 * time.Second))
@@ -56,7 +56,7 @@ var _ = Describe("Config", func() {
 			"executor_address": "http://127.0.0.1:1701",
 			"bbs_address": "https://bbs:8889", "bbs_ca_cert_file": "ca", "bbs_client_cert_file": "c", "bbs_client_key_file": "k",
 			"communication_timeout": "3s",
-			"etcd_endpoints": ["http://e1:2379", "http://e2:2379"], "etcd_ca_file": "eca", "etcd_cert_file": "ec", "etcd_key_file": "ek",
+			"etcd": {"endpoints": ["https://e1:2379", "https://e2:2379"], "ca_file": "eca", "cert_file": "ec", "key_file": "ek"},
 			"root": "/x", "lock_ttl": "9s", "lock_retry_interval": "3s",
 			"preloaded_root_fs": ["cflinuxfs4:/var/lib/rootfs/cflinuxfs4", "busybox:/var/lib/rootfs/busybox"],
 			"supported_providers": ["docker"],
@@ -72,7 +72,7 @@ var _ = Describe("Config", func() {
 		Expect(cfg.EvacuationPollingInterval.Duration()).To(Equal(2 * time.Second))
 		Expect(cfg.EvacuateOnShutdown).To(BeTrue())
 		Expect(cfg.ExecutorAddress).To(Equal("http://127.0.0.1:1701"))
-		Expect(cfg.ETCDEndpoints).To(HaveLen(2))
+		Expect(cfg.ETCD.Endpoints).To(HaveLen(2))
 		Expect(cfg.LockTTL.Duration()).To(Equal(9 * time.Second))
 		Expect(cfg.LockRetryInterval.Duration()).To(Equal(3 * time.Second))
 		Expect(cfg.PlacementTags).To(Equal([]string{"gpu"}))
@@ -141,6 +141,12 @@ var _ = Describe("Config", func() {
 		})
 	})
 
+	It("refuses the old flat etcd_* keys, naming the etcd block's", func() {
+		_, err := load(`{"cell_id": "cell-1", "etcd_endpoints": ["http://e1:2379"], "etcd_cert_file": "c"}`)
+		Expect(err).To(MatchError(ContainSubstring("etcd_endpoints is no longer a key: use etcd.endpoints")))
+		Expect(err).To(MatchError(ContainSubstring("etcd_cert_file is no longer a key: use etcd.cert_file")))
+	})
+
 	It("rejects unknown keys and bare-number durations", func() {
 		_, err := load(`{"cell_id": "c", "cellID": "x"}`)
 		Expect(err).To(MatchError(ContainSubstring("cellID")))
@@ -151,7 +157,7 @@ var _ = Describe("Config", func() {
 	It("reports every bad setting at once", func() {
 		_, err := load(`{
 			"listen_addr": "nope", "rep_address": "10.0.0.5", "debug_address": "x", "cell_id": "a/b",
-			"executor_address": "127.0.0.1:1700", "bbs_address": "https://bbs:8889", "etcd_endpoints": [], "etcd_cert_file": "c",
+			"executor_address": "127.0.0.1:1700", "bbs_address": "https://bbs:8889", "etcd": {"endpoints": [], "cert_file": "c"},
 			"root": "diego", "polling_interval": "0s", "evacuation_timeout": "-1s", "lock_ttl": "0s",
 			"preloaded_root_fs": ["cflinuxfs4", "a:/x", "a:/y"], "supported_providers": ["preloaded", "docker://"],
 			"placement_tags": [""], "dropsonde_port": 0, "log_level": "loud"
@@ -159,8 +165,8 @@ var _ = Describe("Config", func() {
 		Expect(err).To(HaveOccurred())
 		for _, want := range []string{
 			`listen_addr "nope"`, `rep_address "10.0.0.5"`, `debug_address "x"`, `cell_id "a/b"`,
-			`executor_address "127.0.0.1:1700"`, "an https bbs_address needs", "etcd_endpoints",
-			"etcd_cert_file and etcd_key_file", `root "diego"`, "polling_interval must be positive",
+			`executor_address "127.0.0.1:1700"`, "an https bbs_address needs", "etcd.endpoints must list",
+			"etcd.cert_file and etcd.key_file", `root "diego"`, "polling_interval must be positive",
 			"evacuation_timeout must be positive", "lock_ttl must be positive",
 			`preloaded_root_fs entry "cflinuxfs4"`, `names stack "a" twice`, `must not list "preloaded"`,
 			`supported_providers entry "docker://"`, "placement tags must not be empty", "dropsonde_port", "log_level",

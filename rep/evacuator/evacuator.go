@@ -21,7 +21,7 @@ import (
 	"diego/deploy/logging"
 	"diego/executor"
 	"diego/models"
-	"diego/rep/generator"
+	repsync "diego/rep/sync"
 )
 
 //go:generate go tool counterfeiter -generate
@@ -56,13 +56,6 @@ type AppLog interface {
 	SendAppLog(appID, message, sourceType, sourceInstance string)
 }
 
-// Flag is the evacuation flag (*rep/evacuation.Flag): TrapSignals sets it,
-// and the Evacuator waits for it.
-type Flag interface {
-	Evacuate()
-	Started() <-chan struct{}
-}
-
 // StrandedEvacuatingActualLRPsMetric counts this cell's instances still
 // marked evacuating when it exits.
 const StrandedEvacuatingActualLRPsMetric = "StrandedEvacuatingActualLRPs"
@@ -95,7 +88,7 @@ type Deps struct {
 	Logger   *slog.Logger
 	Clock    clock.Clock
 	Executor ExecutorClient
-	Flag     Flag
+	Flag     *Flag
 	BBS      BBSClient
 	Metrics  Metrics
 	AppLog   AppLog
@@ -108,7 +101,7 @@ type Evacuator struct {
 }
 
 // New returns the evacuator.
-func New(deps Deps, cfg Config) *Evacuator {
+func New(cfg Config, deps Deps) *Evacuator {
 	if cfg.ExitTimeout <= 0 {
 		cfg.ExitTimeout = DefaultExitTimeout
 	}
@@ -123,7 +116,7 @@ func New(deps Deps, cfg Config) *Evacuator {
 // left, or for the evacuation timeout, or for a signal; then it runs the
 // cleanup and returns nil.
 func (e *Evacuator) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
-	logger := logging.Session(e.Logger, "evacuator", "cell-id", e.cfg.CellID)
+	logger := logging.Session(e.Logger, "evacuator", "cell_id", e.cfg.CellID)
 	close(ready)
 
 	select {
@@ -199,11 +192,11 @@ func (e *Evacuator) cleanup(logger *slog.Logger, signals <-chan os.Signal) {
 	}
 	for _, c := range containers {
 		guid := c.Guid
-		if ig := c.Tags[generator.InstanceGuidTag]; ig != "" {
+		if ig := c.Tags[repsync.InstanceGuidTag]; ig != "" {
 			guid = ig
 		}
 		message := fmt.Sprintf("Cell %s reached evacuation timeout for instance %s", e.cfg.CellID, guid)
-		logger.Info(message, "container-guid", c.Guid)
+		logger.Info(message, "container_guid", c.Guid)
 		if e.AppLog != nil && c.LogConfig.Guid != "" {
 			e.AppLog.SendAppLog(c.LogConfig.Guid, message, c.LogConfig.SourceName, strconv.Itoa(c.LogConfig.Index))
 		}
@@ -211,7 +204,7 @@ func (e *Evacuator) cleanup(logger *slog.Logger, signals <-chan os.Signal) {
 		// graceful stop; the wait below bounds them all together.
 		go func(guid string) {
 			if err := e.Executor.DeleteContainer(guid); err != nil {
-				logger.Error("failed-to-delete-container", "container-guid", guid, "error", err)
+				logger.Error("failed-to-delete-container", "container_guid", guid, "error", err)
 			}
 		}(c.Guid)
 	}

@@ -10,7 +10,6 @@ import (
 	bbsclient "diego/bbs/client"
 	executorclient "diego/executor/client"
 	"diego/metron/emitter"
-	"diego/rep/evacuation"
 	"diego/rep/evacuator"
 )
 
@@ -25,7 +24,6 @@ var (
 	_ evacuator.BBSClient      = (*bbsclient.Client)(nil)
 	_ evacuator.Metrics        = (*emitter.Emitter)(nil)
 	_ evacuator.AppLog         = (*emitter.Emitter)(nil)
-	_ evacuator.Flag           = (*evacuation.Flag)(nil)
 )
 
 var _ = BeforeEach(func() {

@@ -16,7 +16,6 @@ import (
 	"diego/deploy/logging"
 	"diego/executor"
 	"diego/models"
-	"diego/rep/evacuation"
 	"diego/rep/evacuator"
 	"diego/rep/evacuator/evacuatorfakes"
 )
@@ -28,7 +27,7 @@ var _ = Describe("Evacuator", func() {
 		fakeMetrics  *evacuatorfakes.FakeMetrics
 		fakeAppLog   *evacuatorfakes.FakeAppLog
 		fakeClock    *fakeclock.FakeClock
-		flag         *evacuation.Flag
+		flag         *evacuator.Flag
 		logs         *gbytes.Buffer
 		cfg          evacuator.Config
 
@@ -55,7 +54,7 @@ var _ = Describe("Evacuator", func() {
 		fakeMetrics = new(evacuatorfakes.FakeMetrics)
 		fakeAppLog = new(evacuatorfakes.FakeAppLog)
 		fakeClock = fakeclock.NewFakeClock(time.Now())
-		flag = evacuation.NewFlag()
+		flag = evacuator.NewFlag()
 		logs = gbytes.NewBuffer()
 		containers = nil
 		fakeExecutor.ListContainersStub = func(executor.Tags) ([]executor.Container, error) {
@@ -72,10 +71,10 @@ var _ = Describe("Evacuator", func() {
 	})
 
 	start := func() ifrit.Process {
-		e := evacuator.New(evacuator.Deps{
+		e := evacuator.New(cfg, evacuator.Deps{
 			Logger: logging.New(logs, -8, "rep"), Clock: fakeClock, Executor: fakeExecutor, Flag: flag,
 			BBS: fakeBBS, Metrics: fakeMetrics, AppLog: fakeAppLog,
-		}, cfg)
+		})
 		p := ifrit.Background(e)
 		DeferCleanup(func() {
 			p.Signal(os.Interrupt)
@@ -235,8 +234,8 @@ var _ = Describe("Evacuator", func() {
 
 	It("needs no BBS, metrics or app log", func() {
 		setContainers(lrpContainer("ig-1"))
-		e := evacuator.New(evacuator.Deps{Logger: logging.Discard(), Clock: fakeClock, Executor: fakeExecutor, Flag: flag},
-			evacuator.Config{CellID: "cell-1", EvacuationTimeout: time.Second, PollingInterval: time.Second, ExitTimeout: time.Second})
+		e := evacuator.New(evacuator.Config{CellID: "cell-1", EvacuationTimeout: time.Second, PollingInterval: time.Second, ExitTimeout: time.Second},
+			evacuator.Deps{Logger: logging.Discard(), Clock: fakeClock, Executor: fakeExecutor, Flag: flag})
 		p := ifrit.Background(e)
 		flag.Evacuate()
 		Eventually(fakeClock.WatcherCount).Should(Equal(2))

@@ -28,14 +28,14 @@ var evacuationSignal os.Signal = syscall.SIGUSR1
 //
 // Once evacuating, the group ends when its Evacuator returns. TrapSignals
 // is ready when the group is and returns what the group returns.
-func TrapSignals(logger *slog.Logger, group ifrit.Runner, flag Flag, evacuateOnShutdown bool) ifrit.Runner {
+func TrapSignals(logger *slog.Logger, group ifrit.Runner, flag *Flag, evacuateOnShutdown bool) ifrit.Runner {
 	return &signalTrap{logger: logger, group: group, flag: flag, evacuateOnShutdown: evacuateOnShutdown}
 }
 
 type signalTrap struct {
 	logger             *slog.Logger
 	group              ifrit.Runner
-	flag               Flag
+	flag               *Flag
 	evacuateOnShutdown bool
 }
 

@@ -11,13 +11,12 @@ import (
 	"github.com/tedsuo/ifrit"
 
 	"diego/deploy/logging"
-	"diego/rep/evacuation"
 	"diego/rep/evacuator"
 )
 
 var _ = Describe("TrapSignals", func() {
 	var (
-		flag     *evacuation.Flag
+		flag     *evacuator.Flag
 		logs     *gbytes.Buffer
 		received chan os.Signal
 		release  chan struct{}
@@ -25,7 +24,7 @@ var _ = Describe("TrapSignals", func() {
 	)
 
 	BeforeEach(func() {
-		flag = evacuation.NewFlag()
+		flag = evacuator.NewFlag()
 		logs = gbytes.NewBuffer()
 		received = make(chan os.Signal, 10)
 		release = make(chan struct{})

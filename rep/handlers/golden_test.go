@@ -13,7 +13,7 @@ import (
 	"diego/rep"
 	"diego/rep/auctioncellrep"
 	"diego/rep/auctioncellrep/auctioncellrepfakes"
-	"diego/rep/evacuation"
+	"diego/rep/evacuator"
 	"diego/rep/handlers"
 	"diego/rep/handlers/handlersfakes"
 )
@@ -68,11 +68,11 @@ var _ = Describe("GET /state (golden)", func() {
 				"preloaded+layer": rep.NewFixedSetProvider("cflinuxfs3"),
 				"docker":          rep.NewArbitraryProvider(),
 			},
-		}, auctioncellrep.Deps{Executor: fakeExecutor, Evacuation: evacuation.NewFlag()})
+		}, auctioncellrep.Deps{Executor: fakeExecutor, Evacuation: evacuator.NewFlag()})
 
 		handler, err := handlers.New(handlers.Deps{
 			Logger: logging.Discard(), CellRep: cellRep,
-			Executor: new(handlersfakes.FakeExecutorClient), Evacuation: evacuation.NewFlag(),
+			Executor: new(handlersfakes.FakeExecutorClient), Evacuation: evacuator.NewFlag(),
 		})
 		Expect(err).NotTo(HaveOccurred())
 		rec := httptest.NewRecorder()

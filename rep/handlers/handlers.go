@@ -33,7 +33,7 @@ type ExecutorClient interface {
 	DeleteContainer(guid string) error
 }
 
-// Evacuation starts an evacuation (*rep/evacuation.Flag).
+// Evacuation starts an evacuation (*rep/evacuator.Flag).
 type Evacuation interface {
 	Evacuate()
 }
@@ -122,7 +122,7 @@ type stopLRPHandler struct{ Deps }
 func (h *stopLRPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	processGuid := routes.Param(r, "process_guid")
 	instanceGuid := routes.Param(r, "instance_guid")
-	logger := logging.Session(h.Logger, "handle-stop-lrp-instance", "process-guid", processGuid, "instance-guid", instanceGuid)
+	logger := logging.Session(h.Logger, "handle-stop-lrp-instance", "process_guid", processGuid, "instance_guid", instanceGuid)
 	if processGuid == "" || instanceGuid == "" {
 		logger.Error("missing-param")
 		writeError(w, http.StatusBadRequest, errMissingParam)
@@ -143,7 +143,7 @@ type cancelTaskHandler struct{ Deps }
 // side; the task processor settles the BBS record from the events.
 func (h *cancelTaskHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	taskGuid := routes.Param(r, "task_guid")
-	logger := logging.Session(h.Logger, "cancel-task", "task-guid", taskGuid)
+	logger := logging.Session(h.Logger, "cancel-task", "task_guid", taskGuid)
 	w.WriteHeader(http.StatusAccepted)
 	if taskGuid == "" {
 		return

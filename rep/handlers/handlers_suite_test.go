@@ -8,7 +8,7 @@ import (
 
 	executorclient "diego/executor/client"
 	"diego/rep/auctioncellrep"
-	"diego/rep/evacuation"
+	"diego/rep/evacuator"
 	"diego/rep/handlers"
 )
 
@@ -21,5 +21,5 @@ func TestHandlers(t *testing.T) {
 var (
 	_ handlers.CellRep        = (*auctioncellrep.AuctionCellRep)(nil)
 	_ handlers.ExecutorClient = (*executorclient.Client)(nil)
-	_ handlers.Evacuation     = (*evacuation.Flag)(nil)
+	_ handlers.Evacuation     = (*evacuator.Flag)(nil)
 )

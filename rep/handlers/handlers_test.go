@@ -16,7 +16,7 @@ import (
 	"diego/deploy/logging"
 	"diego/rep"
 	repclient "diego/rep/client"
-	"diego/rep/evacuation"
+	"diego/rep/evacuator"
 	"diego/rep/handlers"
 	"diego/rep/handlers/handlersfakes"
 )
@@ -25,7 +25,7 @@ var _ = Describe("Handlers", func() {
 	var (
 		fakeCellRep  *handlersfakes.FakeCellRep
 		fakeExecutor *handlersfakes.FakeExecutorClient
-		flag         *evacuation.Flag
+		flag         *evacuator.Flag
 		logs         *gbytes.Buffer
 		server       *httptest.Server
 		client       *repclient.Client
@@ -34,7 +34,7 @@ var _ = Describe("Handlers", func() {
 	BeforeEach(func() {
 		fakeCellRep = new(handlersfakes.FakeCellRep)
 		fakeExecutor = new(handlersfakes.FakeExecutorClient)
-		flag = evacuation.NewFlag()
+		flag = evacuator.NewFlag()
 		logs = gbytes.NewBuffer()
 		handler, err := handlers.New(handlers.Deps{
 			Logger: logging.New(logs, -8, "rep"), CellRep: fakeCellRep, Executor: fakeExecutor, Evacuation: flag,

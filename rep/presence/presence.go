@@ -70,6 +70,16 @@ type Config struct {
 	RetryInterval time.Duration
 }
 
+// Deps are the maintainer's collaborators.
+type Deps struct {
+	Logger   *slog.Logger
+	Clock    clock.Clock
+	Executor ExecutorClient
+	// NewLease runs the presence lease (lock.NewPresenceRunner over the
+	// etcd connection lock.Dial opened).
+	NewLease NewLeaseRunner
+}
+
 // Maintainer is the presence runner.
 type Maintainer struct {
 	logger   *slog.Logger
@@ -80,7 +90,7 @@ type Maintainer struct {
 }
 
 // New returns the presence maintainer.
-func New(logger *slog.Logger, clk clock.Clock, executorClient ExecutorClient, newLease NewLeaseRunner, cfg Config) *Maintainer {
+func New(cfg Config, deps Deps) *Maintainer {
 	if cfg.Root == "" {
 		cfg.Root = lock.DefaultRoot
 	}
@@ -90,14 +100,14 @@ func New(logger *slog.Logger, clk clock.Clock, executorClient ExecutorClient, ne
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = lock.DefaultRetryInterval
 	}
-	return &Maintainer{logger: logger, clock: clk, executor: executorClient, newLease: newLease, cfg: cfg}
+	return &Maintainer{logger: deps.Logger, clock: deps.Clock, executor: deps.Executor, newLease: deps.NewLease, cfg: cfg}
 }
 
 // Run closes ready once the presence is first written. It returns nil on
 // a signal, after releasing the presence. Neither an absent executor nor
 // an unreachable etcd ends it: it keeps waiting and retrying.
 func (m *Maintainer) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
-	logger := logging.Session(m.logger, "presence", "cell-id", m.cfg.CellID)
+	logger := logging.Session(m.logger, "presence", "cell_id", m.cfg.CellID)
 	logger.Info("starting")
 	defer logger.Info("done")
 

@@ -94,7 +94,7 @@ var _ = Describe("Maintainer", func() {
 			mu.Unlock()
 			return lock.NewPresenceRunner(logging.New(logs, -8, "rep"), client, clock.NewClock(), c)
 		}
-		p := ifrit.Background(presence.New(logging.New(logs, -8, "rep"), fakeClock, fakeExecutor, newLease, cfg))
+		p := ifrit.Background(presence.New(cfg, presence.Deps{Logger: logging.New(logs, -8, "rep"), Clock: fakeClock, Executor: fakeExecutor, NewLease: newLease}))
 		DeferCleanup(func() {
 			p.Signal(os.Interrupt)
 			Eventually(p.Wait(), 10*time.Second).Should(Receive())
@@ -201,12 +201,13 @@ var _ = Describe("Maintainer", func() {
 	It("starts over when the lease runner exits by itself", func() {
 		setPing(nil)
 		var calls int
-		runner := presence.New(logging.New(logs, -8, "rep"), fakeClock, fakeExecutor, func(lock.Config) ifrit.Runner {
-			mu.Lock()
-			calls++
-			mu.Unlock()
-			return ifrit.RunFunc(func(<-chan os.Signal, chan<- struct{}) error { return errors.New("etcd gone") })
-		}, cfg)
+		runner := presence.New(cfg, presence.Deps{Logger: logging.New(logs, -8, "rep"), Clock: fakeClock, Executor: fakeExecutor,
+			NewLease: func(lock.Config) ifrit.Runner {
+				mu.Lock()
+				calls++
+				mu.Unlock()
+				return ifrit.RunFunc(func(<-chan os.Signal, chan<- struct{}) error { return errors.New("etcd gone") })
+			}})
 		p := ifrit.Background(runner)
 		DeferCleanup(func() {
 			p.Signal(os.Interrupt)

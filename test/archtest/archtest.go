@@ -145,11 +145,52 @@ func importRule(module, rel, top, ip string) string {
 		return "only test/ helpers and the local-cluster launcher import the embedded NATS server"
 	case internal && targetTop == "test" && top != "test" && !(launcher && target == "test/certauthority"):
 		return "production code never imports test/ (the local-cluster launcher only its certificates, test/certauthority)"
+	case top == "cmd" && internal && !cmdMayImport(rel, target):
+		return "cmd/<daemon> imports only its own component, the deploy/ kit, models, other components' clients and route tables, bbs/lock and the metron emitter"
 	case internal && slices.Contains(Components, top) && slices.Contains(Components, targetTop) && targetTop != top &&
 		!crossComponentAllowed(target):
 		return "a component reaches another only through its client (or route table), bbs/lock and the metron emitter"
 	}
 	return ""
+}
+
+// Kit are the deploy/ packages every daemon shares (deploy/README.md); the
+// rest of deploy/ are launchers.
+var Kit = []string{
+	"deploy/clock", "deploy/config", "deploy/daemon", "deploy/httpserver", "deploy/logging", "deploy/routes",
+	"deploy/sse", "deploy/tlsconfig",
+}
+
+// cmdComponents maps a cmd/<name> whose component has another name to it.
+var cmdComponents = map[string]string{
+	"metrics-server": "bbs/metricsserver",
+	"diego":          "receptor/cli",
+	"diego-local":    "deploy/local",
+}
+
+// cmdMayImport: a daemon's main imports its own component (or its own
+// cmd/<name>/... packages), the kit, models, and what any component may
+// reach in another: clients, route tables, bbs/lock, the metron emitter.
+func cmdMayImport(rel, target string) bool {
+	parts := strings.Split(rel, "/")
+	if len(parts) < 2 {
+		return true
+	}
+	name := parts[1]
+	own, ok := cmdComponents[name]
+	if !ok {
+		own = name
+	}
+	for _, mine := range []string{own, "cmd/" + name} {
+		if target == mine || strings.HasPrefix(target, mine+"/") {
+			return true
+		}
+	}
+	if target == "models" || strings.HasPrefix(target, "models/") || slices.Contains(Kit, target) {
+		return true
+	}
+	targetTop, _, _ := strings.Cut(target, "/")
+	return slices.Contains(Components, targetTop) && crossComponentAllowed(target)
 }
 
 func isClient(rel string) bool {

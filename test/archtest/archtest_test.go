@@ -3,6 +3,7 @@ package archtest_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 
 	"diego/test/archtest"
 
@@ -37,6 +38,9 @@ var _ = Describe("The import rules", func() {
 		Entry("the embedded etcd in a daemon", "bbs/db/etcddb", "go.etcd.io/etcd/server/v3/embed"),
 		Entry("the embedded NATS server in a daemon", "routeemitter/emitter", "github.com/nats-io/nats-server/v2/server"),
 		Entry("production code importing test helpers", "bbs/db", "diego/test/etcdrunner"),
+		Entry("a daemon's main importing another's storage", "cmd/auctioneer", "diego/bbs/db/etcddb"),
+		Entry("a daemon's main importing another's internals", "cmd/rep", "diego/executor/depot"),
+		Entry("a daemon's main importing the launcher", "cmd/receptor", "diego/deploy/local"),
 	)
 
 	DescribeTable("allow what DESIGN.md allows",
@@ -52,6 +56,14 @@ var _ = Describe("The import rules", func() {
 		Entry("the launcher embedding etcd", "deploy/local", "go.etcd.io/etcd/server/v3/embed"),
 		Entry("test helpers embedding NATS", "test/natsrunner", "github.com/nats-io/nats-server/v2/server"),
 		Entry("the launcher's certificates", "deploy/local", "diego/test/certauthority"),
+		Entry("a daemon's main wiring its own component", "cmd/bbs", "diego/bbs/db/etcddb"),
+		Entry("a daemon's main using the lock", "cmd/auctioneer", "diego/bbs/lock"),
+		Entry("a daemon's main using the kit", "cmd/converger", "diego/deploy/daemon"),
+		Entry("a daemon's main using another's client", "cmd/rep", "diego/executor/client"),
+		Entry("a daemon's main using another's route table and types", "cmd/executor", "diego/garden"),
+		Entry("the metrics-server's main", "cmd/metrics-server", "diego/bbs/metricsserver"),
+		Entry("the CLI's main", "cmd/diego", "diego/receptor/cli"),
+		Entry("the launcher's main", "cmd/diego-local", "diego/deploy/local"),
 	)
 
 	It("refuses packages named util, common or helpers outside test/", func() {
@@ -75,7 +87,11 @@ func checkScratch(packages map[string]string) []archtest.Violation {
 	for pkg, imp := range packages {
 		dir := filepath.Join(root, filepath.FromSlash(pkg))
 		Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
-		src := "package " + filepath.Base(dir) + "\n\nimport _ \"" + imp + "\"\n"
+		name := filepath.Base(dir)
+		if strings.HasPrefix(pkg, "cmd/") {
+			name = "main"
+		}
+		src := "package " + name + "\n\nimport _ \"" + imp + "\"\n"
 		Expect(os.WriteFile(filepath.Join(dir, "x.go"), []byte(src), 0o644)).To(Succeed())
 	}
 	pkgs, err := archtest.Load(root, "diego")

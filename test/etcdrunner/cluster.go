@@ -68,13 +68,13 @@ func (c *Cluster) ClientURLs() []string {
 // Client returns a v3 client that balances over every member; the caller
 // closes it.
 func (c *Cluster) Client() (*clientv3.Client, error) {
-	return newClient(c.ClientURLs())
+	return newClient(c.ClientURLs(), nil)
 }
 
 // Reset deletes every key and revokes every lease through the running
 // members.
 func (c *Cluster) Reset() error {
-	return reset(c.runningURLs())
+	return reset(c.runningURLs(), nil)
 }
 
 // Run starts every member, is ready once all are, and on a signal stops

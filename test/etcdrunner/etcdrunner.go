@@ -14,12 +14,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tedsuo/ifrit"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"diego/deploy/config"
+	"diego/test/certauthority"
 	"diego/test/ports"
 )
 
@@ -41,6 +45,38 @@ type Config struct {
 	StartTimeout time.Duration
 	// LogWriter receives etcd's error logs; nil means os.Stderr.
 	LogWriter io.Writer
+	// TLS, when set, makes the member serve clients over https and
+	// require a client certificate signed by TLS.CAFile.
+	TLS *TLS
+}
+
+// TLS are the files of a member that requires client certificates: its
+// server certificate, the CA that signs it and the clients', and the client
+// certificate the runner itself presents (Client, Reset), which tests may
+// hand to daemons too. NewTLS makes them all.
+type TLS struct {
+	CAFile     string
+	ServerCert string
+	ServerKey  string
+	ClientCert string
+	ClientKey  string
+}
+
+// NewTLS makes a CA in dir (test/certauthority), a server certificate for
+// 127.0.0.1 and a client certificate.
+func NewTLS(dir string) (*TLS, error) {
+	ca, err := certauthority.New(dir)
+	if err != nil {
+		return nil, err
+	}
+	t := &TLS{CAFile: ca.CAFile()}
+	if t.ServerCert, t.ServerKey, err = ca.GenerateServer("etcd"); err != nil {
+		return nil, err
+	}
+	if t.ClientCert, t.ClientKey, err = ca.GenerateClient("etcd-client"); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // Runner is one etcd member. Its data dir outlives Run, so a stopped member
@@ -51,6 +87,7 @@ type Runner struct {
 	peerPort     uint16
 	startTimeout time.Duration
 	logWriter    io.Writer
+	tls          *TLS
 
 	// Set by a Cluster so its members find each other.
 	initialCluster string
@@ -72,6 +109,7 @@ func New(cfg Config) *Runner {
 		startTimeout: cfg.StartTimeout,
 		logWriter:    cfg.LogWriter,
 		dataDir:      cfg.DataDir,
+		tls:          cfg.TLS,
 	}
 	if r.name == "" {
 		r.name = "etcd0"
@@ -96,9 +134,14 @@ func New(cfg Config) *Runner {
 // Name is the member name.
 func (r *Runner) Name() string { return r.name }
 
-// ClientURL is where clients reach this member, "http://127.0.0.1:<port>".
+// ClientURL is where clients reach this member, "http://127.0.0.1:<port>"
+// (https with TLS).
 func (r *Runner) ClientURL() string {
-	return "http://127.0.0.1:" + strconv.Itoa(int(r.clientPort))
+	scheme := "http://"
+	if r.tls != nil {
+		scheme = "https://"
+	}
+	return scheme + "127.0.0.1:" + strconv.Itoa(int(r.clientPort))
 }
 
 // PeerURL is where the other members reach this one.
@@ -200,6 +243,12 @@ func (r *Runner) embedConfig(logLevel zap.AtomicLevel) (*embed.Config, error) {
 	cfg.AdvertisePeerUrls = []url.URL{*peerURL}
 	cfg.InitialCluster = r.initialCluster
 	cfg.InitialClusterToken = r.clusterToken
+	if r.tls != nil {
+		cfg.ClientTLSInfo = transport.TLSInfo{
+			CertFile: r.tls.ServerCert, KeyFile: r.tls.ServerKey,
+			TrustedCAFile: r.tls.CAFile, ClientCertAuth: true,
+		}
+	}
 	cfg.LogLevel = "error"
 	core := zapcore.NewCore(
 		zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
@@ -242,31 +291,40 @@ func (r *Runner) Cleanup() error {
 	return os.RemoveAll(dir)
 }
 
-// Client returns a v3 client for this member; the caller closes it.
+// Client returns a v3 client for this member (presenting TLS.ClientCert
+// with TLS); the caller closes it.
 func (r *Runner) Client() (*clientv3.Client, error) {
-	return newClient([]string{r.ClientURL()})
+	return newClient([]string{r.ClientURL()}, r.tls)
 }
 
 // Reset deletes every key and revokes every lease, so one etcd can serve a
 // whole suite with each spec starting from empty.
 func (r *Runner) Reset() error {
-	return reset([]string{r.ClientURL()})
+	return reset([]string{r.ClientURL()}, r.tls)
 }
 
-func newClient(endpoints []string) (*clientv3.Client, error) {
-	c, err := clientv3.New(clientv3.Config{
+func newClient(endpoints []string, files *TLS) (*clientv3.Client, error) {
+	cfg := clientv3.Config{
 		Endpoints:   endpoints,
 		DialTimeout: 5 * time.Second,
 		Logger:      zap.NewNop(),
-	})
+	}
+	if files != nil {
+		tc, err := transport.TLSInfo{CertFile: files.ClientCert, KeyFile: files.ClientKey, TrustedCAFile: files.CAFile}.ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("etcd client TLS: %w", err)
+		}
+		cfg.TLS = tc
+	}
+	c, err := clientv3.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to etcd at %v: %w", endpoints, err)
 	}
 	return c, nil
 }
 
-func reset(endpoints []string) error {
-	c, err := newClient(endpoints)
+func reset(endpoints []string, files *TLS) error {
+	c, err := newClient(endpoints, files)
 	if err != nil {
 		return err
 	}
@@ -288,4 +346,41 @@ func reset(endpoints []string) error {
 		}
 	}
 	return nil
+}
+
+// ETCDBlock is the etcd block of a daemon's config that reaches this
+// member: its client URL and, with TLS, the CA and the runner's own client
+// certificate.
+func (r *Runner) ETCDBlock() config.ETCD {
+	block := config.ETCD{Endpoints: []string{r.ClientURL()}}
+	if r.tls != nil {
+		block.CAFile, block.CertFile, block.KeyFile = r.tls.CAFile, r.tls.ClientCert, r.tls.ClientKey
+	}
+	return block
+}
+
+// StartTLS runs a member that requires client certificates, with its
+// certificates in dir, and returns once it serves; stop it with Stop.
+func StartTLS(dir string, logs io.Writer) (*Runner, ifrit.Process, error) {
+	files, err := NewTLS(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := New(Config{TLS: files, LogWriter: logs})
+	p := ifrit.Background(r)
+	select {
+	case <-p.Ready():
+		return r, p, nil
+	case err := <-p.Wait():
+		_ = r.Cleanup()
+		return nil, nil, errOrStopped(err)
+	}
+}
+
+// Stop interrupts a member started with StartTLS, waits for it and removes
+// its data.
+func (r *Runner) Stop(p ifrit.Process) error {
+	p.Signal(os.Interrupt)
+	err := <-p.Wait()
+	return errors.Join(err, r.Cleanup())
 }

@@ -77,7 +77,7 @@ func startCell(b *brain, n int, gardenChanges ...func(map[string]any)) *cell {
 	c.repCfg = map[string]any{
 		"listen_addr": repAddr, "rep_address": c.repURL, "cell_id": c.id, "zone": fmt.Sprintf("z%d", n),
 		"bbs_address": b.bbsURL, "executor_address": "http://" + executorAddr,
-		"etcd_endpoints": []string{b.etcd.ClientURL()}, "lock_ttl": "3s", "lock_retry_interval": "1s",
+		"etcd": map[string]any{"endpoints": []string{b.etcd.ClientURL()}}, "lock_ttl": "3s", "lock_retry_interval": "1s",
 		"polling_interval": "2s", "evacuation_polling_interval": "1s", "evacuation_timeout": "60s",
 		"preloaded_root_fs": []string{"cflinuxfs3:" + dir}, "communication_timeout": "5s", "log_level": "info",
 	}

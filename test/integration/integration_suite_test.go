@@ -99,7 +99,7 @@ func (b *brain) startAuctioneer(readyLine string) *gexec.Session {
 	addr := ports.Addr()
 	s := run("auctioneer", map[string]any{
 		"listen_addr": addr, "advertise_address": "http://" + addr, "id": addr,
-		"bbs_address": b.bbsURL, "etcd_endpoints": []string{b.etcd.ClientURL()}, "lock_ttl": "3s", "lock_retry_interval": "500ms",
+		"bbs_address": b.bbsURL, "etcd": map[string]any{"endpoints": []string{b.etcd.ClientURL()}}, "lock_ttl": "3s", "lock_retry_interval": "500ms",
 	}, readyLine)
 	b.auctioneers = append(b.auctioneers, s)
 	return s
@@ -109,7 +109,7 @@ func (b *brain) startAuctioneer(readyLine string) *gexec.Session {
 func (b *brain) startConverger(readyLine string) *gexec.Session {
 	GinkgoHelper()
 	s := run("converger", map[string]any{
-		"bbs_address": b.bbsURL, "etcd_endpoints": []string{b.etcd.ClientURL()}, "lock_ttl": "3s",
+		"bbs_address": b.bbsURL, "etcd": map[string]any{"endpoints": []string{b.etcd.ClientURL()}}, "lock_ttl": "3s",
 		"lock_retry_interval": "500ms", "id": ports.Addr(),
 	}, readyLine)
 	b.convergers = append(b.convergers, s)

@@ -99,7 +99,7 @@ var _ = Describe("A task that fits no cell", func() {
 		old.Interrupt()
 		Eventually(old, 10*time.Second).Should(gexec.Exit())
 		b.convergers = append(b.convergers, run("converger", map[string]any{
-			"bbs_address": b.bbsURL, "etcd_endpoints": []string{b.etcd.ClientURL()}, "lock_ttl": "3s",
+			"bbs_address": b.bbsURL, "etcd": map[string]any{"endpoints": []string{b.etcd.ClientURL()}}, "lock_ttl": "3s",
 			"lock_retry_interval": "500ms", "id": ports.Addr(), "converge_repeat_interval": interval.String(),
 		}, `"msg":"started"`))
 

@@ -72,7 +72,7 @@ func (e *ETCDDB) WatchChanges(ctx context.Context, logger *slog.Logger, fromRevi
 			for resp := range ch {
 				if err := resp.Err(); err != nil {
 					if errors.Is(err, rpctypes.ErrCompacted) {
-						logger.Error("watch-compacted", "from", next, "compact-revision", resp.CompactRevision)
+						logger.Error("watch-compacted", "from", next, "compact_revision", resp.CompactRevision)
 						next = resp.CompactRevision
 					} else {
 						logger.Error("watch-failed", "error", err)

@@ -176,7 +176,7 @@ func (t *Transformer) StepsRunner(logger *slog.Logger, container executor.Contai
 	if streamer == nil {
 		streamer = log_streamer.NewNoop()
 	}
-	logger = logger.With("guid", container.Guid)
+	logger = logger.With("container_guid", container.Guid)
 	if container.Action == nil {
 		return nil, fmt.Errorf("%w: the container has no run action", ErrInvalidAction)
 	}

@@ -37,10 +37,10 @@ func main() {
 	auctioneerAddr := ports.Addr()
 	defer benchutil.StartBinary("auctioneer", map[string]any{
 		"listen_addr": auctioneerAddr, "advertise_address": "http://" + auctioneerAddr, "bbs_address": bbs.URL,
-		"etcd_endpoints": endpoints, "lock_ttl": "3s", "lock_retry_interval": "500ms", "log_level": "error",
+		"etcd": map[string]any{"endpoints": endpoints}, "lock_ttl": "3s", "lock_retry_interval": "500ms", "log_level": "error",
 	}).Stop()
 	defer benchutil.StartBinary("converger", map[string]any{
-		"bbs_address": bbs.URL, "etcd_endpoints": endpoints, "lock_ttl": "3s", "lock_retry_interval": "500ms", "log_level": "error",
+		"bbs_address": bbs.URL, "etcd": map[string]any{"endpoints": endpoints}, "lock_ttl": "3s", "lock_retry_interval": "500ms", "log_level": "error",
 	}).Stop()
 
 	ctx := context.Background()

@@ -1,0 +1,52 @@
+package config
+
+// The blocks of settings several daemons share, each one struct embedded in
+// the daemons' configs so that a setting has one key everywhere
+// (DESIGN.md §2, config).
+
+// Common is embedded (anonymously) in every daemon's config: the log level,
+// and the optional listener for Go's pprof profiles. The daemon kit
+// (deploy/daemon) reads it through Settings.
+type Common struct {
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `json:"log_level"`
+	// DebugAddress, when set, serves Go's pprof profiles (/debug/pprof/).
+	DebugAddress string `json:"debug_address"`
+}
+
+// Settings gives the daemon kit the Common block of any config embedding it.
+func (c Common) Settings() Common { return c }
+
+// ETCD is the "etcd" object of every daemon that reaches etcd: the BBS for
+// its records, and every lock or presence holder (auctioneer, converger,
+// rep, ...) through bbs/lock. With cert_file and key_file, the client
+// presents a certificate (mutual TLS); with ca_file, it verifies the
+// servers' certificates against that CA.
+type ETCD struct {
+	Endpoints []string `json:"endpoints"`
+	CAFile    string   `json:"ca_file"`
+	CertFile  string   `json:"cert_file"`
+	KeyFile   string   `json:"key_file"`
+}
+
+// TLS reports whether the block asks for TLS.
+func (e ETCD) TLS() bool { return e.CAFile != "" || e.CertFile != "" }
+
+// BBSClient is embedded (anonymously, so its keys stay flat) in every
+// daemon that calls the BBS API: an http:// address, or an https:// one
+// with a CA and a client certificate and key.
+type BBSClient struct {
+	BBSAddress        string `json:"bbs_address"`
+	BBSCACertFile     string `json:"bbs_ca_cert_file"`
+	BBSClientCertFile string `json:"bbs_client_cert_file"`
+	BBSClientKeyFile  string `json:"bbs_client_key_file"`
+}
+
+// renamedKeys are top-level keys that moved: Load refuses them with a
+// message naming the new key rather than a bare "unknown field".
+var renamedKeys = map[string]string{
+	"etcd_endpoints": "etcd.endpoints",
+	"etcd_ca_file":   "etcd.ca_file",
+	"etcd_cert_file": "etcd.cert_file",
+	"etcd_key_file":  "etcd.key_file",
+}
