@@ -41,6 +41,8 @@ deps:
 		apt-get update -qq && apt-get install -y -qq python3 >/dev/null; }
 	@command -v iptables-restore >/dev/null || { echo "installing iptables (garden's container networking)"; \
 		apt-get update -qq && apt-get install -y -qq iptables >/dev/null; }
+	@command -v runc >/dev/null || { echo "installing runc (garden's container runtime)"; \
+		apt-get update -qq && apt-get install -y -qq runc >/dev/null; }
 	@go mod download
 
 build: deps

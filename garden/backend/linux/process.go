@@ -1,15 +1,21 @@
 package linux
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"diego/garden"
@@ -23,6 +29,9 @@ func (c *container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.P
 	if spec.Path == "" {
 		return nil, errors.New("process spec: a path is required")
 	}
+	if len(spec.BindMounts) > 0 {
+		return nil, errors.New("process spec: bind_mounts are not supported for processes (give them to the container at create)")
+	}
 	id := spec.ID
 	if id == "" {
 		id = uuid.NewString()
@@ -35,18 +44,12 @@ func (c *container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.P
 	env := append(append([]string{}, c.env...), spec.Env...)
 	c.mu.Unlock()
 
-	req := spawnRequest{
-		Kind: kindExec, Path: spec.Path, Args: spec.Args, Env: env, Dir: spec.Dir, User: spec.User,
-		Rlimits: rlimitMap(spec.Limits), TTY: spec.TTY != nil,
-	}
-	p, err := c.spawn(req, pio, spec.TTY != nil)
+	p, err := c.spawn(spawnRequest{Kind: kindExec, Path: spec.Path, Args: spec.Args, Env: env, Dir: spec.Dir,
+		User: spec.User, Rlimits: rlimitMap(spec.Limits), TTY: spec.TTY}, pio)
 	if err != nil {
 		return nil, err
 	}
 	p.id = id
-	if spec.TTY != nil {
-		_ = p.SetTTY(*spec.TTY)
-	}
 	c.mu.Lock()
 	c.processes[id] = p
 	c.mu.Unlock()
@@ -91,10 +94,22 @@ func rlimitMap(l garden.ResourceLimits) map[string]uint64 {
 	return out
 }
 
-// process is a process started through garden-init.
+// spawnRequest is one thing to start in the container through runc exec.
+type spawnRequest struct {
+	Kind    string
+	Path    string
+	Args    []string
+	Env     []string
+	Dir     string
+	User    string
+	Rlimits map[string]uint64
+	TTY     *garden.TTYSpec
+}
+
+// process is a process started through runc exec under garden-dadoo.
 type process struct {
 	id     string
-	conn   *net.UnixConn
+	pid    int      // host pid, for signals
 	pty    *os.File // the pty master, for TTY processes
 	stdout *fanout
 	stderr *fanout
@@ -104,25 +119,62 @@ type process struct {
 	err    error
 }
 
-// spawn asks garden-init to start req with pio's streams and returns once
-// it runs.
-func (c *container) spawn(req spawnRequest, pio garden.ProcessIO, tty bool) (*process, error) {
-	conn, err := dialInit(c.dir)
+// spawn starts req under a garden-dadoo with pio's streams and returns
+// once it runs (or why it could not start).
+func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, error) {
+	c.mu.Lock()
+	root, privileged, initPid := c.rootPath, c.privileged, c.initPid
+	c.mu.Unlock()
+	u, err := lookupUser(root, req.User)
 	if err != nil {
-		return nil, fmt.Errorf("reaching the container's init: %w", err)
+		return nil, err
 	}
-	p := &process{conn: conn, stdout: newFanout(pio.Stdout), stderr: newFanout(pio.Stderr), done: make(chan struct{})}
+	hostUID, hostGID := hostID(privileged, u.uid), hostID(privileged, u.gid)
+	shim := shimSpec{Kind: req.Kind, Path: req.Path, Args: req.Args, Dir: req.Dir,
+		UID: u.uid, GID: u.gid, Groups: u.groups, Home: u.home, TTY: req.TTY != nil}
+	if req.Kind == kindExec {
+		shim.Env = processEnv(req.Env, u)
+	}
+	encoded, err := json.Marshal(shim)
+	if err != nil {
+		return nil, err
+	}
+	rlimits, err := ociRlimits(req.Rlimits)
+	if err != nil {
+		return nil, err
+	}
+	caps := unprivilegedCaps
+	if privileged {
+		caps = allCaps()
+	}
+	dir := filepath.Join(c.dir, processesDirName, uuid.NewString())
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the process directory: %w", err)
+	}
+	if err := writeJSON(filepath.Join(dir, "process.json"), specs.Process{
+		Args: []string{initPath, execArg}, Env: []string{shimSpecEnv + "=" + string(encoded)}, Cwd: "/",
+		Capabilities: capSet(caps), Rlimits: rlimits,
+	}); err != nil {
+		return nil, err
+	}
 
-	var childFiles []*os.File
+	p := &process{stdout: newFanout(pio.Stdout), stderr: newFanout(pio.Stderr), done: make(chan struct{})}
 	var copiers sync.WaitGroup
 	var stdin io.WriteCloser
-	if tty {
-		master, slave, err := openPty(c.initPid)
+	var childFiles []*os.File // the dadoo's stdin, stdout, stderr
+	if req.TTY != nil {
+		master, slave, err := openPty(initPid)
 		if err != nil {
-			conn.Close()
 			return nil, err
 		}
-		p.pty, childFiles, stdin = master, []*os.File{slave}, master
+		// Owned by the user, so /dev/stdin and the tty reopen for them.
+		_ = slave.Chown(hostUID, hostID(privileged, ttyGID))
+		size := garden.WindowSize{Columns: 80, Rows: 24}
+		if req.TTY.WindowSize != nil {
+			size = *req.TTY.WindowSize
+		}
+		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: size.Columns, Row: size.Rows})
+		p.pty, childFiles, stdin = master, []*os.File{slave, slave, slave}, master
 		copiers.Add(1)
 		go func() {
 			defer copiers.Done()
@@ -135,9 +187,9 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO, tty bool) (*pr
 		outR, outW, err2 := os.Pipe()
 		errR, errW, err3 := os.Pipe()
 		if err := errors.Join(err1, err2, err3); err != nil {
-			conn.Close()
 			return nil, fmt.Errorf("creating pipes: %w", err)
 		}
+		_ = inR.Chown(hostUID, hostGID)
 		childFiles, stdin = []*os.File{inR, outW, errW}, inW
 		copiers.Add(2)
 		for _, pair := range []struct {
@@ -151,33 +203,72 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO, tty bool) (*pr
 			}()
 		}
 	}
-
-	err = sendPacket(conn, req, childFiles...)
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer statusR.Close()
+	args, _ := json.Marshal(dadooArgs{Runc: c.b.runc.bin, Root: c.b.runc.root, ID: runcID(c.handle), Dir: dir,
+		TTY: req.TTY != nil, UID: hostUID, GID: hostGID, Cgroup: c.b.cgroups.ExecCgroup()})
+	cmd := &exec.Cmd{
+		Path: c.b.cfg.InitBin, Args: []string{dadooArgv0, string(args)},
+		Stdin: childFiles[0], Stdout: childFiles[1], Stderr: childFiles[2], ExtraFiles: []*os.File{statusW},
+		// Its own session: a garden restart or a signal to garden's
+		// group leaves the process and its reaper alone.
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	err = cmd.Start()
+	statusW.Close()
 	for _, f := range childFiles {
 		f.Close()
 	}
-	var started initMessage
-	if err == nil {
-		_, err = recvPacket(conn, &started)
-	}
-	if err == nil && started.Error != "" {
-		if started.NotFound {
-			err = garden.ExecutableNotFoundError{Message: started.Error}
-		} else {
-			err = errors.New(started.Error)
-		}
-	}
 	if err != nil {
-		conn.Close()
 		stdin.Close()
 		copiers.Wait()
 		if p.pty != nil {
 			p.pty.Close()
 		}
-		return nil, err
+		return nil, fmt.Errorf("starting garden-dadoo: %w", err)
+	}
+	waited := make(chan struct{})
+	go func() {
+		werr := cmd.Wait()
+		p.status = cmd.ProcessState.ExitCode()
+		if p.status < 0 {
+			p.err = fmt.Errorf("the process's reaper: %w", werr)
+		}
+		copiers.Wait()
+		if p.pty != nil {
+			p.pty.Close()
+		}
+		close(waited)
+	}()
+
+	// The status pipe closes once the shim has exec'd and runc has
+	// returned; anything on it but the pid says why the start failed.
+	msg, _ := io.ReadAll(statusR)
+	var startErr error
+	for _, m := range strings.Split(string(msg), "\x00") {
+		switch {
+		case strings.HasPrefix(m, pidTag):
+			p.pid, _ = strconv.Atoi(strings.TrimPrefix(m, pidTag))
+		case strings.HasPrefix(m, notFoundTag):
+			startErr = garden.ExecutableNotFoundError{Message: strings.TrimPrefix(m, notFoundTag)}
+		case strings.HasPrefix(m, shimFailedTag):
+			startErr = errors.New(strings.TrimPrefix(m, shimFailedTag))
+		}
+	}
+	if startErr == nil && p.pid == 0 {
+		startErr = errors.New("the process did not start (its reaper exited)")
+	}
+	if startErr != nil {
+		stdin.Close()
+		<-waited
+		_ = os.RemoveAll(dir)
+		return nil, startErr
 	}
 
-	if !tty {
+	if req.TTY == nil {
 		go func() {
 			if pio.Stdin != nil {
 				_, _ = io.Copy(stdin, pio.Stdin)
@@ -187,40 +278,15 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO, tty bool) (*pr
 	} else if pio.Stdin != nil {
 		go func() { _, _ = io.Copy(stdin, pio.Stdin) }()
 	}
-
 	go func() {
-		var msg initMessage
-		for {
-			if _, err := recvPacket(conn, &msg); err != nil {
-				p.err = fmt.Errorf("lost the container's init: %w", err)
-				break
-			}
-			if msg.Exited {
-				p.status = msg.Status
-				break
-			}
-		}
-		copiers.Wait()
-		if p.pty != nil {
-			p.pty.Close()
-		}
-		conn.Close()
+		<-waited
 		close(p.done)
 	}()
 	return p, nil
 }
 
-// dialInit connects to a container's init socket through a short
-// /proc/self/fd path to its directory: the full path may not fit in a
-// unix socket address (107 bytes).
-func dialInit(dir string) (*net.UnixConn, error) {
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", dir, err)
-	}
-	defer unix.Close(fd)
-	return net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d/%s", fd, socketName), Net: "unixpacket"})
-}
+// ttyGID is the tty group, devpts's gid=5 as guardian mounts it.
+const ttyGID = 5
 
 func (p *process) ID() string { return p.id }
 
@@ -240,7 +306,7 @@ func (p *process) exited() bool {
 	}
 }
 
-// Signal sends TERM or KILL through garden-init.
+// Signal sends TERM or KILL to the process.
 func (p *process) Signal(s garden.Signal) error {
 	sig := unix.SIGTERM
 	switch s {
@@ -253,7 +319,10 @@ func (p *process) Signal(s garden.Signal) error {
 	if p.exited() {
 		return nil
 	}
-	return sendPacket(p.conn, controlMessage{Signal: int(sig)})
+	if err := unix.Kill(p.pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("signalling process %s: %w", p.id, err)
+	}
+	return nil
 }
 
 // SetTTY resizes a TTY process's window.

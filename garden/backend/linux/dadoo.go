@@ -1,0 +1,212 @@
+package linux
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// dadoo is guardian's per-process reaper, played by the garden binary as
+// "garden-dadoo" on the host: it runs `runc exec --detach` for one process,
+// becomes its parent (a child subreaper inherits it when runc exits), relays
+// its output to garden, and keeps its exit status in the process directory.
+// It is in its own session, so the process outlives a garden restart: when
+// garden goes away the relay drops output instead of failing the process's
+// writes (decision 26).
+//
+// File descriptors from garden: 0 the process's stdin (or the pty slave),
+// 1 and 2 where its stdout and stderr go (unused with a pty), 3 the start
+// status pipe shared with the exec shim.
+type dadooArgs struct {
+	Runc   string `json:"runc"`
+	Root   string `json:"root"`
+	ID     string `json:"id"`
+	Dir    string `json:"dir"` // process.json, pid, exitcode
+	TTY    bool   `json:"tty"`
+	UID    int    `json:"uid"` // the process's host uid and gid, owners of its pipes
+	GID    int    `json:"gid"`
+	Cgroup string `json:"cgroup,omitempty"` // runc exec --cgroup
+}
+
+const (
+	dadooArgv0   = "garden-dadoo"
+	exitCodeFile = "exitcode"
+	pidFileName  = "pid"
+	// Messages on the status pipe end with NUL; dadoo's is "pid:<n>".
+	pidTag = "pid:"
+)
+
+func runDadoo() int {
+	status := os.NewFile(3, "status")
+	fail := func(err error) int {
+		_, _ = status.WriteString(shimFailedTag + err.Error() + "\x00")
+		return 127
+	}
+	if len(os.Args) < 2 {
+		return fail(errors.New("garden-dadoo: missing arguments"))
+	}
+	var a dadooArgs
+	if err := json.Unmarshal([]byte(os.Args[1]), &a); err != nil {
+		return fail(fmt.Errorf("garden-dadoo: %w", err))
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fail(fmt.Errorf("becoming a subreaper: %w", err))
+	}
+	stdio := []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	var relays sync.WaitGroup
+	if !a.TTY {
+		// Go turns EPIPE on fds 1 and 2 into a fatal SIGPIPE: the relay
+		// writes to duplicates, so a vanished garden only ends the relay.
+		outputs, err := moveOutputs()
+		if err != nil {
+			return fail(err)
+		}
+		stdio = []*os.File{os.Stdin, nil, nil}
+		for i, dst := range outputs {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return fail(err)
+			}
+			// The process may open /dev/stdout again: its pipes are its own.
+			_ = w.Chown(a.UID, a.GID)
+			stdio[i+1] = w
+			relays.Add(1)
+			go func() {
+				defer relays.Done()
+				relay(dst, r)
+			}()
+		}
+	}
+	pidFile := filepath.Join(a.Dir, pidFileName)
+	args := []string{"--root", a.Root, "exec", "--detach", "--pid-file", pidFile, "--preserve-fds", "1",
+		"--process", filepath.Join(a.Dir, "process.json")}
+	if a.Cgroup != "" {
+		args = append(args, "--cgroup", a.Cgroup)
+	}
+	args = append(args, a.ID)
+	logPath := filepath.Join(a.Dir, "runc.log")
+	args = append([]string{"--log", logPath, "--log-format", "json"}, args...)
+	runcProc, err := os.StartProcess(a.Runc, append([]string{a.Runc}, args...), &os.ProcAttr{
+		Files: []*os.File{stdio[0], stdio[1], stdio[2], status},
+		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+	})
+	if !a.TTY {
+		stdio[1].Close()
+		stdio[2].Close()
+	}
+	os.Stdin.Close()
+	if err != nil {
+		return fail(fmt.Errorf("starting runc: %w", err))
+	}
+
+	// Reap everything: runc, then the process it leaves us. Either may
+	// end first.
+	exited := map[int]int{}
+	pid := 0
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			break // no children left
+		}
+		exited[wpid] = exitStatus(ws)
+		if wpid == runcProc.Pid {
+			if exited[wpid] != 0 {
+				return fail(fmt.Errorf("runc exec: %s", runcError(logPath)))
+			}
+			b, err := os.ReadFile(pidFile)
+			if err != nil {
+				return fail(fmt.Errorf("reading the process pid: %w", err))
+			}
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			_, _ = status.WriteString(pidTag + strconv.Itoa(pid) + "\x00")
+			status.Close()
+		}
+		if pid > 0 {
+			if code, ok := exited[pid]; ok {
+				relays.Wait()
+				_ = os.WriteFile(filepath.Join(a.Dir, exitCodeFile), []byte(strconv.Itoa(code)), 0o644)
+				return code
+			}
+		}
+	}
+	return fail(errors.New("lost the process"))
+}
+
+// moveOutputs duplicates fds 1 and 2 elsewhere and points them at
+// /dev/null.
+func moveOutputs() ([]*os.File, error) {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer null.Close()
+	var out []*os.File
+	for _, fd := range []int{1, 2} {
+		d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 10)
+		if err != nil {
+			return nil, err
+		}
+		if err := unix.Dup3(int(null.Fd()), fd, 0); err != nil {
+			return nil, err
+		}
+		out = append(out, os.NewFile(uintptr(d), "output"))
+	}
+	return out, nil
+}
+
+// relay copies the process's output to garden until the process closes
+// it; once garden is gone the rest is read and dropped, so the process
+// never blocks or gets EPIPE for it.
+func relay(dst, src *os.File) {
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && dst != nil {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				dst.Close()
+				dst = nil
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	src.Close()
+	if dst != nil {
+		dst.Close()
+	}
+}
+
+func exitStatus(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// runcError is the last error runc logged (its --log is JSON lines).
+func runcError(logPath string) string {
+	data, _ := os.ReadFile(logPath)
+	msg := "failed"
+	for _, line := range strings.Split(string(data), "\n") {
+		var entry struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Level == "error" {
+			msg = entry.Msg
+		}
+	}
+	return msg
+}
