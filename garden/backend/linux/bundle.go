@@ -36,17 +36,23 @@ var unprivilegedCaps = []string{
 	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }
 
-// allCaps is every capability this kernel knows (privileged containers).
+// allCaps is every capability garden itself may hand on (privileged
+// containers): its own bounding set.
 func allCaps() []string {
-	last := 40
-	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			last = n
+	status, _ := os.ReadFile("/proc/self/status")
+	var bounding uint64 = 1<<uint(len(capNames)) - 1
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			if n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64); err == nil {
+				bounding = n
+			}
 		}
 	}
 	var out []string
-	for i := 0; i <= last && i < len(capNames); i++ {
-		out = append(out, capNames[i])
+	for i, name := range capNames {
+		if bounding&(1<<uint(i)) != 0 {
+			out = append(out, name)
+		}
 	}
 	return out
 }

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,6 +61,9 @@ func runDadoo() int {
 	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return fail(fmt.Errorf("becoming a subreaper: %w", err))
+	}
+	if err := raiseHardLimits(filepath.Join(a.Dir, "process.json")); err != nil {
+		return fail(err)
 	}
 	stdio := []*os.File{os.Stdin, os.Stdout, os.Stderr}
 	var relays sync.WaitGroup
@@ -141,6 +147,47 @@ func runDadoo() int {
 		}
 	}
 	return fail(errors.New("lost the process"))
+}
+
+// raiseHardLimits lifts dadoo's own hard limits to what the process asks
+// for, from the host, where raising a hard limit is allowed (with
+// CAP_SYS_RESOURCE): runc sets the process's limits inside the user
+// namespace, where it may only lower them. Soft limits stay, so runc itself
+// runs as before.
+func raiseHardLimits(processJSON string) error {
+	var p specs.Process
+	if err := readJSON(processJSON, &p); err != nil {
+		return fmt.Errorf("reading %s: %w", processJSON, err)
+	}
+	for _, l := range p.Rlimits {
+		resource, ok := rlimitNumbers[l.Type]
+		if !ok {
+			continue
+		}
+		var cur syscall.Rlimit
+		if err := syscall.Getrlimit(resource, &cur); err != nil {
+			return err
+		}
+		if l.Hard <= cur.Max {
+			continue
+		}
+		cur.Max = l.Hard
+		// syscall's, not unix's: Go restores its saved RLIMIT_NOFILE in
+		// children unless the limit was set through syscall.
+		if err := syscall.Setrlimit(resource, &cur); err != nil {
+			name := strings.ToLower(strings.TrimPrefix(l.Type, "RLIMIT_"))
+			return fmt.Errorf("setting rlimit %s to %d: %w (garden's hard limit is lower and raising it needs CAP_SYS_RESOURCE)", name, l.Hard, err)
+		}
+	}
+	return nil
+}
+
+var rlimitNumbers = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
 // moveOutputs duplicates fds 1 and 2 elsewhere and points them at

@@ -76,6 +76,9 @@ func runShim() int {
 			return fail(shimFailedTag, fmt.Errorf("working directory %s: %w", dir, err))
 		}
 	}
+	// runc gave stdio to the exec's user, root; the process's user gets
+	// them back, so it can reopen /dev/stdin, /dev/stdout and its tty.
+	giveStdio(spec.UID)
 	if err := become(spec.UID, spec.GID, spec.Groups); err != nil {
 		return fail(shimFailedTag, err)
 	}
@@ -111,6 +114,21 @@ func runShim() int {
 	}
 	err = syscall.Exec(exe, append([]string{spec.Path}, spec.Args...), spec.Env)
 	return fail(shimFailedTag, fmt.Errorf("exec %s: %w", spec.Path, err))
+}
+
+// giveStdio makes uid the owner of the pipes and terminal on fds 0-2
+// (never of a device such as /dev/null).
+func giveStdio(uid int) {
+	for fd := 0; fd <= 2; fd++ {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil {
+			continue
+		}
+		isPty := st.Mode&unix.S_IFMT == unix.S_IFCHR && unix.Major(st.Rdev) >= 136 && unix.Major(st.Rdev) <= 143
+		if st.Mode&unix.S_IFMT == unix.S_IFIFO || isPty {
+			_ = unix.Fchown(fd, uid, -1)
+		}
+	}
 }
 
 // mkdirOwned makes dir and its missing parents, giving what it made to
