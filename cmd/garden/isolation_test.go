@@ -262,5 +262,3 @@ var _ = Describe("container isolation (runc)", func() {
 		})
 	})
 })
-
-
