@@ -415,6 +415,10 @@ func (b *Backend) BulkMetrics(handles []string) (map[string]garden.ContainerMetr
 	for _, h := range handles {
 		c, err := b.Lookup(h)
 		if err != nil {
+			if m, ok := b.peaMetrics(h); ok {
+				out[h] = garden.ContainerMetricsEntry{Metrics: m}
+				continue
+			}
 			out[h] = garden.ContainerMetricsEntry{Err: garden.NewError(err)}
 			continue
 		}

@@ -57,6 +57,7 @@ type container struct {
 	rootPath   string // the mounted root runc runs the container in
 	cg         cgroup
 	processes  map[string]*process
+	peas       map[string]*pea // by name
 	stopped    bool
 }
 
@@ -65,6 +66,7 @@ func newContainer(b *Backend, handle, dir string) *container {
 		b: b, handle: handle, dir: dir,
 		properties: garden.Properties{},
 		processes:  map[string]*process{},
+		peas:       map[string]*pea{},
 	}
 }
 
@@ -285,6 +287,9 @@ func (c *container) tearDown() error {
 	c.mu.Lock()
 	mapped, root := c.mapped, c.rootPath
 	c.mu.Unlock()
+	if err := c.removePeas(); err != nil {
+		errs = append(errs, err)
+	}
 	// runc kills the init, which ends its pid namespace, and removes the
 	// container's state and cgroups.
 	if err := c.b.runc.delete(runcID(c.handle)); err != nil {

@@ -36,6 +36,7 @@ type dadooArgs struct {
 	UID    int    `json:"uid"` // the process's host uid and gid, owners of its pipes
 	GID    int    `json:"gid"`
 	Cgroup string `json:"cgroup,omitempty"` // runc exec --cgroup
+	Bundle string `json:"bundle,omitempty"` // a pea: runc run this bundle instead of exec
 }
 
 const (
@@ -93,6 +94,10 @@ func runDadoo() int {
 	pidFile := filepath.Join(a.Dir, pidFileName)
 	args := []string{"--root", a.Root, "exec", "--detach", "--pid-file", pidFile, "--preserve-fds", "1",
 		"--process", filepath.Join(a.Dir, "process.json")}
+	if a.Bundle != "" {
+		args = []string{"--root", a.Root, "run", "--detach", "--no-new-keyring", "--pid-file", pidFile,
+			"--preserve-fds", "1", "--bundle", a.Bundle}
+	}
 	if a.Cgroup != "" {
 		args = append(args, "--cgroup", a.Cgroup)
 	}
@@ -128,7 +133,7 @@ func runDadoo() int {
 		exited[wpid] = exitStatus(ws)
 		if wpid == runcProc.Pid {
 			if exited[wpid] != 0 {
-				return fail(fmt.Errorf("runc exec: %s", runcError(logPath)))
+				return fail(fmt.Errorf("runc: %s", runcError(logPath)))
 			}
 			b, err := os.ReadFile(pidFile)
 			if err != nil {

@@ -44,8 +44,9 @@ func (c *container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.P
 	env := append(append([]string{}, c.env...), spec.Env...)
 	c.mu.Unlock()
 
-	p, err := c.spawn(spawnRequest{Kind: kindExec, Path: spec.Path, Args: spec.Args, Env: env, Dir: spec.Dir,
-		User: spec.User, Rlimits: rlimitMap(spec.Limits), TTY: spec.TTY}, pio)
+	p, err := c.spawn(spawnRequest{Kind: kindExec, ID: id, Path: spec.Path, Args: spec.Args, Env: env, Dir: spec.Dir,
+		User: spec.User, Rlimits: rlimitMap(spec.Limits), TTY: spec.TTY, Image: spec.Image,
+		Override: spec.OverrideContainerLimits}, pio)
 	if err != nil {
 		return nil, err
 	}
@@ -96,14 +97,17 @@ func rlimitMap(l garden.ResourceLimits) map[string]uint64 {
 
 // spawnRequest is one thing to start in the container through runc exec.
 type spawnRequest struct {
-	Kind    string
-	Path    string
-	Args    []string
-	Env     []string
-	Dir     string
-	User    string
-	Rlimits map[string]uint64
-	TTY     *garden.TTYSpec
+	Kind     string
+	ID       string
+	Image    garden.ImageRef       // a pea's image
+	Override *garden.ProcessLimits // a pea's own limits
+	Path     string
+	Args     []string
+	Env      []string
+	Dir      string
+	User     string
+	Rlimits  map[string]uint64
+	TTY      *garden.TTYSpec
 }
 
 // process is a process started through runc exec under garden-dadoo.
@@ -125,9 +129,32 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 	c.mu.Lock()
 	root, privileged, initPid := c.rootPath, c.privileged, c.initPid
 	c.mu.Unlock()
+	var pe *pea
+	if req.Image.URI != "" {
+		name := c.handle + ".pea-" + uuid.NewString()
+		rlimits, err := ociRlimits(req.Rlimits)
+		if err != nil {
+			return nil, err
+		}
+		// The user is resolved in the pea's image, so the bundle's
+		// process (the shim's spec) is filled in once the root is mounted.
+		if pe, err = c.newPea(req.ID, name, garden.ProcessSpec{Image: req.Image, OverrideContainerLimits: req.Override}, "", rlimits); err != nil {
+			if pe != nil {
+				_ = pe.remove(c.b)
+			}
+			return nil, err
+		}
+		root = pe.root
+	}
+	fail := func(err error) (*process, error) {
+		if pe != nil {
+			c.dropPea(pe)
+		}
+		return nil, err
+	}
 	u, err := lookupUser(root, req.User)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	hostUID, hostGID := hostID(privileged, u.uid), hostID(privileged, u.gid)
 	shim := shimSpec{Kind: req.Kind, Path: req.Path, Args: req.Args, Dir: req.Dir,
@@ -137,25 +164,40 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 	}
 	encoded, err := json.Marshal(shim)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	rlimits, err := ociRlimits(req.Rlimits)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	caps := unprivilegedCaps
 	if privileged {
 		caps = allCaps()
 	}
-	dir := filepath.Join(c.dir, processesDirName, uuid.NewString())
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the process directory: %w", err)
-	}
-	if err := writeJSON(filepath.Join(dir, "process.json"), specs.Process{
+	procSpec := specs.Process{
 		Args: []string{initPath, execArg}, Env: []string{shimSpecEnv + "=" + string(encoded)}, Cwd: "/",
 		Capabilities: capSet(caps), Rlimits: rlimits,
-	}); err != nil {
-		return nil, err
+	}
+	dir := filepath.Join(c.dir, processesDirName, uuid.NewString())
+	bundle := ""
+	if pe != nil {
+		// The pea's bundle carries the process; dadoo keeps its files
+		// beside it.
+		var spec specs.Spec
+		if err := readJSON(filepath.Join(pe.dir, "config.json"), &spec); err != nil {
+			return fail(err)
+		}
+		spec.Process.Env = procSpec.Env
+		if err := writeJSON(filepath.Join(pe.dir, "config.json"), spec); err != nil {
+			return fail(err)
+		}
+		dir, bundle = pe.dir, pe.dir
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fail(fmt.Errorf("creating the process directory: %w", err))
+	}
+	if err := writeJSON(filepath.Join(dir, "process.json"), procSpec); err != nil {
+		return fail(err)
 	}
 
 	p := &process{stdout: newFanout(pio.Stdout), stderr: newFanout(pio.Stderr), done: make(chan struct{})}
@@ -165,7 +207,7 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 	if req.TTY != nil {
 		master, slave, err := openPty(initPid)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		// Owned by the user, so /dev/stdin and the tty reopen for them.
 		_ = slave.Chown(hostUID, hostID(privileged, ttyGID))
@@ -187,7 +229,7 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 		outR, outW, err2 := os.Pipe()
 		errR, errW, err3 := os.Pipe()
 		if err := errors.Join(err1, err2, err3); err != nil {
-			return nil, fmt.Errorf("creating pipes: %w", err)
+			return fail(fmt.Errorf("creating pipes: %w", err))
 		}
 		_ = inR.Chown(hostUID, hostGID)
 		childFiles, stdin = []*os.File{inR, outW, errW}, inW
@@ -205,11 +247,15 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 	}
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	defer statusR.Close()
-	args, _ := json.Marshal(dadooArgs{Runc: c.b.runc.bin, Root: c.b.runc.root, ID: runcID(c.handle), Dir: dir,
-		TTY: req.TTY != nil, UID: hostUID, GID: hostGID, Cgroup: c.b.cgroups.ExecCgroup()})
+	da := dadooArgs{Runc: c.b.runc.bin, Root: c.b.runc.root, ID: runcID(c.handle), Dir: dir,
+		TTY: req.TTY != nil, UID: hostUID, GID: hostGID, Cgroup: c.b.cgroups.ExecCgroup()}
+	if pe != nil {
+		da.ID, da.Bundle, da.Cgroup = runcID(pe.name), bundle, ""
+	}
+	args, _ := json.Marshal(da)
 	cmd := &exec.Cmd{
 		Path: c.b.cfg.InitBin, Args: []string{dadooArgv0, string(args)},
 		Stdin: childFiles[0], Stdout: childFiles[1], Stderr: childFiles[2], ExtraFiles: []*os.File{statusW},
@@ -228,7 +274,7 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 		if p.pty != nil {
 			p.pty.Close()
 		}
-		return nil, fmt.Errorf("starting garden-dadoo: %w", err)
+		return fail(fmt.Errorf("starting garden-dadoo: %w", err))
 	}
 	waited := make(chan struct{})
 	go func() {
@@ -240,6 +286,9 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 		copiers.Wait()
 		if p.pty != nil {
 			p.pty.Close()
+		}
+		if pe != nil {
+			c.dropPea(pe)
 		}
 		close(waited)
 	}()
@@ -264,7 +313,9 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 	if startErr != nil {
 		stdin.Close()
 		<-waited
-		_ = os.RemoveAll(dir)
+		if pe == nil {
+			_ = os.RemoveAll(dir)
+		}
 		return nil, startErr
 	}
 
@@ -283,6 +334,16 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// dropPea removes a pea whose process ended or never started.
+func (c *container) dropPea(pe *pea) {
+	c.mu.Lock()
+	delete(c.peas, pe.name)
+	c.mu.Unlock()
+	if err := pe.remove(c.b); err != nil {
+		c.b.logger.Error("removing-pea-failed", "handle", c.handle, "pea", pe.name, "error", err)
+	}
 }
 
 // ttyGID is the tty group, devpts's gid=5 as guardian mounts it.
