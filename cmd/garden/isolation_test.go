@@ -262,3 +262,27 @@ var _ = Describe("container isolation (runc)", func() {
 		})
 	})
 })
+
+var _ = Describe("processes across a garden restart", func() {
+	It("keep running under their reaper, and Attach after the restart gets the exit status", func() {
+		cfg := gardenConfig(map[string]any{"destroy_containers_on_startup": false})
+		g := startGarden(cfg)
+		c, err := g.client.Create(garden.ContainerSpec{Handle: "survivor-box"})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { _ = g.client.Destroy("survivor-box") })
+		_, err = c.Run(garden.ProcessSpec{ID: "survivor", Path: "sh", Args: []string{"-c", "sleep 3; echo late; exit 3"}}, garden.ProcessIO{})
+		Expect(err).NotTo(HaveOccurred())
+		g.stop()
+
+		g = startGarden(cfg)
+		c, err = g.client.Lookup("survivor-box")
+		Expect(err).NotTo(HaveOccurred())
+		p, err := c.Attach("survivor", garden.ProcessIO{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(p.Wait()).To(Equal(3))
+		_, err = c.Attach("never-ran", garden.ProcessIO{})
+		Expect(err).To(MatchError(garden.ProcessNotFoundError{ProcessID: "never-ran"}))
+		Expect(g.client.Destroy("survivor-box")).To(Succeed())
+		g.stop()
+	})
+})

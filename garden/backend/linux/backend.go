@@ -299,6 +299,7 @@ func (b *Backend) reload() {
 		}
 		c := newContainer(b, saved.Handle, dir)
 		c.restore(saved)
+		c.reloadProcesses()
 		b.net.claim(c.network)
 		for _, m := range c.mapped {
 			_, _ = b.net.ports.acquire(m.HostPort, nil)

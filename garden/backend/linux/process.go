@@ -62,6 +62,9 @@ func (c *container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.P
 				delete(c.processes, id)
 			}
 			c.mu.Unlock()
+			if p.dir != "" {
+				_ = os.RemoveAll(p.dir)
+			}
 		})
 	}()
 	return p, nil
@@ -114,6 +117,7 @@ type spawnRequest struct {
 type process struct {
 	id     string
 	pid    int      // host pid, for signals
+	dir    string   // its directory in the depot (not a pea's)
 	pty    *os.File // the pty master, for TTY processes
 	stdout *fanout
 	stderr *fanout
@@ -319,6 +323,11 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 		return nil, startErr
 	}
 
+	if pe == nil {
+		p.dir = dir
+		// What a restarted garden needs to find the process again.
+		_ = writeJSON(filepath.Join(dir, processMetaName), processMeta{ID: req.ID, Pid: p.pid})
+	}
 	if req.TTY == nil {
 		go func() {
 			if pio.Stdin != nil {
@@ -334,6 +343,59 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// processMeta is a process's entry in its directory, beside dadoo's
+// exitcode.
+type processMeta struct {
+	ID  string `json:"id"`
+	Pid int    `json:"pid"`
+}
+
+const processMetaName = "meta.json"
+
+// reloadProcesses finds the processes a previous garden started (their
+// dadoo kept them running): Attach gets their exit status once dadoo has
+// written it, but not the output they wrote while garden was away.
+func (c *container) reloadProcesses() {
+	entries, _ := os.ReadDir(filepath.Join(c.dir, processesDirName))
+	for _, e := range entries {
+		dir := filepath.Join(c.dir, processesDirName, e.Name())
+		var meta processMeta
+		if readJSON(filepath.Join(dir, processMetaName), &meta) != nil || meta.ID == "" {
+			_ = os.RemoveAll(dir)
+			continue
+		}
+		p := &process{id: meta.ID, pid: meta.Pid, dir: dir, stdout: newFanout(nil), stderr: newFanout(nil), done: make(chan struct{})}
+		c.processes[meta.ID] = p
+		go func() {
+			graceLeft := 50 // polls after the process is gone
+			for {
+				if b, err := os.ReadFile(filepath.Join(dir, exitCodeFile)); err == nil {
+					p.status, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+					break
+				}
+				// Gone without an exit code for 5 s: dadoo died with it
+				// (killed with its container, or by hand).
+				if unix.Kill(p.pid, 0) != nil {
+					if graceLeft--; graceLeft <= 0 {
+						p.status = 128 + int(unix.SIGKILL)
+						break
+					}
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			close(p.done)
+			time.AfterFunc(exitedRetention, func() {
+				c.mu.Lock()
+				if c.processes[p.id] == p {
+					delete(c.processes, p.id)
+				}
+				c.mu.Unlock()
+				_ = os.RemoveAll(dir)
+			})
+		}()
+	}
 }
 
 // dropPea removes a pea whose process ended or never started.
