@@ -18,7 +18,7 @@ var _ = Describe("shiftCopy", func() {
 		src, dst := GinkgoT().TempDir(), GinkgoT().TempDir()
 		writeTree(src, map[string]string{"bin/tool": "x", "etc/passwd": "root:x:0:0::/root:/bin/sh\n"})
 		Expect(os.Chmod(src+"/bin/tool", 0o755|os.ModeSetuid)).To(Succeed())
-		Expect(mustStat(src+"/bin/tool").Mode()&os.ModeSetuid).NotTo(BeZero())
+		Expect(mustStat(src+"/bin/tool").Mode() & os.ModeSetuid).NotTo(BeZero())
 		Expect(os.Link(src+"/bin/tool", src+"/bin/alias")).To(Succeed())
 		Expect(os.Symlink("tool", src+"/bin/link")).To(Succeed())
 		Expect(os.Lchown(src+"/etc/passwd", 1000, 1001)).To(Succeed())
