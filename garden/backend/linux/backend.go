@@ -218,6 +218,10 @@ func (b *Backend) Stop() {
 	for _, c := range b.containers {
 		c.closeProxies()
 	}
+	// Only empty: runc's state of running containers stays for the next
+	// start.
+	_ = os.Remove(b.runc.root)
+	_ = os.Remove(b.runDir)
 }
 
 // destroyLeftovers removes every container in the depot and every cgroup,

@@ -29,7 +29,7 @@ type pea struct {
 const peasDirName = "peas"
 
 // newPea builds a pea's bundle; the caller runs it with garden-dadoo.
-func (c *container) newPea(id, name string, spec garden.ProcessSpec, shimEnv string, rlimits []specs.POSIXRlimit) (*pea, error) {
+func (c *container) newPea(id, name string, spec garden.ProcessSpec, shimEnv string, rlimits []specs.POSIXRlimit) (_ *pea, err error) {
 	c.mu.Lock()
 	privileged, initPid, limits := c.privileged, c.initPid, c.limits
 	c.mu.Unlock()
@@ -37,7 +37,13 @@ func (c *container) newPea(id, name string, spec garden.ProcessSpec, shimEnv str
 	if err != nil {
 		return nil, fmt.Errorf("pea image: %w", err)
 	}
-	p := &pea{id: id, name: name, dir: filepath.Join(c.dir, peasDirName, name), root: filepath.Join(c.b.runDir, runcID(name)), rootfs: rootfs}
+	p := &pea{id: id, name: name, dir: filepath.Join(c.dir, peasDirName, name), root: filepath.Join(c.b.runDir, runcID(name)),
+		rootfs: rootfs, cg: c.b.cgroups.Open(name)}
+	defer func() {
+		if err != nil {
+			_ = p.remove(c.b)
+		}
+	}()
 	for _, d := range []string{upperDirName, workDirName} {
 		if err := os.MkdirAll(filepath.Join(p.dir, d), 0o755); err != nil {
 			return nil, err
@@ -52,7 +58,7 @@ func (c *container) newPea(id, name string, spec garden.ProcessSpec, shimEnv str
 			return nil, err
 		}
 	}
-	if err := mountRoot(p.root, p.dir, lower, readOnly); err != nil {
+	if err = mountRoot(p.root, p.dir, lower, readOnly); err != nil {
 		return nil, err
 	}
 	if o := spec.OverrideContainerLimits; o != nil {
@@ -78,7 +84,6 @@ func (c *container) newPea(id, name string, spec garden.ProcessSpec, shimEnv str
 	if err := writeJSON(filepath.Join(p.dir, "config.json"), bundle); err != nil {
 		return nil, err
 	}
-	p.cg = c.b.cgroups.Open(name)
 	c.mu.Lock()
 	c.peas[name] = p
 	c.mu.Unlock()

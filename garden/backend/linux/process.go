@@ -143,9 +143,6 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 		// The user is resolved in the pea's image, so the bundle's
 		// process (the shim's spec) is filled in once the root is mounted.
 		if pe, err = c.newPea(req.ID, name, garden.ProcessSpec{Image: req.Image, OverrideContainerLimits: req.Override}, "", rlimits); err != nil {
-			if pe != nil {
-				_ = pe.remove(c.b)
-			}
 			return nil, err
 		}
 		root = pe.root
