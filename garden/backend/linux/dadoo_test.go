@@ -1,0 +1,58 @@
+package linux
+
+import (
+	"os"
+	"path/filepath"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var _ = Describe("garden-dadoo's and the shim's helpers", func() {
+	It("reads the last error runc logged", func() {
+		log := filepath.Join(GinkgoT().TempDir(), "runc.log")
+		Expect(runcError(log)).To(Equal("failed"))
+		Expect(os.WriteFile(log, []byte(`{"level":"warning","msg":"meh"}
+{"level":"error","msg":"first"}
+not json
+{"level":"error","msg":"exec failed: no such container"}
+`), 0o644)).To(Succeed())
+		Expect(runcError(log)).To(Equal("exec failed: no such container"))
+	})
+
+	It("relays output and drops it once the destination is gone", func() {
+		srcR, srcW, err := os.Pipe()
+		Expect(err).NotTo(HaveOccurred())
+		dstR, dstW, err := os.Pipe()
+		Expect(err).NotTo(HaveOccurred())
+		done := make(chan struct{})
+		go func() { relay(dstW, srcR); close(done) }()
+		_, err = srcW.WriteString("to garden")
+		Expect(err).NotTo(HaveOccurred())
+		buf := make([]byte, 64)
+		n, err := dstR.Read(buf)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(buf[:n])).To(Equal("to garden"))
+		dstR.Close() // garden went away
+		for range 3 {
+			_, err = srcW.WriteString("nobody reads this")
+			Expect(err).NotTo(HaveOccurred(), "the process's writes keep succeeding")
+		}
+		srcW.Close()
+		Eventually(done).Should(BeClosed())
+	})
+
+	It("makes a missing working directory and its missing parents for the user", func() {
+		if os.Geteuid() != 0 {
+			Skip("chown needs root")
+		}
+		root := GinkgoT().TempDir()
+		Expect(mkdirOwned(filepath.Join(root, "a/b/c"), 4321, 8765)).To(Succeed())
+		for _, d := range []string{"a", "a/b", "a/b/c"} {
+			Expect(ownerOf(filepath.Join(root, d))).To(Equal([2]uint32{4321, 8765}), d)
+		}
+		Expect(ownerOf(root)).To(Equal([2]uint32{0, 0}), "what existed keeps its owner")
+		Expect(mkdirOwned(filepath.Join(root, "a/b/c"), 1, 1)).To(Succeed())
+		Expect(ownerOf(filepath.Join(root, "a/b/c"))).To(Equal([2]uint32{4321, 8765}))
+	})
+})
