@@ -140,6 +140,7 @@ func (c *container) create(spec garden.ContainerSpec, rootfs string, readOnly bo
 	if err := mountRoot(c.rootPath, c.dir, lower, readOnly); err != nil {
 		return err
 	}
+	rooted := c.b.clock.Now()
 	bundle := ociSpec(bundleSpec{
 		Handle: c.handle, RootFS: c.rootPath, ReadOnly: readOnly, Privileged: c.privileged, DepotDir: c.dir,
 		InitBin: c.b.cfg.InitBin, CgroupPath: c.b.cgroups.Path(c.handle), BindMounts: spec.BindMounts,
@@ -152,6 +153,7 @@ func (c *container) create(spec garden.ContainerSpec, rootfs string, readOnly bo
 	if err != nil {
 		return err
 	}
+	ran := c.b.clock.Now()
 	c.mu.Lock()
 	c.initPid = pid
 	c.mu.Unlock()
@@ -164,9 +166,12 @@ func (c *container) create(spec garden.ContainerSpec, rootfs string, readOnly bo
 	if err := c.saveLocked(); err != nil {
 		return err
 	}
+	guarded := c.b.clock.Now()
 	if err := c.b.net.setUp(c.handle, cn, c.initPid); err != nil {
 		return err
 	}
+	c.b.logger.Debug("create-phases", "handle", c.handle, "root", rooted.Sub(c.createdAt).String(),
+		"runc", ran.Sub(rooted).String(), "init", guarded.Sub(ran).String(), "network", c.b.clock.Since(guarded).String())
 	for _, in := range spec.NetIn {
 		if _, _, err := c.NetIn(in.HostPort, in.ContainerPort); err != nil {
 			return err
