@@ -167,6 +167,9 @@ func (b *Backend) Start() error {
 	if err := checkStatic(b.cfg.InitBin); err != nil {
 		return err
 	}
+	if n, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && strings.TrimSpace(string(n)) == "0" {
+		return errors.New("user namespaces are disabled (user.max_user_namespaces = 0): garden needs them for unprivileged containers")
+	}
 	runcPath, err := exec.LookPath(b.cfg.RuncBin)
 	if err != nil {
 		return fmt.Errorf("%s not found: install runc (apt-get install runc)", b.cfg.RuncBin)

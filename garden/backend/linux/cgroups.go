@@ -432,7 +432,11 @@ func (d *cgroupsV2) Handles() []string {
 
 func (d *cgroupsV2) Path(handle string) string { return "/" + d.parent + "/" + handle }
 
-func (d *cgroupsV2) SwapLimit() bool { return true }
+// SwapLimit needs swap accounting, without which the kernel has no
+// memory.swap.max.
+func (d *cgroupsV2) SwapLimit() bool {
+	return fileExists(filepath.Join(d.root, d.parent, "memory.swap.max"))
+}
 
 // ExecCgroup is the container's group on v2, where a process may not sit
 // beside a child group: the pids limit counts the init there.

@@ -198,6 +198,12 @@ var _ = Describe("cgroups", func() {
 			Expect(d.Handles()).To(ConsistOf("h1"))
 		})
 
+		It("limits swap only where the kernel accounts it", func() {
+			Expect(d.SwapLimit()).To(BeFalse())
+			writeTree(root, map[string]string{"garden-b/memory.swap.max": "max\n"})
+			Expect(d.SwapLimit()).To(BeTrue())
+		})
+
 		It("writes no pids limit where the file is absent, and cannot move the init out of memory", func() {
 			Expect(os.MkdirAll(filepath.Join(root, "garden-b", "h3"), 0o755)).To(Succeed())
 			cg, err := d.Create("h3", garden.Limits{Pid: garden.PidLimits{Max: 5}})
