@@ -264,22 +264,29 @@ var _ = Describe("container isolation (runc)", func() {
 })
 
 var _ = Describe("processes across a garden restart", func() {
-	It("keep running under their reaper, and Attach after the restart gets the exit status", func() {
+	It("keep running under their reaper, and Attach after the restart gets their later output and exit status", func() {
 		cfg := gardenConfig(map[string]any{"destroy_containers_on_startup": false})
 		g := startGarden(cfg)
 		c, err := g.client.Create(garden.ContainerSpec{Handle: "survivor-box"})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { _ = g.client.Destroy("survivor-box") })
-		_, err = c.Run(garden.ProcessSpec{ID: "survivor", Path: "sh", Args: []string{"-c", "sleep 3; echo late; exit 3"}}, garden.ProcessIO{})
+		early := gbytes.NewBuffer()
+		_, err = c.Run(garden.ProcessSpec{ID: "survivor", Path: "sh", Args: []string{"-c", "echo early; sleep 4; echo late; echo late-err >&2; exit 3"}},
+			garden.ProcessIO{Stdout: early})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(early).Should(gbytes.Say("early"))
 		Expect(err).NotTo(HaveOccurred())
 		g.stop()
 
 		g = startGarden(cfg)
 		c, err = g.client.Lookup("survivor-box")
 		Expect(err).NotTo(HaveOccurred())
-		p, err := c.Attach("survivor", garden.ProcessIO{})
+		stdout, stderr := gbytes.NewBuffer(), gbytes.NewBuffer()
+		p, err := c.Attach("survivor", garden.ProcessIO{Stdout: stdout, Stderr: stderr})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(p.Wait()).To(Equal(3))
+		Expect(stdout.Contents()).To(Equal([]byte("late\n")))
+		Expect(stderr.Contents()).To(Equal([]byte("late-err\n")))
 		_, err = c.Attach("never-ran", garden.ProcessIO{})
 		Expect(err).To(MatchError(garden.ProcessNotFoundError{ProcessID: "never-ran"}))
 		Expect(g.client.Destroy("survivor-box")).To(Succeed())

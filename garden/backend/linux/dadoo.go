@@ -19,14 +19,14 @@ import (
 // dadoo is guardian's per-process reaper, played by the garden binary as
 // "garden-dadoo" on the host: it runs `runc exec --detach` for one process,
 // becomes its parent (a child subreaper inherits it when runc exits), relays
-// its output to garden, and keeps its exit status in the process directory.
-// It is in its own session, so the process outlives a garden restart: when
-// garden goes away the relay drops output instead of failing the process's
-// writes (decision 26).
+// its output into the fifos of the process directory, and keeps its exit
+// status there. It is in its own session, so the process outlives a garden
+// restart: while garden is away the relay drops output instead of failing
+// the process's writes, and a restarted garden reopens the fifos
+// (decision 26).
 //
-// File descriptors from garden: 0 the process's stdin (or the pty slave),
-// 1 and 2 where its stdout and stderr go (unused with a pty), 3 the start
-// status pipe shared with the exec shim.
+// File descriptors from garden: 0 the process's stdin (or the pty slave,
+// also on 1 and 2), 3 the start status pipe shared with the exec shim.
 type dadooArgs struct {
 	Runc   string `json:"runc"`
 	Root   string `json:"root"`
@@ -69,14 +69,8 @@ func runDadoo() int {
 	stdio := []*os.File{os.Stdin, os.Stdout, os.Stderr}
 	var relays sync.WaitGroup
 	if !a.TTY {
-		// Go turns EPIPE on fds 1 and 2 into a fatal SIGPIPE: the relay
-		// writes to duplicates, so a vanished garden only ends the relay.
-		outputs, err := moveOutputs()
-		if err != nil {
-			return fail(err)
-		}
 		stdio = []*os.File{os.Stdin, nil, nil}
-		for i, dst := range outputs {
+		for i, name := range []string{stdoutFifo, stderrFifo} {
 			r, w, err := os.Pipe()
 			if err != nil {
 				return fail(err)
@@ -84,10 +78,12 @@ func runDadoo() int {
 			// The process may open /dev/stdout again: its pipes are its own.
 			_ = w.Chown(a.UID, a.GID)
 			stdio[i+1] = w
+			sink := &fifoSink{path: filepath.Join(a.Dir, name)}
+			sink.connect()
 			relays.Add(1)
 			go func() {
 				defer relays.Done()
-				relay(dst, r)
+				relay(sink, r)
 			}()
 		}
 	}
@@ -195,49 +191,70 @@ var rlimitNumbers = map[string]int{
 	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
-// moveOutputs duplicates fds 1 and 2 elsewhere and points them at
-// /dev/null.
-func moveOutputs() ([]*os.File, error) {
-	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer null.Close()
-	var out []*os.File
-	for _, fd := range []int{1, 2} {
-		d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 10)
-		if err != nil {
-			return nil, err
-		}
-		if err := unix.Dup3(int(null.Fd()), fd, 0); err != nil {
-			return nil, err
-		}
-		out = append(out, os.NewFile(uintptr(d), "output"))
-	}
-	return out, nil
+// The process's output fifos in its directory: garden reads them, and a
+// restarted garden opens them again.
+const (
+	stdoutFifo = "stdout"
+	stderrFifo = "stderr"
+)
+
+// fifoSink writes to a fifo while someone reads it. When garden goes away
+// (EPIPE) output is dropped, and the fifo is opened again as soon as a
+// reader is back (a restarted garden), so the process never blocks or dies
+// for want of garden.
+type fifoSink struct {
+	path string
+	f    *os.File
 }
 
-// relay copies the process's output to garden until the process closes
-// it; once garden is gone the rest is read and dropped, so the process
-// never blocks or gets EPIPE for it.
-func relay(dst, src *os.File) {
+// connect opens the fifo if it has a reader (ENXIO otherwise), blocking
+// writes from then on.
+func (s *fifoSink) connect() {
+	fd, err := unix.Open(s.path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return
+	}
+	s.f = os.NewFile(uintptr(fd), s.path)
+}
+
+func (s *fifoSink) Write(b []byte) {
+	if s.f == nil {
+		s.connect()
+	}
+	if s.f == nil {
+		return
+	}
+	if _, err := s.f.Write(b); err != nil {
+		s.f.Close()
+		s.f = nil
+	}
+}
+
+func (s *fifoSink) Close() {
+	if s.f != nil {
+		s.f.Close()
+	}
+}
+
+// relay copies the process's output to the sink until the process (and
+// whatever inherited its output) closes it.
+func relay(dst *fifoSink, src *os.File) {
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 && dst != nil {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				dst.Close()
-				dst = nil
-			}
+		if n > 0 {
+			dst.Write(buf[:n])
 		}
 		if err != nil {
 			break
 		}
 	}
 	src.Close()
-	if dst != nil {
-		dst.Close()
-	}
+	dst.Close()
 }
 
 func exitStatus(ws unix.WaitStatus) int {

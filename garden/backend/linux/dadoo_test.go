@@ -20,26 +20,49 @@ not json
 		Expect(runcError(log)).To(Equal("exec failed: no such container"))
 	})
 
-	It("relays output and drops it once the destination is gone", func() {
+	It("relays output into a fifo, drops it while nobody reads, and reconnects to a new reader", func() {
+		dir := GinkgoT().TempDir()
+		readers, err := openOutputFifos(dir)
+		Expect(err).NotTo(HaveOccurred())
+		readers[1].Close()
 		srcR, srcW, err := os.Pipe()
 		Expect(err).NotTo(HaveOccurred())
-		dstR, dstW, err := os.Pipe()
-		Expect(err).NotTo(HaveOccurred())
+		sink := &fifoSink{path: filepath.Join(dir, stdoutFifo)}
+		sink.connect()
+		Expect(sink.f).NotTo(BeNil(), "garden reads the fifo")
 		done := make(chan struct{})
-		go func() { relay(dstW, srcR); close(done) }()
+		go func() { relay(sink, srcR); close(done) }()
+
+		readAll := func(f *os.File) string {
+			GinkgoHelper()
+			var got []byte
+			buf := make([]byte, 64)
+			Eventually(func() string {
+				n, _ := f.Read(buf)
+				got = append(got, buf[:n]...)
+				return string(got)
+			}).ShouldNot(BeEmpty())
+			return string(got)
+		}
 		_, err = srcW.WriteString("to garden")
 		Expect(err).NotTo(HaveOccurred())
-		buf := make([]byte, 64)
-		n, err := dstR.Read(buf)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(string(buf[:n])).To(Equal("to garden"))
-		dstR.Close() // garden went away
+		Expect(readAll(readers[0])).To(Equal("to garden"))
+
+		readers[0].Close() // garden went away
 		for range 3 {
 			_, err = srcW.WriteString("nobody reads this")
 			Expect(err).NotTo(HaveOccurred(), "the process's writes keep succeeding")
 		}
+		again, err := openOutputFifos(dir) // a restarted garden
+		Expect(err).NotTo(HaveOccurred())
+		defer again[1].Close()
+		Eventually(func() string {
+			_, _ = srcW.WriteString("back")
+			return readAll(again[0])
+		}).Should(HavePrefix("back"))
 		srcW.Close()
 		Eventually(done).Should(BeClosed())
+		again[0].Close()
 	})
 
 	It("makes a missing working directory and its missing parents for the user", func() {

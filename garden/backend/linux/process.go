@@ -202,6 +202,8 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 	}
 
 	p := &process{stdout: newFanout(pio.Stdout), stderr: newFanout(pio.Stderr), done: make(chan struct{})}
+	// Closed once dadoo has exited, after which an empty fifo means the end.
+	reaperDone := make(chan struct{})
 	var copiers sync.WaitGroup
 	var stdin io.WriteCloser
 	var childFiles []*os.File // the dadoo's stdin, stdout, stderr
@@ -226,23 +228,23 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 			_, _ = io.Copy(p.stdout, master)
 		}()
 	} else {
-		inR, inW, err1 := os.Pipe()
-		outR, outW, err2 := os.Pipe()
-		errR, errW, err3 := os.Pipe()
-		if err := errors.Join(err1, err2, err3); err != nil {
+		inR, inW, err := os.Pipe()
+		if err != nil {
 			return fail(fmt.Errorf("creating pipes: %w", err))
 		}
 		_ = inR.Chown(hostUID, hostGID)
-		childFiles, stdin = []*os.File{inR, outW, errW}, inW
+		outputs, err := openOutputFifos(dir)
+		if err != nil {
+			inR.Close()
+			inW.Close()
+			return fail(err)
+		}
+		childFiles, stdin = []*os.File{inR, nil, nil}, inW
 		copiers.Add(2)
-		for _, pair := range []struct {
-			dst *fanout
-			src *os.File
-		}{{p.stdout, outR}, {p.stderr, errR}} {
+		for i, dst := range []*fanout{p.stdout, p.stderr} {
 			go func() {
 				defer copiers.Done()
-				_, _ = io.Copy(pair.dst, pair.src)
-				pair.src.Close()
+				copyFifo(dst, outputs[i], reaperDone)
 			}()
 		}
 	}
@@ -259,18 +261,24 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 	args, _ := json.Marshal(da)
 	cmd := &exec.Cmd{
 		Path: c.b.cfg.InitBin, Args: []string{dadooArgv0, string(args)},
-		Stdin: childFiles[0], Stdout: childFiles[1], Stderr: childFiles[2], ExtraFiles: []*os.File{statusW},
+		Stdin: childFiles[0], ExtraFiles: []*os.File{statusW},
 		// Its own session: a garden restart or a signal to garden's
 		// group leaves the process and its reaper alone.
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
+	if childFiles[1] != nil {
+		cmd.Stdout, cmd.Stderr = childFiles[1], childFiles[2]
+	}
 	err = cmd.Start()
 	statusW.Close()
 	for _, f := range childFiles {
-		f.Close()
+		if f != nil {
+			f.Close()
+		}
 	}
 	if err != nil {
 		stdin.Close()
+		close(reaperDone)
 		copiers.Wait()
 		if p.pty != nil {
 			p.pty.Close()
@@ -284,6 +292,7 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 		if p.status < 0 {
 			p.err = fmt.Errorf("the process's reaper: %w", werr)
 		}
+		close(reaperDone)
 		copiers.Wait()
 		if p.pty != nil {
 			p.pty.Close()
@@ -342,6 +351,61 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 	return p, nil
 }
 
+// openOutputFifos makes the process's stdout and stderr fifos in dir and
+// opens their read ends, without waiting for a writer.
+func openOutputFifos(dir string) ([]*os.File, error) {
+	var files []*os.File
+	for _, name := range []string{stdoutFifo, stderrFifo} {
+		path := filepath.Join(dir, name)
+		if err := unix.Mkfifo(path, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
+			return nil, fmt.Errorf("making %s: %w", path, err)
+		}
+		f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, fmt.Errorf("opening %s: %w", path, err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+// copyFifo copies a process's output fifo to dst. An empty fifo without a
+// writer reads as EOF before dadoo has opened it (or, after a restart,
+// until dadoo notices the new reader), so EOF means the end only once
+// done is closed.
+func copyFifo(dst io.Writer, src *os.File, done <-chan struct{}) {
+	defer src.Close()
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			_, _ = dst.Write(buf[:n])
+			continue
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return
+		}
+		select {
+		case <-done:
+			// Whatever was written before the end is in the fifo:
+			// drain it.
+			for {
+				n, err := src.Read(buf)
+				if n > 0 {
+					_, _ = dst.Write(buf[:n])
+				}
+				if n == 0 || err != nil {
+					return
+				}
+			}
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // processMeta is a process's entry in its directory, beside dadoo's
 // exitcode.
 type processMeta struct {
@@ -365,6 +429,17 @@ func (c *container) reloadProcesses() {
 		}
 		p := &process{id: meta.ID, pid: meta.Pid, dir: dir, stdout: newFanout(nil), stderr: newFanout(nil), done: make(chan struct{})}
 		c.processes[meta.ID] = p
+		finished := make(chan struct{})
+		var copiers sync.WaitGroup
+		if outputs, err := openOutputFifos(dir); err == nil {
+			copiers.Add(2)
+			for i, dst := range []*fanout{p.stdout, p.stderr} {
+				go func() {
+					defer copiers.Done()
+					copyFifo(dst, outputs[i], finished)
+				}()
+			}
+		}
 		go func() {
 			graceLeft := 50 // polls after the process is gone
 			for {
@@ -382,6 +457,8 @@ func (c *container) reloadProcesses() {
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
+			close(finished)
+			copiers.Wait()
 			close(p.done)
 			time.AfterFunc(exitedRetention, func() {
 				c.mu.Lock()
