@@ -278,6 +278,7 @@ func (b *Backend) destroyLeftovers() error {
 			}
 		}
 	}
+	b.shifted.prune()
 	if err := b.net.purgeLinks(); err != nil {
 		return err
 	}

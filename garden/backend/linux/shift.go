@@ -3,12 +3,12 @@ package linux
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -54,6 +54,9 @@ func stamp(dir string) (string, error) {
 }
 
 // get returns the shifted copy of rootfs, making it when missing or stale.
+// Each version of a rootfs gets its own copy (<key>-<version>): a copy
+// stays while containers may run on it, since an overlay sees files removed
+// from its lower layer; prune removes stale ones when none can.
 func (s *shiftedRoots) get(rootfs string) (string, error) {
 	sum := sha256.Sum256([]byte(rootfs))
 	key := hex.EncodeToString(sum[:8])
@@ -64,14 +67,15 @@ func (s *shiftedRoots) get(rootfs string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("rootfs %s: %w", rootfs, err)
 	}
-	target := filepath.Join(s.dir, key)
-	if have, err := os.ReadFile(target + ".stamp"); err == nil && string(have) == want {
+	version := sha256.Sum256([]byte(want))
+	target := filepath.Join(s.dir, key+"-"+hex.EncodeToString(version[:6]))
+	if _, err := os.Stat(target); err == nil {
 		return target, nil
 	}
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return "", fmt.Errorf("creating %s: %w", s.dir, err)
 	}
-	tmp, err := os.MkdirTemp(s.dir, key+".tmp-")
+	tmp, err := os.MkdirTemp(s.dir, "tmp-")
 	if err != nil {
 		return "", err
 	}
@@ -79,19 +83,42 @@ func (s *shiftedRoots) get(rootfs string) (string, error) {
 	if err := shiftCopy(rootfs, tmp, idMapBase); err != nil {
 		return "", fmt.Errorf("copying rootfs %s with shifted owners: %w", rootfs, err)
 	}
-	_ = os.Remove(target + ".stamp")
-	old := target + ".old"
-	_ = os.RemoveAll(old)
-	if err := os.Rename(target, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// The source and version beside the copy, for prune.
+	if err := os.WriteFile(target+".source", []byte(rootfs+"\n"+want), 0o600); err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp, target); err != nil {
 		return "", err
 	}
-	// Containers still running on the old copy keep it through their
-	// overlay mount; the directory itself can go.
-	_ = os.RemoveAll(old)
-	return target, os.WriteFile(target+".stamp", []byte(want), 0o600)
+	return target, nil
+}
+
+// prune removes the copies of rootfs versions that are no longer current,
+// and unfinished copies. It runs at start after the leftovers are
+// destroyed, when no container uses any copy.
+func (s *shiftedRoots) prune() {
+	entries, _ := os.ReadDir(s.dir)
+	for _, e := range entries {
+		path := filepath.Join(s.dir, e.Name())
+		if strings.HasPrefix(e.Name(), "tmp-") {
+			_ = os.RemoveAll(path)
+			continue
+		}
+		if !e.IsDir() {
+			continue
+		}
+		source, err := os.ReadFile(path + ".source")
+		stale := err != nil
+		if !stale {
+			src, version, _ := strings.Cut(string(source), "\n")
+			current, err := stamp(src)
+			stale = err != nil || current != version
+		}
+		if stale {
+			_ = os.RemoveAll(path)
+			_ = os.Remove(path + ".source")
+		}
+	}
 }
 
 // shiftCopy copies the tree src to dst (which exists), adding base to every

@@ -2,6 +2,7 @@ package linux
 
 import (
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -40,6 +41,33 @@ var _ = Describe("shiftCopy", func() {
 			Expect(shiftCopy(dir, out, idMapBase)).To(Succeed())
 			GinkgoWriter.Printf("MEASURE %s copied in %s\n", dir, time.Since(start))
 		}
+	})
+})
+
+var _ = Describe("the shifted rootfs copies", func() {
+	It("makes one copy per rootfs version, keeps old ones until prune, and prunes only stale ones", func() {
+		if os.Geteuid() != 0 {
+			Skip("chown needs root")
+		}
+		src, cache := GinkgoT().TempDir(), filepath.Join(GinkgoT().TempDir(), "depot.rootfs")
+		writeTree(src, map[string]string{"etc/passwd": "root:x:0:0::/root:/bin/sh\n"})
+		roots := newShiftedRoots(cache)
+		first, err := roots.get(src)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ownerOf(filepath.Join(first, "etc/passwd"))).To(Equal([2]uint32{idMapBase, idMapBase}))
+		Expect(roots.get(src)).To(Equal(first), "no second copy of the same version")
+
+		Expect(os.Chmod(src, 0o750)).To(Succeed()) // a rebuilt rootfs changes its directory
+		second, err := roots.get(src)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(second).NotTo(Equal(first))
+		Expect(first).To(BeADirectory(), "containers may still run on the old copy")
+
+		Expect(os.Mkdir(filepath.Join(cache, "tmp-123"), 0o700)).To(Succeed())
+		roots.prune()
+		Expect(first).NotTo(BeADirectory())
+		Expect(filepath.Join(cache, "tmp-123")).NotTo(BeADirectory())
+		Expect(second).To(BeADirectory())
 	})
 })
 
