@@ -63,11 +63,11 @@ func NewAPI(cfg HandlerConfig, store *Store, clk clock.Clock, logger *slog.Logge
 }
 
 type handlers struct {
-	store    *Store
-	auth     authorizer
-	ping     time.Duration
-	logger   *slog.Logger
-	upgrader websocket.Upgrader
+	store     *Store
+	auth      authorizer
+	ping      time.Duration
+	logger    *slog.Logger
+	upgrader  websocket.Upgrader
 	done      chan struct{}
 	closeOnce sync.Once
 }
