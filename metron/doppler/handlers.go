@@ -109,13 +109,15 @@ func (h *handlers) multipart(w http.ResponseWriter, msgs []message) {
 // stream upgrades to a websocket and sends each of the app's envelopes as one
 // binary message, with keep-alive pings, until either side closes.
 func (h *handlers) stream(w http.ResponseWriter, r *http.Request, app string) {
+	// Subscribed before the upgrade answers, so that a consumer misses
+	// nothing sent after its handshake.
+	sub, cancel := h.store.Subscribe(app)
+	defer cancel()
 	conn, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
 	defer conn.Close()
-	sub, cancel := h.store.Subscribe(app)
-	defer cancel()
 
 	// The reader notices the consumer's close (and answers its pings).
 	gone := make(chan struct{})
