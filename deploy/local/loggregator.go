@@ -7,8 +7,8 @@ import (
 
 	executorconfig "diego/executor/config"
 	gardenconfig "diego/garden/config"
-	dopplerconfig "diego/metron/doppler/config"
 	metronconfig "diego/metron/agent/config"
+	dopplerconfig "diego/metron/doppler/config"
 	repconfig "diego/rep/config"
 )
 
@@ -16,15 +16,14 @@ import (
 // one doppler, one metron for the brain on the usual 3457, and one per cell
 // on a port of its own, since every cell shares the one loopback.
 const (
-	DopplerPort         = 8084
-	DopplerUDPPort      = 3460
-	CellDropsondeBase   = 3470 // cell N's metron listens on 3470+N
-	LoggregatorSecret   = "diego-local-loggregator"
-	LoggregatorDeploy   = "diego-local"
-	dopplerName         = "doppler"
-	brainMetronName     = "metron"
-	metronStopTimeout   = 5 * time.Second
-	cellMetronKindLabel = "metron"
+	DopplerPort       = 8084
+	DopplerUDPPort    = 3460
+	CellDropsondeBase = 3470 // cell N's metron listens on 3470+N
+	LoggregatorSecret = "diego-local-loggregator"
+	LoggregatorDeploy = "diego-local"
+	dopplerName       = "doppler"
+	brainMetronName   = "metron"
+	metronStopTimeout = 5 * time.Second
 )
 
 // DopplerURL is where `diego logs` and `diego top` read.
@@ -63,7 +62,7 @@ func (p *Plan) withLoggregator(daemons []Daemon) []Daemon {
 	for _, daemon := range daemons {
 		if daemon.Kind == KindGarden {
 			c := p.Cells[daemon.Cell-1]
-			out = append(out, metron(c.DaemonName(cellMetronKindLabel), "cell", c.Index, CellDropsondePort(c.Index)))
+			out = append(out, metron(c.DaemonName(Kind("metron")), "cell", c.Index, CellDropsondePort(c.Index)))
 		}
 		port := CellDropsondePort(daemon.Cell)
 		switch cfg := daemon.Config.(type) {

@@ -21,7 +21,7 @@ type recordedMetrics struct {
 }
 
 func (r recordedMetrics) SendValue(name string, _ float64, _ string) { r.values <- name }
-func (r recordedMetrics) SendDuration(name string, _ time.Duration) { r.durations <- name }
+func (r recordedMetrics) SendDuration(name string, _ time.Duration)  { r.durations <- name }
 
 var _ = Describe("garden's metrics", func() {
 	var (
