@@ -95,8 +95,11 @@ func (i *Ingest) Handle(datagram []byte) {
 	case errors.Is(err, metron.ErrBadSignature):
 		i.badSignature.Add(1)
 		return
-	case err != nil:
+	case errors.Is(err, metron.ErrUnsigned):
 		i.unsigned.Add(1)
+		return
+	case err != nil: // oversized: nothing to decode
+		i.unmarshalErrors.Add(1)
 		return
 	}
 	env, err := metron.DecodeEnvelope(msg)
