@@ -43,8 +43,8 @@ var _ = Describe("NewPlan", func() {
 		for _, d := range plan().Daemons {
 			names = append(names, d.Name)
 		}
-		Expect(names).To(Equal([]string{"bbs", "auctioneer", "converger", "metrics-server", "receptor",
-			"garden_z1-0", "executor_z1-0", "rep_z1-0", "garden_z1-1", "executor_z1-1", "rep_z1-1"}))
+		Expect(names).To(Equal([]string{"doppler", "metron", "bbs", "auctioneer", "converger", "metrics-server", "receptor",
+			"metron_z1-0", "garden_z1-0", "executor_z1-0", "rep_z1-0", "metron_z1-1", "garden_z1-1", "executor_z1-1", "rep_z1-1"}))
 	})
 
 	It("gives every daemon its own config file and a stop timeout", func() {
@@ -111,8 +111,8 @@ var _ = Describe("NewPlan", func() {
 		p := plan()
 		ports := p.Ports()
 		// etcd client and peer, NATS, BBS and its health, auctioneer,
-		// metrics-server, receptor, and three per cell.
-		Expect(ports).To(HaveLen(8 + 3*3))
+		// metrics-server, receptor, the doppler, and three per cell.
+		Expect(ports).To(HaveLen(9 + 3*3))
 		Expect(ports).To(HaveKeyWithValue(2379, "etcd"))
 		Expect(ports).To(HaveKeyWithValue(8889, "bbs"))
 		Expect(ports).To(HaveKeyWithValue(7779, "garden_z1-2"))
@@ -123,7 +123,7 @@ var _ = Describe("NewPlan", func() {
 	It("wires each cell's executor to its garden and its rep to its executor", func() {
 		p := plan()
 		for _, d := range p.Daemons {
-			if d.Cell == 0 {
+			if d.Cell == 0 || d.Binary == "metron" { // loggregator_test.go checks the metrons
 				continue
 			}
 			cell := p.Cells[d.Cell-1]

@@ -166,6 +166,7 @@ var cmdComponents = map[string]string{
 	"metrics-server": "bbs/metricsserver",
 	"diego":          "receptor/cli",
 	"diego-local":    "deploy/local",
+	"doppler":        "metron",
 }
 
 // cmdMayImport: a daemon's main imports its own component (or its own
@@ -201,6 +202,9 @@ func isClient(rel string) bool {
 // table), and the shared route and TLS helpers.
 func clientMayImport(rel, target string) bool {
 	own := strings.Split(rel, "/")[0]
+	if own == "metron" && target == "metron/events" { // the envelopes are metron's models
+		return true
+	}
 	return target == "models" || strings.HasPrefix(target, "models/") || target == own ||
 		target == "deploy/routes" || target == "deploy/tlsconfig" || target == "deploy/sse"
 }
