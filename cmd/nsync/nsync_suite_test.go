@@ -85,7 +85,6 @@ type cluster struct {
 	ccURL       string
 }
 
-
 func startCluster() *cluster {
 	GinkgoHelper()
 	root := "/nsync-test-" + time.Now().Format("150405.000000")

@@ -63,10 +63,10 @@ func call(method, url string, body any) int {
 
 var _ = Describe("nsync", func() {
 	var (
-		c      *cluster
-		cfg    config.Config
-		nsync  *gexec.Session
-		base   string
+		c     *cluster
+		cfg   config.Config
+		nsync *gexec.Session
+		base  string
 	)
 
 	BeforeEach(func() {

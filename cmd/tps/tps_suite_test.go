@@ -18,8 +18,8 @@ import (
 	"github.com/tedsuo/ifrit/ginkgomon_v2"
 
 	bbsconfig "diego/bbs/config"
-	"diego/ccbridge/tps/config"
 	"diego/ccbridge/standincc"
+	"diego/ccbridge/tps/config"
 	deployconfig "diego/deploy/config"
 	receptorclient "diego/receptor/client"
 	receptorconfig "diego/receptor/config"
@@ -85,7 +85,6 @@ type cluster struct {
 	cc          *standincc.CC
 	ccURL       string
 }
-
 
 func startCluster() *cluster {
 	GinkgoHelper()

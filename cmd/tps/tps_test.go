@@ -95,7 +95,7 @@ var _ = Describe("tps", func() {
 		nofile := uint64(1024)
 		Expect(c.receptor.CreateDesiredLRP(ctx, receptor.DesiredLRPCreateRequest{
 			ProcessGuid: guid, Domain: "cf-apps", RootFS: "preloaded:cflinuxfs3", Instances: instances,
-			Action: models.WrapAction(&models.RunAction{Path: "/bin/true", User: "vcap", ResourceLimits: &models.ResourceLimits{Nofile: &nofile}}),
+			Action:   models.WrapAction(&models.RunAction{Path: "/bin/true", User: "vcap", ResourceLimits: &models.ResourceLimits{Nofile: &nofile}}),
 			MemoryMB: 64, DiskMB: 64, Ports: []uint16{8080}, LogGuid: appGuid, MetricsGuid: appGuid,
 		})).To(Succeed())
 		Eventually(func() ([]receptor.ActualLRPResponse, error) { return c.receptor.ActualLRPsByProcessGuid(ctx, guid) }).Should(HaveLen(int(instances)))
