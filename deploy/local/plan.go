@@ -212,7 +212,7 @@ func NewPlan(opts Options) (*Plan, error) {
 	for i := 1; i <= opts.Cells; i++ {
 		p.Cells = append(p.Cells, planCell(opts.StateDir, i))
 	}
-	p.Daemons = append(p.brain(), p.cells()...)
+	p.Daemons = append(append(p.brain(), p.nsyncTPS()...), p.cells()...)
 	return p, nil
 }
 
@@ -482,6 +482,7 @@ func (p *Plan) Ports() map[int]string {
 		NATSPort: "nats", BBSPort: "bbs", BBSHealthPort: "bbs health", AuctioneerPort: "auctioneer",
 		MetricsServerPort: "metrics-server", ReceptorPort: "receptor",
 	}
+	p.addNsyncTPSPorts(ports)
 	if p.EmbeddedETCD {
 		ports[ETCDClientPort] = "etcd"
 		ports[ETCDPeerPort] = "etcd peer"

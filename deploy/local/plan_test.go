@@ -43,7 +43,7 @@ var _ = Describe("NewPlan", func() {
 		for _, d := range plan().Daemons {
 			names = append(names, d.Name)
 		}
-		Expect(names).To(Equal([]string{"bbs", "auctioneer", "converger", "metrics-server", "receptor",
+		Expect(names).To(Equal([]string{"bbs", "auctioneer", "converger", "metrics-server", "receptor", "nsync", "tps",
 			"garden_z1-0", "executor_z1-0", "rep_z1-0", "garden_z1-1", "executor_z1-1", "rep_z1-1"}))
 	})
 
@@ -111,8 +111,9 @@ var _ = Describe("NewPlan", func() {
 		p := plan()
 		ports := p.Ports()
 		// etcd client and peer, NATS, BBS and its health, auctioneer,
-		// metrics-server, receptor, and three per cell.
-		Expect(ports).To(HaveLen(8 + 3*3))
+		// metrics-server, receptor, nsync, tps, the stand-in CC, and three
+		// per cell.
+		Expect(ports).To(HaveLen(11 + 3*3))
 		Expect(ports).To(HaveKeyWithValue(2379, "etcd"))
 		Expect(ports).To(HaveKeyWithValue(8889, "bbs"))
 		Expect(ports).To(HaveKeyWithValue(7779, "garden_z1-2"))
@@ -221,8 +222,8 @@ var _ = Describe("NewPlan", func() {
 			Expect(block["cert_file"]).NotTo(BeEmpty(), d.Name)
 			Expect(block["key_file"]).NotTo(BeEmpty(), d.Name)
 		}
-		// bbs, auctioneer, converger and each cell's rep.
-		Expect(holders).To(Equal(3 + opts.Cells))
+		// bbs, auctioneer, converger, nsync, tps and each cell's rep.
+		Expect(holders).To(Equal(5 + opts.Cells))
 
 		opts.ETCDEndpoints = []string{"https://10.0.0.5:2379"}
 		_, err := local.NewPlan(opts)
