@@ -53,6 +53,12 @@ func runShim() int {
 		dir = usr.home
 	}
 
+	// A relative StreamIn/StreamOut path is relative to the user's home, as
+	// with guardian's nstar: recipes download droplets to "." (spec bridge
+	// §3.3, the container's /home/vcap).
+	if (spec.Kind == kindTarIn || spec.Kind == kindTarOut) && !filepath.IsAbs(spec.Path) {
+		spec.Path = filepath.Join(usr.home, spec.Path)
+	}
 	switch spec.Kind {
 	case kindTarIn:
 		status.Close()
