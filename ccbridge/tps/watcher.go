@@ -106,7 +106,13 @@ func (w *Watcher) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 			subscribed = nil
 			close(ready)
 		case e := <-events:
-			slots <- struct{}{}
+			select {
+			case slots <- struct{}{}:
+			case <-signals:
+				cancel()
+				<-done
+				return nil
+			}
 			handlers.Add(1)
 			go func() {
 				defer func() { <-slots; handlers.Done() }()

@@ -288,6 +288,32 @@ var _ = Describe("tps", func() {
 			Expect(crash).NotTo(HaveKey("exit_status"))
 		})
 
+		It("reports a rescheduling when an evacuating instance goes", func() {
+			c.cc.SetApp(ccclient.DesireAppRequestFromCC{ProcessGuid: processGuid, ETag: "1"})
+			Eventually(session.Out, 10*time.Second).Should(gbytes.Say(`"msg":"subscribed"`))
+			desire(processGuid, 1)
+			startIndex(processGuid, 0, "ig-0")
+			key := &models.ActualLRPKey{ProcessGuid: processGuid, Index: 0, Domain: "cf-apps"}
+			instance := &models.ActualLRPInstanceKey{InstanceGuid: "ig-0", CellId: "cell-1"}
+			_, err := bbs.EvacuateRunningActualLRP(ctx, &models.EvacuateRunningActualLRPRequest{
+				ActualLrpKey: key, ActualLrpInstanceKey: instance,
+				ActualLrpNetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.5", Ports: []*models.PortMapping{{ContainerPort: 8080, HostPort: 61001}}},
+				Ttl: 60,
+			})
+			Expect(err).NotTo(HaveOccurred())
+			Eventually(func() bool {
+				list, err := c.receptor.ActualLRPsByProcessGuid(ctx, processGuid)
+				return err == nil && len(list) == 1 && list[0].Evacuating
+			}).Should(BeTrue())
+			Consistently(c.cc.Reports, 500*time.Millisecond).Should(BeEmpty(), "evacuating is not yet a rescheduling")
+
+			Expect(bbs.RemoveEvacuatingActualLRP(ctx, key, instance)).To(Succeed())
+			Eventually(c.cc.Reports, 10*time.Second).Should(HaveLen(1))
+			report := c.cc.Reports()[0]
+			Expect(report.Route).To(Equal(ccclient.AppReschedulingRoute))
+			Expect(report.Body).To(MatchJSON(`{"instance":"ig-0","index":0,"cell_id":"cell-1","reason":"Cell is being evacuated"}`))
+		})
+
 		It("reports nothing for other domains", func() {
 			Eventually(session.Out, 10*time.Second).Should(gbytes.Say(`"msg":"subscribed"`))
 			nofile := uint64(1024)
