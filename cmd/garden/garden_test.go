@@ -375,6 +375,18 @@ var _ = Describe("garden", func() {
 			Expect(names).To(ContainElements("./a.txt", "./sub/", "./sub/b.txt"))
 		})
 
+		It("resolves a relative path against the user's home, as nstar does", func() {
+			Expect(c.StreamIn(garden.StreamInSpec{Path: ".", User: "vcap",
+				TarStream: tarOf(map[string]string{"app/a.txt": "alpha"})})).To(Succeed())
+			Expect(sh(c, "cat /home/vcap/app/a.txt").stdout).To(Equal("alpha"))
+			out, err := c.StreamOut(garden.StreamOutSpec{Path: "app/a.txt", User: "vcap"})
+			Expect(err).NotTo(HaveOccurred())
+			defer out.Close()
+			hdr, err := tar.NewReader(out).Next()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(hdr.Name).To(Equal("a.txt"))
+		})
+
 		It("refuses tar entries that climb out of the destination", func() {
 			err := c.StreamIn(garden.StreamInSpec{Path: "/tmp/dest", TarStream: tarOf(map[string]string{"../../etc/evil": "x"})})
 			Expect(err).To(MatchError(ContainSubstring("path escapes the destination")))

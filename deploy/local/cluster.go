@@ -45,6 +45,8 @@ type Cluster struct {
 	// hurry is closed by a second signal: stop without waiting.
 	hurry     chan struct{}
 	hurryOnce sync.Once
+	// stopStandInCC stops the stand-in CC (ccbridge_nsync.go).
+	stopStandInCC func()
 }
 
 // Run starts the cluster, prints its endpoints once it is healthy, and
@@ -145,6 +147,9 @@ func (c *Cluster) start(stopping <-chan struct{}) error {
 		c.Log.Printf("using the external etcd at %s", strings.Join(p.ETCDEndpoints, ","))
 	}
 
+	if c.stopStandInCC, err = c.startStandInCC(); err != nil {
+		return err
+	}
 	for _, d := range p.Daemons {
 		proc, err := c.startProcess(d)
 		if err != nil {
@@ -260,6 +265,9 @@ func (c *Cluster) stop() error {
 		}
 	}
 	c.stopKind(KindBrain)
+	if c.stopStandInCC != nil {
+		c.stopStandInCC()
+	}
 	if c.etcd != nil {
 		c.etcd.Stop()
 		c.Log.Printf("etcd stopped")

@@ -212,7 +212,7 @@ func NewPlan(opts Options) (*Plan, error) {
 	for i := 1; i <= opts.Cells; i++ {
 		p.Cells = append(p.Cells, planCell(opts.StateDir, i))
 	}
-	p.Daemons = append(p.brain(), p.cells()...)
+	p.Daemons = append(append(p.brain(), p.nsyncTPS()...), p.cells()...)
 	p.Daemons = p.withLoggregator(p.Daemons) // loggregator.go
 	return p, nil
 }
@@ -484,6 +484,7 @@ func (p *Plan) Ports() map[int]string {
 		MetricsServerPort: "metrics-server", ReceptorPort: "receptor",
 	}
 	p.loggregatorPorts(ports) // loggregator.go
+	p.addNsyncTPSPorts(ports)
 	if p.EmbeddedETCD {
 		ports[ETCDClientPort] = "etcd"
 		ports[ETCDPeerPort] = "etcd peer"

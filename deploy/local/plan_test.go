@@ -44,7 +44,8 @@ var _ = Describe("NewPlan", func() {
 			names = append(names, d.Name)
 		}
 		Expect(names).To(Equal([]string{"doppler", "metron", "bbs", "auctioneer", "converger", "metrics-server", "receptor",
-			"metron_z1-0", "garden_z1-0", "executor_z1-0", "rep_z1-0", "metron_z1-1", "garden_z1-1", "executor_z1-1", "rep_z1-1"}))
+			"nsync", "tps", "metron_z1-0", "garden_z1-0", "executor_z1-0", "rep_z1-0", "metron_z1-1", "garden_z1-1",
+			"executor_z1-1", "rep_z1-1"}))
 	})
 
 	It("gives every daemon its own config file and a stop timeout", func() {
@@ -111,8 +112,9 @@ var _ = Describe("NewPlan", func() {
 		p := plan()
 		ports := p.Ports()
 		// etcd client and peer, NATS, BBS and its health, auctioneer,
-		// metrics-server, receptor, the doppler, and three per cell.
-		Expect(ports).To(HaveLen(9 + 3*3))
+		// metrics-server, receptor, the doppler, nsync, tps, the stand-in CC,
+		// and three per cell.
+		Expect(ports).To(HaveLen(12 + 3*3))
 		Expect(ports).To(HaveKeyWithValue(2379, "etcd"))
 		Expect(ports).To(HaveKeyWithValue(8889, "bbs"))
 		Expect(ports).To(HaveKeyWithValue(7779, "garden_z1-2"))
@@ -221,8 +223,8 @@ var _ = Describe("NewPlan", func() {
 			Expect(block["cert_file"]).NotTo(BeEmpty(), d.Name)
 			Expect(block["key_file"]).NotTo(BeEmpty(), d.Name)
 		}
-		// bbs, auctioneer, converger and each cell's rep.
-		Expect(holders).To(Equal(3 + opts.Cells))
+		// bbs, auctioneer, converger, nsync, tps and each cell's rep.
+		Expect(holders).To(Equal(5 + opts.Cells))
 
 		opts.ETCDEndpoints = []string{"https://10.0.0.5:2379"}
 		_, err := local.NewPlan(opts)

@@ -167,6 +167,8 @@ var cmdComponents = map[string]string{
 	"diego":          "receptor/cli",
 	"diego-local":    "deploy/local",
 	"doppler":        "metron",
+	"nsync":          "ccbridge/nsync",
+	"tps":            "ccbridge/tps",
 }
 
 // cmdMayImport: a daemon's main imports its own component (or its own
@@ -210,7 +212,8 @@ func clientMayImport(rel, target string) bool {
 }
 
 func crossComponentAllowed(target string) bool {
-	if target == "bbs/lock" || target == "metron" || strings.HasPrefix(target, "metron/emitter") || target == "metron/events" {
+	// ccbridge/ccclient is the Cloud Controller's client: a client like any other.
+	if target == "ccbridge/ccclient" || target == "bbs/lock" || target == "metron" || strings.HasPrefix(target, "metron/emitter") || target == "metron/events" {
 		return true
 	}
 	_, rest, _ := strings.Cut(target, "/")

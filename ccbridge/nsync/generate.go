@@ -1,0 +1,6 @@
+package nsync
+
+//go:generate go tool counterfeiter -generate
+
+//counterfeiter:generate . Receptor
+//counterfeiter:generate . CC

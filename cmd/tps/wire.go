@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+
+	"github.com/tedsuo/ifrit"
+	"github.com/tedsuo/ifrit/grouper"
+
+	"diego/bbs/lock"
+	"diego/ccbridge/ccclient"
+	"diego/ccbridge/tps"
+	"diego/ccbridge/tps/config"
+	"diego/deploy/daemon"
+	"diego/deploy/httpserver"
+	receptorclient "diego/receptor/client"
+)
+
+// lockName is the watcher's lock, /v1/locks/tps_watcher (spec bridge §9.9).
+const lockName = "tps_watcher"
+
+// wire serves the listener at once; the watcher runs behind its lock in the
+// background, so that every TPS answers the CC while one reports. Losing
+// the lock ends the process (non-zero).
+func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
+	logger, clk := kit.Logger, kit.Clock
+	timeout := cfg.CommunicationTimeout.Duration()
+	rc, err := receptorclient.New(receptorclient.Config{
+		URL: cfg.ReceptorURL, Username: cfg.ReceptorUsername, Password: cfg.ReceptorPassword, Timeout: timeout,
+	})
+	if err != nil {
+		return daemon.Process{}, err
+	}
+	doppler, err := tps.NewDopplerClient(cfg.DopplerURL, timeout)
+	if err != nil {
+		return daemon.Process{}, err
+	}
+	cc, err := ccclient.NewAppsClient(ccclient.AppsConfig{
+		BaseURL: cfg.CCBaseURL, Username: cfg.CCBasicAuthUsername, Password: cfg.CCBasicAuthPassword, Timeout: timeout,
+	})
+	if err != nil {
+		return daemon.Process{}, err
+	}
+	handler, err := tps.NewListener(tps.ListenerConfig{
+		MaxInFlightRequests: cfg.MaxInFlightRequests, BulkWorkers: cfg.BulkLRPStatusWorkers,
+	}, tps.ListenerDeps{Logger: logger, Clock: clk, Receptor: rc, Doppler: doppler})
+	if err != nil {
+		return daemon.Process{}, err
+	}
+
+	etcd, err := lock.Dial(cfg.ETCD)
+	if err != nil {
+		return daemon.Process{}, err
+	}
+	kit.Defer(func() { _ = etcd.Close() })
+	owner, _ := json.Marshal(map[string]string{"tps_id": cfg.ID})
+	held := lock.NewLockRunner(logger, etcd, clk, lock.Config{
+		Key: lock.LockKey(cfg.Root, lockName), Value: owner,
+		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
+	})
+	watcher := tps.NewWatcher(tps.WatcherConfig{
+		MaxEventHandlingWorkers: cfg.MaxEventHandlingWorkers, CommunicationTimeout: timeout,
+	}, tps.WatcherDeps{Logger: logger, Clock: clk, Subscriber: subscriber{rc}, CC: cc})
+
+	return daemon.Process{Members: grouper.Members{
+		{Name: "listener", Runner: httpserver.New(cfg.ListenAddr, handler)},
+		{Name: "watcher", Runner: background{grouper.NewOrdered(os.Interrupt, grouper.Members{
+			{Name: "lock", Runner: held},
+			{Name: "watcher", Runner: watcher},
+		})}},
+	}}, nil
+}
+
+// subscriber adapts the receptor client's concrete event source.
+type subscriber struct{ c *receptorclient.Client }
+
+func (s subscriber) SubscribeToEvents(ctx context.Context) (tps.EventSource, error) {
+	return s.c.SubscribeToEvents(ctx)
+}
+
+// background is ready at once and runs inner until a signal or its end, so
+// that waiting for a lock does not hold back the listener's readiness.
+type background struct{ inner ifrit.Runner }
+
+func (b background) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
+	p := ifrit.Background(b.inner)
+	close(ready)
+	select {
+	case sig := <-signals:
+		p.Signal(sig)
+		return <-p.Wait()
+	case err := <-p.Wait():
+		return err
+	}
+}
