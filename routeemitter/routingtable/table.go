@@ -207,43 +207,51 @@ func (t *Table) Handle(e receptor.Event) Messages {
 	case *receptor.ActualLRPCreatedEvent:
 		return t.AddEndpoint(e.ActualLRPResponse)
 	case *receptor.ActualLRPChangedEvent:
-		var m Messages
-		before, after := e.Before, e.After
-		running := func(a receptor.ActualLRPResponse) bool { return a.State == receptor.ActualLRPStateRunning }
-		sameRecord := before.InstanceGuid == after.InstanceGuid && before.Evacuating == after.Evacuating
-		if running(after) {
-			m.Merge(t.AddEndpoint(after))
-		}
-		// Stopped running, or became another record (ordinary → evacuating,
-		// a new instance at the index): the old endpoint goes.
-		if running(before) && (!running(after) || !sameRecord) {
-			if !sameRecord {
-				m.Merge(t.RemoveEndpoint(before))
-			} else {
-				m.Merge(t.removeNewer(before, after))
-			}
-		}
-		return m
+		return t.changeActual(e.Before, e.After)
 	case *receptor.ActualLRPRemovedEvent:
 		return t.RemoveEndpoint(e.ActualLRPResponse)
 	}
 	return Messages{}
 }
 
-// removeNewer removes the endpoint of the record that before and after
-// share, now that after says it no longer runs, unless the table holds a
-// version newer than after.
-func (t *Table) removeNewer(before, after receptor.ActualLRPResponse) Messages {
-	key := EndpointKey{after.InstanceGuid, after.Evacuating}
-	p := t.processes[after.ProcessGuid]
-	if p == nil {
+// changeActual applies an actual LRP change as one step: the record after
+// is added if it runs; the record before goes if it stopped running or is
+// another record (ordinary → evacuating, a new instance at the index).
+func (t *Table) changeActual(before, after receptor.ActualLRPResponse) Messages {
+	running := func(a receptor.ActualLRPResponse) bool { return a.State == receptor.ActualLRPStateRunning }
+	afterKey, beforeKey := EndpointKey{after.InstanceGuid, after.Evacuating}, EndpointKey{before.InstanceGuid, before.Evacuating}
+	// notNewer: the table holds no version of key newer than tag.
+	notNewer := func(key EndpointKey, tag receptor.ModificationTag) bool {
+		p := t.processes[after.ProcessGuid]
+		if p == nil {
+			return true
+		}
+		old, ok := p.endpoints[key]
+		return !ok || old.tag == tag || succeededBy(old.tag, tag)
+	}
+	add := running(after) && notNewer(afterKey, after.ModificationTag)
+	remove := false
+	if running(before) && (!running(after) || beforeKey != afterKey) {
+		tag := after.ModificationTag
+		if beforeKey != afterKey {
+			tag = before.ModificationTag
+		}
+		remove = notNewer(beforeKey, tag)
+	}
+	if !add && !remove {
 		return Messages{}
 	}
-	old, ok := p.endpoints[key]
-	if !ok || (old.tag != after.ModificationTag && !succeededBy(old.tag, after.ModificationTag)) {
-		return Messages{}
-	}
-	return t.change(after.ProcessGuid, func(p *process) { delete(p.endpoints, key) })
+	return t.change(after.ProcessGuid, func(p *process) {
+		if remove {
+			delete(p.endpoints, beforeKey)
+		}
+		if add {
+			p.endpoints[afterKey] = instance{index: after.Index, address: after.Address, ports: after.Ports, since: after.Since, tag: after.ModificationTag}
+			if p.domain == "" {
+				p.domain = after.Domain
+			}
+		}
+	})
 }
 
 // change applies f to pg's process and returns the difference it makes.
@@ -311,25 +319,38 @@ func viewOf(p *process) view {
 // A pair gained because an endpoint joined a route that already had
 // endpoints' registrations carries endpoint_updated_at_ns.
 func diff(pg string, before view, after *process) Messages {
-	return diffViews(pg, before, viewOf(after))
+	return diffViews(pg, before, viewOf(after), true)
 }
 
-func diffViews(pg string, before, after view) Messages {
+// diffViews lists the pairs lost and gained; an unregistration of the same
+// URI and address as a registration (an instance turning into its own
+// evacuating record) is dropped, since the router would only churn.
+func diffViews(pg string, before, after view, stamp bool) Messages {
 	var m Messages
-	for _, pr := range sortedPairs(before.pairs) {
-		if _, ok := after.pairs[pr]; !ok {
-			m.Unregistrations = append(m.Unregistrations, message(pg, before.p, pr, false))
-		}
-	}
+	registered := map[[3]string]bool{}
 	for _, pr := range sortedPairs(after.pairs) {
 		if _, ok := before.pairs[pr]; ok {
 			continue
 		}
 		_, endpointWasThere := before.p.endpoints[pr.endpoint]
-		stamped := before.ports[pr.port][pr.hostname] && !endpointWasThere
-		m.Registrations = append(m.Registrations, message(pg, after.p, pr, stamped))
+		stamped := stamp && before.ports[pr.port][pr.hostname] && !endpointWasThere
+		msg := message(pg, after.p, pr, stamped)
+		registered[same(msg)] = true
+		m.Registrations = append(m.Registrations, msg)
+	}
+	for _, pr := range sortedPairs(before.pairs) {
+		if _, ok := after.pairs[pr]; !ok {
+			if msg := message(pg, before.p, pr, false); !registered[same(msg)] {
+				m.Unregistrations = append(m.Unregistrations, msg)
+			}
+		}
 	}
 	return m
+}
+
+// same is what a router tells registrations apart by.
+func same(m routeemitter.RegistryMessage) [3]string {
+	return [3]string{m.URIs[0], m.Host, strconv.Itoa(int(m.Port))}
 }
 
 func sortedPairs(s map[pair]struct{}) []pair {
@@ -444,7 +465,7 @@ func (t *Table) Swap(next *Table, fresh func(domain string) bool) Messages {
 			continue
 		}
 		seen[pg] = true
-		m.Merge(diffViews(pg, viewOf(t.processes[pg]), viewOf(next.processes[pg])))
+		m.Merge(diffViews(pg, viewOf(t.processes[pg]), viewOf(next.processes[pg]), false))
 	}
 	for pg, p := range next.processes {
 		if p.empty() {
