@@ -60,6 +60,7 @@ var commands = map[string]command{
 	"domains":      {"domains", "list fresh domains", domainsCmd},
 	"set-domain":   {"set-domain DOMAIN [--ttl 2m]", "mark a domain fresh (without --ttl: forever)", setDomainCmd},
 	"events":       {"events [--count N]", "stream LRP events until interrupted (or N events)", eventsCmd},
+	"routes":       {"routes [--router URL]", "list the router's routing table (its status port's /routes)", routesCmd},
 	"desire-lrp":   {"desire-lrp FILE|-", "desire an LRP from a modern DesiredLRP JSON file through the BBS ($BBS_URL; for check_definition, sidecars…)", desireLRPCmd},
 }
 
