@@ -184,6 +184,20 @@ for url in $($DIEGO --json actual-lrps hello-lrp | json '" ".join("http://%s:%d/
 	[[ $page == *"hello from diego"* ]] || fail "unexpected page from $url"
 done
 
+step "curl http://hello-lrp.apps.localhost:8081/ (through the router, from the route-emitter's registrations)"
+wait_for "$TIMEOUT" "the router to route hello-lrp.apps.localhost" \
+	bash -c "curl -fsS -m 5 http://hello-lrp.apps.localhost:8081/ | grep -q 'hello from diego'"
+seen=""
+for _ in 1 2 3 4 5 6; do
+	page=$(curl -fsS -m 10 http://hello-lrp.apps.localhost:8081/) || fail "curl through the router failed"
+	seen="$seen${page%% of hello-lrp*}"$'\n'
+done
+echo "$seen" | sort -u | grep -v '^$'
+[ "$(echo "$seen" | sort -u | grep -c 'instance')" = 2 ] || fail "the router did not reach both instances round-robin"
+step "$DIEGO routes"
+$DIEGO routes | tee "$WORK/routes.txt"
+[ "$(grep -c '^hello-lrp.apps.localhost' "$WORK/routes.txt")" = 2 ] || fail "diego routes does not list both hello-lrp endpoints"
+
 # egress_task GUID ADDRESS PORT RULES: a cflinuxfs4 task that tries nc -z
 # ADDRESS PORT with the egress rules RULES (JSON); prints its result.
 egress_task() {
