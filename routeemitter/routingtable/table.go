@@ -78,6 +78,9 @@ type pair struct {
 // Table is the routing table. The zero value is not usable; use New.
 type Table struct {
 	processes map[string]*process
+	// quiet skips computing messages while a sync builds a table whose
+	// messages come from Swap.
+	quiet bool
 }
 
 // New returns an empty table.
@@ -90,6 +93,23 @@ func (t *Table) get(pg string) *process {
 		t.processes[pg] = p
 	}
 	return p
+}
+
+// Build is a table made from a full sync's lists and the events seen
+// while they were fetched; its messages come from Swap.
+func Build(desired []receptor.DesiredLRPResponse, actual []receptor.ActualLRPResponse, replay []receptor.Event) *Table {
+	t := &Table{processes: make(map[string]*process, len(desired)), quiet: true}
+	for _, d := range desired {
+		t.SetDesired(d)
+	}
+	for _, a := range actual {
+		t.AddEndpoint(a)
+	}
+	for _, e := range replay {
+		t.Handle(e)
+	}
+	t.quiet = false
+	return t
 }
 
 // HasDesired reports whether the table knows pg's DesiredLRP (the watcher
@@ -257,6 +277,13 @@ func (t *Table) changeActual(before, after receptor.ActualLRPResponse) Messages 
 // change applies f to pg's process and returns the difference it makes.
 func (t *Table) change(pg string, f func(*process)) Messages {
 	p := t.get(pg)
+	if t.quiet {
+		f(p)
+		if p.empty() {
+			delete(t.processes, pg)
+		}
+		return Messages{}
+	}
 	before := snapshot(p)
 	f(p)
 	m := diff(pg, before, p)

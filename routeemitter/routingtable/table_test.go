@@ -265,3 +265,17 @@ var _ = Describe("The routing table", func() {
 		})
 	})
 })
+
+var _ = Describe("Build", func() {
+	It("makes the same table as one change at a time, replaying the events last", func() {
+		d := desired("pg", 2, 1, route(8080, "a.example.com"))
+		built := routingtable.Build([]receptor.DesiredLRPResponse{d},
+			[]receptor.ActualLRPResponse{running("pg", "ig-0", 0), actual("pg", "ig-1", 1, receptor.ActualLRPStateClaimed, 1)},
+			[]receptor.Event{&receptor.ActualLRPChangedEvent{
+				Before: actual("pg", "ig-1", 1, receptor.ActualLRPStateClaimed, 1), After: actual("pg", "ig-1", 1, receptor.ActualLRPStateRunning, 2)}})
+		Expect(built.Registrations().Registrations).To(ConsistOf(
+			reg("a.example.com", "pg", "ig-0", 0, 61000), reg("a.example.com", "pg", "ig-1", 1, 61001)))
+		// After building, changes produce messages again.
+		Expect(built.RemoveEndpoint(running("pg", "ig-0", 0)).Unregistrations).To(HaveLen(1))
+	})
+})

@@ -249,16 +249,7 @@ func (w *Watcher) fetch(ctx context.Context) snapshot {
 // swap builds a table from the snapshot and the events seen while it was
 // fetched, and emits the difference from the current one.
 func (w *Watcher) swap(logger *slog.Logger, s snapshot, replay []receptor.Event) {
-	next := routingtable.New()
-	for _, d := range s.desired {
-		next.SetDesired(d)
-	}
-	for _, a := range s.actual {
-		next.AddEndpoint(a)
-	}
-	for _, e := range replay {
-		next.Handle(e)
-	}
+	next := routingtable.Build(s.desired, s.actual, replay)
 	m := w.table.Swap(next, func(domain string) bool { return s.fresh[domain] })
 	w.mu.Lock()
 	w.routes = w.table.RouteCount()
