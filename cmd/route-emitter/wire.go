@@ -53,6 +53,8 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 		JitterFactor:            cfg.JitterFactor,
 		DefaultRegisterInterval: cfg.DefaultRegisterInterval.Duration(),
 		CommunicationTimeout:    cfg.CommunicationTimeout.Duration(),
+		UnregistrationInterval:  cfg.UnregistrationInterval.Duration(),
+		UnregistrationSendCount: cfg.UnregistrationSendCount,
 	}, watcher.Deps{
 		Logger: logger, Clock: clk, Receptor: rc, Emitter: nats,
 		Subscribe: func(ctx context.Context) (watcher.EventSource, error) { return rc.SubscribeToEvents(ctx) },

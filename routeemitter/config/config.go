@@ -80,6 +80,10 @@ type Config struct {
 	SyncInterval         config.Duration `json:"sync_interval"`
 	JitterFactor         float64         `json:"jitter_factor"`
 	RouteEmittingWorkers int             `json:"route_emitting_workers"`
+	// UnregistrationInterval and UnregistrationSendCount repeat each
+	// unregistration, in case a router missed it (spec bridge §6.5).
+	UnregistrationInterval  config.Duration `json:"unregistration_interval"`
+	UnregistrationSendCount int             `json:"unregistration_send_count"`
 	// DefaultRegisterInterval is the re-emit interval used until a router
 	// answers router.greet.
 	DefaultRegisterInterval config.Duration `json:"default_register_interval"`
@@ -104,6 +108,8 @@ func DefaultConfig() Config {
 		SyncInterval:            config.Duration(60 * time.Second),
 		JitterFactor:            0.2,
 		RouteEmittingWorkers:    20,
+		UnregistrationInterval:  config.Duration(30 * time.Second),
+		UnregistrationSendCount: 20,
 		DefaultRegisterInterval: config.Duration(20 * time.Second),
 		CommunicationTimeout:    config.Duration(30 * time.Second),
 		HealthcheckAddress:      "127.0.0.1:17011",
@@ -122,9 +128,11 @@ func (c Config) Validate() error {
 	v.Positive(map[string]config.Duration{
 		"lock_ttl": c.LockTTL, "lock_retry_interval": c.LockRetryInterval, "sync_interval": c.SyncInterval,
 		"default_register_interval": c.DefaultRegisterInterval, "communication_timeout": c.CommunicationTimeout,
+		"unregistration_interval": c.UnregistrationInterval,
 	})
 	v.Require(c.JitterFactor >= 0 && c.JitterFactor < 1, "jitter_factor must be in [0, 1)")
 	v.Require(c.RouteEmittingWorkers > 0, "route_emitting_workers must be positive")
+	v.Require(c.UnregistrationSendCount > 0, "unregistration_send_count must be positive")
 	v.HostPort("healthcheck_address", c.HealthcheckAddress, true)
 	return v.Err()
 }

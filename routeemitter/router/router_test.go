@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/gorilla/websocket"
 
 	"diego/deploy/logging"
 
@@ -134,7 +134,7 @@ var _ = Describe("The router", func() {
 		Expect(registry.Routes()).To(HaveKey("a.example.com"))
 		Expect(registry.Routes()).NotTo(HaveKey("b.example.com"))
 		Expect(registry.Register(with(a, "a.example.com"), now.Add(9*time.Second))).To(Succeed())
-		Expect(registry.Prune(now.Add(15 * time.Second))).To(BeZero(), "refreshed at 9s")
+		Expect(registry.Prune(now.Add(15*time.Second))).To(BeZero(), "refreshed at 9s")
 		Expect(registry.Unregister(with(a, "a.example.com"))).To(Succeed())
 		Expect(get("a.example.com", "/").StatusCode).To(Equal(http.StatusNotFound))
 	})

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -52,6 +53,12 @@ type Config struct {
 	// first sync.
 	RetryInterval        time.Duration
 	CommunicationTimeout time.Duration
+	// UnregistrationInterval and UnregistrationSendCount: each
+	// unregistration is sent again every interval, up to count times in
+	// all, unless the same route and address is registered again (spec
+	// bridge §6.5). A count of 1 sends it once.
+	UnregistrationInterval  time.Duration
+	UnregistrationSendCount int
 }
 
 // Deps are the watcher's neighbours.
@@ -68,6 +75,9 @@ type Watcher struct {
 	cfg   Config
 	deps  Deps
 	table *routingtable.Table
+	// unregistered holds the unregistrations still to be repeated, by
+	// route and address, with how many sends remain.
+	unregistered map[[3]string]pending
 
 	mu     sync.Mutex
 	routes int
@@ -78,7 +88,55 @@ func New(cfg Config, deps Deps) *Watcher {
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = time.Second
 	}
-	return &Watcher{cfg: cfg, deps: deps, table: routingtable.New()}
+	if cfg.UnregistrationInterval <= 0 {
+		cfg.UnregistrationInterval = 30 * time.Second
+	}
+	return &Watcher{cfg: cfg, deps: deps, table: routingtable.New(), unregistered: map[[3]string]pending{}}
+}
+
+// pending is one unregistration to repeat.
+type pending struct {
+	msg       routeemitter.RegistryMessage
+	remaining int
+}
+
+func messageKey(m routeemitter.RegistryMessage) [3]string {
+	uri := ""
+	if len(m.URIs) > 0 {
+		uri = m.URIs[0]
+	}
+	return [3]string{uri, m.Host, strconv.Itoa(int(m.Port))}
+}
+
+// remember records m's unregistrations for repeating and forgets those its
+// registrations cancel.
+func (w *Watcher) remember(m routingtable.Messages) {
+	for _, r := range m.Registrations {
+		delete(w.unregistered, messageKey(r))
+	}
+	if w.cfg.UnregistrationSendCount <= 1 {
+		return
+	}
+	for _, u := range m.Unregistrations {
+		w.unregistered[messageKey(u)] = pending{msg: u, remaining: w.cfg.UnregistrationSendCount - 1}
+	}
+}
+
+// repeatUnregistrations sends each remembered unregistration once more.
+func (w *Watcher) repeatUnregistrations() {
+	if len(w.unregistered) == 0 {
+		return
+	}
+	var m routingtable.Messages
+	for key, p := range w.unregistered {
+		m.Unregistrations = append(m.Unregistrations, p.msg)
+		if p.remaining--; p.remaining <= 0 {
+			delete(w.unregistered, key)
+		} else {
+			w.unregistered[key] = p
+		}
+	}
+	w.deps.Emitter.Emit(m)
 }
 
 // RouteCount is how many registrations the table held after the last full
@@ -162,6 +220,8 @@ func (w *Watcher) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	defer emitTimer.Stop()
 	syncTicker := w.deps.Clock.NewTicker(w.cfg.SyncInterval)
 	defer syncTicker.Stop()
+	unregisterTicker := w.deps.Clock.NewTicker(w.cfg.UnregistrationInterval)
+	defer unregisterTicker.Stop()
 	var resubscribe <-chan time.Time
 
 	syncing := false
@@ -207,6 +267,8 @@ func (w *Watcher) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 			}
 			w.swap(logger, snap, cached)
 			cached = nil
+		case <-unregisterTicker.C():
+			w.repeatUnregistrations()
 		case <-emitTimer.C():
 			w.emitAll(logger, "interval")
 			emitTimer.Reset(interval)
@@ -287,6 +349,7 @@ func (w *Watcher) emit(logger *slog.Logger, m routingtable.Messages) {
 	if m.Empty() {
 		return
 	}
+	w.remember(m)
 	logger.Debug("emitting", "registrations", len(m.Registrations), "unregistrations", len(m.Unregistrations))
 	w.deps.Emitter.Emit(m)
 }
