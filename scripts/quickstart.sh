@@ -262,6 +262,10 @@ if ! $KEEP; then
 	$DIEGO delete-lrp hello-lrp
 	wait_for "$TIMEOUT" "hello-lrp's instances to stop" \
 		bash -c "[ \"\$($DIEGO --json actual-lrps hello-lrp | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 0 ]"
+	step "curl http://hello-lrp.apps.localhost:8081/ after the delete: 404 unknown_route"
+	wait_for "$TIMEOUT" "the router to forget hello-lrp.apps.localhost" \
+		bash -c "curl -sS -m 5 -o /dev/null -D - http://hello-lrp.apps.localhost:8081/ | grep -qi '^X-Cf-RouterError: unknown_route'"
+	curl -sS -m 5 -i http://hello-lrp.apps.localhost:8081/ | head -1
 fi
 
 if $START; then
