@@ -178,6 +178,13 @@ func (f *fakeRouter) Registers() int {
 	return f.registers
 }
 
+// Unregisters is how many router.unregister messages arrived.
+func (f *fakeRouter) Unregisters() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.unregisters
+}
+
 // Addresses are the endpoints registered for uri, sorted.
 func (f *fakeRouter) Addresses(uri string) []string {
 	var out []string

@@ -133,6 +133,31 @@ var _ = Describe("The route-emitter binary", func() {
 		Expect(emitter).NotTo(gexec.Exit())
 	})
 
+	It("keeps an evacuating instance routed until its replacement runs", func() {
+		start("route-emitter", emitterConfig("a", receptorURL, natsPort), true)
+		Expect(api.CreateDesiredLRP(ctx, lrp("pg", 1, "app.example.com"))).To(Succeed())
+		run("pg", 0, "ig-0")
+		Eventually(addresses("app.example.com"), 5*time.Second).Should(Equal([]string{addr(0)}))
+		unregistersBefore := fake.Unregisters()
+
+		key := &models.ActualLRPKey{ProcessGuid: "pg", Index: 0, Domain: "cf-apps"}
+		oldInstance := &models.ActualLRPInstanceKey{InstanceGuid: "ig-0", CellId: "cell-1"}
+		_, err := bbs.EvacuateRunningActualLRP(ctx, &models.EvacuateRunningActualLRPRequest{ActualLrpKey: key,
+			ActualLrpInstanceKey: oldInstance, Ttl: 60,
+			ActualLrpNetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.1", Ports: []*models.PortMapping{{ContainerPort: 8080, HostPort: 61000}}}})
+		Expect(err).NotTo(HaveOccurred())
+		Consistently(addresses("app.example.com"), time.Second).Should(Equal([]string{addr(0)}), "still routed while it evacuates")
+		Expect(fake.Unregisters()).To(Equal(unregistersBefore))
+
+		newInstance := &models.ActualLRPInstanceKey{InstanceGuid: "ig-new", CellId: "cell-2"}
+		Expect(bbs.ClaimActualLRP(ctx, key, newInstance)).To(Succeed())
+		Expect(bbs.StartActualLRP(ctx, &models.StartActualLRPRequest{ActualLrpKey: key, ActualLrpInstanceKey: newInstance,
+			ActualLrpNetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.9", Ports: []*models.PortMapping{{ContainerPort: 8080, HostPort: 61009}}}})).To(Succeed())
+		Eventually(addresses("app.example.com"), 5*time.Second).Should(ContainElement("10.0.0.9:61009"))
+		Expect(bbs.RemoveEvacuatingActualLRP(ctx, key, oldInstance)).To(Succeed())
+		Eventually(addresses("app.example.com"), 5*time.Second).Should(Equal([]string{"10.0.0.9:61009"}))
+	})
+
 	It("re-emits every registration each interval the router's greet reply gives", func() {
 		start("route-emitter", emitterConfig("a", receptorURL, natsPort), true)
 		Expect(api.CreateDesiredLRP(ctx, lrp("pg", 1, "app.example.com"))).To(Succeed())

@@ -349,35 +349,46 @@ func diff(pg string, before view, after *process) Messages {
 	return diffViews(pg, before, viewOf(after), true)
 }
 
-// diffViews lists the pairs lost and gained; an unregistration of the same
-// URI and address as a registration (an instance turning into its own
-// evacuating record) is dropped, since the router would only churn.
+// diffViews lists the pairs lost and gained. A router knows an endpoint
+// only by route and address, so a pair lost while another pair keeps the
+// same route and address (an instance and its own evacuating record) is
+// not unregistered: the router would drop the address that still serves.
 func diffViews(pg string, before, after view, stamp bool) Messages {
 	var m Messages
-	registered := map[[3]string]bool{}
+	kept := map[[3]string]bool{}
+	for pr := range after.pairs {
+		kept[routerKey(after.p, pr)] = true
+	}
 	for _, pr := range sortedPairs(after.pairs) {
 		if _, ok := before.pairs[pr]; ok {
 			continue
 		}
 		_, endpointWasThere := before.p.endpoints[pr.endpoint]
 		stamped := stamp && before.ports[pr.port][pr.hostname] && !endpointWasThere
-		msg := message(pg, after.p, pr, stamped)
-		registered[same(msg)] = true
-		m.Registrations = append(m.Registrations, msg)
+		m.Registrations = append(m.Registrations, message(pg, after.p, pr, stamped))
 	}
 	for _, pr := range sortedPairs(before.pairs) {
-		if _, ok := after.pairs[pr]; !ok {
-			if msg := message(pg, before.p, pr, false); !registered[same(msg)] {
-				m.Unregistrations = append(m.Unregistrations, msg)
-			}
+		if _, ok := after.pairs[pr]; !ok && !kept[routerKey(before.p, pr)] {
+			m.Unregistrations = append(m.Unregistrations, message(pg, before.p, pr, false))
 		}
 	}
 	return m
 }
 
-// same is what a router tells registrations apart by.
-func same(m routeemitter.RegistryMessage) [3]string {
-	return [3]string{m.URIs[0], m.Host, strconv.Itoa(int(m.Port))}
+// routerKey is what a router tells registrations apart by: the route and
+// the address.
+func routerKey(p *process, pr pair) [3]string {
+	e := p.endpoints[pr.endpoint]
+	return [3]string{pr.hostname, e.address, strconv.Itoa(int(hostPort(e, pr.port)))}
+}
+
+func hostPort(e instance, containerPort uint32) uint32 {
+	for _, pm := range e.ports {
+		if pm.ContainerPort == containerPort {
+			return pm.HostPort
+		}
+	}
+	return 0
 }
 
 func sortedPairs(s map[pair]struct{}) []pair {
@@ -405,17 +416,10 @@ func sortedPairs(s map[pair]struct{}) []pair {
 // the endpoint's address and the host port mapped to the route's port.
 func message(pg string, p *process, pr pair, stamped bool) routeemitter.RegistryMessage {
 	e := p.endpoints[pr.endpoint]
-	var hostPort uint32
-	for _, pm := range e.ports {
-		if pm.ContainerPort == pr.port {
-			hostPort = pm.HostPort
-			break
-		}
-	}
 	r := p.routes[pr.port][pr.hostname]
 	m := routeemitter.RegistryMessage{
 		Host:                 e.address,
-		Port:                 hostPort,
+		Port:                 hostPort(e, pr.port),
 		URIs:                 []string{pr.hostname},
 		App:                  p.logGuid,
 		RouteServiceURL:      r.routeServiceURL,

@@ -188,6 +188,21 @@ var _ = Describe("The routing table", func() {
 			Expect(table.RouteCount()).To(Equal(1))
 		})
 
+		It("never unregisters an address that its evacuating record still serves, whatever the event order", func() {
+			ordinary := running("pg", "ig-0", 0)
+			table.AddEndpoint(ordinary)
+			evacuating := ordinary
+			evacuating.Evacuating = true
+			// The evacuating record appears first, then the ordinary one is
+			// replaced by an unclaimed instance.
+			m := table.Handle(&receptor.ActualLRPCreatedEvent{ActualLRPResponse: evacuating})
+			Expect(m.Unregistrations).To(BeEmpty())
+			unclaimed := actual("pg", "", 0, receptor.ActualLRPStateUnclaimed, 2)
+			m = table.Handle(&receptor.ActualLRPChangedEvent{Before: ordinary, After: unclaimed})
+			Expect(m.Empty()).To(BeTrue(), "10.0.0.1:61000 still serves a.example.com")
+			Expect(table.RouteCount()).To(Equal(1))
+		})
+
 		It("collapses duplicate events", func() {
 			Expect(table.AddEndpoint(running("pg", "ig-0", 0)).Registrations).To(HaveLen(1))
 			Expect(table.AddEndpoint(running("pg", "ig-0", 0)).Empty()).To(BeTrue())
