@@ -176,7 +176,10 @@ func (w *Watcher) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 			for {
 				e, err := source.Next()
 				if err != nil {
-					streamDone <- err
+					select {
+					case streamDone <- err:
+					case <-ctx.Done():
+					}
 					return
 				}
 				select {
