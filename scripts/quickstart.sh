@@ -192,6 +192,19 @@ wait_for "$TIMEOUT" "hello-lrp's health-check lines in diego logs" bash -c "$DIE
 $DIEGO logs hello-lrp --recent
 wait_for 60 "both instances in diego top" bash -c "[ \"\$($DIEGO --json top --once hello-lrp | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 2 ]"
 $DIEGO top --once hello-lrp
+step "curl http://hello-lrp.apps.localhost:8081/ (through the router, from the route-emitter's registrations)"
+wait_for "$TIMEOUT" "the router to route hello-lrp.apps.localhost" \
+	bash -c "curl -fsS -m 5 http://hello-lrp.apps.localhost:8081/ | grep -q 'hello from diego'"
+seen=""
+for _ in 1 2 3 4 5 6; do
+	page=$(curl -fsS -m 10 http://hello-lrp.apps.localhost:8081/) || fail "curl through the router failed"
+	seen="$seen${page%% of hello-lrp*}"$'\n'
+done
+echo "$seen" | sort -u | grep -v '^$'
+[ "$(echo "$seen" | sort -u | grep -c 'instance')" = 2 ] || fail "the router did not reach both instances round-robin"
+step "$DIEGO routes"
+$DIEGO routes | tee "$WORK/routes.txt"
+[ "$(grep -c '^hello-lrp.apps.localhost' "$WORK/routes.txt")" = 2 ] || fail "diego routes does not list both hello-lrp endpoints"
 
 # egress_task GUID ADDRESS PORT RULES: a cflinuxfs4 task that tries nc -z
 # ADDRESS PORT with the egress rules RULES (JSON); prints its result.
@@ -257,6 +270,10 @@ if ! $KEEP; then
 	$DIEGO delete-lrp hello-lrp
 	wait_for "$TIMEOUT" "hello-lrp's instances to stop" \
 		bash -c "[ \"\$($DIEGO --json actual-lrps hello-lrp | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 0 ]"
+	step "curl http://hello-lrp.apps.localhost:8081/ after the delete: 404 unknown_route"
+	wait_for "$TIMEOUT" "the router to forget hello-lrp.apps.localhost" \
+		bash -c "curl -sS -m 5 -o /dev/null -D - http://hello-lrp.apps.localhost:8081/ | grep -qi '^X-Cf-RouterError: unknown_route'"
+	curl -sS -m 5 -i http://hello-lrp.apps.localhost:8081/ | head -1
 fi
 
 if $START; then

@@ -245,6 +245,7 @@ func (c *Cluster) waitForCells(stopping <-chan struct{}) error {
 // NATS.
 func (c *Cluster) stop() error {
 	var errs []error
+	c.stopKind(KindRouting)
 	c.stopKind(KindRep)
 	c.stopKind(KindExecutor)
 	for _, proc := range c.running(KindGarden) {

@@ -13,6 +13,7 @@ package local
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"path/filepath"
 	"sort"
@@ -213,6 +214,7 @@ func NewPlan(opts Options) (*Plan, error) {
 		p.Cells = append(p.Cells, planCell(opts.StateDir, i))
 	}
 	p.Daemons = append(append(p.brain(), p.nsyncTPS()...), p.cells()...)
+	p.Daemons = append(p.Daemons, p.routing()...)
 	p.Daemons = p.withLoggregator(p.Daemons) // loggregator.go
 	return p, nil
 }
@@ -311,7 +313,7 @@ func (c Cell) DepotDir() string { return filepath.Join(c.Dir, "depot") }
 // ClientNames are the BBS's clients, each with its own certificate.
 func ClientNames(cells int) []string {
 	// "cli" is for people and tools (cfdot-style) that call the BBS.
-	names := []string{"auctioneer", "converger", "metrics-server", "receptor", "cli"}
+	names := []string{"auctioneer", "converger", "metrics-server", "receptor", "cli", "route-emitter"}
 	for i := 1; i <= cells; i++ {
 		names = append(names, planCell("", i).DaemonName(KindRep))
 	}
@@ -485,6 +487,7 @@ func (p *Plan) Ports() map[int]string {
 	}
 	p.loggregatorPorts(ports) // loggregator.go
 	p.addNsyncTPSPorts(ports)
+	maps.Copy(ports, p.routingPorts())
 	if p.EmbeddedETCD {
 		ports[ETCDClientPort] = "etcd"
 		ports[ETCDPeerPort] = "etcd peer"

@@ -38,14 +38,14 @@ var _ = Describe("NewPlan", func() {
 		}
 	})
 
-	It("starts the brain, then each cell's garden, executor and rep", func() {
+	It("starts the brain, then each cell's garden, executor and rep, then the router and the route-emitter", func() {
 		var names []string
 		for _, d := range plan().Daemons {
 			names = append(names, d.Name)
 		}
 		Expect(names).To(Equal([]string{"doppler", "metron", "bbs", "auctioneer", "converger", "metrics-server", "receptor",
 			"nsync", "tps", "metron_z1-0", "garden_z1-0", "executor_z1-0", "rep_z1-0", "metron_z1-1", "garden_z1-1",
-			"executor_z1-1", "rep_z1-1"}))
+			"executor_z1-1", "rep_z1-1", "router", "route-emitter"}))
 	})
 
 	It("gives every daemon its own config file and a stop timeout", func() {
@@ -113,8 +113,8 @@ var _ = Describe("NewPlan", func() {
 		ports := p.Ports()
 		// etcd client and peer, NATS, BBS and its health, auctioneer,
 		// metrics-server, receptor, the doppler, nsync, tps, the stand-in CC,
-		// and three per cell.
-		Expect(ports).To(HaveLen(12 + 3*3))
+		// three per cell, and the router's two and the route-emitter's health.
+		Expect(ports).To(HaveLen(12 + 3*3 + 3))
 		Expect(ports).To(HaveKeyWithValue(2379, "etcd"))
 		Expect(ports).To(HaveKeyWithValue(8889, "bbs"))
 		Expect(ports).To(HaveKeyWithValue(7779, "garden_z1-2"))
@@ -223,8 +223,9 @@ var _ = Describe("NewPlan", func() {
 			Expect(block["cert_file"]).NotTo(BeEmpty(), d.Name)
 			Expect(block["key_file"]).NotTo(BeEmpty(), d.Name)
 		}
-		// bbs, auctioneer, converger, nsync, tps and each cell's rep.
-		Expect(holders).To(Equal(5 + opts.Cells))
+		// bbs, auctioneer, converger, nsync, tps, each cell's rep and the
+		// route-emitter.
+		Expect(holders).To(Equal(6 + opts.Cells))
 
 		opts.ETCDEndpoints = []string{"https://10.0.0.5:2379"}
 		_, err := local.NewPlan(opts)
@@ -302,6 +303,6 @@ var _ = Describe("NewPlan", func() {
 		env := p.Env()
 		Expect(env).To(ContainSubstring("export DIEGO_RECEPTOR=http://127.0.0.1:8887\n"))
 		Expect(env).To(ContainSubstring("export BBS_CLIENT_CERT_FILE=/var/lib/diego/local/certs/cli.crt\n"))
-		Expect(strings.Count(env, "export ")).To(Equal(5))
+		Expect(strings.Count(env, "export ")).To(Equal(6))
 	})
 })

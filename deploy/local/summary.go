@@ -24,6 +24,7 @@ func (p *Plan) Env() string {
 		"export BBS_CA_CERT_FILE=" + p.Certs.CAFile,
 		"export BBS_CLIENT_CERT_FILE=" + cli[0],
 		"export BBS_CLIENT_KEY_FILE=" + cli[1],
+		strings.Join(p.routingEnv(), "\n"),
 		"",
 	}, "\n")
 }
@@ -57,6 +58,7 @@ func (p *Plan) Summary() string {
 	} else {
 		etcd += "\texternal"
 	}
+	p.routingSummary(tw)
 	fmt.Fprintf(tw, "  etcd\t%s\n", etcd)
 	fmt.Fprintf(tw, "  nats\t%s\tembedded (for the route-emitter)\n", p.NATSURL)
 	for _, c := range p.Cells {
@@ -86,6 +88,7 @@ func (p *Plan) Summary() string {
 	b.WriteString("  bin/diego create-task deploy/examples/task.json && bin/diego task hello-task\n")
 	b.WriteString("  bin/diego create-task deploy/examples/stack-task.json && bin/diego task stack-task\n")
 	b.WriteString("  bin/diego create-lrp deploy/examples/lrp.json && bin/diego --json actual-lrps hello-lrp\n")
+	b.WriteString(p.routingQuickStart())
 	b.WriteString("  bin/diego events\n")
 	fmt.Fprintf(&b, "\nBBS clients: %s with the CA %s and the client certificate %s\n",
 		p.BBSURL, p.Certs.CAFile, p.Certs.Clients["cli"][0])

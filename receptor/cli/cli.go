@@ -64,6 +64,7 @@ var commands = map[string]command{
 	"events":       {"events [--count N]", "stream LRP events until interrupted (or N events)", eventsCmd},
 	"logs":         {"logs LOG_GUID [--recent]", "print an app's recent logs, then tail them (--doppler URL, --token T)", logsCmd},
 	"top":          {"top [METRICS_GUID...] [--once]", "a live table of each instance's CPU, memory and disk (--interval 2s)", topCmd},
+	"routes":       {"routes [--router URL]", "list the router's routing table (its status port's /routes)", routesCmd},
 	"desire-lrp":   {"desire-lrp FILE|-", "desire an LRP from a modern DesiredLRP JSON file through the BBS ($BBS_URL; for check_definition, sidecars…)", desireLRPCmd},
 }
 

@@ -95,6 +95,10 @@ func Load(root, module string) ([]Package, error) {
 	return pkgs, nil
 }
 
+// natsDaemonRouter is a daemon of its own inside the routeemitter
+// component (cmd/router): it may open its own NATS connection.
+const natsDaemonRouter = "routeemitter/router"
+
 // Check applies every rule to pkgs of module and returns what it finds.
 func Check(module string, pkgs []Package) []Violation {
 	var out []Violation
@@ -111,7 +115,11 @@ func Check(module string, pkgs []Package) []Violation {
 				out = append(out, Violation{Package: p.Path, Import: ip, Rule: rule})
 			}
 			if ip == "github.com/nats-io/nats.go" && top != "test" {
-				natsUsers[top] = append(natsUsers[top], p.Path)
+				daemon := top
+				if rel == natsDaemonRouter || strings.HasPrefix(rel, natsDaemonRouter+"/") {
+					daemon = natsDaemonRouter
+				}
+				natsUsers[daemon] = append(natsUsers[daemon], p.Path)
 			}
 		}
 	}
@@ -169,6 +177,8 @@ var cmdComponents = map[string]string{
 	"doppler":        "metron",
 	"nsync":          "ccbridge/nsync",
 	"tps":            "ccbridge/tps",
+	"route-emitter":  "routeemitter",
+	"router":         "routeemitter/router",
 }
 
 // cmdMayImport: a daemon's main imports its own component (or its own

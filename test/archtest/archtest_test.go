@@ -64,6 +64,8 @@ var _ = Describe("The import rules", func() {
 		Entry("the metrics-server's main", "cmd/metrics-server", "diego/bbs/metricsserver"),
 		Entry("the CLI's main", "cmd/diego", "diego/receptor/cli"),
 		Entry("the launcher's main", "cmd/diego-local", "diego/deploy/local"),
+		Entry("the route-emitter's main", "cmd/route-emitter", "diego/routeemitter/watcher"),
+		Entry("the router's main", "cmd/router", "diego/routeemitter/router"),
 	)
 
 	It("refuses packages named util, common or helpers outside test/", func() {
@@ -75,6 +77,17 @@ var _ = Describe("The import rules", func() {
 		Expect(checkScratch(map[string]string{
 			"routeemitter/emitter": "github.com/nats-io/nats.go",
 			"routeemitter/watcher": "github.com/nats-io/nats.go",
+		})).To(HaveLen(1))
+	})
+
+	It("counts the router as a daemon of its own inside routeemitter", func() {
+		Expect(checkScratch(map[string]string{
+			"routeemitter/emitter": "github.com/nats-io/nats.go",
+			"routeemitter/router":  "github.com/nats-io/nats.go",
+		})).To(BeEmpty())
+		Expect(checkScratch(map[string]string{
+			"routeemitter/router":      "github.com/nats-io/nats.go",
+			"routeemitter/router/more": "github.com/nats-io/nats.go",
 		})).To(HaveLen(1))
 	})
 })

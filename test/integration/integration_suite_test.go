@@ -29,7 +29,7 @@ var binaries map[string]string
 var _ = SynchronizedBeforeSuite(func() []byte {
 	built := map[string]string{}
 	// Static: garden re-executes itself inside containers.
-	for _, name := range []string{"bbs", "auctioneer", "converger", "garden", "executor", "rep"} {
+	for _, name := range []string{"bbs", "auctioneer", "converger", "garden", "executor", "rep", "receptor", "router", "route-emitter"} {
 		path, err := gexec.BuildWithEnvironment("diego/cmd/"+name, []string{"CGO_ENABLED=0"})
 		Expect(err).NotTo(HaveOccurred())
 		built[name] = path
