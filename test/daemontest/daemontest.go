@@ -15,6 +15,9 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
+
+	"diego/deploy/cluster"
+	"diego/test/ports"
 )
 
 // Ready is the line every daemon logs once it serves (the deploy/daemon
@@ -79,4 +82,19 @@ func Stop(session *gexec.Session) {
 		session.Kill()
 		<-session.Exited
 	}
+}
+
+// NewCell is a cell named id in zone z1 with fresh loopback addresses
+// (test/ports) and a directory in the spec's temporary directory, its
+// executor's temp and cache directories made. The caller gives it the tag,
+// network pool and port pool that keep its garden apart from the suite's
+// others.
+func NewCell(id string) cluster.Cell {
+	GinkgoHelper()
+	c := cluster.Cell{ID: id, Zone: "z1", GardenAddr: ports.Addr(), ExecutorAddr: ports.Addr(), RepAddr: ports.Addr(),
+		Dir: GinkgoT().TempDir()}
+	for _, dir := range []string{c.DepotDir(), c.ExecutorTempDir(), c.ExecutorCacheDir()} {
+		Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
+	}
+	return c
 }
