@@ -106,9 +106,21 @@ type entry struct {
 
 type fetchedDependency struct{ cacheKey, dir string }
 
-// New builds a depot; nothing runs until containers are allocated. fetcher
-// may be nil when no container has cached dependencies.
-func New(cfg Config, logger *slog.Logger, clk clock.Clock, gc garden.Client, steps StepsBuilder, appLog AppLog, metrics Metrics, hub *Hub, fetcher DependencyFetcher) *Depot {
+// Deps are what the depot works with.
+type Deps struct {
+	Logger  *slog.Logger
+	Clock   clock.Clock
+	Garden  garden.Client
+	Steps   StepsBuilder
+	AppLog  AppLog
+	Metrics Metrics
+	Hub     *Hub
+	// Fetcher may be nil when no container has cached dependencies.
+	Fetcher DependencyFetcher
+}
+
+// New builds a depot; nothing runs until containers are allocated.
+func New(cfg Config, deps Deps) *Depot {
 	if cfg.CreateWorkers <= 0 {
 		cfg.CreateWorkers = 32
 	}
@@ -116,7 +128,8 @@ func New(cfg Config, logger *slog.Logger, clk clock.Clock, gc garden.Client, ste
 		cfg.DeleteWorkers = 32
 	}
 	return &Depot{
-		cfg: cfg, logger: logger, clock: clk, garden: gc, steps: steps, appLog: appLog, metrics: metrics, hub: hub, fetcher: fetcher,
+		cfg: cfg, logger: deps.Logger, clock: deps.Clock, garden: deps.Garden, steps: deps.Steps, appLog: deps.AppLog,
+		metrics: deps.Metrics, hub: deps.Hub, fetcher: deps.Fetcher,
 		creates:    make(chan struct{}, cfg.CreateWorkers),
 		deletes:    make(chan struct{}, cfg.DeleteWorkers),
 		containers: map[string]*entry{},

@@ -106,7 +106,8 @@ var _ = Describe("the metrics reporter", func() {
 		s := &sender{values: map[string]float64{}}
 		c := executor.Container{Guid: "c1", State: executor.StateRunning, MemoryLimit: 64, DiskLimit: 128,
 			RunInfo: executor.RunInfo{MetricsConfig: executor.MetricsConfig{Guid: "app", Index: 2}}}
-		r := runners.NewMetricsReporter(depot{containers: []executor.Container{c}}, g, s, clk, logging.Discard())
+		r := runners.NewMetricsReporter(runners.MetricsReporterDeps{Logger: logging.Discard(), Clock: clk,
+			Depot: depot{containers: []executor.Container{c}}, Garden: g, Sender: s})
 		sample := func(cpu uint64) {
 			g.BulkMetricsReturns(map[string]garden.ContainerMetricsEntry{"c1": {Metrics: garden.Metrics{
 				CPUStat: garden.ContainerCPUStat{Usage: cpu}, MemoryStat: garden.ContainerMemoryStat{TotalUsageTowardLimit: 42},
@@ -124,8 +125,9 @@ var _ = Describe("the metrics reporter", func() {
 
 	It("emits the capacity gauges", func() {
 		s := &sender{values: map[string]float64{}}
-		r := runners.NewMetricsReporter(depot{total: executor.ExecutorResources{MemoryMB: 10, DiskMB: 20, Containers: 5}},
-			&gardenfakes.FakeClient{}, s, fakeclock.NewFakeClock(time.Unix(0, 0)), logging.Discard())
+		r := runners.NewMetricsReporter(runners.MetricsReporterDeps{Logger: logging.Discard(),
+			Clock: fakeclock.NewFakeClock(time.Unix(0, 0)), Garden: &gardenfakes.FakeClient{}, Sender: s,
+			Depot: depot{total: executor.ExecutorResources{MemoryMB: 10, DiskMB: 20, Containers: 5}}})
 		r.ReportCapacity(context.Background())
 		Expect(s.value("CapacityTotalMemory")).To(Equal(10.0))
 		Expect(s.value("CapacityRemainingContainers")).To(Equal(3.0))
@@ -149,8 +151,8 @@ var _ = Describe("the garden health check", func() {
 		g.CreateReturns(box, nil)
 		box.RunReturns(p, nil)
 		s = &sender{values: map[string]float64{}}
-		h = runners.NewGardenHealth(g, "", s, clk, logging.Discard())
-		h.Timeout = 3 * time.Second
+		h = runners.NewGardenHealth(runners.GardenHealthConfig{Timeout: 3 * time.Second},
+			runners.GardenHealthDeps{Logger: logging.Discard(), Clock: clk, Garden: g, Sender: s})
 	})
 
 	It("passes when a container runs ls as vcap, and destroys it", func() {
