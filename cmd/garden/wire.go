@@ -16,7 +16,7 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	if err != nil {
 		return daemon.Process{}, err
 	}
-	api, err := server.NewRunner(server.New(backend, kit.Logger, kit.Clock), cfg.ListenNetwork, cfg.ListenAddr)
+	api, err := server.NewRunner(server.New(server.Deps{Logger: kit.Logger, Clock: kit.Clock, Backend: backend}), cfg.ListenNetwork, cfg.ListenAddr)
 	if err != nil {
 		return daemon.Process{}, err
 	}

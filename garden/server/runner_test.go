@@ -19,7 +19,7 @@ import (
 var _ = Describe("Runner", func() {
 	It("starts the backend, serves on a unix socket, and stops both on a signal", func() {
 		sock := GinkgoT().TempDir() + "/garden.sock"
-		r, err := server.NewRunner(server.New(backend, nil, fakeClock), "unix", sock)
+		r, err := server.NewRunner(server.New(server.Deps{Clock: fakeClock, Backend: backend}), "unix", sock)
 		Expect(err).NotTo(HaveOccurred())
 
 		proc := ifrit.Invoke(r)
@@ -46,7 +46,7 @@ var _ = Describe("Runner", func() {
 
 	It("fails without serving when the backend does not start", func() {
 		backend.StartReturns(garden.UnrecoverableError{Symptom: "no cgroups"})
-		r, err := server.NewRunner(server.New(backend, nil, fakeClock), "tcp", "127.0.0.1:0")
+		r, err := server.NewRunner(server.New(server.Deps{Clock: fakeClock, Backend: backend}), "tcp", "127.0.0.1:0")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(r.Run(nil, make(chan struct{}))).To(MatchError(ContainSubstring("no cgroups")))
 		Expect(backend.StopCallCount()).To(BeZero())
