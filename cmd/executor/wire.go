@@ -70,13 +70,12 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	}
 	reporter := runners.NewMetricsReporter(runners.MetricsReporterDeps{Logger: logger, Clock: clk, Depot: d, Garden: gc,
 		Sender: metrics})
-	initializer := runners.Initializer{
-		Garden: gc, Clock: clk, Logger: logger, SetTotal: d.SetTotal, Cleanup: d.DestroyOwned,
+	initializer := runners.NewInitializer(runners.InitializerConfig{
 		Capacity: runners.CapacityConfig{
 			MemoryMB: int(cfg.MemoryMB), DiskMB: int(cfg.DiskMB), MaxContainers: cfg.MaxContainers,
 			MaxCacheSizeInBytes: cfg.MaxCacheSizeInBytes,
 		},
-	}
+	}, runners.InitializerDeps{Logger: logger, Clock: clk, Garden: gc, SetTotal: d.SetTotal, Cleanup: d.DestroyOwned})
 	return daemon.Process{Members: grouper.Members{
 		{Name: "metrics", Runner: metrics},
 		{Name: "initializer", Runner: initializer},

@@ -16,7 +16,9 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	if err != nil {
 		return daemon.Process{}, err
 	}
-	api, err := server.NewRunner(server.New(server.Deps{Logger: kit.Logger, Clock: kit.Clock, Backend: backend}), cfg.ListenNetwork, cfg.ListenAddr)
+	srv := server.New(server.Deps{Logger: kit.Logger, Clock: kit.Clock, Backend: backend})
+	api, err := server.NewRunner(server.RunnerConfig{Network: cfg.ListenNetwork, Address: cfg.ListenAddr},
+		server.RunnerDeps{Server: srv})
 	if err != nil {
 		return daemon.Process{}, err
 	}

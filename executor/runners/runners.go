@@ -296,42 +296,61 @@ func TotalFromGarden(capacity garden.Capacity, cfg CapacityConfig) executor.Exec
 // a previous executor left (spec cell §3.3 step 9); it is ready when the
 // executor can serve.
 type Initializer struct {
-	Garden    garden.Client
-	Clock     clock.Clock
-	Logger    *slog.Logger
-	Capacity  CapacityConfig
-	SetTotal  func(executor.ExecutorResources)
-	Cleanup   func(*slog.Logger) error
+	cfg  InitializerConfig
+	deps InitializerDeps
+}
+
+// InitializerConfig sizes the cell and paces the wait for garden.
+type InitializerConfig struct {
+	Capacity CapacityConfig
+	// RetryWait is the pause between attempts to reach garden (1 s when 0).
 	RetryWait time.Duration
+}
+
+// InitializerDeps are the garden waited for and what is done once it
+// answers.
+type InitializerDeps struct {
+	Logger *slog.Logger
+	Clock  clock.Clock
+	Garden garden.Client
+	// SetTotal receives the cell's capacity; Cleanup destroys what a
+	// previous executor left.
+	SetTotal func(executor.ExecutorResources)
+	Cleanup  func(*slog.Logger) error
+}
+
+// NewInitializer builds the initializer.
+func NewInitializer(cfg InitializerConfig, deps InitializerDeps) Initializer {
+	if cfg.RetryWait <= 0 {
+		cfg.RetryWait = time.Second
+	}
+	return Initializer{cfg: cfg, deps: deps}
 }
 
 // Run implements ifrit.Runner.
 func (i Initializer) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
-	wait := i.RetryWait
-	if wait == 0 {
-		wait = time.Second
-	}
+	wait := i.cfg.RetryWait
 	var capacity garden.Capacity
 	for attempt := 0; ; attempt++ {
 		var err error
-		if err = i.Garden.Ping(); err == nil {
-			if capacity, err = i.Garden.Capacity(); err == nil {
+		if err = i.deps.Garden.Ping(); err == nil {
+			if capacity, err = i.deps.Garden.Capacity(); err == nil {
 				break
 			}
 		}
 		if attempt%10 == 0 {
-			i.Logger.Info("waiting-for-garden", "error", err)
+			i.deps.Logger.Info("waiting-for-garden", "error", err)
 		}
 		select {
 		case <-signals:
 			return nil
-		case <-i.Clock.After(wait):
+		case <-i.deps.Clock.After(wait):
 		}
 	}
-	total := TotalFromGarden(capacity, i.Capacity)
-	i.SetTotal(total)
-	i.Logger.Info("capacity", "memory_mb", total.MemoryMB, "disk_mb", total.DiskMB, "containers", total.Containers)
-	if err := i.Cleanup(i.Logger); err != nil {
+	total := TotalFromGarden(capacity, i.cfg.Capacity)
+	i.deps.SetTotal(total)
+	i.deps.Logger.Info("capacity", "memory_mb", total.MemoryMB, "disk_mb", total.DiskMB, "containers", total.Containers)
+	if err := i.deps.Cleanup(i.deps.Logger); err != nil {
 		return err
 	}
 	close(ready)

@@ -83,12 +83,13 @@ var _ = Describe("sizing the cell from garden", func() {
 		g.CapacityReturns(capacity, nil)
 		var total executor.ExecutorResources
 		cleaned := false
-		process := ifrit.Background(runners.Initializer{
-			Garden: g, Clock: clk, Logger: logging.Discard(),
+		process := ifrit.Background(runners.NewInitializer(runners.InitializerConfig{
 			Capacity: runners.CapacityConfig{MaxContainers: 250},
+		}, runners.InitializerDeps{
+			Logger: logging.Discard(), Clock: clk, Garden: g,
 			SetTotal: func(t executor.ExecutorResources) { total = t },
 			Cleanup:  func(*slog.Logger) error { cleaned = true; return nil },
-		})
+		}))
 		DeferCleanup(func() { ginkgomon_v2.Interrupt(process, 5*time.Second) })
 		Consistently(process.Ready(), 50*time.Millisecond).ShouldNot(BeClosed())
 		Eventually(clk.WatcherCount).Should(Equal(1))
