@@ -7,7 +7,9 @@
 //
 // The local-cluster launcher (deploy/local), test/integration and every
 // cmd/* binary suite make their configs here, so a key renamed in a
-// daemon's config is renamed for all of them by the compiler.
+// daemon's config is renamed for all of them by the compiler. A new
+// daemon adds its method in a file of its own (routing.go, ccbridge.go,
+// ...), after the pattern below.
 package cluster
 
 import (
