@@ -22,8 +22,15 @@ type Runner interface {
 	Add(lrps []auctioneer.LRPStartRequest, tasks []auctioneer.TaskStartRequest)
 }
 
+// Deps are what the API hands its auction requests to.
+type Deps struct {
+	Logger *slog.Logger
+	Runner Runner
+}
+
 // New returns the auctioneer API's handler over runner.
-func New(logger *slog.Logger, runner Runner) (http.Handler, error) {
+func New(deps Deps) (http.Handler, error) {
+	logger, runner := deps.Logger, deps.Runner
 	return routes.NewRouter(auctioneer.Routes, map[string]http.Handler{
 		auctioneer.CreateLRPAuctionsRoute:  &lrpHandler{logger: logger, runner: runner},
 		auctioneer.CreateTaskAuctionsRoute: &taskHandler{logger: logger, runner: runner},

@@ -32,7 +32,7 @@ var _ = Describe("The auctioneer API", func() {
 	BeforeEach(func() {
 		runner = &handlersfakes.FakeRunner{}
 		var err error
-		handler, err = handlers.New(logging.Discard(), runner)
+		handler, err = handlers.New(handlers.Deps{Logger: logging.Discard(), Runner: runner})
 		Expect(err).NotTo(HaveOccurred())
 	})
 

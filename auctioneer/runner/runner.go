@@ -96,7 +96,6 @@ type Deps struct {
 	BBS     BBSClient
 	Reps    RepClientFactory
 	Metrics Metrics // nil: none
-	Config  Config
 }
 
 // Runner queues start requests and auctions them in rounds.
@@ -114,17 +113,17 @@ type Runner struct {
 	hasWork chan struct{}
 }
 
-// New returns a runner; zero settings in d.Config take their defaults.
-func New(d Deps) *Runner {
+// New returns a runner; zero settings in cfg take their defaults.
+func New(cfg Config, d Deps) *Runner {
 	def := DefaultConfig()
-	if d.Config.Workers <= 0 {
-		d.Config.Workers = def.Workers
+	if cfg.Workers <= 0 {
+		cfg.Workers = def.Workers
 	}
-	if d.Config.CellStateTimeout <= 0 {
-		d.Config.CellStateTimeout = def.CellStateTimeout
+	if cfg.CellStateTimeout <= 0 {
+		cfg.CellStateTimeout = def.CellStateTimeout
 	}
-	if d.Config.CommunicationTimeout <= 0 {
-		d.Config.CommunicationTimeout = def.CommunicationTimeout
+	if cfg.CommunicationTimeout <= 0 {
+		cfg.CommunicationTimeout = def.CommunicationTimeout
 	}
 	if d.Metrics == nil {
 		d.Metrics = noMetrics{}
@@ -135,7 +134,7 @@ func New(d Deps) *Runner {
 		bbs:     d.BBS,
 		reps:    d.Reps,
 		metrics: d.Metrics,
-		cfg:     d.Config,
+		cfg:     cfg,
 		hasWork: make(chan struct{}, 1),
 	}
 }

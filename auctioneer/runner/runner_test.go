@@ -134,13 +134,12 @@ var _ = Describe("Runner", func() {
 		}
 		clk = fakeclock.NewFakeClock(time.Unix(1000, 0))
 		metrics = &runnerfakes.FakeMetrics{}
-		r = runner.New(runner.Deps{
+		r = runner.New(runner.DefaultConfig(), runner.Deps{
 			Logger:  logging.Discard(),
 			Clock:   clk,
 			BBS:     bbs,
 			Reps:    factory,
 			Metrics: metrics,
-			Config:  runner.DefaultConfig(),
 		})
 		process = nil
 	})
@@ -264,8 +263,8 @@ var _ = Describe("Runner", func() {
 	})
 
 	It("bounds each /state request by the cell state timeout", func() {
-		r = runner.New(runner.Deps{Logger: logging.Discard(), Clock: clk, BBS: bbs, Reps: factory,
-			Config: runner.Config{Scheduler: auctionrunner.DefaultConfig(), CellStateTimeout: 50 * time.Millisecond}})
+		r = runner.New(runner.Config{Scheduler: auctionrunner.DefaultConfig(), CellStateTimeout: 50 * time.Millisecond},
+			runner.Deps{Logger: logging.Discard(), Clock: clk, BBS: bbs, Reps: factory})
 		hanging := addCell("cell-hang", cellState("cell-hang", 4096), nil)
 		hanging.StateStub = func(ctx context.Context) (rep.CellState, error) {
 			<-ctx.Done()

@@ -37,9 +37,16 @@ type Watcher struct {
 	hub    *Hub
 }
 
-// NewWatcher feeds hub from source.
-func NewWatcher(logger *slog.Logger, source ChangeSource, hub *Hub) *Watcher {
-	return &Watcher{logger: logging.Session(logger, "event-watcher"), source: source, hub: hub}
+// WatcherDeps are the store's changes and the hub they feed.
+type WatcherDeps struct {
+	Logger *slog.Logger
+	Source ChangeSource
+	Hub    *Hub
+}
+
+// NewWatcher feeds deps.Hub from deps.Source.
+func NewWatcher(deps WatcherDeps) *Watcher {
+	return &Watcher{logger: logging.Session(deps.Logger, "event-watcher"), source: deps.Source, hub: deps.Hub}
 }
 
 func (w *Watcher) Run(signals <-chan os.Signal, ready chan<- struct{}) error {

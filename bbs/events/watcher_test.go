@@ -39,9 +39,9 @@ var _ = Describe("Watcher", func() {
 		client, err = runner.Client()
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(client.Close)
-		db = etcddb.New(client, fakeclock.NewFakeClock(time.Unix(100, 0)), "")
+		db = etcddb.New(etcddb.Config{}, etcddb.Deps{Client: client, Clock: fakeclock.NewFakeClock(time.Unix(100, 0))})
 		hub = events.NewHub()
-		watcher = ginkgomon_v2.Invoke(events.NewWatcher(logger, db, hub))
+		watcher = ginkgomon_v2.Invoke(events.NewWatcher(events.WatcherDeps{Logger: logger, Source: db, Hub: hub}))
 		DeferCleanup(func() { ginkgomon_v2.Interrupt(watcher, 5*time.Second) })
 	})
 

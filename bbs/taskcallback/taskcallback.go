@@ -41,8 +41,22 @@ type Pool struct {
 	queue   chan *models.Task
 }
 
-// New builds a pool of workers (DefaultWorkers when 0) posting with httpClient.
-func New(logger *slog.Logger, store TaskStore, httpClient *http.Client, workers int) *Pool {
+// Config sizes the pool.
+type Config struct {
+	// Workers post callbacks at once (DefaultWorkers when 0).
+	Workers int
+}
+
+// Deps are the tasks' store and the client that posts the callbacks.
+type Deps struct {
+	Logger     *slog.Logger
+	Store      TaskStore
+	HTTPClient *http.Client
+}
+
+// New builds a pool of workers.
+func New(cfg Config, deps Deps) *Pool {
+	logger, store, httpClient, workers := deps.Logger, deps.Store, deps.HTTPClient, cfg.Workers
 	if workers <= 0 {
 		workers = DefaultWorkers
 	}

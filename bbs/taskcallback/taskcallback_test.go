@@ -85,7 +85,8 @@ var _ = Describe("Pool", func() {
 			w.WriteHeader(<-statuses)
 		}))
 		DeferCleanup(server.Close)
-		pool = taskcallback.New(logging.Discard(), store, &http.Client{Timeout: 2 * time.Second}, 2)
+		pool = taskcallback.New(taskcallback.Config{Workers: 2},
+			taskcallback.Deps{Logger: logging.Discard(), Store: store, HTTPClient: &http.Client{Timeout: 2 * time.Second}})
 		process = ginkgomon_v2.Invoke(pool)
 		DeferCleanup(func() { ginkgomon_v2.Interrupt(process, 5*time.Second) })
 	})

@@ -6,22 +6,23 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/ginkgomon_v2"
 
+	auctioneerconfig "diego/auctioneer/config"
+	bbsconfig "diego/bbs/config"
+	"diego/deploy/cluster"
+	"diego/deploy/config"
 	"diego/models"
 	"diego/rep"
+	"diego/test/daemontest"
 	"diego/test/etcdrunner"
 	"diego/test/ports"
 )
@@ -63,13 +64,10 @@ var _ = SynchronizedAfterSuite(func() {
 	gexec.CleanupBuildArtifacts()
 })
 
-func writeConfig(name string, cfg map[string]any) string {
-	GinkgoHelper()
-	body, err := json.Marshal(cfg)
-	Expect(err).NotTo(HaveOccurred())
-	path := filepath.Join(GinkgoT().TempDir(), name+".json")
-	Expect(os.WriteFile(path, body, 0o644)).To(Succeed())
-	return path
+// maker builds the suite's daemon configs: its etcd, a BBS at bbsURL,
+// short lock and timeout settings for the specs.
+func maker(bbsURL string) cluster.Maker {
+	return cluster.Maker{ETCD: config.ETCD{Endpoints: []string{etcd.ClientURL()}}, BBSURL: bbsURL, LogLevel: "debug"}
 }
 
 // startBBS starts the real bbs binary over plain HTTP and returns its URL
@@ -77,21 +75,10 @@ func writeConfig(name string, cfg map[string]any) string {
 func startBBS() string {
 	GinkgoHelper()
 	listen := ports.Addr()
-	path := writeConfig("bbs", map[string]any{
-		"listen_addr":           listen,
-		"health_address":        ports.Addr(),
-		"etcd":                  map[string]any{"endpoints": []string{etcd.ClientURL()}},
-		"communication_timeout": "2s",
-		"task_callback_workers": 4,
-		"log_level":             "debug",
-	})
-	session, err := gexec.Start(exec.Command(bbsPath, "-config", path), GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	Eventually(session.Out, 20*time.Second).Should(gbytes.Say(`"msg":"ready"`))
-	DeferCleanup(func() {
-		session.Interrupt()
-		Eventually(session, 10*time.Second).Should(gexec.Exit())
-	})
+	daemontest.Start(bbsPath, maker("").BBS(listen, ports.Addr(), func(c *bbsconfig.Config) {
+		c.CommunicationTimeout = config.Duration(2 * time.Second)
+		c.TaskCallbackWorkers = 4
+	}), daemontest.Ready)
 	return "http://" + listen
 }
 
@@ -105,31 +92,17 @@ type auctioneerProcess struct {
 func (p *auctioneerProcess) url() string { return "http://" + p.addr }
 
 // startAuctioneer starts the binary without waiting for it to hold the lock.
-func startAuctioneer(id, bbsURL string, extra map[string]any) *auctioneerProcess {
+func startAuctioneer(id, bbsURL string, mods ...func(*auctioneerconfig.Config)) *auctioneerProcess {
 	GinkgoHelper()
 	addr := ports.Addr()
-	cfg := map[string]any{
-		"id":                    id,
-		"listen_addr":           addr,
-		"bbs_address":           bbsURL,
-		"etcd":                  map[string]any{"endpoints": []string{etcd.ClientURL()}},
-		"lock_ttl":              "3s",
-		"lock_retry_interval":   "1s",
-		"cell_state_timeout":    "2s",
-		"communication_timeout": "2s",
-		"log_level":             "debug",
-	}
-	for k, v := range extra {
-		cfg[k] = v
-	}
-	session, err := gexec.Start(exec.Command(auctioneerPath, "-config", writeConfig(id, cfg)), GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	p := &auctioneerProcess{id: id, addr: addr, session: session}
-	DeferCleanup(func() {
-		session.Interrupt()
-		Eventually(session, 10*time.Second).Should(gexec.Exit())
-	})
-	return p
+	cfg := maker(bbsURL).Auctioneer(id, addr, append([]func(*auctioneerconfig.Config){func(c *auctioneerconfig.Config) {
+		c.LockTTL = config.Duration(3 * time.Second)
+		c.LockRetryInterval = config.Duration(time.Second)
+		c.CellStateTimeout = config.Duration(2 * time.Second)
+		c.CommunicationTimeout = config.Duration(2 * time.Second)
+	}}, mods...)...)
+	session := daemontest.Start(auctioneerPath, cfg, "")
+	return &auctioneerProcess{id: id, addr: addr, session: session}
 }
 
 // fakeRep serves GET /state with its cell's state and records every POST

@@ -14,6 +14,7 @@ import (
 
 	"diego/auctioneer"
 	"diego/auctioneer/auctionrunner"
+	auctioneerconfig "diego/auctioneer/config"
 	bbsclient "diego/bbs/client"
 	"diego/models"
 	"diego/rep"
@@ -64,7 +65,7 @@ var _ = Describe("The auctioneer binary", func() {
 
 	It("places a task POSTed to /v1/tasks on a cell: the rep receives it in /work", func() {
 		cell := newFakeRep("cell-1")
-		a := startAuctioneer("a1", bbsURL, nil)
+		a := startAuctioneer("a1", bbsURL)
 		waitReady(a)
 
 		resp := postTasks(a.url(), task("task-1"))
@@ -74,7 +75,7 @@ var _ = Describe("The auctioneer binary", func() {
 
 	It("advertises itself in the lock value, so a task desired through the BBS reaches the rep", func() {
 		cell := newFakeRep("cell-1")
-		a := startAuctioneer("a1", bbsURL, nil)
+		a := startAuctioneer("a1", bbsURL)
 		waitReady(a)
 
 		var presence auctioneer.Presence
@@ -93,7 +94,7 @@ var _ = Describe("The auctioneer binary", func() {
 	})
 
 	It("rejects a task through the BBS when there are no cells", func() {
-		a := startAuctioneer("a1", bbsURL, nil)
+		a := startAuctioneer("a1", bbsURL)
 		waitReady(a)
 
 		client, err := bbsclient.New(bbsclient.Config{URL: bbsURL})
@@ -113,7 +114,7 @@ var _ = Describe("The auctioneer binary", func() {
 	})
 
 	It("answers 400 with an error for an unparseable body", func() {
-		a := startAuctioneer("a1", bbsURL, nil)
+		a := startAuctioneer("a1", bbsURL)
 		waitReady(a)
 		resp, err := http.Post(a.url()+"/v1/lrps", "application/json", bytes.NewReader([]byte("{")))
 		Expect(err).NotTo(HaveOccurred())
@@ -125,14 +126,16 @@ var _ = Describe("The auctioneer binary", func() {
 	})
 
 	It("exits non-zero when it loses the lock", func() {
-		a := startAuctioneer("a1", bbsURL, nil)
+		a := startAuctioneer("a1", bbsURL)
 		waitReady(a)
 		deleteKey(lockKey)
 		Eventually(a.session, 10*time.Second).Should(gexec.Exit(1))
 	})
 
 	It("refuses a bad config with a clear message", func() {
-		a := startAuctioneer("bad", bbsURL, map[string]any{"auction_runner_workers": 0, "lock_ttl": "0s"})
+		a := startAuctioneer("bad", bbsURL, func(c *auctioneerconfig.Config) {
+			c.AuctionRunnerWorkers, c.LockTTL = 0, 0
+		})
 		Eventually(a.session, 10*time.Second).Should(gexec.Exit(2))
 		Expect(a.session.Err).To(gbytes.Say("lock_ttl must be positive; auction_runner_workers must be positive"))
 	})
@@ -140,9 +143,9 @@ var _ = Describe("The auctioneer binary", func() {
 	Describe("two auctioneers against one etcd", func() {
 		It("serves from exactly one, and the other takes over within the lock TTL when it is killed", func() {
 			cell := newFakeRep("cell-1")
-			first := startAuctioneer("first", bbsURL, nil)
+			first := startAuctioneer("first", bbsURL)
 			waitReady(first)
-			second := startAuctioneer("second", bbsURL, nil)
+			second := startAuctioneer("second", bbsURL)
 			Eventually(second.session.Out, 10*time.Second).Should(gbytes.Say(`"msg":"lock-taken"`))
 
 			// Only the holder serves: the other has not bound its port.

@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
 
+	auctioneerconfig "diego/auctioneer/config"
 	"diego/test/etcdrunner"
 )
 
@@ -17,7 +18,9 @@ var _ = Describe("against an etcd that requires client certificates", func() {
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { Expect(tlsETCD.Stop(proc)).To(Succeed()) })
 
-		p := startAuctioneer("auctioneer-tls", "http://127.0.0.1:1", map[string]any{"etcd": tlsETCD.ETCDBlock()})
+		p := startAuctioneer("auctioneer-tls", "http://127.0.0.1:1", func(c *auctioneerconfig.Config) {
+			c.ETCD = tlsETCD.ETCDBlock()
+		})
 		Eventually(p.session.Out, 20*time.Second).Should(gbytes.Say(`"msg":"ready"`))
 
 		client, err := tlsETCD.Client()

@@ -51,20 +51,19 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	if err != nil {
 		return daemon.Process{}, err
 	}
-	auctions := runner.New(runner.Deps{
+	auctions := runner.New(runner.Config{
+		Scheduler:            cfg.Scheduler(),
+		Workers:              cfg.AuctionRunnerWorkers,
+		CellStateTimeout:     cfg.CellStateTimeout.Duration(),
+		CommunicationTimeout: cfg.CommunicationTimeout.Duration(),
+	}, runner.Deps{
 		Logger:  logger,
 		Clock:   clk,
 		BBS:     bbs,
 		Reps:    newRepFactory(cfg.AuctionRunnerWorkers),
 		Metrics: metrics,
-		Config: runner.Config{
-			Scheduler:            cfg.Scheduler(),
-			Workers:              cfg.AuctionRunnerWorkers,
-			CellStateTimeout:     cfg.CellStateTimeout.Duration(),
-			CommunicationTimeout: cfg.CommunicationTimeout.Duration(),
-		},
 	})
-	handler, err := handlers.New(logger, auctions)
+	handler, err := handlers.New(handlers.Deps{Logger: logger, Runner: auctions})
 	if err != nil {
 		return daemon.Process{}, err
 	}

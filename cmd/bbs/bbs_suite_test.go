@@ -13,14 +13,17 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/ginkgomon_v2"
 
 	"diego/auctioneer"
+	bbsconfig "diego/bbs/config"
+	"diego/deploy/cluster"
+	"diego/deploy/config"
 	"diego/models"
 	"diego/test/certauthority"
+	"diego/test/daemontest"
 	"diego/test/etcdrunner"
 	"diego/test/ports"
 )
@@ -74,44 +77,25 @@ type bbsProcess struct {
 	healthAddr string
 }
 
-// startBBS writes a config (tls: mutual TLS with the suite's certificates)
-// and starts the binary; it returns once the BBS logs "ready".
-func startBBS(tls bool, extra map[string]any) *bbsProcess {
+// startBBS starts the binary (tls: mutual TLS with the suite's
+// certificates) against the suite's etcd; it returns once the BBS logs
+// "ready".
+func startBBS(tls bool, mods ...func(*bbsconfig.Config)) *bbsProcess {
 	GinkgoHelper()
 	listen := ports.Addr()
 	health := ports.Addr()
-	cfg := map[string]any{
-		"listen_addr":           listen,
-		"health_address":        health,
-		"etcd":                  map[string]any{"endpoints": []string{etcd.ClientURL()}},
-		"communication_timeout": "2s",
-		"task_callback_workers": 4,
-		"log_level":             "debug",
-	}
+	m := cluster.Maker{ETCD: config.ETCD{Endpoints: []string{etcd.ClientURL()}}, LogLevel: "debug"}
 	scheme := "http"
 	if tls {
-		cfg["ca_file"], cfg["cert_file"], cfg["key_file"] = certs.CA, certs.ServerCert, certs.ServerKey
+		m.Certs = cluster.Certs{CAFile: certs.CA, BBSServerCert: certs.ServerCert, BBSServerKey: certs.ServerKey}
 		scheme = "https"
 	}
-	for k, v := range extra {
-		cfg[k] = v
-	}
-	body, err := json.Marshal(cfg)
-	Expect(err).NotTo(HaveOccurred())
-	path := filepath.Join(GinkgoT().TempDir(), "bbs.json")
-	Expect(os.WriteFile(path, body, 0o644)).To(Succeed())
-
-	session, err := gexec.Start(exec.Command(bbsPath, "-config", path), GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	Eventually(session.Out, 20*time.Second).Should(gbytes.Say(`"msg":"ready"`))
-	p := &bbsProcess{session: session, url: fmt.Sprintf("%s://%s", scheme, listen), healthAddr: health}
-	DeferCleanup(p.stop)
-	return p
-}
-
-func (p *bbsProcess) stop() {
-	p.session.Interrupt()
-	Eventually(p.session, 10*time.Second).Should(gexec.Exit())
+	cfg := m.BBS(listen, health, append([]func(*bbsconfig.Config){func(c *bbsconfig.Config) {
+		c.CommunicationTimeout = config.Duration(2 * time.Second)
+		c.TaskCallbackWorkers = 4
+	}}, mods...)...)
+	session := daemontest.Start(bbsPath, cfg, daemontest.Ready)
+	return &bbsProcess{session: session, url: fmt.Sprintf("%s://%s", scheme, listen), healthAddr: health}
 }
 
 // runWithConfig starts the binary with the given config file contents.

@@ -73,7 +73,7 @@ var _ = Describe("The bbs binary", func() {
 		)
 
 		BeforeEach(func() {
-			bbs = startBBS(false, nil)
+			bbs = startBBS(false)
 			client = newClient(bbs)
 		})
 
@@ -203,7 +203,7 @@ var _ = Describe("The bbs binary", func() {
 		})
 
 		It("keeps serving the event stream of another BBS instance's writes", func() {
-			other := newClient(startBBS(false, nil))
+			other := newClient(startBBS(false))
 			source, err := client.SubscribeToTaskEvents(ctx)
 			Expect(err).NotTo(HaveOccurred())
 			defer source.Close()
@@ -235,7 +235,7 @@ var _ = Describe("The bbs binary", func() {
 			DeferCleanup(fakeCC.Close)
 			callbackURL = fakeCC.URL
 
-			client = newClient(startBBS(false, nil))
+			client = newClient(startBBS(false))
 		})
 
 		It("asks the auctioneer found through its lock to place a desired task", func() {
@@ -284,7 +284,7 @@ var _ = Describe("The bbs binary", func() {
 		var bbs *bbsProcess
 
 		BeforeEach(func() {
-			bbs = startBBS(true, nil)
+			bbs = startBBS(true)
 		})
 
 		It("serves a client with a certificate from the CA", func() {

@@ -34,7 +34,7 @@ var _ = Describe("Convergence through the bbs binary", func() {
 		Expect(etcd.Reset()).To(Succeed())
 		lrpAuctions, taskAuctions = fakeAuctioneer()
 		fakeRep("cell-1")
-		bbs = startBBS(false, nil)
+		bbs = startBBS(false)
 		client = newClient(bbs)
 	})
 

@@ -12,6 +12,7 @@ import (
 	"github.com/tedsuo/ifrit/ginkgomon_v2"
 
 	bbsclient "diego/bbs/client"
+	bbsconfig "diego/bbs/config"
 	"diego/models"
 	"diego/test/etcdrunner"
 )
@@ -26,9 +27,7 @@ var _ = Describe("Failures", func() {
 		proc := ginkgomon_v2.Invoke(cluster)
 		DeferCleanup(func() { ginkgomon_v2.Interrupt(proc, 20*time.Second); _ = cluster.Cleanup() })
 
-		bbs := startBBS(false, map[string]any{
-			"etcd": map[string]any{"endpoints": cluster.ClientURLs()},
-		})
+		bbs := startBBS(false, func(c *bbsconfig.Config) { c.ETCD.Endpoints = cluster.ClientURLs() })
 		client := newClient(bbs)
 		source, err := client.SubscribeToTaskEvents(ctx)
 		Expect(err).NotTo(HaveOccurred())
@@ -117,7 +116,7 @@ var _ = Describe("Failures", func() {
 	})
 
 	It("loses nothing when the BBS is killed, and the event stream resumes on its replacement", func() {
-		first := startBBS(false, nil)
+		first := startBBS(false)
 		client := newClient(first)
 		for i := 0; i < 20; i++ {
 			Expect(client.DesireTask(ctx, fmt.Sprintf("task-%d", i), "d", taskDef())).To(Succeed())
@@ -125,7 +124,7 @@ var _ = Describe("Failures", func() {
 		first.session.Kill()
 		Eventually(first.session).Should(gexec.Exit())
 
-		second := startBBS(false, nil)
+		second := startBBS(false)
 		client = newClient(second)
 		tasks, err := client.Tasks(ctx, bbsclient.TaskFilter{})
 		Expect(err).NotTo(HaveOccurred())

@@ -47,7 +47,7 @@ var _ = Describe("LRPs through the bbs binary", func() {
 		Expect(etcd.Reset()).To(Succeed())
 		auctions, _ = fakeAuctioneer()
 		stops = fakeRep("cell-1", "cell-2")
-		bbs = startBBS(false, nil)
+		bbs = startBBS(false)
 		client = newClient(bbs)
 	})
 

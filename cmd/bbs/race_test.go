@@ -51,7 +51,7 @@ var _ = Describe("Racing writers through the bbs binary", func() {
 				}
 			}
 		}()
-		client = newClient(startBBS(false, nil))
+		client = newClient(startBBS(false))
 	})
 
 	// race runs a and b at once and returns their errors.

@@ -38,7 +38,7 @@ var _ = Describe("Every route of the BBS API", func() {
 			Expect(etcd.Reset()).To(Succeed())
 			fakeAuctioneer()
 			fakeRep("cell-1")
-			p := startBBS(tls, nil)
+			p := startBBS(tls)
 			hc := &http.Client{Timeout: 10 * time.Second}
 			if tls {
 				tc, err := tlsconfig.ClientConfig(certs.ClientCert, certs.ClientKey, certs.CA)

@@ -9,6 +9,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	bbsconfig "diego/bbs/config"
 	"diego/test/etcdrunner"
 )
 
@@ -18,7 +19,7 @@ var _ = Describe("against an etcd that requires client certificates", func() {
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { Expect(tlsETCD.Stop(proc)).To(Succeed()) })
 
-		p := startBBS(false, map[string]any{"etcd": tlsETCD.ETCDBlock()})
+		p := startBBS(false, func(c *bbsconfig.Config) { c.ETCD = tlsETCD.ETCDBlock() })
 		client := newClient(p)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

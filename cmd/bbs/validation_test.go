@@ -22,7 +22,7 @@ var _ = Describe("Validation through the bbs binary", func() {
 	BeforeEach(func() {
 		Expect(etcd.Reset()).To(Succeed())
 		fakeAuctioneer()
-		client = newClient(startBBS(false, nil))
+		client = newClient(startBBS(false))
 	})
 
 	It("desires an LRP with cached_dependencies and no legacy_download_user", func() {

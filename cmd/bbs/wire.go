@@ -29,7 +29,7 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 		return daemon.Process{}, err
 	}
 	kit.Defer(func() { _ = etcd.Close() })
-	store := etcddb.New(etcd, clk, cfg.Root)
+	store := etcddb.New(etcddb.Config{Root: cfg.Root}, etcddb.Deps{Client: etcd, Clock: clk})
 
 	metrics, err := emitter.New(fmt.Sprintf("127.0.0.1:%d", cfg.DropsondePort), "bbs", clk)
 	if err != nil {
@@ -37,7 +37,8 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	}
 	peerHTTP := &http.Client{Timeout: cfg.CommunicationTimeout.Duration()}
 	hub := events.NewHub()
-	callbacks := taskcallback.New(logger, store, peerHTTP, cfg.TaskCallbackWorkers)
+	callbacks := taskcallback.New(taskcallback.Config{Workers: cfg.TaskCallbackWorkers},
+		taskcallback.Deps{Logger: logger, Store: store, HTTPClient: peerHTTP})
 	server, err := handlers.New(handlers.Deps{
 		Logger:             logger,
 		Clock:              clk,
@@ -80,7 +81,7 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 			{Name: "api", Runner: api},
 			{Name: "health", Runner: health},
 			{Name: "callbacks", Runner: callbacks},
-			{Name: "event-watcher", Runner: events.NewWatcher(logger, store, hub)},
+			{Name: "event-watcher", Runner: events.NewWatcher(events.WatcherDeps{Logger: logger, Source: store, Hub: hub})},
 		},
 		// The API answers 503 until the watcher follows the store.
 		OnReady: server.MarkReady,

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +16,10 @@ import (
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/ginkgomon_v2"
 
+	convergerconfig "diego/converger/config"
+	"diego/deploy/cluster"
+	"diego/deploy/config"
+	"diego/test/daemontest"
 	"diego/test/etcdrunner"
 )
 
@@ -63,18 +66,16 @@ func fakeBBS() (url string, passes *atomic.Int32) {
 }
 
 // startConverger runs the binary against the suite's etcd and bbsURL.
-func startConverger(id, bbsURL string) *gexec.Session {
-	cfg, _ := json.Marshal(map[string]any{
-		"id": id, "bbs_address": bbsURL, "etcd": map[string]any{"endpoints": []string{etcd.ClientURL()}},
-		"lock_ttl": "3s", "lock_retry_interval": "500ms", "converge_repeat_interval": "200ms",
-		"communication_timeout": "2s",
-	})
-	path := filepath.Join(GinkgoT().TempDir(), "converger.json")
-	Expect(os.WriteFile(path, cfg, 0o644)).To(Succeed())
-	session, err := gexec.Start(exec.Command(convergerPath, "-config", path), GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { session.Kill().Wait(5 * time.Second) })
-	return session
+func startConverger(id, bbsURL string, mods ...func(*convergerconfig.Config)) *gexec.Session {
+	GinkgoHelper()
+	m := cluster.Maker{ETCD: config.ETCD{Endpoints: []string{etcd.ClientURL()}}, BBSURL: bbsURL}
+	cfg := m.Converger(id, append([]func(*convergerconfig.Config){func(c *convergerconfig.Config) {
+		c.LockTTL = config.Duration(3 * time.Second)
+		c.LockRetryInterval = config.Duration(500 * time.Millisecond)
+		c.ConvergeRepeatInterval = config.Duration(200 * time.Millisecond)
+		c.CommunicationTimeout = config.Duration(2 * time.Second)
+	}}, mods...)...)
+	return daemontest.Start(convergerPath, cfg, "")
 }
 
 // startConvergerWithRaw runs the binary with the given config file contents.

@@ -4,17 +4,19 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 	"github.com/tedsuo/ifrit/ginkgomon_v2"
 
+	"diego/deploy/cluster"
+	"diego/deploy/config"
+	receptorconfig "diego/receptor/config"
+	"diego/test/daemontest"
 	"diego/test/etcdrunner"
 	"diego/test/ports"
 )
@@ -41,18 +43,6 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 
 var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
 
-// start runs a daemon with cfg and waits for its ready line.
-func start(name string, cfg map[string]any, ready string) {
-	GinkgoHelper()
-	body, _ := json.Marshal(cfg)
-	path := filepath.Join(GinkgoT().TempDir(), name+".json")
-	Expect(os.WriteFile(path, body, 0o644)).To(Succeed())
-	s, err := gexec.Start(exec.Command(binaries[name], "-config", path), GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { s.Interrupt().Wait(10 * time.Second) })
-	Eventually(s.Out, 20*time.Second).Should(gbytes.Say(ready))
-}
-
 // bbsURL is the plain-HTTP BBS of the last startStack, for desire-lrp.
 var bbsURL string
 
@@ -64,12 +54,13 @@ func startStack() string {
 	p := ginkgomon_v2.Invoke(etcd)
 	DeferCleanup(func() { ginkgomon_v2.Interrupt(p, 10*time.Second); _ = etcd.Cleanup() })
 	bbs := ports.Addr()
-	start("bbs", map[string]any{"listen_addr": bbs, "health_address": ports.Addr(),
-		"etcd": map[string]any{"endpoints": []string{etcd.ClientURL()}}}, `"msg":"ready"`)
 	bbsURL = "http://" + bbs
+	m := cluster.Maker{ETCD: config.ETCD{Endpoints: []string{etcd.ClientURL()}}, BBSURL: bbsURL}
+	daemontest.Start(binaries["bbs"], m.BBS(bbs, ports.Addr()), daemontest.Ready)
 	receptor := ports.Addr()
-	start("receptor", map[string]any{"listen_addr": receptor, "bbs_address": "http://" + bbs,
-		"username": "user", "password": "secret"}, `"msg":"ready"`)
+	daemontest.Start(binaries["receptor"], m.Receptor(receptor, func(c *receptorconfig.Config) {
+		c.Username, c.Password = "user", "secret"
+	}), daemontest.Ready)
 	return "http://" + receptor
 }
 

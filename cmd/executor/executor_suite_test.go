@@ -8,23 +8,23 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 	"google.golang.org/protobuf/proto"
 
+	"diego/deploy/cluster"
+	"diego/deploy/config"
 	"diego/executor/client"
+	executorconfig "diego/executor/config"
 	"diego/garden"
 	gardenclient "diego/garden/client"
 	"diego/metron/events"
-	"diego/test/ports"
+	"diego/test/daemontest"
 	"diego/test/rootfs"
 )
 
@@ -58,58 +58,29 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 
 var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
 
-func writeConfig(name string, cfg map[string]any) string {
-	GinkgoHelper()
-	body, err := json.Marshal(cfg)
-	Expect(err).NotTo(HaveOccurred())
-	path := filepath.Join(GinkgoT().TempDir(), name+".json")
-	Expect(os.WriteFile(path, body, 0o644)).To(Succeed())
-	return path
-}
-
-// start runs a daemon and waits for its "ready" line.
-func start(binary, config string) *gexec.Session {
-	GinkgoHelper()
-	session, err := gexec.Start(exec.Command(binary, "-config", config), GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { session.Kill().Wait(10 * time.Second) })
-	Eventually(session.Out, 30*time.Second).Should(gbytes.Say(`"msg":"ready"`))
-	return session
-}
-
-func stop(session *gexec.Session) {
-	session.Interrupt()
-	Eventually(session, 30*time.Second).Should(gexec.Exit())
-}
-
 // startGarden runs a garden for this ginkgo process (its own pool, ports,
-// tag and depot) and returns its address.
-func startGarden() string {
+// tag and depot) and returns its cell.
+func startGarden() cluster.Cell {
 	GinkgoHelper()
 	proc := GinkgoParallelProcess()
-	addr := ports.Addr()
-	session := start(gardenPath, writeConfig("garden", map[string]any{
-		"listen_addr":     addr,
-		"depot_dir":       filepath.Join(GinkgoT().TempDir(), "depot"),
-		"default_rootfs":  rootfsDir,
-		"network_pool":    fmt.Sprintf("10.252.%d.0/22", (proc-1)*4),
-		"port_pool_start": 50000 + proc*1000,
-		"port_pool_size":  500,
-		"tag":             fmt.Sprintf("e%d", proc),
-		"log_level":       "info",
-	}))
+	cell := daemontest.NewCell(fmt.Sprintf("cell-z1-%d", proc))
+	cell.NetworkPool = fmt.Sprintf("10.252.%d.0/22", (proc-1)*4)
+	cell.PortPoolStart, cell.PortPoolSize = uint32(50000+proc*1000), 500
+	cell.Tag = fmt.Sprintf("e%d", proc)
+	m := cluster.Maker{RootFS: rootfsDir, LogLevel: "info"}
+	session := daemontest.Start(gardenPath, m.Garden(cell), daemontest.Ready)
 	DeferCleanup(func() {
 		// Garden keeps containers across its own restarts: destroy them,
 		// so no links, rules or processes outlive the spec.
-		gc := gardenclient.New("tcp", addr)
+		gc := gardenclient.New("tcp", cell.GardenAddr)
 		if containers, err := gc.Containers(garden.Properties{garden.StateProperty: garden.StateAll}); err == nil {
 			for _, c := range containers {
 				_ = gc.Destroy(c.Handle())
 			}
 		}
-		stop(session)
+		daemontest.Stop(session)
 	})
-	return addr
+	return cell
 }
 
 // executorProcess is a running executor and its client.
@@ -119,36 +90,22 @@ type executorProcess struct {
 	config  string
 }
 
-func startExecutor(gardenAddr string, dropsondePort int, extra map[string]any) *executorProcess {
+// startExecutor runs the cell's executor, its logs and metrics sent to
+// dropsondePort.
+func startExecutor(cell cluster.Cell, dropsondePort int, mods ...func(*executorconfig.Config)) *executorProcess {
 	GinkgoHelper()
-	addr := ports.Addr()
-	cfg := map[string]any{
-		"listen_addr":                   addr,
-		"cell_id":                       "cell-z1",
-		"garden_addr":                   gardenAddr,
-		"memory_mb":                     2048,
-		"disk_mb":                       4096,
-		"cache_path":                    filepath.Join(GinkgoT().TempDir(), "cache"),
-		"temp_dir":                      GinkgoT().TempDir(),
-		"max_cache_size_in_bytes":       100 << 20,
-		"unhealthy_monitoring_interval": "100ms",
-		"healthy_monitoring_interval":   "200ms",
-		"graceful_shutdown_interval":    "1s",
-		"container_owner_name":          fmt.Sprintf("executor-%d", GinkgoParallelProcess()),
-		"dropsonde_port":                dropsondePort,
-		"log_level":                     "debug",
-	}
-	for k, v := range extra {
-		cfg[k] = v
-	}
-	config := writeConfig("executor", cfg)
-	p := &executorProcess{session: start(executorPath, config), client: client.New("http://"+addr, 10*time.Second), config: config}
-	DeferCleanup(func() {
-		if p.session.ExitCode() == -1 {
-			stop(p.session)
-		}
-	})
-	return p
+	m := cluster.Maker{LogLevel: "debug"}
+	cfg := m.Executor(cell, append([]func(*executorconfig.Config){func(c *executorconfig.Config) {
+		c.MemoryMB, c.DiskMB = 2048, 4096
+		c.MaxCacheSizeInBytes = 100 << 20
+		c.UnhealthyMonitoringInterval = config.Duration(100 * time.Millisecond)
+		c.HealthyMonitoringInterval = config.Duration(200 * time.Millisecond)
+		c.GracefulShutdownInterval = config.Duration(time.Second)
+		c.DropsondePort = dropsondePort
+	}}, mods...)...)
+	path := daemontest.WriteConfig(cfg)
+	return &executorProcess{session: daemontest.StartFile(executorPath, path, daemontest.Ready),
+		client: client.New("http://"+cell.ExecutorAddr, 10*time.Second), config: path}
 }
 
 // logSink collects the dropsonde envelopes sent to a UDP port.

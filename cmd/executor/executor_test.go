@@ -15,10 +15,12 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
+	"diego/deploy/cluster"
 	"diego/executor"
 	"diego/garden"
 	gardenclient "diego/garden/client"
 	"diego/models"
+	"diego/test/daemontest"
 )
 
 // fileServer serves the downloads and records the uploads of a spec.
@@ -77,17 +79,17 @@ func action(a models.ValidatableAction) *models.Action { return models.WrapActio
 
 var _ = Describe("executor", func() {
 	var (
-		gardenAddr string
-		sink       *logSink
-		files      *fileServer
-		ex         *executorProcess
+		cell  cluster.Cell
+		sink  *logSink
+		files *fileServer
+		ex    *executorProcess
 	)
 
 	BeforeEach(func() {
-		gardenAddr = startGarden()
+		cell = startGarden()
 		sink = newLogSink()
 		files = newFileServer()
-		ex = startExecutor(gardenAddr, sink.port(), nil)
+		ex = startExecutor(cell, sink.port())
 	})
 
 	// runContainer allocates guid and runs info, returning the completed
@@ -133,7 +135,7 @@ var _ = Describe("executor", func() {
 		Expect(sink.bad).To(BeZero())
 
 		Expect(ex.client.DeleteContainer("task-1")).To(Succeed())
-		_, err := gardenclient.New("tcp", gardenAddr).Lookup("task-1")
+		_, err := gardenclient.New("tcp", cell.GardenAddr).Lookup("task-1")
 		Expect(err).To(MatchError(garden.ContainerNotFoundError{Handle: "task-1"}))
 	})
 
@@ -215,7 +217,7 @@ var _ = Describe("executor", func() {
 		resp.Body.Close()
 		Expect(resp.StatusCode).To(Equal(http.StatusOK))
 
-		box, err := gardenclient.New("tcp", gardenAddr).Lookup("lrp-1")
+		box, err := gardenclient.New("tcp", cell.GardenAddr).Lookup("lrp-1")
 		Expect(err).NotTo(HaveOccurred())
 		p, err := box.Run(garden.ProcessSpec{Path: "touch", Args: []string{"/tmp/stop"}}, garden.ProcessIO{})
 		Expect(err).NotTo(HaveOccurred())
@@ -237,13 +239,12 @@ var _ = Describe("executor", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ex.client.RunContainer(executor.RunRequest{Guid: "owned-1", RunInfo: executor.RunInfo{RootFSPath: rootfsDir,
 			Action: action(&models.RunAction{Path: "sleep", Args: []string{"3600"}, User: "vcap"})}})).To(Succeed())
-		gc := gardenclient.New("tcp", gardenAddr)
+		gc := gardenclient.New("tcp", cell.GardenAddr)
 		Eventually(func() error { _, err := gc.Lookup("owned-1"); return err }, 20*time.Second).Should(Succeed())
 
 		ex.session.Kill()
 		Eventually(ex.session).Should(gexec.Exit())
-		restarted := start(executorPath, ex.config)
-		DeferCleanup(stop, restarted)
+		daemontest.StartFile(executorPath, ex.config, daemontest.Ready)
 		_, err = gc.Lookup("owned-1")
 		Expect(err).To(MatchError(garden.ContainerNotFoundError{Handle: "owned-1"}))
 	})

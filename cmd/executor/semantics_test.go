@@ -6,6 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"diego/deploy/cluster"
 	"diego/executor"
 	"diego/garden"
 	gardenclient "diego/garden/client"
@@ -16,18 +17,18 @@ import (
 // (decisions 44-47), against a real garden.
 var _ = Describe("executor LRP semantics", func() {
 	var (
-		gardenAddr string
-		sink       *logSink
-		files      *fileServer
-		ex         *executorProcess
-		stream     chan executor.Event
+		cell   cluster.Cell
+		sink   *logSink
+		files  *fileServer
+		ex     *executorProcess
+		stream chan executor.Event
 	)
 
 	BeforeEach(func() {
-		gardenAddr = startGarden()
+		cell = startGarden()
 		sink = newLogSink()
 		files = newFileServer()
-		ex = startExecutor(gardenAddr, sink.port(), nil)
+		ex = startExecutor(cell, sink.port())
 		events, err := ex.client.SubscribeToEvents()
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(events.Close)
@@ -60,7 +61,7 @@ var _ = Describe("executor LRP semantics", func() {
 	// operator would, and waits for it.
 	inContainer := func(guid string, args ...string) {
 		GinkgoHelper()
-		box, err := gardenclient.New("tcp", gardenAddr).Lookup(guid)
+		box, err := gardenclient.New("tcp", cell.GardenAddr).Lookup(guid)
 		Expect(err).NotTo(HaveOccurred())
 		p, err := box.Run(garden.ProcessSpec{Path: args[0], Args: args[1:]}, garden.ProcessIO{})
 		Expect(err).NotTo(HaveOccurred())

@@ -49,34 +49,33 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 		GracefulShutdownInterval:    cfg.GracefulShutdownInterval.Duration(),
 		HealthyMonitoringInterval:   cfg.HealthyMonitoringInterval.Duration(),
 		UnhealthyMonitoringInterval: cfg.UnhealthyMonitoringInterval.Duration(),
-		Clock:                       clk,
-		Downloader:                  downloader,
-		Uploader:                    steps.NewUploader(steps.UploaderConfig{}),
 		TempDir:                     cfg.TempDir,
 		MaxConcurrentDownloads:      cfg.MaxConcurrentDownloads,
 		HealthCheckWorkPoolSize:     cfg.HealthCheckWorkPoolSize,
-	})
+	}, transformer.Deps{Clock: clk, Downloader: downloader, Uploader: steps.NewUploader(steps.UploaderConfig{})})
 	hub := depot.NewHub()
 	d := depot.New(depot.Config{
 		CellID: cfg.CellID, OwnerName: cfg.ContainerOwnerName,
 		ContainerInodeLimit: cfg.ContainerInodeLimit, ContainerMaxCPUShares: cfg.ContainerMaxCPUShares,
 		ReservedExpiration: cfg.ReservedExpirationTime.Duration(),
 		CreateWorkers:      cfg.CreateWorkPoolSize, DeleteWorkers: cfg.DeleteWorkPoolSize,
-	}, logger, clk, gc, stepsBuilder{trans, metrics}, appLog{metrics}, metrics, hub, downloader)
+	}, depot.Deps{Logger: logger, Clock: clk, Garden: gc, Steps: stepsBuilder{trans, metrics}, AppLog: appLog{metrics},
+		Metrics: metrics, Hub: hub, Fetcher: downloader})
 
-	health := runners.NewGardenHealth(gc, cfg.GardenHealthcheckRootFS, metrics, clk, logger)
-	api, err := handlers.New(d, health, hub, logger)
+	health := runners.NewGardenHealth(runners.GardenHealthConfig{RootFS: cfg.GardenHealthcheckRootFS},
+		runners.GardenHealthDeps{Logger: logger, Clock: clk, Garden: gc, Sender: metrics})
+	api, err := handlers.New(handlers.Deps{Logger: logger, Depot: d, Health: health, Hub: hub})
 	if err != nil {
 		return daemon.Process{}, err
 	}
-	reporter := runners.NewMetricsReporter(d, gc, metrics, clk, logger)
-	initializer := runners.Initializer{
-		Garden: gc, Clock: clk, Logger: logger, SetTotal: d.SetTotal, Cleanup: d.DestroyOwned,
+	reporter := runners.NewMetricsReporter(runners.MetricsReporterDeps{Logger: logger, Clock: clk, Depot: d, Garden: gc,
+		Sender: metrics})
+	initializer := runners.NewInitializer(runners.InitializerConfig{
 		Capacity: runners.CapacityConfig{
 			MemoryMB: int(cfg.MemoryMB), DiskMB: int(cfg.DiskMB), MaxContainers: cfg.MaxContainers,
 			MaxCacheSizeInBytes: cfg.MaxCacheSizeInBytes,
 		},
-	}
+	}, runners.InitializerDeps{Logger: logger, Clock: clk, Garden: gc, SetTotal: d.SetTotal, Cleanup: d.DestroyOwned})
 	return daemon.Process{Members: grouper.Members{
 		{Name: "metrics", Runner: metrics},
 		{Name: "initializer", Runner: initializer},

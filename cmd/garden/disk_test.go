@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"diego/garden"
+	gardenconfig "diego/garden/config"
 )
 
 // mountedUnder says whether any mount point lies under dir.
@@ -29,7 +30,7 @@ var _ = Describe("disk limits", func() {
 	const mb = 1 << 20
 	var g *gardenProcess
 
-	BeforeEach(func() { g = runningGarden(nil) })
+	BeforeEach(func() { g = runningGarden() })
 
 	It("fails writes past byte_hard with No space left on device, and reports the usage", func() {
 		limits := garden.DiskLimits{ByteHard: 20 * mb, Scope: garden.DiskLimitScopeExclusive}
@@ -109,7 +110,7 @@ var _ = Describe("disk limits", func() {
 	})
 
 	It("keeps a limited container's disk across a restart, and shares a static subnet's bridge after it", func() {
-		cfg := gardenConfig(map[string]any{"destroy_containers_on_startup": false})
+		cfg := gardenConfig(func(c *gardenconfig.Config) { c.DestroyContainersOnStartup = false })
 		g.stop()
 		g = startGarden(cfg)
 		DeferCleanup(func() {

@@ -11,12 +11,13 @@ import (
 	. "github.com/onsi/gomega"
 
 	"diego/garden"
+	gardenconfig "diego/garden/config"
 	"diego/test/ports"
 )
 
 var _ = Describe("fidelity to Diego's garden", func() {
 	It("says what Diego's garden says for a missing user, a missing executable and a failed stream in", func() {
-		g := runningGarden(nil)
+		g := runningGarden()
 		c, err := g.client.Create(garden.ContainerSpec{Handle: "texts"})
 		Expect(err).NotTo(HaveOccurred())
 
@@ -38,7 +39,7 @@ var _ = Describe("fidelity to Diego's garden", func() {
 
 	It("serves expvar beside pprof on the debug address", func() {
 		debug := ports.Addr()
-		runningGarden(map[string]any{"debug_address": debug})
+		runningGarden(func(c *gardenconfig.Config) { c.DebugAddress = debug })
 
 		resp, err := http.Get("http://" + debug + "/debug/vars")
 		Expect(err).NotTo(HaveOccurred())

@@ -4,18 +4,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
+	"diego/deploy/cluster"
 	"diego/garden"
 	"diego/garden/client"
+	gardenconfig "diego/garden/config"
+	"diego/test/daemontest"
 	"diego/test/ports"
 	"diego/test/rootfs"
 )
@@ -54,52 +54,30 @@ type gardenProcess struct {
 	session *gexec.Session
 	client  garden.Client
 	addr    string
-	config  map[string]any
+	config  gardenconfig.Config
 	depot   string
 	tag     string
 }
 
 // gardenConfig gives each ginkgo process its own tag, network pool, port
-// pool and depot, so parallel gardens never meet.
-func gardenConfig(extra map[string]any) map[string]any {
+// pool and depot, so parallel gardens never meet; mods change it further.
+func gardenConfig(mods ...func(*gardenconfig.Config)) gardenconfig.Config {
 	proc := GinkgoParallelProcess()
-	cfg := map[string]any{
-		"listen_addr":     ports.Addr(),
-		"depot_dir":       filepath.Join(GinkgoT().TempDir(), "depot"),
-		"default_rootfs":  rootfsDir,
-		"rootfs_map":      map[string]string{"docker:///busybox": rootfsDir, "preloaded:cflinuxfs3": rootfsDir},
-		"network_pool":    fmt.Sprintf("10.253.%d.0/22", (proc-1)*4),
-		"port_pool_start": 40000 + proc*1000,
-		"port_pool_size":  500,
-		"tag":             fmt.Sprintf("t%d", proc),
-		"log_level":       "debug",
-	}
-	for k, v := range extra {
-		cfg[k] = v
-	}
-	return cfg
+	cell := cluster.Cell{GardenAddr: ports.Addr(), Dir: GinkgoT().TempDir(), Tag: fmt.Sprintf("t%d", proc),
+		NetworkPool: fmt.Sprintf("10.253.%d.0/22", (proc-1)*4), PortPoolStart: uint32(40000 + proc*1000), PortPoolSize: 500}
+	m := cluster.Maker{RootFS: rootfsDir, Stacks: map[string]string{"cflinuxfs3": rootfsDir}, LogLevel: "debug"}
+	return m.Garden(cell, append([]func(*gardenconfig.Config){func(c *gardenconfig.Config) {
+		c.RootFSMap["docker:///busybox"] = rootfsDir
+	}}, mods...)...)
 }
 
-func writeConfig(cfg map[string]any) string {
+// startGarden runs the binary with cfg and waits until it serves (or
+// says it exited).
+func startGarden(cfg gardenconfig.Config) *gardenProcess {
 	GinkgoHelper()
-	body, err := json.Marshal(cfg)
-	Expect(err).NotTo(HaveOccurred())
-	path := filepath.Join(GinkgoT().TempDir(), "garden.json")
-	Expect(os.WriteFile(path, body, 0o644)).To(Succeed())
-	return path
-}
-
-// startGarden runs the binary with cfg and waits until it serves.
-func startGarden(cfg map[string]any) *gardenProcess {
-	GinkgoHelper()
-	session, err := gexec.Start(exec.Command(gardenPath, "-config", writeConfig(cfg)), GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	// Whatever happens next, no garden outlives the spec.
-	DeferCleanup(func() { session.Kill().Wait(10 * time.Second) })
-	Eventually(session.Out, 20*time.Second).Should(gbytes.Say(`"msg":"ready"|"msg":"exited"`))
-	addr := cfg["listen_addr"].(string)
-	g := &gardenProcess{session: session, client: client.New("tcp", addr), addr: addr, config: cfg,
-		depot: cfg["depot_dir"].(string), tag: cfg["tag"].(string)}
+	session := daemontest.Start(gardenPath, cfg, `"msg":"ready"|"msg":"exited"`)
+	g := &gardenProcess{session: session, client: client.New("tcp", cfg.ListenAddr), addr: cfg.ListenAddr, config: cfg,
+		depot: cfg.DepotDir, tag: cfg.Tag}
 	Expect(g.client.Ping()).To(Succeed())
 	return g
 }
@@ -116,9 +94,9 @@ func (g *gardenProcess) kill() {
 
 // runningGarden starts a garden for one spec and stops it (destroying what
 // the spec left) afterwards.
-func runningGarden(extra map[string]any) *gardenProcess {
+func runningGarden(mods ...func(*gardenconfig.Config)) *gardenProcess {
 	GinkgoHelper()
-	g := startGarden(gardenConfig(extra))
+	g := startGarden(gardenConfig(mods...))
 	DeferCleanup(func() {
 		if g.session.ExitCode() == -1 {
 			containers, err := g.client.Containers(garden.Properties{garden.StateProperty: garden.StateAll})

@@ -23,6 +23,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"diego/garden"
+	gardenconfig "diego/garden/config"
 )
 
 // result is a finished process.
@@ -102,7 +103,7 @@ var _ = Describe("garden", func() {
 	var g *gardenProcess
 
 	Describe("containers", func() {
-		BeforeEach(func() { g = runningGarden(nil) })
+		BeforeEach(func() { g = runningGarden() })
 
 		It("creates, lists, describes and destroys a container, leaving nothing behind", func() {
 			c, err := g.client.Create(garden.ContainerSpec{Handle: "life", Properties: garden.Properties{"owner": "me"}})
@@ -231,7 +232,7 @@ var _ = Describe("garden", func() {
 	Describe("processes", func() {
 		var c garden.Container
 		BeforeEach(func() {
-			g = runningGarden(nil)
+			g = runningGarden()
 			var err error
 			c, err = g.client.Create(garden.ContainerSpec{Handle: "proc-box", Env: []string{"FROM_CONTAINER=yes"}})
 			Expect(err).NotTo(HaveOccurred())
@@ -338,7 +339,7 @@ var _ = Describe("garden", func() {
 	Describe("files", func() {
 		var c garden.Container
 		BeforeEach(func() {
-			g = runningGarden(nil)
+			g = runningGarden()
 			var err error
 			c, err = g.client.Create(garden.ContainerSpec{})
 			Expect(err).NotTo(HaveOccurred())
@@ -419,7 +420,7 @@ var _ = Describe("garden", func() {
 	})
 
 	Describe("limits", func() {
-		BeforeEach(func() { g = runningGarden(nil) })
+		BeforeEach(func() { g = runningGarden() })
 
 		It("kills a process that exceeds the memory limit and reports the OOM", func() {
 			c, err := g.client.Create(garden.ContainerSpec{Limits: garden.Limits{Memory: garden.MemoryLimits{LimitInBytes: 32 << 20}}})
@@ -461,7 +462,7 @@ var _ = Describe("garden", func() {
 	})
 
 	Describe("networking", func() {
-		BeforeEach(func() { g = runningGarden(nil) })
+		BeforeEach(func() { g = runningGarden() })
 
 		It("maps a host port to a server in the container, on 127.0.0.1 and the external address", func() {
 			c, err := g.client.Create(garden.ContainerSpec{})
@@ -473,7 +474,7 @@ var _ = Describe("garden", func() {
 			hostPort, containerPort, err := c.NetIn(0, 8080)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(containerPort).To(BeEquivalentTo(8080))
-			Expect(hostPort).To(BeNumerically(">=", g.config["port_pool_start"]))
+			Expect(hostPort).To(BeNumerically(">=", g.config.PortPoolStart))
 			info, err := c.Info()
 			Expect(err).NotTo(HaveOccurred())
 			Expect(info.MappedPorts).To(ConsistOf(garden.PortMapping{HostPort: hostPort, ContainerPort: 8080}))
@@ -533,8 +534,10 @@ var _ = Describe("garden", func() {
 			Consistently(received, 200*time.Millisecond).ShouldNot(Receive())
 
 			proc := GinkgoParallelProcess()
-			open := runningGarden(map[string]any{"allow_host_access": true, "tag": fmt.Sprintf("o%d", proc),
-				"network_pool": fmt.Sprintf("10.253.%d.0/22", 16+(proc-1)*4), "port_pool_start": 45000 + proc*500})
+			open := runningGarden(func(c *gardenconfig.Config) {
+				c.AllowHostAccess, c.Tag = true, fmt.Sprintf("o%d", proc)
+				c.NetworkPool, c.PortPoolStart = fmt.Sprintf("10.253.%d.0/22", 16+(proc-1)*4), uint32(45000+proc*500)
+			})
 			allowed, err := open.client.Create(garden.ContainerSpec{})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(sh(allowed, "echo knock | nc -w 2 "+info.ExternalIP+" "+port).status).To(BeZero())
@@ -544,7 +547,7 @@ var _ = Describe("garden", func() {
 
 	Describe("lifecycle", func() {
 		It("destroys what a killed garden left behind when it starts again", func() {
-			cfg := gardenConfig(nil)
+			cfg := gardenConfig()
 			g = startGarden(cfg)
 			c, err := g.client.Create(garden.ContainerSpec{Handle: "orphan"})
 			Expect(err).NotTo(HaveOccurred())
@@ -564,7 +567,7 @@ var _ = Describe("garden", func() {
 		})
 
 		It("keeps containers across a restart when told to", func() {
-			cfg := gardenConfig(map[string]any{"destroy_containers_on_startup": false})
+			cfg := gardenConfig(func(c *gardenconfig.Config) { c.DestroyContainersOnStartup = false })
 			g = startGarden(cfg)
 			c, err := g.client.Create(garden.ContainerSpec{Handle: "keeper", Properties: garden.Properties{"k": "v"}})
 			Expect(err).NotTo(HaveOccurred())
@@ -591,7 +594,7 @@ var _ = Describe("garden", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(os.WriteFile(filepath.Join(dir, "garden"), binary, 0o755)).To(Succeed())
 			config := filepath.Join(dir, "garden.json")
-			body, err := json.Marshal(gardenConfig(nil))
+			body, err := json.Marshal(gardenConfig())
 			Expect(err).NotTo(HaveOccurred())
 			Expect(os.WriteFile(config, body, 0o644)).To(Succeed())
 			cmd := exec.Command(filepath.Join(dir, "garden"), "-config", config)

@@ -14,6 +14,7 @@ import (
 	"github.com/onsi/gomega/gbytes"
 
 	"diego/garden"
+	gardenconfig "diego/garden/config"
 )
 
 // mountOptions is the options field of the container's /proc/mounts line
@@ -265,7 +266,7 @@ var _ = Describe("container isolation (runc)", func() {
 
 var _ = Describe("processes across a garden restart", func() {
 	It("keep running under their reaper, and Attach after the restart gets their later output and exit status", func() {
-		cfg := gardenConfig(map[string]any{"destroy_containers_on_startup": false})
+		cfg := gardenConfig(func(c *gardenconfig.Config) { c.DestroyContainersOnStartup = false })
 		g := startGarden(cfg)
 		c, err := g.client.Create(garden.ContainerSpec{Handle: "survivor-box"})
 		Expect(err).NotTo(HaveOccurred())

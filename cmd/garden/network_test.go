@@ -14,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"diego/garden"
+	gardenconfig "diego/garden/config"
 )
 
 // ipCmd runs ip(8) and returns its output.
@@ -79,7 +80,7 @@ func bridgesOf(tag string) []string {
 
 var _ = Describe("container networking", func() {
 	It("gives a pool container no bridge: its host veth holds the gateway, and traffic flows out and in", func() {
-		g := runningGarden(nil)
+		g := runningGarden()
 		client, err := g.client.Create(garden.ContainerSpec{Handle: "nobridge-client"})
 		Expect(err).NotTo(HaveOccurred())
 		server, err := g.client.Create(garden.ContainerSpec{Handle: "nobridge-server"})
@@ -114,9 +115,9 @@ var _ = Describe("container networking", func() {
 	})
 
 	It("puts the containers of a static /29 on one shared bridge, where they talk to each other", func() {
-		g := runningGarden(nil)
+		g := runningGarden()
 		// The last /29 of this process's pool.
-		_, pool, err := net.ParseCIDR(g.config["network_pool"].(string))
+		_, pool, err := net.ParseCIDR(g.config.NetworkPool)
 		Expect(err).NotTo(HaveOccurred())
 		base := binary.BigEndian.Uint32(pool.IP.To4()) + 1024 - 8
 		ip := func(host uint32) string {
@@ -163,15 +164,19 @@ var _ = Describe("container networking", func() {
 
 	It("with deny_networks 0.0.0.0/0 reaches only what NetOut allows, and its DNS servers on port 53", func() {
 		proc := GinkgoParallelProcess()
-		outside := runningGarden(map[string]any{"tag": fmt.Sprintf("d%d", proc),
-			"network_pool": fmt.Sprintf("10.253.%d.0/22", 32+(proc-1)*4), "port_pool_start": 47000 + proc*500})
+		outside := runningGarden(func(c *gardenconfig.Config) {
+			c.Tag = fmt.Sprintf("d%d", proc)
+			c.NetworkPool, c.PortPoolStart = fmt.Sprintf("10.253.%d.0/22", 32+(proc-1)*4), uint32(47000+proc*500)
+		})
 		srv, err := outside.client.Create(garden.ContainerSpec{})
 		Expect(err).NotTo(HaveOccurred())
 		srvInfo, err := srv.Info()
 		Expect(err).NotTo(HaveOccurred())
 		serveWWW(srv, "outside", 8080, 53)
 
-		g := runningGarden(map[string]any{"deny_networks": []string{"0.0.0.0/0"}, "dns_servers": []string{srvInfo.ContainerIP}})
+		g := runningGarden(func(c *gardenconfig.Config) {
+			c.DenyNetworks, c.DNSServers = []string{"0.0.0.0/0"}, []string{srvInfo.ContainerIP}
+		})
 		c, err := g.client.Create(garden.ContainerSpec{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(sh(c, "cat /etc/resolv.conf").stdout).To(ContainSubstring("nameserver " + srvInfo.ContainerIP + "\n"))

@@ -24,7 +24,9 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 		return daemon.Process{}, err
 	}
 	metered := server.Metered(backend, metrics, kit.Clock)
-	api, err := server.NewRunner(server.New(metered, kit.Logger, kit.Clock), cfg.ListenNetwork, cfg.ListenAddr)
+	srv := server.New(server.Deps{Logger: kit.Logger, Clock: kit.Clock, Backend: metered})
+	api, err := server.NewRunner(server.RunnerConfig{Network: cfg.ListenNetwork, Address: cfg.ListenAddr},
+		server.RunnerDeps{Server: srv})
 	if err != nil {
 		return daemon.Process{}, err
 	}

@@ -85,7 +85,7 @@ func (rr *rawReply) rest() string {
 
 var _ = Describe("the wire", func() {
 	It("answers Run, Attach and the stdout/stderr attaches with net/http's hijack header block", func() {
-		g := runningGarden(nil)
+		g := runningGarden()
 		_, err := g.client.Create(garden.ContainerSpec{Handle: "wire"})
 		Expect(err).NotTo(HaveOccurred())
 

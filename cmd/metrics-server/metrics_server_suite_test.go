@@ -6,22 +6,22 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 	"github.com/tedsuo/ifrit/ginkgomon_v2"
 	"google.golang.org/protobuf/proto"
 
 	bbsclient "diego/bbs/client"
+	"diego/bbs/metricsserver"
+	"diego/deploy/cluster"
+	"diego/deploy/config"
 	"diego/metron/events"
 	"diego/models"
+	"diego/test/daemontest"
 	"diego/test/etcdrunner"
 	"diego/test/ports"
 )
@@ -46,17 +46,6 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 
 var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
 
-func start(binary string, cfg map[string]any) *gexec.Session {
-	GinkgoHelper()
-	body, _ := json.Marshal(cfg)
-	path := filepath.Join(GinkgoT().TempDir(), binary+".json")
-	Expect(os.WriteFile(path, body, 0o644)).To(Succeed())
-	s, err := gexec.Start(exec.Command(paths[binary], "-config", path), GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { s.Interrupt().Wait(10 * time.Second) })
-	return s
-}
-
 var _ = Describe("The metrics-server binary", func() {
 	It("publishes the BBS's figures as dropsonde gauges and as JSON", func() {
 		etcd := etcdrunner.New(etcdrunner.Config{LogWriter: GinkgoWriter})
@@ -64,9 +53,8 @@ var _ = Describe("The metrics-server binary", func() {
 		DeferCleanup(func() { ginkgomon_v2.Interrupt(proc, 10*time.Second); _ = etcd.Cleanup() })
 
 		bbsAddr := ports.Addr()
-		bbs := start("bbs", map[string]any{"listen_addr": bbsAddr, "health_address": ports.Addr(),
-			"etcd": map[string]any{"endpoints": []string{etcd.ClientURL()}}})
-		Eventually(bbs.Out, 20*time.Second).Should(gbytes.Say(`"msg":"ready"`))
+		m := cluster.Maker{ETCD: config.ETCD{Endpoints: []string{etcd.ClientURL()}}, BBSURL: "http://" + bbsAddr}
+		daemontest.Start(paths["bbs"], m.BBS(bbsAddr, ports.Addr()), daemontest.Ready)
 		client, err := bbsclient.New(bbsclient.Config{URL: "http://" + bbsAddr})
 		Expect(err).NotTo(HaveOccurred())
 		def := &models.TaskDefinition{RootFs: "preloaded:x", Action: models.WrapAction(&models.RunAction{Path: "/bin/true", User: "vcap"})}
@@ -77,8 +65,10 @@ var _ = Describe("The metrics-server binary", func() {
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(metron.Close)
 		listen := ports.Addr()
-		start("metrics-server", map[string]any{"listen_addr": listen, "bbs_address": "http://" + bbsAddr,
-			"report_interval": "200ms", "dropsonde_port": metron.LocalAddr().(*net.UDPAddr).Port})
+		daemontest.Start(paths["metrics-server"], m.MetricsServer(listen, func(c *metricsserver.Config) {
+			c.ReportInterval = config.Duration(200 * time.Millisecond)
+			c.DropsondePort = metron.LocalAddr().(*net.UDPAddr).Port
+		}), daemontest.Ready)
 
 		Eventually(func() map[string]float64 {
 			resp, err := http.Get(fmt.Sprintf("http://%s/v1/metrics", listen))

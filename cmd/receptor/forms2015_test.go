@@ -8,7 +8,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	bbsclient "diego/bbs/client"
-	"diego/test/ports"
 )
 
 // The 2015 forms through the real receptor and BBS (spec core §1.7, §3.5;
@@ -24,19 +23,10 @@ var _ = Describe("2015 forms through the receptor binary", func() {
 
 	BeforeEach(func() {
 		Expect(etcd.Reset()).To(Succeed())
-		bbsAddr := ports.Addr()
-		run("bbs", map[string]any{
-			"listen_addr":           bbsAddr,
-			"health_address":        ports.Addr(),
-			"etcd":                  map[string]any{"endpoints": []string{etcd.ClientURL()}},
-			"communication_timeout": "2s",
-			"task_callback_workers": 2,
-		})
-		addr := ports.Addr()
-		run("receptor", map[string]any{"listen_addr": addr, "bbs_address": "http://" + bbsAddr})
-		url = "http://" + addr
+		var bbsURL string
+		url, bbsURL = startBBSAndReceptor()
 		var err error
-		bbs, err = bbsclient.New(bbsclient.Config{URL: "http://" + bbsAddr})
+		bbs, err = bbsclient.New(bbsclient.Config{URL: bbsURL})
 		Expect(err).NotTo(HaveOccurred())
 	})
 

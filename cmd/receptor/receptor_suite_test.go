@@ -3,19 +3,20 @@ package main_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/ginkgomon_v2"
 
+	bbsconfig "diego/bbs/config"
+	"diego/deploy/cluster"
+	"diego/deploy/config"
+	receptorconfig "diego/receptor/config"
+	"diego/test/daemontest"
 	"diego/test/etcdrunner"
 	"diego/test/ports"
 )
@@ -54,43 +55,20 @@ var _ = SynchronizedAfterSuite(func() {
 	gexec.CleanupBuildArtifacts()
 })
 
-// run starts a binary with cfg and waits until it logs "ready".
-func run(name string, cfg map[string]any) *gexec.Session {
-	GinkgoHelper()
-	body, err := json.Marshal(cfg)
-	Expect(err).NotTo(HaveOccurred())
-	path := filepath.Join(GinkgoT().TempDir(), name+".json")
-	Expect(os.WriteFile(path, body, 0o644)).To(Succeed())
-	s, err := gexec.Start(exec.Command(binaries[name], "-config", path), GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { s.Interrupt().Wait(10 * time.Second) })
-	Eventually(s.Out, 20*time.Second).Should(gbytes.Say(`"msg":"ready"`))
-	return s
-}
-
 // startBBSAndReceptor runs a BBS on the suite's etcd and a receptor in
-// front of it; it returns the receptor's URL.
-func startBBSAndReceptor(extra map[string]any) string {
+// front of it; it returns the receptor's URL and the BBS's.
+func startBBSAndReceptor(mods ...func(*receptorconfig.Config)) (receptorURL, bbsURL string) {
 	GinkgoHelper()
 	bbsAddr := ports.Addr()
-	run("bbs", map[string]any{
-		"listen_addr":           bbsAddr,
-		"health_address":        ports.Addr(),
-		"etcd":                  map[string]any{"endpoints": []string{etcd.ClientURL()}},
-		"communication_timeout": "2s",
-		"task_callback_workers": 2,
-	})
+	m := cluster.Maker{ETCD: config.ETCD{Endpoints: []string{etcd.ClientURL()}}, BBSURL: "http://" + bbsAddr,
+		LogLevel: "debug"}
+	daemontest.Start(binaries["bbs"], m.BBS(bbsAddr, ports.Addr(), func(c *bbsconfig.Config) {
+		c.CommunicationTimeout = config.Duration(2 * time.Second)
+		c.TaskCallbackWorkers = 2
+	}), daemontest.Ready)
 	addr := ports.Addr()
-	cfg := map[string]any{
-		"listen_addr": addr,
-		"bbs_address": "http://" + bbsAddr,
-		"log_level":   "debug",
-	}
-	for k, v := range extra {
-		cfg[k] = v
-	}
-	run("receptor", cfg)
-	return "http://" + addr
+	daemontest.Start(binaries["receptor"], m.Receptor(addr, mods...), daemontest.Ready)
+	return "http://" + addr, m.BBSURL
 }
 
 func putKey(key, value string) {

@@ -19,6 +19,7 @@ import (
 	"diego/models"
 	"diego/receptor"
 	"diego/receptor/client"
+	receptorconfig "diego/receptor/config"
 )
 
 func isErr(name string) OmegaMatcher {
@@ -53,7 +54,9 @@ var _ = Describe("The receptor binary", func() {
 
 	BeforeEach(func() {
 		Expect(etcd.Reset()).To(Succeed())
-		url = startBBSAndReceptor(map[string]any{"username": "user", "password": "pass", "cors_enabled": true})
+		url, _ = startBBSAndReceptor(func(c *receptorconfig.Config) {
+			c.Username, c.Password, c.CORSEnabled = "user", "pass", true
+		})
 		var err error
 		c, err = client.New(client.Config{URL: url, Username: "user", Password: "pass"})
 		Expect(err).NotTo(HaveOccurred())

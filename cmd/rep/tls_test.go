@@ -15,7 +15,11 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
+	"diego/deploy/cluster"
+	"diego/deploy/config"
 	"diego/executor"
+	repconfig "diego/rep/config"
+	"diego/test/daemontest"
 	"diego/test/etcdrunner"
 	"diego/test/ports"
 )
@@ -61,22 +65,14 @@ var _ = Describe("against an etcd that requires client certificates", func() {
 		DeferCleanup(func() { Expect(tlsETCD.Stop(proc)).To(Succeed()) })
 
 		listen := ports.Addr()
-		cfg, err := json.Marshal(map[string]any{
-			"listen_addr": listen, "rep_address": "http://" + listen, "cell_id": "cell-tls", "zone": "z1",
-			"executor_address": fakeExecutor(), "bbs_address": fakeBBS(), "etcd": tlsETCD.ETCDBlock(),
-			"lock_ttl": "3s", "lock_retry_interval": "500ms", "polling_interval": "1s", "communication_timeout": "2s",
-			"log_level": "debug",
-		})
-		Expect(err).NotTo(HaveOccurred())
-		path := filepath.Join(GinkgoT().TempDir(), "rep.json")
-		Expect(os.WriteFile(path, cfg, 0o644)).To(Succeed())
-		session, err := gexec.Start(exec.Command(repPath, "-config", path), GinkgoWriter, GinkgoWriter)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func() {
-			session.Interrupt()
-			Eventually(session, 10*time.Second).Should(gexec.Exit())
-		})
-		Eventually(session.Out, 20*time.Second).Should(gbytes.Say(`"msg":"ready"`))
+		m := cluster.Maker{ETCD: tlsETCD.ETCDBlock(), BBSURL: fakeBBS(), LogLevel: "debug"}
+		daemontest.Start(repPath, m.Rep(cluster.Cell{ID: "cell-tls", Zone: "z1", RepAddr: listen}, func(c *repconfig.Config) {
+			c.ExecutorAddress = fakeExecutor()
+			c.LockTTL = config.Duration(3 * time.Second)
+			c.LockRetryInterval = config.Duration(500 * time.Millisecond)
+			c.PollingInterval = config.Duration(time.Second)
+			c.CommunicationTimeout = config.Duration(2 * time.Second)
+		}), daemontest.Ready)
 
 		client, err := tlsETCD.Client()
 		Expect(err).NotTo(HaveOccurred())

@@ -59,7 +59,7 @@ func (p *Plan) nsyncTPS() []Daemon {
 	n.DomainTTL = config.Duration(15 * time.Second)
 	// The bridge has no client certificates of its own: with the embedded
 	// etcd's TLS it presents the receptor's, whose API it speaks.
-	n.ETCD = p.etcd("receptor")
+	n.ETCD = p.Maker().ETCDBlock("receptor")
 	n.LogLevel = p.LogLevel
 
 	t := tpsconfig.DefaultConfig()
@@ -69,7 +69,7 @@ func (p *Plan) nsyncTPS() []Daemon {
 	t.DopplerURL = "http://" + hostPort(DopplerPort)
 	t.CCBaseURL = ccURL
 	t.CCBasicAuthUsername, t.CCBasicAuthPassword = StandInCCUser, StandInCCPassword
-	t.ETCD = p.etcd("receptor")
+	t.ETCD = p.Maker().ETCDBlock("receptor")
 	t.LogLevel = p.LogLevel
 
 	d := func(name string, cfg any, endpoint string) Daemon {

@@ -173,8 +173,7 @@ func (c *Cluster) prepare() error {
 	}
 	dirs := []string{p.StateDir, p.LogDir, p.ConfigDir}
 	for _, cell := range p.Cells {
-		dirs = append(dirs, cell.DepotDir(), filepath.Join(cell.Dir, "executor", "tmp"),
-			filepath.Join(cell.Dir, "executor", "cache"))
+		dirs = append(dirs, cell.DepotDir(), cell.ExecutorTempDir(), cell.ExecutorCacheDir())
 	}
 	for _, dir := range dirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {

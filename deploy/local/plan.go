@@ -21,14 +21,10 @@ import (
 	"strings"
 	"time"
 
-	auctioneerconfig "diego/auctioneer/config"
-	bbsconfig "diego/bbs/config"
-	"diego/bbs/metricsserver"
-	convergerconfig "diego/converger/config"
+	"diego/deploy/cluster"
 	"diego/deploy/config"
 	executorconfig "diego/executor/config"
 	gardenconfig "diego/garden/config"
-	receptorconfig "diego/receptor/config"
 	repconfig "diego/rep/config"
 )
 
@@ -130,19 +126,11 @@ type Daemon struct {
 	StopTimeout time.Duration
 }
 
-// Cell is one cell's share of the host.
+// Cell is one cell's share of the host: the builder's cell (addresses,
+// pools, tag, directory) and its 1-based index.
 type Cell struct {
-	Index         int
-	ID            string
-	Zone          string
-	Tag           string
-	NetworkPool   string
-	PortPoolStart uint32
-	PortPoolSize  uint32
-	GardenAddr    string
-	ExecutorAddr  string
-	RepAddr       string
-	Dir           string
+	Index int
+	cluster.Cell
 }
 
 // Certs are the files of the BBS's mutual TLS.
@@ -288,8 +276,7 @@ func hostPort(port int) string { return net.JoinHostPort(Host, strconv.Itoa(port
 // planCell gives cell i (1-based) its ports, pools, tag and directories.
 func planCell(stateDir string, i int) Cell {
 	id := fmt.Sprintf("cell_%s-%d", Zone, i-1)
-	return Cell{
-		Index:         i,
+	c := Cell{Index: i, Cell: cluster.Cell{
 		ID:            id,
 		Zone:          Zone,
 		Tag:           string(rune('a' + i - 1)),
@@ -300,20 +287,20 @@ func planCell(stateDir string, i int) Cell {
 		ExecutorAddr:  hostPort(ExecutorPort + i - 1),
 		RepAddr:       hostPort(RepPort + i - 1),
 		Dir:           filepath.Join(stateDir, id),
-	}
+	}}
+	c.CertName = c.DaemonName(KindRep)
+	return c
 }
 
 // DaemonName is the launcher's name of one of the cell's daemons, after
 // the cell: "garden_z1-0", "rep_z1-1".
 func (c Cell) DaemonName(kind Kind) string { return string(kind) + strings.TrimPrefix(c.ID, "cell") }
 
-// DepotDir is the cell's garden depot.
-func (c Cell) DepotDir() string { return filepath.Join(c.Dir, "depot") }
-
 // ClientNames are the BBS's clients, each with its own certificate.
 func ClientNames(cells int) []string {
 	// "cli" is for people and tools (cfdot-style) that call the BBS.
-	names := []string{"auctioneer", "converger", "metrics-server", "receptor", "cli", "route-emitter"}
+	names := []string{cluster.AuctioneerClient, cluster.ConvergerClient, cluster.MetricsServerClient,
+		cluster.ReceptorClient, "cli", "route-emitter"}
 	for i := 1; i <= cells; i++ {
 		names = append(names, planCell("", i).DaemonName(KindRep))
 	}
@@ -323,7 +310,7 @@ func ClientNames(cells int) []string {
 // ETCDClientName is the BBS's etcd client certificate, made when the
 // embedded etcd serves TLS (the other daemons present their BBS client
 // certificate to etcd too).
-const ETCDClientName = "bbs-etcd"
+const ETCDClientName = cluster.ETCDClient
 
 func planCerts(dir string, cells int, etcdTLS bool) Certs {
 	c := Certs{
@@ -344,60 +331,34 @@ func planCerts(dir string, cells int, etcdTLS bool) Certs {
 	return c
 }
 
-// etcd is the etcd block of the daemon whose client certificate is
-// client's: the endpoints, and with the embedded etcd's TLS, the CA and
-// that certificate.
-func (p *Plan) etcd(client string) config.ETCD {
-	block := config.ETCD{Endpoints: p.ETCDEndpoints}
-	if p.ETCDTLS {
-		files := p.Certs.Clients[client]
-		block.CAFile, block.CertFile, block.KeyFile = p.Certs.CAFile, files[0], files[1]
+// Maker is the config builder of the plan's cluster: its etcd (with the
+// CA when the embedded etcd serves TLS), the BBS's URL and certificates,
+// the log level, the rootfs and the stacks.
+func (p *Plan) Maker() cluster.Maker {
+	m := cluster.Maker{
+		ETCD:   config.ETCD{Endpoints: p.ETCDEndpoints},
+		BBSURL: p.BBSURL,
+		Certs: cluster.Certs{CAFile: p.Certs.CAFile, BBSServerCert: p.Certs.BBSServerCert,
+			BBSServerKey: p.Certs.BBSServerKey, Clients: p.Certs.Clients},
+		LogLevel: p.LogLevel,
+		RootFS:   p.RootFS,
+		Stacks:   p.StackMap,
 	}
-	return block
+	if p.ETCDTLS {
+		m.ETCD.CAFile = p.Certs.CAFile
+	}
+	return m
 }
 
 func (p *Plan) configPath(name string) string { return filepath.Join(p.ConfigDir, name+".json") }
 
 func (p *Plan) brain() []Daemon {
-	bbs := bbsconfig.DefaultConfig()
-	bbs.ListenAddr = hostPort(BBSPort)
-	bbs.HealthAddress = p.BBSHealthAddr
-	bbs.CAFile, bbs.CertFile, bbs.KeyFile = p.Certs.CAFile, p.Certs.BBSServerCert, p.Certs.BBSServerKey
-	bbs.ETCD = p.etcd(ETCDClientName)
-	bbs.LogLevel = p.LogLevel
-
-	client := func(name string) (ca, cert, key string) {
-		files := p.Certs.Clients[name]
-		return p.Certs.CAFile, files[0], files[1]
-	}
-
-	auctioneer := auctioneerconfig.DefaultConfig()
-	auctioneer.ListenAddr = hostPort(AuctioneerPort)
-	auctioneer.AdvertiseAddress = "http://" + hostPort(AuctioneerPort)
-	auctioneer.ID = "auctioneer-local"
-	auctioneer.BBSAddress = p.BBSURL
-	auctioneer.BBSCACertFile, auctioneer.BBSClientCertFile, auctioneer.BBSClientKeyFile = client("auctioneer")
-	auctioneer.ETCD = p.etcd("auctioneer")
-	auctioneer.LogLevel = p.LogLevel
-
-	converger := convergerconfig.DefaultConfig()
-	converger.ID = "converger-local"
-	converger.BBSAddress = p.BBSURL
-	converger.BBSCACertFile, converger.BBSClientCertFile, converger.BBSClientKeyFile = client("converger")
-	converger.ETCD = p.etcd("converger")
-	converger.LogLevel = p.LogLevel
-
-	metrics := metricsserver.DefaultConfig()
-	metrics.ListenAddr = hostPort(MetricsServerPort)
-	metrics.BBSAddress = p.BBSURL
-	metrics.BBSCACertFile, metrics.BBSClientCertFile, metrics.BBSClientKeyFile = client("metrics-server")
-	metrics.LogLevel = p.LogLevel
-
-	receptor := receptorconfig.DefaultConfig()
-	receptor.ListenAddr = hostPort(ReceptorPort)
-	receptor.BBSAddress = p.BBSURL
-	receptor.BBSCACertFile, receptor.BBSClientCertFile, receptor.BBSClientKeyFile = client("receptor")
-	receptor.LogLevel = p.LogLevel
+	m := p.Maker()
+	bbs := m.BBS(hostPort(BBSPort), p.BBSHealthAddr)
+	auctioneer := m.Auctioneer("auctioneer-local", hostPort(AuctioneerPort))
+	converger := m.Converger("converger-local")
+	metrics := m.MetricsServer(hostPort(MetricsServerPort))
+	receptor := m.Receptor(hostPort(ReceptorPort))
 
 	brain := func(name string, cfg any, endpoint string) Daemon {
 		return Daemon{Name: name, Binary: name, Kind: KindBrain, ConfigPath: p.configPath(name), Config: cfg,
@@ -414,53 +375,23 @@ func (p *Plan) brain() []Daemon {
 }
 
 func (p *Plan) cells() []Daemon {
+	m := p.Maker()
 	var out []Daemon
 	for _, c := range p.Cells {
-		g := gardenconfig.DefaultConfig()
-		g.ListenNetwork, g.ListenAddr = "tcp", c.GardenAddr
-		g.DepotDir = c.DepotDir()
-		g.DefaultRootFS = p.RootFS
-		g.RootFSMap = map[string]string{DockerImage: p.RootFS}
-		for name, dir := range p.StackMap {
-			g.RootFSMap["preloaded:"+name] = dir
-		}
-		// Closed egress, as diego-release configures garden.
-		g.DenyNetworks = DenyNetworks
-		g.AllowHostAccess = false
-		g.NetworkPool = c.NetworkPool
-		g.PortPoolStart, g.PortPoolSize = c.PortPoolStart, c.PortPoolSize
-		g.Tag = c.Tag
-		g.LogLevel = p.LogLevel
-
-		e := executorconfig.DefaultConfig()
-		e.ListenAddr = c.ExecutorAddr
-		e.CellID = c.ID
-		e.GardenNetwork, e.GardenAddr = "tcp", c.GardenAddr
-		e.TempDir = filepath.Join(c.Dir, "executor", "tmp")
-		e.CachePath = filepath.Join(c.Dir, "executor", "cache")
-		e.MaxCacheSizeInBytes = 1 << 30
-		e.ContainerOwnerName = "executor-" + c.ID
-		e.LogLevel = p.LogLevel
-
-		r := repconfig.DefaultConfig()
-		r.ListenAddr = c.RepAddr
-		r.RepAddress = "http://" + c.RepAddr
-		r.CellID = c.ID
-		r.Zone = c.Zone
-		r.ExecutorAddress = "http://" + c.ExecutorAddr
-		r.BBSAddress = p.BBSURL
-		files := p.Certs.Clients[c.DaemonName(KindRep)]
-		r.BBSCACertFile, r.BBSClientCertFile, r.BBSClientKeyFile = p.Certs.CAFile, files[0], files[1]
-		r.ETCD = p.etcd(c.DaemonName(KindRep))
-		for _, name := range p.StackNames() {
-			r.PreloadedRootFS = append(r.PreloadedRootFS, name+":"+p.StackMap[name])
-		}
-		r.SupportedProviders = []string{"docker"}
-		// The launcher stops cells itself: a rep that evacuated on SIGINT
-		// would wait for its instances to move to cells that are stopping
-		// too.
-		r.EvacuateOnShutdown = false
-		r.LogLevel = p.LogLevel
+		g := m.Garden(c.Cell, func(g *gardenconfig.Config) {
+			g.RootFSMap[DockerImage] = p.RootFS
+			// Closed egress, as diego-release configures garden.
+			g.DenyNetworks = DenyNetworks
+			g.AllowHostAccess = false
+		})
+		e := m.Executor(c.Cell, func(e *executorconfig.Config) { e.MaxCacheSizeInBytes = 1 << 30 })
+		r := m.Rep(c.Cell, func(r *repconfig.Config) {
+			r.SupportedProviders = []string{"docker"}
+			// The launcher stops cells itself: a rep that evacuated on
+			// SIGINT would wait for its instances to move to cells that
+			// are stopping too.
+			r.EvacuateOnShutdown = false
+		})
 
 		name := c.DaemonName
 		out = append(out,

@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"diego/deploy/cluster"
 	"diego/deploy/local"
 	executorconfig "diego/executor/config"
 	gardenconfig "diego/garden/config"
@@ -98,12 +99,12 @@ var _ = Describe("NewPlan", func() {
 
 	It("lays the first two cells out as documented, named as diego-release names cells", func() {
 		p := plan()
-		Expect(p.Cells[0]).To(Equal(local.Cell{Index: 1, ID: "cell_z1-0", Zone: "z1", Tag: "a", NetworkPool: "10.251.0.0/22",
-			PortPoolStart: 61001, PortPoolSize: 500, GardenAddr: "127.0.0.1:7777", ExecutorAddr: "127.0.0.1:1700",
-			RepAddr: "127.0.0.1:1800", Dir: "/var/lib/diego/local/cell_z1-0"}))
-		Expect(p.Cells[1]).To(Equal(local.Cell{Index: 2, ID: "cell_z1-1", Zone: "z1", Tag: "b", NetworkPool: "10.251.4.0/22",
-			PortPoolStart: 61501, PortPoolSize: 500, GardenAddr: "127.0.0.1:7778", ExecutorAddr: "127.0.0.1:1701",
-			RepAddr: "127.0.0.1:1801", Dir: "/var/lib/diego/local/cell_z1-1"}))
+		Expect(p.Cells[0]).To(Equal(local.Cell{Index: 1, Cell: cluster.Cell{ID: "cell_z1-0", Zone: "z1", CertName: "rep_z1-0",
+			Tag: "a", NetworkPool: "10.251.0.0/22", PortPoolStart: 61001, PortPoolSize: 500, GardenAddr: "127.0.0.1:7777",
+			ExecutorAddr: "127.0.0.1:1700", RepAddr: "127.0.0.1:1800", Dir: "/var/lib/diego/local/cell_z1-0"}}))
+		Expect(p.Cells[1]).To(Equal(local.Cell{Index: 2, Cell: cluster.Cell{ID: "cell_z1-1", Zone: "z1", CertName: "rep_z1-1",
+			Tag: "b", NetworkPool: "10.251.4.0/22", PortPoolStart: 61501, PortPoolSize: 500, GardenAddr: "127.0.0.1:7778",
+			ExecutorAddr: "127.0.0.1:1701", RepAddr: "127.0.0.1:1801", Dir: "/var/lib/diego/local/cell_z1-1"}}))
 		Expect(p.Cells[1].DaemonName(local.KindRep)).To(Equal("rep_z1-1"))
 	})
 

@@ -45,7 +45,7 @@ func (p *Plan) routing() []Daemon {
 	e.ID = "route-emitter-local"
 	e.ReceptorURL = p.ReceptorURL
 	e.NATSAddresses = hostPort(NATSPort)
-	e.ETCD = p.etcd("route-emitter")
+	e.ETCD = p.Maker().ETCDBlock("route-emitter")
 	e.HealthcheckAddress = hostPort(RouteEmitterHealthPort)
 	e.LogLevel = p.LogLevel
 

@@ -96,7 +96,8 @@ var _ = Describe("Depot", func() {
 		d = depot.New(depot.Config{
 			CellID: "cell-z", OwnerName: "exec-1", Total: executor.ExecutorResources{MemoryMB: 1024, DiskMB: 2048, Containers: 3},
 			ContainerInodeLimit: 200000, ContainerMaxCPUShares: 1024, ReservedExpiration: time.Minute,
-		}, logger, clk, gardenClient, steps, appLog, metrics, hub, fetcher)
+		}, depot.Deps{Logger: logger, Clock: clk, Garden: gardenClient, Steps: steps, AppLog: appLog, Metrics: metrics,
+			Hub: hub, Fetcher: fetcher})
 	})
 
 	nextEvent := func() executor.Event {

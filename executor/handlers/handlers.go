@@ -49,9 +49,19 @@ type handler struct {
 	logger *slog.Logger
 }
 
+// Deps are what the API serves from.
+type Deps struct {
+	Logger *slog.Logger
+	Depot  Depot
+	Health Health
+	// Hub is the source of /events.
+	Hub *depot.Hub
+}
+
 // New returns the executor API.
-func New(d Depot, health Health, hub *depot.Hub, logger *slog.Logger) (http.Handler, error) {
-	h := &handler{depot: d, health: health, hub: hub, logger: logger}
+func New(deps Deps) (http.Handler, error) {
+	logger := deps.Logger
+	h := &handler{depot: deps.Depot, health: deps.Health, hub: deps.Hub, logger: logger}
 	wrap := func(name string, f func(http.ResponseWriter, *http.Request, *slog.Logger)) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			l := logging.Session(logger, "executor."+name)

@@ -57,8 +57,9 @@ var _ = Describe("the executor API", func() {
 		h = &health{}
 		d := depot.New(depot.Config{CellID: "cell", OwnerName: "executor",
 			Total: executor.ExecutorResources{MemoryMB: 1024, DiskMB: 1024, Containers: 2}, ReservedExpiration: time.Minute},
-			logging.Discard(), fakeclock.NewFakeClock(time.Unix(1, 0)), gardenClient, steps, &depotfakes.FakeAppLog{}, &depotfakes.FakeMetrics{}, hub, nil)
-		handler, err := handlers.New(d, h, hub, logging.Discard())
+			depot.Deps{Logger: logging.Discard(), Clock: fakeclock.NewFakeClock(time.Unix(1, 0)), Garden: gardenClient,
+				Steps: steps, AppLog: &depotfakes.FakeAppLog{}, Metrics: &depotfakes.FakeMetrics{}, Hub: hub})
+		handler, err := handlers.New(handlers.Deps{Logger: logging.Discard(), Depot: d, Health: h, Hub: hub})
 		Expect(err).NotTo(HaveOccurred())
 		server = httptest.NewServer(handler)
 		DeferCleanup(server.Close)

@@ -74,9 +74,19 @@ type cpuSample struct {
 	at  time.Time
 }
 
+// MetricsReporterDeps are what the reporter reads and where it sends.
+type MetricsReporterDeps struct {
+	Logger *slog.Logger
+	Clock  clock.Clock
+	Depot  Depot
+	Garden garden.Client
+	Sender Sender
+}
+
 // NewMetricsReporter builds the reporter.
-func NewMetricsReporter(d Depot, g garden.Client, s Sender, clk clock.Clock, logger *slog.Logger) *MetricsReporter {
-	return &MetricsReporter{depot: d, garden: g, sender: s, clock: clk, logger: logger, last: map[string]cpuSample{}}
+func NewMetricsReporter(deps MetricsReporterDeps) *MetricsReporter {
+	return &MetricsReporter{depot: deps.Depot, garden: deps.Garden, sender: deps.Sender, clock: deps.Clock,
+		logger: deps.Logger, last: map[string]cpuSample{}}
 }
 
 // ReportContainers emits one ContainerMetric per running container with a
@@ -160,22 +170,42 @@ const healthCheckPrefix = "executor-healthcheck-"
 // container, run a command in it as vcap, destroy it. Until a check fails
 // the executor is healthy; /ping reports it.
 type GardenHealth struct {
-	garden garden.Client
-	rootfs string
-	sender Sender
-	logger *slog.Logger
-	clock  clock.Clock
-	// Timeout bounds one check's retries (1 s apart): only a check that
-	// keeps failing that long marks the cell unhealthy (10 m in Diego).
-	Timeout time.Duration
+	garden  garden.Client
+	rootfs  string
+	sender  Sender
+	logger  *slog.Logger
+	clock   clock.Clock
+	timeout time.Duration
 
 	mu  sync.Mutex
 	err error
 }
 
-// NewGardenHealth builds the checker; rootfs "" uses garden's default.
-func NewGardenHealth(g garden.Client, rootfs string, s Sender, clk clock.Clock, logger *slog.Logger) *GardenHealth {
-	return &GardenHealth{garden: g, rootfs: rootfs, sender: s, clock: clk, logger: logger, Timeout: 10 * time.Minute}
+// GardenHealthConfig says what a check creates and how long it may fail.
+type GardenHealthConfig struct {
+	// RootFS is the check container's rootfs ("" for garden's default).
+	RootFS string
+	// Timeout bounds one check's retries (1 s apart): only a check that
+	// keeps failing that long marks the cell unhealthy (0 for Diego's
+	// 10 m).
+	Timeout time.Duration
+}
+
+// GardenHealthDeps are the garden checked and where the result goes.
+type GardenHealthDeps struct {
+	Logger *slog.Logger
+	Clock  clock.Clock
+	Garden garden.Client
+	Sender Sender
+}
+
+// NewGardenHealth builds the checker.
+func NewGardenHealth(cfg GardenHealthConfig, deps GardenHealthDeps) *GardenHealth {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Minute
+	}
+	return &GardenHealth{garden: deps.Garden, rootfs: cfg.RootFS, sender: deps.Sender, clock: deps.Clock,
+		logger: deps.Logger, timeout: cfg.Timeout}
 }
 
 // Healthy is nil while garden answers and the last check passed.
@@ -191,7 +221,7 @@ func (h *GardenHealth) Healthy() error {
 // Check runs one health check, retrying every second until it passes or
 // Timeout has passed.
 func (h *GardenHealth) Check(ctx context.Context) {
-	deadline := h.clock.Now().Add(h.Timeout)
+	deadline := h.clock.Now().Add(h.timeout)
 	err := h.check()
 	for err != nil && h.clock.Now().Before(deadline) {
 		h.logger.Info("garden-health-check-retrying", "error", err)
@@ -277,42 +307,61 @@ func TotalFromGarden(capacity garden.Capacity, cfg CapacityConfig) executor.Exec
 // a previous executor left (spec cell §3.3 step 9); it is ready when the
 // executor can serve.
 type Initializer struct {
-	Garden    garden.Client
-	Clock     clock.Clock
-	Logger    *slog.Logger
-	Capacity  CapacityConfig
-	SetTotal  func(executor.ExecutorResources)
-	Cleanup   func(*slog.Logger) error
+	cfg  InitializerConfig
+	deps InitializerDeps
+}
+
+// InitializerConfig sizes the cell and paces the wait for garden.
+type InitializerConfig struct {
+	Capacity CapacityConfig
+	// RetryWait is the pause between attempts to reach garden (1 s when 0).
 	RetryWait time.Duration
+}
+
+// InitializerDeps are the garden waited for and what is done once it
+// answers.
+type InitializerDeps struct {
+	Logger *slog.Logger
+	Clock  clock.Clock
+	Garden garden.Client
+	// SetTotal receives the cell's capacity; Cleanup destroys what a
+	// previous executor left.
+	SetTotal func(executor.ExecutorResources)
+	Cleanup  func(*slog.Logger) error
+}
+
+// NewInitializer builds the initializer.
+func NewInitializer(cfg InitializerConfig, deps InitializerDeps) Initializer {
+	if cfg.RetryWait <= 0 {
+		cfg.RetryWait = time.Second
+	}
+	return Initializer{cfg: cfg, deps: deps}
 }
 
 // Run implements ifrit.Runner.
 func (i Initializer) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
-	wait := i.RetryWait
-	if wait == 0 {
-		wait = time.Second
-	}
+	wait := i.cfg.RetryWait
 	var capacity garden.Capacity
 	for attempt := 0; ; attempt++ {
 		var err error
-		if err = i.Garden.Ping(); err == nil {
-			if capacity, err = i.Garden.Capacity(); err == nil {
+		if err = i.deps.Garden.Ping(); err == nil {
+			if capacity, err = i.deps.Garden.Capacity(); err == nil {
 				break
 			}
 		}
 		if attempt%10 == 0 {
-			i.Logger.Info("waiting-for-garden", "error", err)
+			i.deps.Logger.Info("waiting-for-garden", "error", err)
 		}
 		select {
 		case <-signals:
 			return nil
-		case <-i.Clock.After(wait):
+		case <-i.deps.Clock.After(wait):
 		}
 	}
-	total := TotalFromGarden(capacity, i.Capacity)
-	i.SetTotal(total)
-	i.Logger.Info("capacity", "memory_mb", total.MemoryMB, "disk_mb", total.DiskMB, "containers", total.Containers)
-	if err := i.Cleanup(i.Logger); err != nil {
+	total := TotalFromGarden(capacity, i.cfg.Capacity)
+	i.deps.SetTotal(total)
+	i.deps.Logger.Info("capacity", "memory_mb", total.MemoryMB, "disk_mb", total.DiskMB, "containers", total.Containers)
+	if err := i.deps.Cleanup(i.deps.Logger); err != nil {
 		return err
 	}
 	close(ready)

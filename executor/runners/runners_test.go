@@ -83,12 +83,13 @@ var _ = Describe("sizing the cell from garden", func() {
 		g.CapacityReturns(capacity, nil)
 		var total executor.ExecutorResources
 		cleaned := false
-		process := ifrit.Background(runners.Initializer{
-			Garden: g, Clock: clk, Logger: logging.Discard(),
+		process := ifrit.Background(runners.NewInitializer(runners.InitializerConfig{
 			Capacity: runners.CapacityConfig{MaxContainers: 250},
+		}, runners.InitializerDeps{
+			Logger: logging.Discard(), Clock: clk, Garden: g,
 			SetTotal: func(t executor.ExecutorResources) { total = t },
 			Cleanup:  func(*slog.Logger) error { cleaned = true; return nil },
-		})
+		}))
 		DeferCleanup(func() { ginkgomon_v2.Interrupt(process, 5*time.Second) })
 		Consistently(process.Ready(), 50*time.Millisecond).ShouldNot(BeClosed())
 		Eventually(clk.WatcherCount).Should(Equal(1))
@@ -106,7 +107,8 @@ var _ = Describe("the metrics reporter", func() {
 		s := &sender{values: map[string]float64{}}
 		c := executor.Container{Guid: "c1", State: executor.StateRunning, MemoryLimit: 64, DiskLimit: 128,
 			RunInfo: executor.RunInfo{MetricsConfig: executor.MetricsConfig{Guid: "app", Index: 2}}}
-		r := runners.NewMetricsReporter(depot{containers: []executor.Container{c}}, g, s, clk, logging.Discard())
+		r := runners.NewMetricsReporter(runners.MetricsReporterDeps{Logger: logging.Discard(), Clock: clk,
+			Depot: depot{containers: []executor.Container{c}}, Garden: g, Sender: s})
 		sample := func(cpu uint64) {
 			g.BulkMetricsReturns(map[string]garden.ContainerMetricsEntry{"c1": {Metrics: garden.Metrics{
 				CPUStat: garden.ContainerCPUStat{Usage: cpu}, MemoryStat: garden.ContainerMemoryStat{TotalUsageTowardLimit: 42},
@@ -124,8 +126,9 @@ var _ = Describe("the metrics reporter", func() {
 
 	It("emits the capacity gauges", func() {
 		s := &sender{values: map[string]float64{}}
-		r := runners.NewMetricsReporter(depot{total: executor.ExecutorResources{MemoryMB: 10, DiskMB: 20, Containers: 5}},
-			&gardenfakes.FakeClient{}, s, fakeclock.NewFakeClock(time.Unix(0, 0)), logging.Discard())
+		r := runners.NewMetricsReporter(runners.MetricsReporterDeps{Logger: logging.Discard(),
+			Clock: fakeclock.NewFakeClock(time.Unix(0, 0)), Garden: &gardenfakes.FakeClient{}, Sender: s,
+			Depot: depot{total: executor.ExecutorResources{MemoryMB: 10, DiskMB: 20, Containers: 5}}})
 		r.ReportCapacity(context.Background())
 		Expect(s.value("CapacityTotalMemory")).To(Equal(10.0))
 		Expect(s.value("CapacityRemainingContainers")).To(Equal(3.0))
@@ -134,10 +137,11 @@ var _ = Describe("the metrics reporter", func() {
 
 	It("emits the allocated capacity and the starting containers", func() {
 		s := &sender{values: map[string]float64{}}
-		r := runners.NewMetricsReporter(depot{total: executor.ExecutorResources{MemoryMB: 10, DiskMB: 20, Containers: 5},
-			containers: []executor.Container{{State: executor.StateReserved}, {State: executor.StateInitializing},
-				{State: executor.StateCreated}, {State: executor.StateRunning}, {State: executor.StateCompleted}}},
-			&gardenfakes.FakeClient{}, s, fakeclock.NewFakeClock(time.Unix(0, 0)), logging.Discard())
+		r := runners.NewMetricsReporter(runners.MetricsReporterDeps{Logger: logging.Discard(),
+			Clock: fakeclock.NewFakeClock(time.Unix(0, 0)), Garden: &gardenfakes.FakeClient{}, Sender: s,
+			Depot: depot{total: executor.ExecutorResources{MemoryMB: 10, DiskMB: 20, Containers: 5},
+				containers: []executor.Container{{State: executor.StateReserved}, {State: executor.StateInitializing},
+					{State: executor.StateCreated}, {State: executor.StateRunning}, {State: executor.StateCompleted}}}})
 		r.ReportCapacity(context.Background())
 		Expect(s.value("CapacityAllocatedMemory")).To(Equal(9.0))
 		Expect(s.value("CapacityAllocatedDisk")).To(Equal(18.0))
@@ -161,8 +165,8 @@ var _ = Describe("the garden health check", func() {
 		g.CreateReturns(box, nil)
 		box.RunReturns(p, nil)
 		s = &sender{values: map[string]float64{}}
-		h = runners.NewGardenHealth(g, "", s, clk, logging.Discard())
-		h.Timeout = 3 * time.Second
+		h = runners.NewGardenHealth(runners.GardenHealthConfig{Timeout: 3 * time.Second},
+			runners.GardenHealthDeps{Logger: logging.Discard(), Clock: clk, Garden: g, Sender: s})
 	})
 
 	It("passes when a container runs ls as vcap, and destroys it", func() {

@@ -43,8 +43,8 @@ var _ = BeforeEach(func() {
 		}
 		return nil, garden.ContainerNotFoundError{Handle: handle}
 	}
-	srv = server.New(backend, logging.New(GinkgoWriter, slog.LevelDebug, "garden"),
-		fakeclock.NewFakeClock(time.Date(2015, 6, 1, 0, 0, 0, 0, time.UTC)))
+	srv = server.New(server.Deps{Logger: logging.New(GinkgoWriter, slog.LevelDebug, "garden"),
+		Clock: fakeclock.NewFakeClock(time.Date(2015, 6, 1, 0, 0, 0, 0, time.UTC)), Backend: backend})
 	Expect(srv.Start()).To(Succeed())
 	httpSrv = httptest.NewServer(srv)
 	DeferCleanup(func() {

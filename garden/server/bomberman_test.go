@@ -106,7 +106,7 @@ var _ = Describe("Grace time (bomberman)", func() {
 		b := new(gardenfakes.FakeBackend)
 		b.ContainersReturns([]garden.Container{existing}, nil)
 		b.GraceTimeReturns(10 * time.Second)
-		s := server.New(b, logging.New(GinkgoWriter, slog.LevelDebug, "garden"), fakeClock)
+		s := server.New(server.Deps{Logger: logging.New(GinkgoWriter, slog.LevelDebug, "garden"), Clock: fakeClock, Backend: b})
 		DeferCleanup(s.Stop)
 		Expect(s.Start()).To(Succeed())
 		Expect(b.ContainersArgsForCall(0)).To(Equal(garden.Properties{"garden.state": "all"}))

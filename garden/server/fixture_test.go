@@ -45,7 +45,8 @@ var _ = BeforeEach(func() {
 	}
 	fakeClock = fakeclock.NewFakeClock(time.Date(2015, 6, 1, 12, 0, 0, 0, time.UTC))
 
-	srv = server.New(backend, logging.New(GinkgoWriter, slog.LevelDebug, "garden"), fakeClock)
+	srv = server.New(server.Deps{Logger: logging.New(GinkgoWriter, slog.LevelDebug, "garden"), Clock: fakeClock,
+		Backend: backend})
 	Expect(srv.Start()).To(Succeed())
 	httpSrv = httptest.NewServer(srv)
 	DeferCleanup(func() {

@@ -18,8 +18,20 @@ type Runner struct {
 	http   *httpserver.Runner
 }
 
-// NewRunner serves s on network ("tcp" or "unix") at address.
-func NewRunner(s *Server, network, address string) (*Runner, error) {
+// RunnerConfig is where the API listens.
+type RunnerConfig struct {
+	// Network is "tcp" or "unix"; Address a host:port or a socket path.
+	Network, Address string
+}
+
+// RunnerDeps are what the runner serves.
+type RunnerDeps struct {
+	Server *Server
+}
+
+// NewRunner serves deps.Server at cfg's address.
+func NewRunner(cfg RunnerConfig, deps RunnerDeps) (*Runner, error) {
+	s, network, address := deps.Server, cfg.Network, cfg.Address
 	var h *httpserver.Runner
 	switch network {
 	case "tcp":

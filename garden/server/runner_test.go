@@ -19,7 +19,8 @@ import (
 var _ = Describe("Runner", func() {
 	It("starts the backend, serves on a unix socket, and stops both on a signal", func() {
 		sock := GinkgoT().TempDir() + "/garden.sock"
-		r, err := server.NewRunner(server.New(backend, nil, fakeClock), "unix", sock)
+		r, err := server.NewRunner(server.RunnerConfig{Network: "unix", Address: sock},
+			server.RunnerDeps{Server: server.New(server.Deps{Clock: fakeClock, Backend: backend})})
 		Expect(err).NotTo(HaveOccurred())
 
 		proc := ifrit.Invoke(r)
@@ -46,14 +47,15 @@ var _ = Describe("Runner", func() {
 
 	It("fails without serving when the backend does not start", func() {
 		backend.StartReturns(garden.UnrecoverableError{Symptom: "no cgroups"})
-		r, err := server.NewRunner(server.New(backend, nil, fakeClock), "tcp", "127.0.0.1:0")
+		r, err := server.NewRunner(server.RunnerConfig{Network: "tcp", Address: "127.0.0.1:0"},
+			server.RunnerDeps{Server: server.New(server.Deps{Clock: fakeClock, Backend: backend})})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(r.Run(nil, make(chan struct{}))).To(MatchError(ContainSubstring("no cgroups")))
 		Expect(backend.StopCallCount()).To(BeZero())
 	})
 
 	It("rejects networks other than tcp and unix", func() {
-		_, err := server.NewRunner(srv, "udp", "x")
+		_, err := server.NewRunner(server.RunnerConfig{Network: "udp", Address: "x"}, server.RunnerDeps{Server: srv})
 		Expect(err).To(MatchError(ContainSubstring(`unsupported network "udp"`)))
 	})
 })

@@ -39,13 +39,22 @@ type Server struct {
 	stopOnce sync.Once
 }
 
+// Deps are what the server serves from.
+type Deps struct {
+	// Logger may be nil (nothing is logged).
+	Logger  *slog.Logger
+	Clock   clock.Clock
+	Backend garden.Backend
+}
+
 // New builds the server. Nothing runs until Start.
-func New(backend garden.Backend, logger *slog.Logger, clk clock.Clock) *Server {
+func New(deps Deps) *Server {
+	logger, clk := deps.Logger, deps.Clock
 	if logger == nil {
 		logger = logging.Discard()
 	}
 	s := &Server{
-		backend: backend,
+		backend: deps.Backend,
 		logger:  logger,
 		clock:   clk,
 		streams: newStreamRegistry(clk),

@@ -153,6 +153,8 @@ func importRule(module, rel, top, ip string) string {
 		return "only test/ helpers and the local-cluster launcher import the embedded NATS server"
 	case internal && targetTop == "test" && top != "test" && !(launcher && target == "test/certauthority"):
 		return "production code never imports test/ (the local-cluster launcher only its certificates, test/certauthority)"
+	case internal && (target == "deploy/cluster" || target == "deploy/local") && !launcher && rel != "deploy/cluster":
+		return "only the launchers (deploy/local, cmd/diego-local) and test/ build daemon configs (deploy/cluster) or run the local cluster"
 	case top == "cmd" && internal && !cmdMayImport(rel, target):
 		return "cmd/<daemon> imports only its own component, the deploy/ kit, models, other components' clients and route tables, bbs/lock and the metron emitter"
 	case internal && slices.Contains(Components, top) && slices.Contains(Components, targetTop) && targetTop != top &&

@@ -41,6 +41,8 @@ var _ = Describe("The import rules", func() {
 		Entry("a daemon's main importing another's storage", "cmd/auctioneer", "diego/bbs/db/etcddb"),
 		Entry("a daemon's main importing another's internals", "cmd/rep", "diego/executor/depot"),
 		Entry("a daemon's main importing the launcher", "cmd/receptor", "diego/deploy/local"),
+		Entry("a daemon's main importing the config builder", "cmd/rep", "diego/deploy/cluster"),
+		Entry("a component importing the config builder", "rep/sync", "diego/deploy/cluster"),
 	)
 
 	DescribeTable("allow what DESIGN.md allows",
@@ -66,6 +68,8 @@ var _ = Describe("The import rules", func() {
 		Entry("the launcher's main", "cmd/diego-local", "diego/deploy/local"),
 		Entry("the route-emitter's main", "cmd/route-emitter", "diego/routeemitter/watcher"),
 		Entry("the router's main", "cmd/router", "diego/routeemitter/router"),
+		Entry("the launcher building configs", "deploy/local", "diego/deploy/cluster"),
+		Entry("test helpers building configs", "test/daemontest", "diego/deploy/cluster"),
 	)
 
 	It("refuses packages named util, common or helpers outside test/", func() {

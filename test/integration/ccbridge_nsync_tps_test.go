@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -34,6 +32,7 @@ import (
 	"diego/models"
 	receptorclient "diego/receptor/client"
 	receptorconfig "diego/receptor/config"
+	"diego/test/daemontest"
 	"diego/test/ports"
 )
 
@@ -46,17 +45,9 @@ import (
 // real healthcheck, so the recipe stays exactly as §3.3 builds it.
 
 // runTyped starts one of the bridge's binaries with its typed config.
-func runTyped(name string, cfg any, readyLine string) *gexec.Session {
+func runBridge(name string, cfg any, readyLine string) *gexec.Session {
 	GinkgoHelper()
-	body, err := json.Marshal(cfg)
-	Expect(err).NotTo(HaveOccurred())
-	path := filepath.Join(GinkgoT().TempDir(), name+".json")
-	Expect(os.WriteFile(path, body, 0o644)).To(Succeed())
-	s, err := gexec.Start(exec.Command(bridgeBinaries[name], "-config", path), GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { s.Interrupt().Wait(10 * time.Second) })
-	Eventually(s.Out, 20*time.Second).Should(gbytes.Say(readyLine))
-	return s
+	return daemontest.Start(bridgeBinaries[name], cfg, readyLine)
 }
 
 var bridgeBinaries = map[string]string{}
@@ -132,7 +123,7 @@ var _ = Describe("nsync and TPS with a real cell", func() {
 		receptorAddr := ports.Addr()
 		r := receptorconfig.DefaultConfig()
 		r.ListenAddr, r.BBSAddress = receptorAddr, b.bbsURL
-		runTyped("receptor", r, `"msg":"ready"`)
+		runBridge("receptor", r, `"msg":"ready"`)
 		var err error
 		rc, err = receptorclient.New(receptorclient.Config{URL: "http://" + receptorAddr})
 		Expect(err).NotTo(HaveOccurred())
@@ -199,14 +190,14 @@ var _ = Describe("nsync and TPS with a real cell", func() {
 		n.FileServerURL = fileServer.URL
 		n.ETCD = deployconfig.ETCD{Endpoints: []string{b.etcd.ClientURL()}}
 		n.LockTTL, n.LockRetryInterval = deployconfig.Duration(3*time.Second), deployconfig.Duration(time.Second)
-		runTyped("nsync", n, `"msg":"ready"`)
+		runBridge("nsync", n, `"msg":"ready"`)
 
 		t := tpsconfig.DefaultConfig()
 		t.ID, t.ListenAddr, t.ReceptorURL, t.DopplerURL = "tps-it", ports.Addr(), "http://"+receptorAddr, doppler.URL
 		t.CCBaseURL, t.CCBasicAuthUsername, t.CCBasicAuthPassword = ccServer.URL, "user", "pass"
 		t.ETCD = deployconfig.ETCD{Endpoints: []string{b.etcd.ClientURL()}}
 		t.LockTTL, t.LockRetryInterval = deployconfig.Duration(3*time.Second), deployconfig.Duration(time.Second)
-		s := runTyped("tps", t, `"msg":"ready"`)
+		s := runBridge("tps", t, `"msg":"ready"`)
 		Eventually(s.Out, 10*time.Second).Should(gbytes.Say(`"msg":"subscribed"`))
 		tpsURL = "http://" + t.ListenAddr
 	})

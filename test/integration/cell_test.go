@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -15,12 +14,16 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	bbsclient "diego/bbs/client"
+	"diego/deploy/config"
 	"diego/executor"
 	executorclient "diego/executor/client"
+	executorconfig "diego/executor/config"
 	"diego/garden"
 	gardenclient "diego/garden/client"
+	gardenconfig "diego/garden/config"
 	"diego/models"
-	"diego/test/ports"
+	repconfig "diego/rep/config"
+	"diego/test/daemontest"
 	"diego/test/rootfs"
 )
 
@@ -31,28 +34,28 @@ type cell struct {
 	executor *executorclient.Client
 	repURL   string
 	rep      *gexec.Session
-	repCfg   map[string]any
+	repCfg   repconfig.Config
 }
 
 // startCell runs cell n of this ginkgo process against the brain; each
 // change edits the garden's config before it starts.
-func startCell(b *brain, n int, gardenChanges ...func(map[string]any)) *cell {
+func startCell(b *brain, n int, gardenChanges ...func(*gardenconfig.Config)) *cell {
 	GinkgoHelper()
 	Expect(os.Geteuid()).To(BeZero(), "real cells need root")
 	dir, err := rootfs.Path()
 	Expect(err).NotTo(HaveOccurred())
 	proc := GinkgoParallelProcess()
 	slot := (proc-1)*4 + n // distinct pools and tags per process and cell
-	c := &cell{id: fmt.Sprintf("cell-%d-%d", proc, n), garden: ports.Addr()}
-	gardenCfg := map[string]any{
-		"listen_addr": c.garden, "depot_dir": filepath.Join(GinkgoT().TempDir(), "depot"), "default_rootfs": dir,
-		"network_pool": fmt.Sprintf("10.250.%d.0/22", slot*4), "port_pool_start": 30000 + slot*500, "port_pool_size": 400,
-		"tag": fmt.Sprintf("i%d", slot), "log_level": "info",
-	}
-	for _, change := range gardenChanges {
-		change(gardenCfg)
-	}
-	gardenSession := run("garden", gardenCfg, `"msg":"ready"`)
+	spec := daemontest.NewCell(fmt.Sprintf("cell-%d-%d", proc, n))
+	spec.Zone = fmt.Sprintf("z%d", n)
+	spec.Tag = fmt.Sprintf("i%d", slot)
+	spec.NetworkPool = fmt.Sprintf("10.250.%d.0/22", slot*4)
+	spec.PortPoolStart, spec.PortPoolSize = uint32(30000+slot*500), 400
+	m := b.maker
+	m.RootFS, m.Stacks = dir, map[string]string{"cflinuxfs3": dir}
+	c := &cell{id: spec.ID, garden: spec.GardenAddr}
+
+	gardenSession := run("garden", m.Garden(spec, gardenChanges...), daemontest.Ready)
 	DeferCleanup(func() {
 		// Containers outlive a garden by design: remove them first.
 		gc := gardenclient.New("tcp", c.garden)
@@ -61,34 +64,31 @@ func startCell(b *brain, n int, gardenChanges ...func(map[string]any)) *cell {
 				_ = gc.Destroy(box.Handle())
 			}
 		}
-		gardenSession.Interrupt().Wait(20 * time.Second)
+		daemontest.Stop(gardenSession)
 	})
-	executorAddr := ports.Addr()
-	run("executor", map[string]any{
-		"listen_addr": executorAddr, "cell_id": c.id, "garden_addr": c.garden,
-		"memory_mb": 1024, "disk_mb": 4096, "max_containers": 20,
-		"cache_path": filepath.Join(GinkgoT().TempDir(), "cache"), "temp_dir": GinkgoT().TempDir(),
-		"max_cache_size_in_bytes": 50 << 20, "graceful_shutdown_interval": "1s",
-		"container_owner_name": "executor-" + c.id, "log_level": "info",
-	}, `"msg":"ready"`)
-	c.executor = executorclient.New("http://"+executorAddr, 10*time.Second)
-	repAddr := ports.Addr()
-	c.repURL = "http://" + repAddr
-	c.repCfg = map[string]any{
-		"listen_addr": repAddr, "rep_address": c.repURL, "cell_id": c.id, "zone": fmt.Sprintf("z%d", n),
-		"bbs_address": b.bbsURL, "executor_address": "http://" + executorAddr,
-		"etcd": map[string]any{"endpoints": []string{b.etcd.ClientURL()}}, "lock_ttl": "3s", "lock_retry_interval": "1s",
-		"polling_interval": "2s", "evacuation_polling_interval": "1s", "evacuation_timeout": "60s",
-		"preloaded_root_fs": []string{"cflinuxfs3:" + dir}, "communication_timeout": "5s", "log_level": "info",
-	}
-	c.rep = run("rep", c.repCfg, `"msg":"ready"`)
+	run("executor", m.Executor(spec, func(e *executorconfig.Config) {
+		e.MemoryMB, e.DiskMB, e.MaxContainers = 1024, 4096, 20
+		e.MaxCacheSizeInBytes = 50 << 20
+		e.GracefulShutdownInterval = config.Duration(time.Second)
+	}), daemontest.Ready)
+	c.executor = executorclient.New("http://"+spec.ExecutorAddr, 10*time.Second)
+	c.repURL = "http://" + spec.RepAddr
+	c.repCfg = m.Rep(spec, func(r *repconfig.Config) {
+		r.LockTTL = config.Duration(b.lockTTL)
+		r.LockRetryInterval = config.Duration(time.Second)
+		r.PollingInterval = config.Duration(2 * time.Second)
+		r.EvacuationPollingInterval = config.Duration(time.Second)
+		r.EvacuationTimeout = config.Duration(60 * time.Second)
+		r.CommunicationTimeout = config.Duration(5 * time.Second)
+	})
+	c.rep = run("rep", c.repCfg, daemontest.Ready)
 	return c
 }
 
 // restartRep starts the cell's rep again with the same config.
 func (c *cell) restartRep() {
 	GinkgoHelper()
-	c.rep = run("rep", c.repCfg, `"msg":"ready"`)
+	c.rep = run("rep", c.repCfg, daemontest.Ready)
 }
 
 var _ = Describe("Real cells", func() {

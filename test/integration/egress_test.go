@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	bbsclient "diego/bbs/client"
+	gardenconfig "diego/garden/config"
 	"diego/models"
 )
 
@@ -29,9 +30,9 @@ var _ = Describe("Closed egress", func() {
 		bbs, err = bbsclient.New(bbsclient.Config{URL: b.bbsURL})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(bbs.UpsertDomain(ctx, "apps", 0)).To(Succeed())
-		startCell(b, 1, func(garden map[string]any) {
-			garden["deny_networks"] = []string{"0.0.0.0/0"}
-			garden["allow_host_access"] = false
+		startCell(b, 1, func(garden *gardenconfig.Config) {
+			garden.DenyNetworks = []string{"0.0.0.0/0"}
+			garden.AllowHostAccess = false
 		})
 		Eventually(func() ([]*models.CellPresence, error) { return bbs.Cells(ctx) }, 20*time.Second).Should(HaveLen(1))
 	})

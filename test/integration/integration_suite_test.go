@@ -2,18 +2,20 @@ package integration_test
 
 import (
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 	"github.com/tedsuo/ifrit/ginkgomon_v2"
 
+	auctioneerconfig "diego/auctioneer/config"
+	bbsconfig "diego/bbs/config"
+	convergerconfig "diego/converger/config"
+	"diego/deploy/cluster"
+	"diego/deploy/config"
+	"diego/test/daemontest"
 	"diego/test/etcdrunner"
 	"diego/test/ports"
 )
@@ -51,19 +53,11 @@ func startEtcd() *etcdrunner.Runner {
 	return r
 }
 
-// run starts a binary with cfg and waits for readyLine in its log.
-func run(name string, cfg map[string]any, readyLine string) *gexec.Session {
+// run starts a daemon's binary with its typed cfg and waits for readyLine
+// in its log.
+func run(name string, cfg any, readyLine string) *gexec.Session {
 	GinkgoHelper()
-	body, _ := json.Marshal(cfg)
-	path := filepath.Join(GinkgoT().TempDir(), name+".json")
-	Expect(os.WriteFile(path, body, 0o644)).To(Succeed())
-	s, err := gexec.Start(exec.Command(binaries[name], "-config", path), GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { s.Interrupt().Wait(10 * time.Second) })
-	if readyLine != "" {
-		Eventually(s.Out, 20*time.Second).Should(gbytes.Say(readyLine))
-	}
-	return s
+	return daemontest.Start(binaries[name], cfg, readyLine)
 }
 
 // brain is a BBS, an auctioneer and a converger against one etcd.
@@ -71,9 +65,11 @@ type brain struct {
 	etcd    *etcdrunner.Runner
 	bbsURL  string
 	lockTTL time.Duration
+	// maker builds every daemon's config against this brain.
+	maker cluster.Maker
 
 	bbs         *gexec.Session
-	bbsConfig   map[string]any
+	bbsConfig   bbsconfig.Config
 	auctioneers []*gexec.Session
 	convergers  []*gexec.Session
 }
@@ -81,13 +77,12 @@ type brain struct {
 func startBrain() *brain {
 	GinkgoHelper()
 	etcd := startEtcd()
-	b := &brain{etcd: etcd, bbsURL: "http://" + ports.Addr(), lockTTL: 3 * time.Second}
-	b.bbsConfig = map[string]any{
-		"listen_addr": b.bbsURL[len("http://"):], "health_address": ports.Addr(),
-		"etcd": map[string]any{"endpoints": []string{etcd.ClientURL()}},
-	}
-	b.bbs = run("bbs", b.bbsConfig, `"msg":"ready"`)
-	b.startAuctioneer(`"msg":"ready"`)
+	listen := ports.Addr()
+	b := &brain{etcd: etcd, bbsURL: "http://" + listen, lockTTL: 3 * time.Second}
+	b.maker = cluster.Maker{ETCD: config.ETCD{Endpoints: []string{etcd.ClientURL()}}, BBSURL: b.bbsURL, LogLevel: "info"}
+	b.bbsConfig = b.maker.BBS(listen, ports.Addr())
+	b.bbs = run("bbs", b.bbsConfig, daemontest.Ready)
+	b.startAuctioneer(daemontest.Ready)
 	b.startConverger(`"msg":"started"`)
 	return b
 }
@@ -97,21 +92,22 @@ func startBrain() *brain {
 func (b *brain) startAuctioneer(readyLine string) *gexec.Session {
 	GinkgoHelper()
 	addr := ports.Addr()
-	s := run("auctioneer", map[string]any{
-		"listen_addr": addr, "advertise_address": "http://" + addr, "id": addr,
-		"bbs_address": b.bbsURL, "etcd": map[string]any{"endpoints": []string{b.etcd.ClientURL()}}, "lock_ttl": "3s", "lock_retry_interval": "500ms",
-	}, readyLine)
+	s := run("auctioneer", b.maker.Auctioneer(addr, addr, func(c *auctioneerconfig.Config) {
+		c.LockTTL = config.Duration(b.lockTTL)
+		c.LockRetryInterval = config.Duration(500 * time.Millisecond)
+	}), readyLine)
 	b.auctioneers = append(b.auctioneers, s)
 	return s
 }
 
 // startConverger adds a converger, like startAuctioneer.
-func (b *brain) startConverger(readyLine string) *gexec.Session {
+func (b *brain) startConverger(readyLine string, mods ...func(*convergerconfig.Config)) *gexec.Session {
 	GinkgoHelper()
-	s := run("converger", map[string]any{
-		"bbs_address": b.bbsURL, "etcd": map[string]any{"endpoints": []string{b.etcd.ClientURL()}}, "lock_ttl": "3s",
-		"lock_retry_interval": "500ms", "id": ports.Addr(),
-	}, readyLine)
+	s := run("converger", b.maker.Converger(ports.Addr(), append([]func(*convergerconfig.Config){
+		func(c *convergerconfig.Config) {
+			c.LockTTL = config.Duration(b.lockTTL)
+			c.LockRetryInterval = config.Duration(500 * time.Millisecond)
+		}}, mods...)...), readyLine)
 	b.convergers = append(b.convergers, s)
 	return s
 }
@@ -121,5 +117,5 @@ func (b *brain) restartBBS() {
 	GinkgoHelper()
 	b.bbs.Kill()
 	Eventually(b.bbs, 10*time.Second).Should(gexec.Exit())
-	b.bbs = run("bbs", b.bbsConfig, `"msg":"ready"`)
+	b.bbs = run("bbs", b.bbsConfig, daemontest.Ready)
 }

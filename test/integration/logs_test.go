@@ -2,12 +2,10 @@ package integration_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +19,7 @@ import (
 	metronconfig "diego/metron/agent/config"
 	dopplerconfig "diego/metron/doppler/config"
 	"diego/models"
+	"diego/test/daemontest"
 	"diego/test/ports"
 )
 
@@ -31,7 +30,7 @@ var (
 
 // runTyped runs the metron, doppler or diego binary; daemons get their
 // typed config.
-func runTyped(name string, cfg any) *gexec.Session {
+func runLogDaemon(name string, cfg any) *gexec.Session {
 	GinkgoHelper()
 	logBinariesOnce.Do(func() {
 		for _, n := range []string{"metron", "doppler", "diego"} {
@@ -40,15 +39,7 @@ func runTyped(name string, cfg any) *gexec.Session {
 			logBinaries[n] = path
 		}
 	})
-	body, err := json.Marshal(cfg)
-	Expect(err).NotTo(HaveOccurred())
-	path := filepath.Join(GinkgoT().TempDir(), name+".json")
-	Expect(os.WriteFile(path, body, 0o644)).To(Succeed())
-	s, err := gexec.Start(exec.Command(logBinaries[name], "-config", path), GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { s.Interrupt().Wait(10 * time.Second) })
-	Eventually(s.Out, 20*time.Second).Should(gbytes.Say(`"msg":"ready"`))
-	return s
+	return daemontest.Start(logBinaries[name], cfg, `"msg":"ready"`)
 }
 
 // The cells' daemons send to metron on the default 127.0.0.1:3457 (the
@@ -81,12 +72,12 @@ var _ = Describe("logs and metrics from a real cell", Serial, func() {
 		d.SharedSecret = "integration"
 		d.AuthMode, d.CCLogAccessURL = "cc", cc.URL+"/internal/log_access"
 		d.DropsondePort = int(ports.Next()) // its own metrics go nowhere here
-		runTyped("doppler", d)
+		runLogDaemon("doppler", d)
 
 		m := metronconfig.DefaultConfig()
 		m.DropsondePort = 3457
 		m.DopplerAddress, m.SharedSecret, m.Job = d.IncomingUDPAddr, "integration", "cell"
-		runTyped("metron", m)
+		runLogDaemon("metron", m)
 
 		b = startBrain()
 		var err error

@@ -25,16 +25,6 @@ import (
 	"diego/test/ports"
 )
 
-// runTyped starts a binary with its typed config.
-func runTyped(name string, cfg any) {
-	GinkgoHelper()
-	body, err := json.Marshal(cfg)
-	Expect(err).NotTo(HaveOccurred())
-	var m map[string]any
-	Expect(json.Unmarshal(body, &m)).To(Succeed())
-	run(name, m, `"msg":"ready"`)
-}
-
 var _ = Describe("Routing through the real router", func() {
 	const pruneInterval = time.Second
 	var (
@@ -49,7 +39,7 @@ var _ = Describe("Routing through the real router", func() {
 
 		rc := receptorconfig.DefaultConfig()
 		rc.ListenAddr, rc.BBSAddress = ports.Addr(), b.bbsURL
-		runTyped("receptor", rc)
+		run("receptor", rc, `"msg":"ready"`)
 		var err error
 		api, err = receptorclient.New(receptorclient.Config{URL: "http://" + rc.ListenAddr})
 		Expect(err).NotTo(HaveOccurred())
@@ -66,7 +56,7 @@ var _ = Describe("Routing through the real router", func() {
 		r.StartResponseDelayInterval = config.Duration(time.Second)
 		r.DropletStaleThreshold = config.Duration(3 * time.Second)
 		r.PruneStaleDropletsInterval = config.Duration(pruneInterval)
-		runTyped("router", r)
+		run("router", r, `"msg":"ready"`)
 		routerURL = "http://" + r.ListenAddr
 
 		e := emitterconfig.DefaultConfig()
@@ -75,7 +65,7 @@ var _ = Describe("Routing through the real router", func() {
 		e.LockTTL, e.LockRetryInterval = config.Duration(3*time.Second), config.Duration(500*time.Millisecond)
 		e.SyncInterval = config.Duration(5 * time.Second)
 		e.HealthcheckAddress = ports.Addr()
-		runTyped("route-emitter", e)
+		run("route-emitter", e, `"msg":"ready"`)
 	})
 
 	// get asks the router for host; it returns the status, the body and

@@ -13,9 +13,10 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	bbsclient "diego/bbs/client"
+	convergerconfig "diego/converger/config"
+	"diego/deploy/config"
 	"diego/models"
 	"diego/rep"
-	"diego/test/ports"
 	"diego/test/simrep"
 )
 
@@ -73,7 +74,7 @@ var _ = Describe("A task that fits no cell", func() {
 	}
 
 	It("fails at the first rejection, within seconds, with max_task_retries 0, and calls back", func() {
-		b.bbsConfig["max_task_retries"] = 0
+		b.bbsConfig.MaxTaskRetries = 0
 		b.restartBBS()
 
 		desired := desire("too-big-0")
@@ -98,10 +99,9 @@ var _ = Describe("A task that fits no cell", func() {
 		old := b.convergers[0]
 		old.Interrupt()
 		Eventually(old, 10*time.Second).Should(gexec.Exit())
-		b.convergers = append(b.convergers, run("converger", map[string]any{
-			"bbs_address": b.bbsURL, "etcd": map[string]any{"endpoints": []string{b.etcd.ClientURL()}}, "lock_ttl": "3s",
-			"lock_retry_interval": "500ms", "id": ports.Addr(), "converge_repeat_interval": interval.String(),
-		}, `"msg":"started"`))
+		b.startConverger(`"msg":"started"`, func(c *convergerconfig.Config) {
+			c.ConvergeRepeatInterval = config.Duration(interval)
+		})
 
 		desired := desire("too-big-3")
 		// Watch the rejections go up, one per pass.

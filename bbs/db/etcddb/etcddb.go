@@ -23,10 +23,22 @@ type ETCDDB struct {
 	keys   Keys
 }
 
-// New returns a store that keeps its records below root ("" means
-// DefaultRoot) and stamps them with clock's time. The caller owns client.
-func New(client *clientv3.Client, clock clock.Clock, root string) *ETCDDB {
-	return &ETCDDB{client: client, clock: clock, keys: NewKeys(root)}
+// Config says where the store keeps its records.
+type Config struct {
+	// Root is the key prefix ("" means DefaultRoot).
+	Root string
+}
+
+// Deps are the etcd connection, which the caller owns, and the clock that
+// stamps the records.
+type Deps struct {
+	Client *clientv3.Client
+	Clock  clock.Clock
+}
+
+// New returns a store over deps.Client.
+func New(cfg Config, deps Deps) *ETCDDB {
+	return &ETCDDB{client: deps.Client, clock: deps.Clock, keys: NewKeys(cfg.Root)}
 }
 
 // Keys is the key schema this store writes.

@@ -51,11 +51,6 @@ type Config struct {
 	// (500 ms) pace the monitor's checks.
 	HealthyMonitoringInterval   time.Duration
 	UnhealthyMonitoringInterval time.Duration
-	Clock                       clock.Clock
-	// Downloader serves download actions (*cacheddownloader.Downloader);
-	// Uploader upload actions (*steps.HTTPUploader).
-	Downloader steps.Downloader
-	Uploader   steps.Uploader
 	// TempDir holds upload temp files (default os.TempDir()).
 	TempDir string
 	// Limits shared by every container of the cell.
@@ -64,17 +59,28 @@ type Config struct {
 	HealthCheckWorkPoolSize int
 }
 
+// Deps are what the step trees use.
+type Deps struct {
+	// Clock paces timeouts, monitors and retries (default the real one).
+	Clock clock.Clock
+	// Downloader serves download actions (*cacheddownloader.Downloader);
+	// Uploader upload actions (*steps.HTTPUploader).
+	Downloader steps.Downloader
+	Uploader   steps.Uploader
+}
+
 // Transformer builds step trees; one per executor, shared by its
 // containers (so the limits are cell-wide).
 type Transformer struct {
 	cfg          Config
+	deps         Deps
 	downloads    steps.Limiter
 	uploads      steps.Limiter
 	healthChecks steps.Limiter
 }
 
 // New returns a Transformer.
-func New(cfg Config) *Transformer {
+func New(cfg Config, deps Deps) *Transformer {
 	if cfg.GracefulShutdownInterval <= 0 {
 		cfg.GracefulShutdownInterval = steps.DefaultGracefulShutdownInterval
 	}
@@ -87,8 +93,8 @@ func New(cfg Config) *Transformer {
 	if cfg.UnhealthyMonitoringInterval <= 0 {
 		cfg.UnhealthyMonitoringInterval = steps.DefaultUnhealthyMonitoringInterval
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.NewClock()
+	if deps.Clock == nil {
+		deps.Clock = clock.NewClock()
 	}
 	if cfg.TempDir == "" {
 		cfg.TempDir = os.TempDir()
@@ -104,6 +110,7 @@ func New(cfg Config) *Transformer {
 	}
 	return &Transformer{
 		cfg:          cfg,
+		deps:         deps,
 		downloads:    steps.NewLimiter(cfg.MaxConcurrentDownloads),
 		uploads:      steps.NewLimiter(cfg.MaxConcurrentUploads),
 		healthChecks: steps.NewLimiter(cfg.HealthCheckWorkPoolSize),
@@ -218,7 +225,7 @@ func (t *Transformer) StepsRunner(logger *slog.Logger, container executor.Contai
 	r := &runner{streamer: streamer, logger: logger}
 	liveness, readiness := t.checks(container)
 	healthCfg := steps.HealthCheckConfig{
-		Clock:           t.cfg.Clock,
+		Clock:           t.deps.Clock,
 		StartTimeout:    time.Duration(container.StartTimeoutMs) * time.Millisecond,
 		StartupInterval: t.cfg.UnhealthyMonitoringInterval,
 		Limiter:         t.healthChecks,
@@ -247,7 +254,7 @@ func (t *Transformer) StepsRunner(logger *slog.Logger, container executor.Contai
 			return check
 		}
 		members = append(members, steps.NewMonitor(newCheck, streamer, logger, steps.MonitorConfig{
-			Clock:             t.cfg.Clock,
+			Clock:             t.deps.Clock,
 			StartTimeout:      time.Duration(container.StartTimeoutMs) * time.Millisecond,
 			HealthyInterval:   t.cfg.HealthyMonitoringInterval,
 			UnhealthyInterval: t.cfg.UnhealthyMonitoringInterval,
@@ -401,7 +408,7 @@ func (b *builder) step(action *models.Action, streamer log_streamer.LogStreamer,
 	if action == nil {
 		return nil, fmt.Errorf("%w: missing action", ErrInvalidAction)
 	}
-	cfg := b.t.cfg
+	cfg, deps := b.t.cfg, b.t.deps
 	switch a := action.Unwrap().(type) {
 	case *models.RunAction:
 		s := streamer.WithSource(a.GetLogSource())
@@ -409,7 +416,7 @@ func (b *builder) step(action *models.Action, streamer log_streamer.LogStreamer,
 			Env:                      b.env,
 			GracefulShutdownInterval: cfg.GracefulShutdownInterval,
 			ExitTimeout:              cfg.ExitTimeout,
-			Clock:                    cfg.Clock,
+			Clock:                    deps.Clock,
 			Monitor:                  monitor,
 		}
 		if !monitor {
@@ -421,16 +428,16 @@ func (b *builder) step(action *models.Action, streamer log_streamer.LogStreamer,
 		return steps.NewOutputWrapper(steps.NewRun(b.gc, check, steps.CaptureStderr(s, output), b.logger, runCfg), output), nil
 
 	case *models.DownloadAction:
-		if cfg.Downloader == nil {
+		if deps.Downloader == nil {
 			return nil, errors.New("transformer: no downloader configured")
 		}
-		return steps.NewDownload(b.gc, a, cfg.Downloader, b.t.downloads, sourced(streamer, a.GetLogSource()), b.logger), nil
+		return steps.NewDownload(b.gc, a, deps.Downloader, b.t.downloads, sourced(streamer, a.GetLogSource()), b.logger), nil
 
 	case *models.UploadAction:
-		if cfg.Uploader == nil {
+		if deps.Uploader == nil {
 			return nil, errors.New("transformer: no uploader configured")
 		}
-		return steps.NewUpload(b.gc, a, cfg.Uploader, cfg.TempDir, b.t.uploads, sourced(streamer, a.GetLogSource()), b.logger), nil
+		return steps.NewUpload(b.gc, a, deps.Uploader, cfg.TempDir, b.t.uploads, sourced(streamer, a.GetLogSource()), b.logger), nil
 
 	case *models.TimeoutAction:
 		s := sourced(streamer, a.GetLogSource())
@@ -444,7 +451,7 @@ func (b *builder) step(action *models.Action, streamer log_streamer.LogStreamer,
 		if timeout <= 0 {
 			return nil, fmt.Errorf("%w: timeout action without a timeout", ErrInvalidAction)
 		}
-		return steps.NewTimeout(inner, timeout, cfg.Clock, b.logger), nil
+		return steps.NewTimeout(inner, timeout, deps.Clock, b.logger), nil
 
 	case *models.EmitProgressAction:
 		s := sourced(streamer, a.GetLogSource())

@@ -168,6 +168,7 @@ var _ = Describe("Transformer", func() {
 		downloader *stepsfakes.FakeDownloader
 		uploader   *stepsfakes.FakeUploader
 		cfg        transformer.Config
+		deps       transformer.Deps
 		container  executor.Container
 		logger     = slog.New(slog.DiscardHandler)
 	)
@@ -184,13 +185,11 @@ var _ = Describe("Transformer", func() {
 		uploader = new(stepsfakes.FakeUploader)
 		cfg = transformer.Config{
 			CellID:                      "cell-1",
-			Clock:                       fakeClock,
 			HealthyMonitoringInterval:   healthy,
 			UnhealthyMonitoringInterval: unhealthy,
-			Downloader:                  downloader,
-			Uploader:                    uploader,
 			TempDir:                     GinkgoT().TempDir(),
 		}
+		deps = transformer.Deps{Clock: fakeClock, Downloader: downloader, Uploader: uploader}
 		container = executor.Container{
 			Guid:       "guid-1",
 			ExternalIP: "10.0.0.1",
@@ -203,7 +202,7 @@ var _ = Describe("Transformer", func() {
 	})
 
 	start := func() *started {
-		r, err := transformer.New(cfg).StepsRunner(logger, container, gc, streamer)
+		r, err := transformer.New(cfg, deps).StepsRunner(logger, container, gc, streamer)
 		Expect(err).NotTo(HaveOccurred())
 		s := &started{signals: make(chan os.Signal, 1), ready: make(chan struct{}), done: make(chan error, 1)}
 		go func() { s.done <- r.Run(s.signals, s.ready) }()
@@ -214,7 +213,7 @@ var _ = Describe("Transformer", func() {
 		DescribeTable("with an error wrapping StepsInvalid",
 			func(change func()) {
 				change()
-				_, err := transformer.New(cfg).StepsRunner(logger, container, gc, streamer)
+				_, err := transformer.New(cfg, deps).StepsRunner(logger, container, gc, streamer)
 				Expect(err).To(MatchError(executor.ErrStepsInvalid))
 				Expect(err).To(MatchError(transformer.ErrInvalidAction))
 			},
@@ -449,10 +448,10 @@ var _ = Describe("Transformer", func() {
 
 		It("refuses a sidecar without a valid action", func() {
 			container.Sidecars = []executor.Sidecar{{}}
-			_, err := transformer.New(cfg).StepsRunner(logger, container, gc, streamer)
+			_, err := transformer.New(cfg, deps).StepsRunner(logger, container, gc, streamer)
 			Expect(err).To(MatchError(executor.ErrStepsInvalid))
 			container.Sidecars = []executor.Sidecar{{Action: &models.Action{}}}
-			_, err = transformer.New(cfg).StepsRunner(logger, container, gc, streamer)
+			_, err = transformer.New(cfg, deps).StepsRunner(logger, container, gc, streamer)
 			Expect(err).To(MatchError(executor.ErrStepsInvalid))
 		})
 	})
@@ -585,7 +584,7 @@ var _ = Describe("Transformer", func() {
 			container.CheckDefinition = &models.CheckDefinition{ReadinessChecks: []*models.Check{
 				{TcpCheck: &models.TCPCheck{Port: port, IntervalMs: 5000}},
 			}}
-			r, err := transformer.New(cfg).StepsRunner(logger, container, gc, streamer)
+			r, err := transformer.New(cfg, deps).StepsRunner(logger, container, gc, streamer)
 			Expect(err).NotTo(HaveOccurred())
 			reporter, ok := r.(transformer.ReadinessReporter)
 			Expect(ok).To(BeTrue())
@@ -609,7 +608,7 @@ var _ = Describe("Transformer", func() {
 		})
 
 		It("has no readiness channel without readiness checks", func() {
-			r, err := transformer.New(cfg).StepsRunner(logger, container, gc, streamer)
+			r, err := transformer.New(cfg, deps).StepsRunner(logger, container, gc, streamer)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(r.(transformer.ReadinessReporter).Readiness()).To(BeNil())
 		})
@@ -688,7 +687,7 @@ var _ = Describe("Transformer", func() {
 
 		It("refuses a timeout with only the legacy nanoseconds (validation wants timeout_ms)", func() {
 			container.Action = models.WrapAction(&models.TimeoutAction{Action: runAction("/bin/app"), DeprecatedTimeoutNs: int64(time.Second)})
-			_, err := transformer.New(cfg).StepsRunner(logger, container, gc, streamer)
+			_, err := transformer.New(cfg, deps).StepsRunner(logger, container, gc, streamer)
 			Expect(err).To(MatchError(executor.ErrStepsInvalid))
 		})
 	})

@@ -32,7 +32,7 @@ func main() {
 	defer raw.Close()
 	anchor := benchutil.AnchorCAS(raw, clients, 10*time.Second)
 
-	bbs := benchutil.StartBBS(etcd.ClientURL(), benchutil.DebugConfig())
+	bbs := benchutil.StartBBS(etcd.ClientURL(), benchutil.DebugConfig)
 	defer bbs.Stop()
 	ctx := context.Background()
 	seed(ctx, bbs)

@@ -20,6 +20,9 @@ import (
 	"github.com/tedsuo/ifrit"
 
 	bbsclient "diego/bbs/client"
+	bbsconfig "diego/bbs/config"
+	"diego/deploy/cluster"
+	"diego/deploy/config"
 	"diego/test/etcdrunner"
 	"diego/test/ports"
 )
@@ -136,8 +139,9 @@ type BBS struct {
 	Client *bbsclient.Client
 }
 
-// StartBBS builds cmd/bbs and runs it against etcdURL over plain HTTP.
-func StartBBS(etcdURL string, extra map[string]any) *BBS {
+// StartBBS builds cmd/bbs and runs it against etcdURL over plain HTTP,
+// its config from deploy/cluster's Maker changed by mods.
+func StartBBS(etcdURL string, mods ...func(*bbsconfig.Config)) *BBS {
 	dir, err := os.MkdirTemp("", "bench-bbs")
 	if err != nil {
 		Fatal("%v", err)
@@ -147,16 +151,8 @@ func StartBBS(etcdURL string, extra map[string]any) *BBS {
 		Fatal("building bbs: %v\n%s", err, out)
 	}
 	listen := ports.Addr()
-	cfg := map[string]any{
-		"listen_addr":    listen,
-		"health_address": ports.Addr(),
-		"etcd":           map[string]any{"endpoints": []string{etcdURL}},
-		"log_level":      "error",
-	}
-	for k, v := range extra {
-		cfg[k] = v
-	}
-	body, _ := json.Marshal(cfg)
+	m := cluster.Maker{ETCD: config.ETCD{Endpoints: []string{etcdURL}}, LogLevel: "error"}
+	body, _ := json.Marshal(m.BBS(listen, ports.Addr(), mods...))
 	cfgPath := filepath.Join(dir, "bbs.json")
 	if err := os.WriteFile(cfgPath, body, 0o644); err != nil {
 		Fatal("%v", err)
@@ -202,11 +198,10 @@ func (b *BBS) NewClient() *bbsclient.Client {
 
 // DebugConfig adds the BBS's pprof listener when BENCH_PPROF names an
 // address (e.g. 127.0.0.1:6060), to profile a benchmark while it runs.
-func DebugConfig() map[string]any {
+func DebugConfig(c *bbsconfig.Config) {
 	if addr := os.Getenv("BENCH_PPROF"); addr != "" {
-		return map[string]any{"debug_address": addr}
+		c.DebugAddress = addr
 	}
-	return nil
 }
 
 // Profile writes a CPU profile of the benchmark process itself (its etcd and
@@ -232,8 +227,9 @@ type Process struct {
 	dir string
 }
 
-// StartBinary builds cmd/<name> and runs it with cfg as its config file.
-func StartBinary(name string, cfg map[string]any) *Process {
+// StartBinary builds cmd/<name> and runs it with cfg (its typed config,
+// from deploy/cluster's Maker) as its config file.
+func StartBinary(name string, cfg any) *Process {
 	dir, err := os.MkdirTemp("", "bench-"+name)
 	if err != nil {
 		Fatal("%v", err)

@@ -40,7 +40,7 @@ func main() {
 	keys := etcddb.NewKeys("/diego")
 	seed(ctx, raw, keys)
 
-	bbs := benchutil.StartBBS(etcd.ClientURL(), benchutil.DebugConfig())
+	bbs := benchutil.StartBBS(etcd.ClientURL(), benchutil.DebugConfig)
 	defer bbs.Stop()
 	c := bbs.Client
 

@@ -8,6 +8,10 @@ package main
 
 import (
 	"context"
+	auctioneerconfig "diego/auctioneer/config"
+	convergerconfig "diego/converger/config"
+	"diego/deploy/cluster"
+	"diego/deploy/config"
 	"fmt"
 	"time"
 
@@ -32,16 +36,16 @@ func main() {
 	etcd := benchutil.StartEtcd()
 	defer etcd.Stop()
 	endpoints := []string{etcd.ClientURL()}
-	bbs := benchutil.StartBBS(etcd.ClientURL(), nil)
+	bbs := benchutil.StartBBS(etcd.ClientURL())
 	defer bbs.Stop()
+	m := cluster.Maker{ETCD: config.ETCD{Endpoints: endpoints}, BBSURL: bbs.URL, LogLevel: "error"}
 	auctioneerAddr := ports.Addr()
-	defer benchutil.StartBinary("auctioneer", map[string]any{
-		"listen_addr": auctioneerAddr, "advertise_address": "http://" + auctioneerAddr, "bbs_address": bbs.URL,
-		"etcd": map[string]any{"endpoints": endpoints}, "lock_ttl": "3s", "lock_retry_interval": "500ms", "log_level": "error",
-	}).Stop()
-	defer benchutil.StartBinary("converger", map[string]any{
-		"bbs_address": bbs.URL, "etcd": map[string]any{"endpoints": endpoints}, "lock_ttl": "3s", "lock_retry_interval": "500ms", "log_level": "error",
-	}).Stop()
+	defer benchutil.StartBinary("auctioneer", m.Auctioneer("bench-auctioneer", auctioneerAddr, func(c *auctioneerconfig.Config) {
+		c.LockTTL, c.LockRetryInterval = config.Duration(3*time.Second), config.Duration(500*time.Millisecond)
+	})).Stop()
+	defer benchutil.StartBinary("converger", m.Converger("bench-converger", func(c *convergerconfig.Config) {
+		c.LockTTL, c.LockRetryInterval = config.Duration(3*time.Second), config.Duration(500*time.Millisecond)
+	})).Stop()
 
 	ctx := context.Background()
 	c := bbs.Client

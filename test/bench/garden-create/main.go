@@ -12,6 +12,7 @@
 package main
 
 import (
+	"diego/deploy/cluster"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -211,16 +212,9 @@ func startGarden(rootfsDir, work string) *gardenDaemon {
 		fatal("building garden: %v\n%s", err, out)
 	}
 	addr := ports.Addr()
-	cfg := map[string]any{
-		"listen_addr":     addr,
-		"depot_dir":       filepath.Join(work, "depot"),
-		"default_rootfs":  rootfsDir,
-		"network_pool":    "10.252.0.0/22",
-		"port_pool_start": 47000,
-		"port_pool_size":  100,
-		"tag":             "bch",
-		"log_level":       "error",
-	}
+	m := cluster.Maker{RootFS: rootfsDir, LogLevel: "error"}
+	cfg := m.Garden(cluster.Cell{GardenAddr: addr, Dir: work, Tag: "bch", NetworkPool: "10.252.0.0/22",
+		PortPoolStart: 47000, PortPoolSize: 100})
 	var logOut io.Writer = io.Discard
 	if path := os.Getenv("BENCH_GARDEN_LOG"); path != "" {
 		f, err := os.Create(path)
@@ -228,10 +222,10 @@ func startGarden(rootfsDir, work string) *gardenDaemon {
 			fatal("%v", err)
 		}
 		logOut = f
-		cfg["log_level"] = "debug"
+		cfg.LogLevel = "debug"
 	}
 	if addr := os.Getenv("BENCH_PPROF"); addr != "" {
-		cfg["debug_address"] = addr
+		cfg.DebugAddress = addr
 	}
 	body, _ := json.Marshal(cfg)
 	cfgPath := filepath.Join(work, "garden.json")
