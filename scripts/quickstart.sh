@@ -286,8 +286,17 @@ if $START; then
 	# The daemons, and anything still in a cell garden's cgroups
 	# (garden-a, garden-b, ...): container inits and their processes.
 	if pgrep -af "^$(pwd)/bin/"; then left=1; fi
-	for f in $(grep -lE ':/garden-[a-h](/|$)' /proc/[0-9]*/cgroup 2>/dev/null); do
-		pid=${f#/proc/}; pid=${pid%/cgroup}
+	# A container process killed at the stop may still be exiting (its
+	# /proc entry outlives its cgroup); only one alive after 5 s is left.
+	in_cgroups() {
+		local f pid
+		for f in $(grep -lE ':/garden-[a-h](/|$)' /proc/[0-9]*/cgroup 2>/dev/null); do
+			pid=${f#/proc/}; pid=${pid%/cgroup}
+			[ "$(awk '{print $3}' /proc/"$pid"/stat 2>/dev/null)" = Z ] || echo "$pid"
+		done
+	}
+	for _ in $(seq 50); do [ -z "$(in_cgroups)" ] && break; sleep 0.1; done
+	for pid in $(in_cgroups); do
 		echo "in a cell's cgroup: $pid $(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null)"; left=1
 	done
 	if grep -q "$STATE_DIR" /proc/self/mountinfo; then

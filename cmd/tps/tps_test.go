@@ -298,7 +298,7 @@ var _ = Describe("tps", func() {
 			_, err := bbs.EvacuateRunningActualLRP(ctx, &models.EvacuateRunningActualLRPRequest{
 				ActualLrpKey: key, ActualLrpInstanceKey: instance,
 				ActualLrpNetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.5", Ports: []*models.PortMapping{{ContainerPort: 8080, HostPort: 61001}}},
-				Ttl: 60,
+				Ttl:              60,
 			})
 			Expect(err).NotTo(HaveOccurred())
 			Eventually(func() bool {
