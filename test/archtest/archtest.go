@@ -206,7 +206,10 @@ func clientMayImport(rel, target string) bool {
 }
 
 func crossComponentAllowed(target string) bool {
-	if target == "bbs/lock" || target == "metron" || strings.HasPrefix(target, "metron/emitter") || target == "metron/events" {
+	// The executor's in-process health checks share the healthcheck
+	// binary's probe, a leaf library (ccbridge/lifecycle/healthcheck).
+	if target == "ccbridge/lifecycle/healthcheck" ||
+		target == "bbs/lock" || target == "metron" || strings.HasPrefix(target, "metron/emitter") || target == "metron/events" {
 		return true
 	}
 	_, rest, _ := strings.Cut(target, "/")

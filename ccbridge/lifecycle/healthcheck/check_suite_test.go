@@ -1,4 +1,4 @@
-package check_test
+package healthcheck_test
 
 import (
 	"testing"
