@@ -166,6 +166,8 @@ var cmdComponents = map[string]string{
 	"metrics-server": "bbs/metricsserver",
 	"diego":          "receptor/cli",
 	"diego-local":    "deploy/local",
+	"stager":         "ccbridge/stager",
+	"file-server":    "ccbridge/fileserver",
 }
 
 // cmdMayImport: a daemon's main imports its own component (or its own
