@@ -213,6 +213,7 @@ func NewPlan(opts Options) (*Plan, error) {
 		p.Cells = append(p.Cells, planCell(opts.StateDir, i))
 	}
 	p.Daemons = append(p.brain(), p.cells()...)
+	p.Daemons = append(p.Daemons, p.stagingDaemons()...)
 	return p, nil
 }
 
@@ -481,6 +482,9 @@ func (p *Plan) Ports() map[int]string {
 	ports := map[int]string{
 		NATSPort: "nats", BBSPort: "bbs", BBSHealthPort: "bbs health", AuctioneerPort: "auctioneer",
 		MetricsServerPort: "metrics-server", ReceptorPort: "receptor",
+	}
+	for port, who := range stagingPorts() {
+		ports[port] = who
 	}
 	if p.EmbeddedETCD {
 		ports[ETCDClientPort] = "etcd"

@@ -44,7 +44,8 @@ var _ = Describe("NewPlan", func() {
 			names = append(names, d.Name)
 		}
 		Expect(names).To(Equal([]string{"bbs", "auctioneer", "converger", "metrics-server", "receptor",
-			"garden_z1-0", "executor_z1-0", "rep_z1-0", "garden_z1-1", "executor_z1-1", "rep_z1-1"}))
+			"garden_z1-0", "executor_z1-0", "rep_z1-0", "garden_z1-1", "executor_z1-1", "rep_z1-1",
+			"file-server", "stager"}))
 	})
 
 	It("gives every daemon its own config file and a stop timeout", func() {
@@ -111,8 +112,8 @@ var _ = Describe("NewPlan", func() {
 		p := plan()
 		ports := p.Ports()
 		// etcd client and peer, NATS, BBS and its health, auctioneer,
-		// metrics-server, receptor, and three per cell.
-		Expect(ports).To(HaveLen(8 + 3*3))
+		// metrics-server, receptor, three per cell, file-server and stager.
+		Expect(ports).To(HaveLen(8 + 3*3 + 2))
 		Expect(ports).To(HaveKeyWithValue(2379, "etcd"))
 		Expect(ports).To(HaveKeyWithValue(8889, "bbs"))
 		Expect(ports).To(HaveKeyWithValue(7779, "garden_z1-2"))
