@@ -54,7 +54,7 @@ build: deps
 	@# The buildpack lifecycle (static: it runs in the container's rootfs) and
 	@# the file-server's static directory: bin/static (docs/ccbridge.md).
 	@mkdir -p bin/lifecycle
-	go build -o bin/lifecycle/ ./ccbridge/lifecycle/cmd/builder ./ccbridge/lifecycle/cmd/launcher ./cmd/healthcheck
+	go build -ldflags='-s -w' -o bin/lifecycle/ ./ccbridge/lifecycle/cmd/builder ./ccbridge/lifecycle/cmd/launcher ./cmd/healthcheck
 	go run ./ccbridge/lifecycle/cmd/bundle -bin bin/lifecycle -buildpacks deploy/buildpacks -out bin/static
 
 lint: deps
