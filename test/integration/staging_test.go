@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,15 +21,21 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
-	"diego/ccbridge/lifecycle/bundle"
+	bbsclient "diego/bbs/client"
 	fsconfig "diego/ccbridge/fileserver/config"
+	"diego/ccbridge/lifecycle/bundle"
 	"diego/ccbridge/stager"
 	stagerconfig "diego/ccbridge/stager/config"
 	dconfig "diego/deploy/config"
+	"diego/models"
 	receptorconfig "diego/receptor/config"
 	"diego/test/ports"
 	"diego/test/stagingcc"
 )
+
+// appBinary is the staged app: it serves "$GREETING from $HOME" (the
+// greeting comes from its .profile.d) on $PORT with busybox's httpd.
+const appBinary = "#!/bin/sh\nmkdir -p www && echo \"$GREETING from $HOME\" > www/index.html && exec httpd -f -p \"$PORT\" -h www\n"
 
 var (
 	stagingOnce     sync.Once
@@ -98,11 +105,13 @@ var _ = Describe("Staging", Ordered, func() {
 		cc        *stagingcc.CC
 		stagerURL string
 		fsURL     string
+		bbsURL    string
 	)
 
 	BeforeAll(func() {
 		buildStaging()
 		b := startBrain()
+		bbsURL = b.bbsURL
 		startCell(b, 1)
 
 		rc := receptorconfig.DefaultConfig()
@@ -122,8 +131,9 @@ var _ = Describe("Staging", Ordered, func() {
 		cc = stagingcc.New("internal", "secret")
 		DeferCleanup(cc.Close)
 		Expect(cc.SetApp(appGuid, map[string]stagingcc.File{
-			"app-binary": {Body: "#!/bin/sh\necho hello from the app\n", Mode: 0o755},
-			"README":     {Body: "a small app\n"},
+			"app-binary":             {Body: appBinary, Mode: 0o755},
+			"README":                 {Body: "a small app\n"},
+			".profile.d/greeting.sh": {Body: "export GREETING=hello\n"},
 		})).To(Succeed())
 
 		sc := stagerconfig.DefaultConfig()
@@ -192,7 +202,8 @@ var _ = Describe("Staging", Ordered, func() {
 		droplet, ok := cc.Droplet(appGuid)
 		Expect(ok).To(BeTrue(), "the droplet reached CC")
 		files := tgzEntries(droplet.Body)
-		Expect(files).To(HaveKeyWithValue("./app/app-binary", "#!/bin/sh\necho hello from the app\n"))
+		Expect(files).To(HaveKeyWithValue("./app/app-binary", appBinary))
+		Expect(files).To(HaveKeyWithValue("./app/.profile.d/greeting.sh", "export GREETING=hello\n"))
 		Expect(files).To(HaveKeyWithValue("./app/README", "a small app\n"))
 		Expect(files).To(HaveKeyWithValue("./staging_info.yml", "detected_buildpack: Binary\nstart_command: ./app-binary\n"))
 		Expect(files).To(HaveKey("./tmp/"))
@@ -201,6 +212,46 @@ var _ = Describe("Staging", Ordered, func() {
 		Expect(ok).To(BeTrue(), "the build artifacts cache reached CC")
 		Expect(tgzEntries(cache.Body)).To(HaveKey("./binary-buildpack-marker"))
 		Expect(took).To(BeNumerically("<", 10*time.Second), "staging a small app takes under 10 s")
+	})
+
+	It("runs the droplet with the launcher, the start command from staging_info.yml, and the healthcheck", func() {
+		bbs, err := bbsclient.New(bbsclient.Config{URL: bbsURL})
+		Expect(err).NotTo(HaveOccurred())
+		pg := appGuid + "-v1"
+		Expect(bbs.DesireLRP(context.Background(), &models.DesiredLRP{
+			ProcessGuid: pg, Domain: "cf-apps", RootFs: "preloaded:cflinuxfs3", Instances: 1,
+			MemoryMb: 64, DiskMb: 64, Ports: []uint32{8080}, LogGuid: appGuid, StartTimeoutMs: 30_000,
+			Setup: models.WrapAction(&models.SerialAction{Actions: []*models.Action{
+				models.WrapAction(&models.DownloadAction{From: fsURL + "/v1/static/" + bundle.LifecyclePath,
+					To: "/tmp/lifecycle", CacheKey: "buildpack-cflinuxfs3-lifecycle", User: "vcap"}),
+				models.WrapAction(&models.DownloadAction{From: cc.URL() + "/staging/droplets/" + appGuid + "/download",
+					To: ".", CacheKey: "droplets-" + pg, User: "vcap"}),
+			}}),
+			Action: models.WrapAction(&models.RunAction{Path: "/tmp/lifecycle/launcher", Args: []string{"app", "", ""},
+				User: "vcap", Env: []*models.EnvironmentVariable{{Name: "PORT", Value: "8080"}}}),
+			Monitor: models.WrapAction(&models.RunAction{Path: "/tmp/lifecycle/healthcheck", Args: []string{"-port=8080"},
+				User: "vcap", SuppressLogOutput: true}),
+		})).To(Succeed())
+		var lrp *models.ActualLRP
+		Eventually(func() string {
+			lrps, err := bbs.ActualLRPs(context.Background(), bbsclient.ActualLRPFilter{ProcessGuid: pg})
+			if err != nil || len(lrps) == 0 {
+				return ""
+			}
+			lrp = lrps[0]
+			return lrp.State
+		}, 60*time.Second).Should(Equal(models.ActualLRPStateRunning), "the healthcheck passes once the app listens")
+		addr := fmt.Sprintf("http://%s:%d/", lrp.ActualLrpNetInfo.Address, lrp.ActualLrpNetInfo.Ports[0].HostPort)
+		Eventually(func() (string, error) {
+			resp, err := http.Get(addr)
+			if err != nil {
+				return "", err
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			return string(b), err
+		}, 10*time.Second).Should(Equal("hello from /home/vcap/app\n"), ".profile.d was sourced, and the app runs in HOME")
+		Expect(bbs.RemoveDesiredLRP(context.Background(), pg)).To(Succeed())
 	})
 
 	It("reports a buildpack whose detect fails as NoAppDetectedError", func() {

@@ -53,6 +53,12 @@ func runShim() int {
 		dir = usr.home
 	}
 
+	// As guardian's nstar, which changes to the user's home before running
+	// tar: a relative stream path is under the home (an LRP's droplet
+	// download to ".", spec bridge.md §3.3).
+	if (spec.Kind == kindTarIn || spec.Kind == kindTarOut) && !filepath.IsAbs(spec.Path) {
+		spec.Path = filepath.Join(usr.home, spec.Path)
+	}
 	switch spec.Kind {
 	case kindTarIn:
 		status.Close()
