@@ -375,6 +375,19 @@ var _ = Describe("garden", func() {
 			Expect(names).To(ContainElements("./a.txt", "./sub/", "./sub/b.txt"))
 		})
 
+		It("puts a relative path under the user's home, as guardian does", func() {
+			Expect(c.StreamIn(garden.StreamInSpec{Path: ".", User: "vcap",
+				TarStream: tarOf(map[string]string{"staging_info.yml": "x", "app/run": "y"})})).To(Succeed())
+			r := sh(c, "cat /home/vcap/staging_info.yml /home/vcap/app/run")
+			Expect(r.stdout).To(Equal("xy"))
+			out, err := c.StreamOut(garden.StreamOutSpec{Path: "app/run", User: "vcap"})
+			Expect(err).NotTo(HaveOccurred())
+			defer out.Close()
+			hdr, err := tar.NewReader(out).Next()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(hdr.Name).To(Equal("run"))
+		})
+
 		It("refuses tar entries that climb out of the destination", func() {
 			err := c.StreamIn(garden.StreamInSpec{Path: "/tmp/dest", TarStream: tarOf(map[string]string{"../../etc/evil": "x"})})
 			Expect(err).To(MatchError(ContainSubstring("path escapes the destination")))
