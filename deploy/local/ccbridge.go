@@ -4,8 +4,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"diego/ccbridge/lifecycle/bundle"
 	fileserverconfig "diego/ccbridge/fileserver/config"
+	"diego/ccbridge/lifecycle/bundle"
 	stagerconfig "diego/ccbridge/stager/config"
 )
 

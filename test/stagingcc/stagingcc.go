@@ -108,7 +108,11 @@ func (cc *CC) SetApp(guid string, files map[string]File) error {
 }
 
 // SetCompletedStatus is what POST /internal/staging/:guid/completed answers.
-func (cc *CC) SetCompletedStatus(status int) { cc.mu.Lock(); cc.completedStatus = status; cc.mu.Unlock() }
+func (cc *CC) SetCompletedStatus(status int) {
+	cc.mu.Lock()
+	cc.completedStatus = status
+	cc.mu.Unlock()
+}
 
 // SetDropletStatus makes droplet uploads fail with status (0: accept).
 func (cc *CC) SetDropletStatus(status int) { cc.mu.Lock(); cc.dropletStatus = status; cc.mu.Unlock() }
