@@ -147,7 +147,6 @@ func (c Config) BuildTask(guid string, req stager.StagingRequestFromCC) (recepto
 	skipDetect := len(data.Buildpacks) == 1 && data.Buildpacks[0].SkipDetect
 	env := append(append([]*models.EnvironmentVariable(nil), req.Environment...),
 		&models.EnvironmentVariable{Name: "CF_STACK", Value: data.Stack})
-	nofile := uint64(req.FileDescriptors)
 	run := &models.RunAction{
 		Path: lifecycle.BuilderPath,
 		Args: builderArgs(map[string]string{
@@ -161,9 +160,14 @@ func (c Config) BuildTask(guid string, req stager.StagingRequestFromCC) (recepto
 			"skipCertVerify":            strconv.FormatBool(c.SkipCertVerify),
 			"skipDetect":                strconv.FormatBool(skipDetect),
 		}),
-		Env:            env,
-		ResourceLimits: &models.ResourceLimits{Nofile: &nofile},
-		User:           "vcap",
+		Env:  env,
+		User: "vcap",
+	}
+	// CC always sends file_descriptors; without it, a nofile limit of 0
+	// would leave the builder unable to open anything.
+	if req.FileDescriptors > 0 {
+		nofile := uint64(req.FileDescriptors)
+		run.ResourceLimits = &models.ResourceLimits{Nofile: &nofile}
 	}
 	actions = append(actions, models.WrapAction(&models.EmitProgressAction{
 		Action:       models.WrapAction(run),

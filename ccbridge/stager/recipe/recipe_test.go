@@ -88,6 +88,20 @@ var _ = Describe("the staging task", func() {
 			To(HaveSuffix("&timeout=900"))
 	})
 
+	It("sets no nofile limit when the request has no file_descriptors", func() {
+		req := request()
+		req.FileDescriptors = 0
+		task, err := cfg.BuildTask("A-T", req)
+		Expect(err).NotTo(HaveOccurred())
+		for _, a := range task.Action.GetTimeoutAction().GetAction().GetSerialAction().GetActions() {
+			if run := a.GetEmitProgressAction().GetAction().GetRunAction(); run != nil {
+				Expect(run.GetResourceLimits()).To(BeNil())
+				return
+			}
+		}
+		Fail("no builder run in the task")
+	})
+
 	It("refuses a lifecycle bundle with an unknown URL scheme", func() {
 		c := cfg
 		c.Lifecycles = map[string]string{"buildpack/cflinuxfs3": "ftp://x/y.tgz"}
