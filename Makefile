@@ -44,6 +44,8 @@ deps:
 		apt-get update -qq && apt-get install -y -qq iptables >/dev/null; }
 	@command -v mkfs.ext4 >/dev/null || { echo "installing e2fsprogs (garden's disk limits)"; \
 		apt-get update -qq && apt-get install -y -qq e2fsprogs >/dev/null; }
+	@command -v runc >/dev/null || { echo "installing runc (garden's container runtime)"; \
+		apt-get update -qq && apt-get install -y -qq runc >/dev/null; }
 	@go mod download
 
 build: deps

@@ -295,10 +295,11 @@ type ProcessSpec struct {
 	Dir    string         `json:"dir,omitempty"`
 	User   string         `json:"user,omitempty"`
 	Limits ResourceLimits `json:"rlimits,omitempty"`
-	// OverrideContainerLimits is accepted and ignored.
+	// OverrideContainerLimits are a pea's own memory and cpu limits.
 	OverrideContainerLimits *ProcessLimits `json:"limits,omitempty"`
 	TTY                     *TTYSpec       `json:"tty,omitempty"`
-	// Image and BindMounts are for sidecar processes: accepted, ignored.
+	// Image makes the process a pea (a sidecar with its own root, pid
+	// namespace and cgroup); BindMounts are refused.
 	Image      ImageRef    `json:"image,omitempty"`
 	BindMounts []BindMount `json:"bind_mounts,omitempty"`
 }

@@ -149,6 +149,9 @@ reason=$($DIEGO --json task hello-task | json 'd["failure_reason"]')
 result=$($DIEGO --json task hello-task | json 'd["result"]')
 echo "result: $result"
 [[ $result == *"the answer is 42"* ]] || fail "hello-task's result is not the expected one: $result"
+step "$DIEGO logs hello-task --recent"
+wait_for "$TIMEOUT" "hello-task's output in diego logs" bash -c "$DIEGO logs hello-task --recent | grep -q '\[TASK/0\] OUT hello from diego'"
+$DIEGO logs hello-task --recent
 $DIEGO delete-task hello-task
 
 step "$DIEGO create-task deploy/examples/stack-task.json (preloaded:cflinuxfs4, the Debian stack: nc -z and curl)"
@@ -183,6 +186,12 @@ for url in $($DIEGO --json actual-lrps hello-lrp | json '" ".join("http://%s:%d/
 	echo "$page"
 	[[ $page == *"hello from diego"* ]] || fail "unexpected page from $url"
 done
+
+step "$DIEGO logs hello-lrp --recent, and $DIEGO top --once"
+wait_for "$TIMEOUT" "hello-lrp's health-check lines in diego logs" bash -c "$DIEGO logs hello-lrp --recent | grep -q '\[APP/1\] OUT Container became healthy'"
+$DIEGO logs hello-lrp --recent
+wait_for 60 "both instances in diego top" bash -c "[ \"\$($DIEGO --json top --once hello-lrp | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')\" = 2 ]"
+$DIEGO top --once hello-lrp
 
 # egress_task GUID ADDRESS PORT RULES: a cflinuxfs4 task that tries nc -z
 # ADDRESS PORT with the egress rules RULES (JSON); prints its result.

@@ -160,13 +160,15 @@ var _ = Describe("executor", func() {
 			Action: action(&models.DownloadAction{From: files.URL + "/stall", To: "/tmp", User: "vcap"})}})).To(Succeed())
 		Eventually(files.stalling, 30*time.Second).Should(Receive())
 		Expect(ex.client.StopContainer("stall-1")).To(Succeed())
-		Eventually(func() executor.ContainerRunResult {
-			c, _ := ex.client.GetContainer("stall-1")
-			return c.RunResult
-		}, 20*time.Second).Should(HaveField("Stopped", BeTrue()))
+		// Stopped is set as the stop is asked for; completed follows once
+		// the download step has let go.
+		Eventually(func() (executor.State, error) {
+			c, err := ex.client.GetContainer("stall-1")
+			return c.State, err
+		}, 20*time.Second).Should(Equal(executor.StateCompleted))
 		c, err := ex.client.GetContainer("stall-1")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(c.State).To(Equal(executor.StateCompleted))
+		Expect(c.RunResult.Stopped).To(BeTrue())
 	})
 
 	It("runs an LRP that becomes healthy through its monitor and unhealthy when the server stops answering", func() {

@@ -1,7 +1,7 @@
 // Command garden is the cell's container server: the Garden API (spec cell
 // §2) over the Linux backend. The same binary is each container's
-// garden-init and garden-exec, chosen by argv[0], so it must be built
-// static (CGO_ENABLED=0; the Makefile does).
+// garden-init, the exec shim and the per-process reaper garden-dadoo, chosen
+// by argv[0], so it must be built static (CGO_ENABLED=0; the Makefile does).
 package main
 
 import (

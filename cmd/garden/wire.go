@@ -1,12 +1,15 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/tedsuo/ifrit/grouper"
 
 	"diego/deploy/daemon"
 	"diego/garden/backend/linux"
 	"diego/garden/config"
 	"diego/garden/server"
+	"diego/metron/emitter"
 )
 
 // wire builds the backend and serves it; the runner starts the backend
@@ -16,9 +19,19 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	if err != nil {
 		return daemon.Process{}, err
 	}
-	api, err := server.NewRunner(server.New(backend, kit.Logger, kit.Clock), cfg.ListenNetwork, cfg.ListenAddr)
+	metrics, err := emitter.New(fmt.Sprintf("127.0.0.1:%d", cfg.DropsondePort), cfg.DropsondeOrigin, kit.Clock)
 	if err != nil {
 		return daemon.Process{}, err
 	}
-	return daemon.Process{Members: grouper.Members{{Name: "api", Runner: api}}}, nil
+	metered := server.Metered(backend, metrics, kit.Clock)
+	api, err := server.NewRunner(server.New(metered, kit.Logger, kit.Clock), cfg.ListenNetwork, cfg.ListenAddr)
+	if err != nil {
+		return daemon.Process{}, err
+	}
+	reporter := server.MetricsReporter{Backend: backend, Metrics: metrics, Clock: kit.Clock, Interval: cfg.MetricsEmissionInterval.Duration()}
+	return daemon.Process{Members: grouper.Members{
+		{Name: "metrics", Runner: metrics},
+		{Name: "api", Runner: api},
+		{Name: "metrics-reporter", Runner: reporter},
+	}}, nil
 }

@@ -213,6 +213,7 @@ func NewPlan(opts Options) (*Plan, error) {
 		p.Cells = append(p.Cells, planCell(opts.StateDir, i))
 	}
 	p.Daemons = append(p.brain(), p.cells()...)
+	p.Daemons = p.withLoggregator(p.Daemons) // loggregator.go
 	p.Daemons = append(p.Daemons, p.stagingDaemons()...)
 	return p, nil
 }
@@ -483,6 +484,7 @@ func (p *Plan) Ports() map[int]string {
 		NATSPort: "nats", BBSPort: "bbs", BBSHealthPort: "bbs health", AuctioneerPort: "auctioneer",
 		MetricsServerPort: "metrics-server", ReceptorPort: "receptor",
 	}
+	p.loggregatorPorts(ports) // loggregator.go
 	for port, who := range stagingPorts() {
 		ports[port] = who
 	}

@@ -43,8 +43,8 @@ var _ = Describe("NewPlan", func() {
 		for _, d := range plan().Daemons {
 			names = append(names, d.Name)
 		}
-		Expect(names).To(Equal([]string{"bbs", "auctioneer", "converger", "metrics-server", "receptor",
-			"garden_z1-0", "executor_z1-0", "rep_z1-0", "garden_z1-1", "executor_z1-1", "rep_z1-1",
+		Expect(names).To(Equal([]string{"doppler", "metron", "bbs", "auctioneer", "converger", "metrics-server", "receptor",
+			"metron_z1-0", "garden_z1-0", "executor_z1-0", "rep_z1-0", "metron_z1-1", "garden_z1-1", "executor_z1-1", "rep_z1-1",
 			"file-server", "stager"}))
 	})
 
@@ -112,8 +112,8 @@ var _ = Describe("NewPlan", func() {
 		p := plan()
 		ports := p.Ports()
 		// etcd client and peer, NATS, BBS and its health, auctioneer,
-		// metrics-server, receptor, three per cell, file-server and stager.
-		Expect(ports).To(HaveLen(8 + 3*3 + 2))
+		// metrics-server, receptor, the doppler, three per cell, file-server and stager.
+		Expect(ports).To(HaveLen(9 + 3*3 + 2))
 		Expect(ports).To(HaveKeyWithValue(2379, "etcd"))
 		Expect(ports).To(HaveKeyWithValue(8889, "bbs"))
 		Expect(ports).To(HaveKeyWithValue(7779, "garden_z1-2"))
@@ -124,7 +124,7 @@ var _ = Describe("NewPlan", func() {
 	It("wires each cell's executor to its garden and its rep to its executor", func() {
 		p := plan()
 		for _, d := range p.Daemons {
-			if d.Cell == 0 {
+			if d.Cell == 0 || d.Binary == "metron" { // loggregator_test.go checks the metrons
 				continue
 			}
 			cell := p.Cells[d.Cell-1]

@@ -40,6 +40,8 @@ umask 022
 
 log() { echo "stack rootfs: $*" >&2; }
 die() { echo "stack rootfs: error: $*" >&2; exit 1; }
+# shellcheck source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 usage() {
 	echo "usage: $0 OUT_DIR | --verify DIR" >&2
 	exit 2
@@ -57,24 +59,9 @@ elif [ $# -ne 1 ] || [[ $1 == -* ]]; then
 	usage
 fi
 [[ $EPOCH =~ ^[0-9]+$ ]] || die "SOURCE_DATE_EPOCH must be a number of seconds, got '$EPOCH'"
-[ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap's root mode; the tree holds root- and vcap-owned files)"
-for tool in dpkg apt-get flock sha256sum find touch; do
-	command -v "$tool" >/dev/null || die "$tool is missing (this script expects a Debian host)"
-done
+require_root_and_tools "mmdebstrap's root mode; the tree holds root- and vcap-owned files" dpkg apt-get flock sha256sum find touch
 
-OUT=$1
-[ "$OUT" != / ] || die "refusing to build into /"
-mkdir -p "$(dirname "$OUT")"
-OUT=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
-PARENT=$(dirname "$OUT")
-NAME=$(basename "$OUT")
-ARCH=$(dpkg --print-architecture)
-
-exec 9>"$PARENT/.$NAME.lock"
-if ! flock -n 9; then
-	log "waiting for another build of $OUT"
-	flock 9
-fi
+lock_output "$1"
 
 inputs() {
 	echo "# diego stack rootfs (Debian), built by deploy/rootfs/build-stack.sh"

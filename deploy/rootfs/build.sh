@@ -33,6 +33,8 @@ umask 022
 
 log() { echo "rootfs: $*" >&2; }
 die() { echo "rootfs: error: $*" >&2; exit 1; }
+# shellcheck source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
 	echo "usage: $0 OUT_DIR | --manifest DIR | --verify DIR" >&2
@@ -73,26 +75,9 @@ case $1 in
 esac
 [[ $EPOCH =~ ^[0-9]+$ ]] || die "SOURCE_DATE_EPOCH must be a number of seconds, got '$EPOCH'"
 
-[ "$(id -u)" -eq 0 ] || die "must run as root (the tree holds root- and vcap-owned files; apt may need updating)"
-for tool in dpkg-deb dpkg apt-get apt-cache flock sha256sum find touch; do
-	command -v "$tool" >/dev/null || die "$tool is missing (this script expects a Debian host)"
-done
+require_root_and_tools "the tree holds root- and vcap-owned files; apt may need updating" dpkg-deb dpkg apt-get apt-cache flock sha256sum find touch
 
-OUT=$1
-[ "$OUT" != / ] || die "refusing to build into /"
-mkdir -p "$(dirname "$OUT")"
-OUT=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
-PARENT=$(dirname "$OUT")
-NAME=$(basename "$OUT")
-ARCH=$(dpkg --print-architecture)
-
-# Everything below runs under one lock per OUT_DIR, so concurrent callers
-# (two test processes, `make rootfs`) build once and the others find the stamp.
-exec 9>"$PARENT/.$NAME.lock"
-if ! flock -n 9; then
-	log "waiting for another build of $OUT"
-	flock 9
-fi
+lock_output "$1"
 
 # candidates: "PKG VERSION" for each package apt can download, from the local
 # lists (one apt-cache call: each one decompresses the lists, about half a second).

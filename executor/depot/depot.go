@@ -280,9 +280,11 @@ func (d *Depot) RunContainer(logger *slog.Logger, req executor.RunRequest) error
 
 func (d *Depot) createAndRun(logger *slog.Logger, guid string) {
 	d.creates <- struct{}{}
+	setupStart := d.clock.Now()
 	c, gc, err := d.create(logger, guid)
 	<-d.creates
 	if err != nil {
+		d.metrics.SendDuration("ContainerSetupFailedDuration", d.clock.Since(setupStart))
 		d.complete(logger, guid, true, err.Error(), true)
 		return
 	}
@@ -362,6 +364,9 @@ func (d *Depot) setRoutable(guid string, routable bool) (executor.Container, boo
 }
 
 func (d *Depot) finish(logger *slog.Logger, guid string, err error) {
+	if timeout := (*steps.TimeoutError)(nil); errors.As(err, &timeout) {
+		d.metrics.IncrementCounter("ContainerExitedOnTimeoutCount")
+	}
 	if err != nil {
 		d.complete(logger, guid, true, err.Error(), false)
 		return

@@ -16,6 +16,7 @@ import (
 	"diego/executor"
 	"diego/executor/depot"
 	"diego/executor/depot/depotfakes"
+	depotsteps "diego/executor/depot/steps"
 	"diego/garden"
 	"diego/garden/gardenfakes"
 	"diego/models"
@@ -301,6 +302,25 @@ var _ = Describe("Depot", func() {
 				FailureReason: "failed to create container: no space", Retryable: true}))
 			_, msg := appLog.ErrorArgsForCall(0)
 			Expect(msg).To(Equal("Cell cell-z failed to create container for instance g1: no space"))
+			var durations []string
+			for i := range metrics.SendDurationCallCount() {
+				name, _ := metrics.SendDurationArgsForCall(i)
+				durations = append(durations, name)
+			}
+			Expect(durations).To(ContainElements("GardenContainerCreationFailedDuration", "ContainerSetupFailedDuration"))
+		})
+
+		It("counts a container that exits on a timeout action's timeout", func() {
+			run()
+			close(tree.ready)
+			nextEvent()
+			tree.exit <- &depotsteps.TimeoutError{Timeout: time.Second}
+			nextEvent()
+			var counters []string
+			for i := range metrics.IncrementCounterCallCount() {
+				counters = append(counters, metrics.IncrementCounterArgsForCall(i))
+			}
+			Expect(counters).To(ContainElements("ContainerCompletedCount", "ContainerExitedOnTimeoutCount"))
 		})
 
 		It("downloads cached dependencies, bind-mounts them read-only and releases them at delete", func() {

@@ -139,6 +139,17 @@ func (r *MetricsReporter) ReportCapacity(context.Context) {
 	r.sender.SendValue("CapacityTotalContainers", float64(total.Containers), "Metric")
 	r.sender.SendValue("CapacityRemainingContainers", float64(remaining.Containers), "Metric")
 	r.sender.SendValue("ContainerCount", float64(total.Containers-remaining.Containers), "Metric")
+	// The modern additions: what is allocated, and how many containers are
+	// on their way to running (initializing or created).
+	r.sender.SendValue("CapacityAllocatedMemory", float64(total.MemoryMB-remaining.MemoryMB), "MiB")
+	r.sender.SendValue("CapacityAllocatedDisk", float64(total.DiskMB-remaining.DiskMB), "MiB")
+	starting := 0
+	for _, c := range r.depot.ListContainers(nil) {
+		if c.State == executor.StateInitializing || c.State == executor.StateCreated {
+			starting++
+		}
+	}
+	r.sender.SendValue("StartingContainerCount", float64(starting), "Metric")
 }
 
 // healthCheckPrefix marks the health check's own containers, so a leftover

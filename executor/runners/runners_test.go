@@ -131,6 +131,18 @@ var _ = Describe("the metrics reporter", func() {
 		Expect(s.value("CapacityRemainingContainers")).To(Equal(3.0))
 		Expect(s.value("ContainerCount")).To(Equal(2.0))
 	})
+
+	It("emits the allocated capacity and the starting containers", func() {
+		s := &sender{values: map[string]float64{}}
+		r := runners.NewMetricsReporter(depot{total: executor.ExecutorResources{MemoryMB: 10, DiskMB: 20, Containers: 5},
+			containers: []executor.Container{{State: executor.StateReserved}, {State: executor.StateInitializing},
+				{State: executor.StateCreated}, {State: executor.StateRunning}, {State: executor.StateCompleted}}},
+			&gardenfakes.FakeClient{}, s, fakeclock.NewFakeClock(time.Unix(0, 0)), logging.Discard())
+		r.ReportCapacity(context.Background())
+		Expect(s.value("CapacityAllocatedMemory")).To(Equal(9.0))
+		Expect(s.value("CapacityAllocatedDisk")).To(Equal(18.0))
+		Expect(s.value("StartingContainerCount")).To(Equal(2.0))
+	})
 })
 
 var _ = Describe("the garden health check", func() {

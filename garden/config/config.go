@@ -49,6 +49,12 @@ type Config struct {
 	IPTablesRestoreBin string `json:"iptables_restore_bin"`
 
 	LogLevel string `json:"log_level"`
+
+	// DropsondePort is the local metron's UDP port; garden's metrics go
+	// there with DropsondeOrigin every MetricsEmissionInterval.
+	DropsondePort           int             `json:"dropsonde_port"`
+	DropsondeOrigin         string          `json:"dropsonde_origin"`
+	MetricsEmissionInterval config.Duration `json:"metrics_emission_interval"`
 }
 
 // DefaultConfig is garden's configuration when its file says nothing.
@@ -67,6 +73,9 @@ func DefaultConfig() Config {
 		IPTablesBin:                "iptables",
 		IPTablesRestoreBin:         "iptables-restore",
 		LogLevel:                   "info",
+		DropsondePort:              3457,
+		DropsondeOrigin:            "garden-linux",
+		MetricsEmissionInterval:    config.Duration(time.Minute),
 	}
 }
 
@@ -119,6 +128,9 @@ func (c Config) Validate() error {
 	v.Require(c.MTU >= 576 && c.MTU <= 9000, "mtu %d must be within 576-9000", c.MTU)
 	v.Require(c.DefaultGraceTime >= 0, "default_grace_time must not be negative")
 	v.Require(c.MaxContainers >= 0, "max_containers must not be negative (0 = as many as the network pool holds)")
+	v.Require(c.DropsondePort > 0 && c.DropsondePort < 65536, "dropsonde_port %d must be a port number", c.DropsondePort)
+	v.Require(c.DropsondeOrigin != "", "dropsonde_origin must not be empty")
+	v.Require(c.MetricsEmissionInterval > 0, "metrics_emission_interval must be positive")
 	_, err = logging.ParseLevel(c.LogLevel)
 	v.Require(err == nil, "log_level: %v", err)
 	return v.Err()

@@ -16,6 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"diego/receptor"
 	"diego/receptor/client"
 )
@@ -60,6 +62,8 @@ var commands = map[string]command{
 	"domains":      {"domains", "list fresh domains", domainsCmd},
 	"set-domain":   {"set-domain DOMAIN [--ttl 2m]", "mark a domain fresh (without --ttl: forever)", setDomainCmd},
 	"events":       {"events [--count N]", "stream LRP events until interrupted (or N events)", eventsCmd},
+	"logs":         {"logs LOG_GUID [--recent]", "print an app's recent logs, then tail them (--doppler URL, --token T)", logsCmd},
+	"top":          {"top [METRICS_GUID...] [--once]", "a live table of each instance's CPU, memory and disk (--interval 2s)", topCmd},
 	"desire-lrp":   {"desire-lrp FILE|-", "desire an LRP from a modern DesiredLRP JSON file through the BBS ($BBS_URL; for check_definition, sidecars…)", desireLRPCmd},
 }
 
@@ -85,13 +89,16 @@ func Run(ctx context.Context, args []string, io IO) int {
 		return 2
 	}
 	rest := global.Args()
-	if len(rest) == 0 || rest[0] == "help" {
+	if len(rest) == 0 || (rest[0] == "help" && len(rest) == 1) {
 		usage(io.Stdout, global)
 		return 0
 	}
-	cmd, ok := commands[rest[0]]
-	if !ok {
-		fmt.Fprintf(io.Stderr, "diego: unknown command %q; run `diego help` for the list\n", rest[0])
+	name := rest[0]
+	if name == "help" {
+		name = rest[1]
+	}
+	if _, ok := commands[name]; !ok && !builtin[name] {
+		fmt.Fprintf(io.Stderr, "diego: unknown command %q; run `diego help` for the list\n", name)
 		return 2
 	}
 	c, err := client.New(client.Config{URL: *url, Username: *user, Password: *pass})
@@ -100,16 +107,114 @@ func Run(ctx context.Context, args []string, io IO) int {
 		return 2
 	}
 	a := &app{io: io, client: c, json: *asJSON, url: *url}
-	if err := cmd.run(ctx, a, rest[1:]); err != nil {
+	root := newRoot(ctx, a)
+	root.SetArgs(rest)
+	if err := root.Execute(); err != nil {
 		var usageErr usageError
-		if errors.As(err, &usageErr) {
-			fmt.Fprintf(io.Stderr, "diego: %v\nusage: diego %s\n", err, cmd.usage)
+		var cmdErr commandError
+		switch {
+		case errors.As(err, &cmdErr) && errors.As(err, &usageErr):
+			fmt.Fprintf(io.Stderr, "diego: %v\nusage: diego %s\n", usageErr, cmdErr.usage)
+			return 2
+		case errors.As(err, &cmdErr):
+			fmt.Fprintf(io.Stderr, "diego: %s\n", explain(cmdErr.err, *url))
+			return 1
+		default: // cobra's own (completion's arguments)
+			fmt.Fprintf(io.Stderr, "diego: %v\n", err)
 			return 2
 		}
-		fmt.Fprintf(io.Stderr, "diego: %s\n", explain(err, *url))
-		return 1
 	}
 	return 0
+}
+
+// builtin are the commands cobra adds: shell completion.
+var builtin = map[string]bool{"completion": true, cobra.ShellCompRequestCmd: true, cobra.ShellCompNoDescRequestCmd: true}
+
+// commandError carries a table command's error and usage out of cobra.
+type commandError struct {
+	usage string
+	err   error
+}
+
+func (e commandError) Error() string { return e.err.Error() }
+func (e commandError) Unwrap() error { return e.err }
+
+// newRoot puts every command of the table under one cobra root. Each
+// command keeps its own flag parsing (parse: flags before or after
+// arguments), so cobra only dispatches, answers --help per command, and
+// writes the bash and zsh completion scripts.
+func newRoot(ctx context.Context, a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "diego",
+		Short:         "tasks, LRPs, cells and domains over the receptor API",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetOut(a.io.Stdout)
+	root.SetErr(a.io.Stderr)
+	root.CompletionOptions.DisableDefaultCmd = false
+	root.SetHelpCommand(&cobra.Command{Hidden: true, Use: "help COMMAND", RunE: func(_ *cobra.Command, args []string) error {
+		sub, _, err := root.Find(args)
+		if err != nil {
+			return err
+		}
+		return sub.Help()
+	}})
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		cmd := commands[name]
+		root.AddCommand(&cobra.Command{
+			Use:                cmd.usage,
+			Short:              cmd.help,
+			DisableFlagParsing: true,
+			ValidArgsFunction:  cobra.FixedCompletions(nil, cobra.ShellCompDirectiveDefault),
+			RunE: func(c *cobra.Command, args []string) error {
+				if wantsHelp(args) {
+					return c.Help()
+				}
+				args = a.globalFlagsAfter(args)
+				if err := cmd.run(ctx, a, args); err != nil {
+					return commandError{usage: cmd.usage, err: err}
+				}
+				return nil
+			},
+		})
+	}
+	return root
+}
+
+// wantsHelp reports a -h or --help among a command's arguments.
+func wantsHelp(args []string) bool {
+	for _, arg := range args {
+		if arg == "--" {
+			return false
+		}
+		if arg == "-h" || arg == "--help" || arg == "-help" {
+			return true
+		}
+	}
+	return false
+}
+
+// globalFlagsAfter takes --json from anywhere after the command name (it
+// was accepted only before it), so `diego logs GUID --json` reads naturally.
+func (a *app) globalFlagsAfter(args []string) []string {
+	out := args[:0:0]
+	for i, arg := range args {
+		if arg == "--" {
+			return append(out, args[i:]...)
+		}
+		if arg == "--json" || arg == "-json" {
+			a.json = true
+			continue
+		}
+		out = append(out, arg)
+	}
+	return out
 }
 
 type usageError struct{ msg string }
@@ -129,7 +234,9 @@ func usage(w io.Writer, global *flag.FlagSet) {
 	for _, name := range names {
 		fmt.Fprintf(tw, "  %s\t%s\n", commands[name].usage, commands[name].help)
 	}
+	fmt.Fprintf(tw, "  %s\t%s\n", "completion bash|zsh", "print a shell completion script")
 	tw.Flush()
+	fmt.Fprintln(w, "\n`diego help COMMAND` or `diego COMMAND --help` shows one command's help.")
 	fmt.Fprintln(w, "\nglobal flags:")
 	global.SetOutput(w)
 	global.PrintDefaults()

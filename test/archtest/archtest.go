@@ -166,6 +166,7 @@ var cmdComponents = map[string]string{
 	"metrics-server": "bbs/metricsserver",
 	"diego":          "receptor/cli",
 	"diego-local":    "deploy/local",
+	"doppler":        "metron",
 	"stager":         "ccbridge/stager",
 	"file-server":    "ccbridge/fileserver",
 }
@@ -203,6 +204,9 @@ func isClient(rel string) bool {
 // table), and the shared route and TLS helpers.
 func clientMayImport(rel, target string) bool {
 	own := strings.Split(rel, "/")[0]
+	if own == "metron" && target == "metron/events" { // the envelopes are metron's models
+		return true
+	}
 	return target == "models" || strings.HasPrefix(target, "models/") || target == own ||
 		target == "deploy/routes" || target == "deploy/tlsconfig" || target == "deploy/sse"
 }

@@ -66,8 +66,8 @@ func buildStaging() {
 	Expect(stagingBinaries).To(HaveLen(3))
 }
 
-// runTyped starts a binary built by buildStaging with its typed config.
-func runTyped(name string, cfg any) *gexec.Session {
+// runStaging starts a binary built by buildStaging with its typed config.
+func runStaging(name string, cfg any) *gexec.Session {
 	GinkgoHelper()
 	body, err := json.Marshal(cfg)
 	Expect(err).NotTo(HaveOccurred())
@@ -117,7 +117,7 @@ var _ = Describe("Staging", Ordered, func() {
 		rc := receptorconfig.DefaultConfig()
 		rc.ListenAddr = ports.Addr()
 		rc.BBSAddress = b.bbsURL
-		runTyped("receptor", rc)
+		runStaging("receptor", rc)
 
 		static := GinkgoT().TempDir()
 		Expect(bundle.Write(static, lifecycleBin, filepath.Join("..", "..", "deploy", "buildpacks"))).To(Succeed())
@@ -125,7 +125,7 @@ var _ = Describe("Staging", Ordered, func() {
 		fc.ListenAddr = ports.Addr()
 		fc.StaticDirectory = static
 		fc.CCJobPollingInterval = dconfig.Duration(100 * time.Millisecond)
-		runTyped("file-server", fc)
+		runStaging("file-server", fc)
 		fsURL = "http://" + fc.ListenAddr
 
 		cc = stagingcc.New("internal", "secret")
@@ -145,7 +145,7 @@ var _ = Describe("Staging", Ordered, func() {
 		sc.CCBaseURL = cc.Server.URL
 		sc.CCBasicAuthUsername, sc.CCBasicAuthPassword = "internal", "secret"
 		sc.Lifecycles = []string{"buildpack/cflinuxfs3:" + bundle.LifecyclePath}
-		runTyped("stager", sc)
+		runStaging("stager", sc)
 	})
 
 	stage := func(stagingGuid, buildpack string) time.Time {

@@ -1,13 +1,16 @@
-// Package linux is garden's Linux backend (spec cell §2.12, §7.2): each
-// container is a re-executed garden-init as pid 1 in new mount, pid, uts,
-// ipc and net namespaces, pivot_rooted into an overlay over its rootfs
-// directory, limited by cgroups, and networked by a veth on a bridge with
-// iptables chains named as guardian's. It needs root.
+// Package linux is garden's Linux backend (spec cell §2.12, §7.2), as
+// guardian's: each container is an OCI bundle run by runc, with the garden
+// binary as its pid 1 (garden-init), an overlay root over its rootfs
+// directory, cgroup limits, a user namespace, capabilities and seccomp for
+// unprivileged containers, and a veth with iptables chains named as
+// guardian's. Processes start through runc exec under a per-process reaper
+// (garden-dadoo). It needs root.
 package linux
 
 import (
-	"bufio"
+	"crypto/sha256"
 	"debug/elf"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +21,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -59,9 +61,12 @@ type Config struct {
 
 	IPTablesBin        string
 	IPTablesRestoreBin string
-	// InitBin is the binary re-executed as garden-init; it must call
-	// Reexec first thing. Default: this binary.
+	// InitBin is the binary bound into containers as garden-init and run
+	// as garden-dadoo; it must call Reexec first thing. Default: this
+	// binary.
 	InitBin string
+	// RuncBin is runc (Debian's package), looked up on PATH by default.
+	RuncBin string
 	// Mountinfo is where cgroup mounts are read (tests only).
 	Mountinfo string
 }
@@ -73,6 +78,11 @@ type Backend struct {
 	clock   clock.Clock
 	cgroups cgroupDriver
 	net     *networker
+	runc    *runc
+	shifted *shiftedRoots
+	// runDir holds the containers' root mount points (and runc's state),
+	// world-searchable so that a user namespace's root can reach them.
+	runDir string
 
 	mu         sync.Mutex
 	containers map[string]*container // created or being created
@@ -96,6 +106,9 @@ func New(cfg Config, logger *slog.Logger, clk clock.Clock) (*Backend, error) {
 		}
 		cfg.InitBin = self
 	}
+	if cfg.RuncBin == "" {
+		cfg.RuncBin = "runc"
+	}
 	if cfg.Mountinfo == "" {
 		cfg.Mountinfo = "/proc/self/mountinfo"
 	}
@@ -117,10 +130,16 @@ func New(cfg Config, logger *slog.Logger, clk clock.Clock) (*Backend, error) {
 		}
 		deny = append(deny, n)
 	}
+	depot := filepath.Clean(cfg.DepotDir)
+	sum := sha256.Sum256([]byte(depot))
+	runDir := filepath.Join("/run/diego-garden", hex.EncodeToString(sum[:6]))
 	return &Backend{
-		cfg:    cfg,
-		logger: logger,
-		clock:  clk,
+		cfg:     cfg,
+		runc:    &runc{bin: cfg.RuncBin, root: filepath.Join(runDir, "runc")},
+		shifted: newShiftedRoots(depot + ".rootfs"),
+		runDir:  runDir,
+		logger:  logger,
+		clock:   clk,
 		net: &networker{
 			tag: cfg.Tag, pool: pool, mtu: cfg.MTU, iptables: cfg.IPTablesBin, restore: cfg.IPTablesRestoreBin,
 			denyNetworks: deny, hostAccess: cfg.AllowHostAccess, dnsServers: cfg.DNSServers, logger: logger,
@@ -150,6 +169,22 @@ func (b *Backend) Start() error {
 	}
 	if err := checkDiskLimits(); err != nil {
 		b.logger.Error("disk-limits-unavailable", "error", err)
+	}
+	if n, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && strings.TrimSpace(string(n)) == "0" {
+		return errors.New("user namespaces are disabled (user.max_user_namespaces = 0): garden needs them for unprivileged containers")
+	}
+	runcPath, err := exec.LookPath(b.cfg.RuncBin)
+	if err != nil {
+		return fmt.Errorf("%s not found: install runc (apt-get install runc)", b.cfg.RuncBin)
+	}
+	b.runc.bin = runcPath
+	for _, d := range []string{filepath.Dir(b.runDir), b.runDir} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return fmt.Errorf("creating %s: %w", d, err)
+		}
+		if err := os.Chmod(d, 0o711); err != nil {
+			return err
+		}
 	}
 	cg, err := detectCgroups(b.cfg.Mountinfo, b.cfg.Tag)
 	if err != nil {
@@ -189,6 +224,10 @@ func (b *Backend) Stop() {
 	for _, c := range b.containers {
 		c.closeProxies()
 	}
+	// Only empty: runc's state of running containers stays for the next
+	// start.
+	_ = os.Remove(b.runc.root)
+	_ = os.Remove(b.runDir)
 }
 
 // destroyLeftovers removes every container in the depot and every cgroup,
@@ -208,11 +247,8 @@ func (b *Backend) destroyLeftovers() error {
 		dir := filepath.Join(b.cfg.DepotDir, handle)
 		var saved savedContainer
 		_ = readJSON(filepath.Join(dir, savedName), &saved)
-		pid := saved.InitPid
-		if !isInit(pid) {
-			pid = 0 // gone, or the pid was reused: never signal a stranger
-		}
-		c := &container{b: b, handle: handle, dir: dir, network: saved.Network, initPid: pid, cg: b.cgroups.Open(handle)}
+		c := &container{b: b, handle: handle, dir: dir, network: saved.Network, rootPath: b.rootMountPoint(handle),
+			cg: b.cgroups.Open(handle)}
 		if err := c.tearDown(); err != nil {
 			b.logger.Error("destroy-leftover-failed", "handle", handle, "error", err)
 			continue
@@ -224,6 +260,28 @@ func (b *Backend) destroyLeftovers() error {
 			_ = b.cgroups.Open(handle).Destroy()
 		}
 	}
+	// runc state and root mounts whose depot directory is gone.
+	ids := map[string]bool{}
+	for handle := range seen {
+		ids[runcID(handle)] = true
+	}
+	states, _ := os.ReadDir(b.runc.root)
+	for _, e := range states {
+		if !ids[e.Name()] {
+			if err := b.runc.delete(e.Name()); err != nil {
+				b.logger.Error("destroy-leftover-failed", "runc_id", e.Name(), "error", err)
+			}
+		}
+	}
+	mounts, _ := os.ReadDir(b.runDir)
+	for _, e := range mounts {
+		if e.Name() != filepath.Base(b.runc.root) && !ids[e.Name()] {
+			if err := unmountRoot(filepath.Join(b.runDir, e.Name())); err != nil {
+				b.logger.Error("destroy-leftover-failed", "root", e.Name(), "error", err)
+			}
+		}
+	}
+	b.shifted.prune()
 	if err := b.net.purgeLinks(); err != nil {
 		return err
 	}
@@ -239,16 +297,18 @@ func (b *Backend) reload() {
 	for _, e := range entries {
 		dir := filepath.Join(b.cfg.DepotDir, e.Name())
 		var saved savedContainer
-		if err := readJSON(filepath.Join(dir, savedName), &saved); err != nil || !isInit(saved.InitPid) {
+		if err := readJSON(filepath.Join(dir, savedName), &saved); err != nil || !b.running(e.Name()) {
 			// Its init is gone, so its processes are too: remove what is
 			// left rather than leak its links, rules and cgroups, once the
 			// live containers hold their subnets (a shared bridge they
 			// still use stays).
-			dead = append(dead, &container{b: b, handle: e.Name(), dir: dir, network: saved.Network, cg: b.cgroups.Open(e.Name())})
+			dead = append(dead, &container{b: b, handle: e.Name(), dir: dir, network: saved.Network, rootPath: b.rootMountPoint(e.Name()),
+				cg: b.cgroups.Open(e.Name())})
 			continue
 		}
 		c := newContainer(b, saved.Handle, dir)
 		c.restore(saved)
+		c.reloadProcesses()
 		b.net.claim(c.network)
 		for _, m := range c.mapped {
 			_, _ = b.net.ports.acquire(m.HostPort, nil)
@@ -372,6 +432,10 @@ func (b *Backend) BulkMetrics(handles []string) (map[string]garden.ContainerMetr
 	for _, h := range handles {
 		c, err := b.Lookup(h)
 		if err != nil {
+			if m, ok := b.peaMetrics(h); ok {
+				out[h] = garden.ContainerMetricsEntry{Metrics: m}
+				continue
+			}
 			out[h] = garden.ContainerMetricsEntry{Err: garden.NewError(err)}
 			continue
 		}
@@ -508,78 +572,16 @@ func (b *Backend) Destroy(handle string) error {
 	return nil
 }
 
-// startInit starts garden-init for a container in new namespaces, puts it
-// in the cgroup and returns once the root is built.
-func (b *Backend) startInit(c *container, spec initSpec) (*exec.Cmd, error) {
-	encoded, err := json.Marshal(spec)
-	if err != nil {
-		return nil, err
-	}
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer readyR.Close()
-	logFile, err := os.OpenFile(filepath.Join(c.dir, "init.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		readyW.Close()
-		return nil, err
-	}
-	defer logFile.Close()
-	cmd := &exec.Cmd{
-		Path:       b.cfg.InitBin,
-		Args:       []string{initArgv0},
-		Env:        []string{initSpecEnv + "=" + string(encoded)},
-		Stdout:     logFile,
-		Stderr:     logFile,
-		ExtraFiles: []*os.File{readyW},
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS |
-				syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET,
-			Setsid: true,
-		},
-	}
-	err = cmd.Start()
-	readyW.Close()
-	if err != nil {
-		return nil, fmt.Errorf("starting garden-init: %w", err)
-	}
-	if err := c.cg.AddInit(cmd.Process.Pid); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, err
-	}
-	msg := make(chan string, 1)
-	go func() {
-		data, _ := bufio.NewReader(readyR).ReadString(0)
-		msg <- data
-	}()
-	select {
-	case m := <-msg:
-		if m != "ok" {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			if m == "" {
-				m = "garden-init exited before it was ready (is init_bin a garden binary?)"
-			}
-			return nil, fmt.Errorf("container init: %s", m)
-		}
-	case <-b.clock.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, errors.New("container init: not ready after 30s")
-	}
-	return cmd, nil
+// rootMountPoint is where a container's root is mounted on the host.
+func (b *Backend) rootMountPoint(handle string) string {
+	return filepath.Join(b.runDir, runcID(handle))
 }
 
-// isInit says whether pid is a running garden-init (a saved pid may have
-// been reused by an unrelated process since).
-func isInit(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return err == nil && strings.HasPrefix(string(cmdline), initArgv0+"\x00")
+// running says whether runc knows the handle's container and its init
+// runs.
+func (b *Backend) running(handle string) bool {
+	s, err := b.runc.state(runcID(handle))
+	return err == nil && s.Status == "running"
 }
 
 // checkStatic makes sure the binary re-executed inside containers needs no

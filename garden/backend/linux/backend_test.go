@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -112,50 +111,6 @@ var _ = Describe("the backend's pure parts", func() {
 			b.cfg.DefaultRootFS = ""
 			_, _, err := resolve(garden.ContainerSpec{})
 			Expect(err).To(MatchError(ContainSubstring("no default_rootfs configured")))
-		})
-	})
-
-	Describe("the init protocol", func() {
-		It("carries one message and its fds per packet", func() {
-			fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
-			Expect(err).NotTo(HaveOccurred())
-			conns := make([]*net.UnixConn, 2)
-			for i, fd := range fds {
-				f := os.NewFile(uintptr(fd), "sock")
-				c, err := net.FileConn(f)
-				f.Close()
-				Expect(err).NotTo(HaveOccurred())
-				conns[i] = c.(*net.UnixConn)
-				DeferCleanup(func() { _ = c.Close() })
-			}
-			r, w, err := os.Pipe()
-			Expect(err).NotTo(HaveOccurred())
-			defer r.Close()
-
-			req := spawnRequest{Kind: kindExec, Path: "/bin/true", Args: []string{"a"}, Env: []string{"X=1"}, User: "vcap", Rlimits: map[string]uint64{"nofile": 10}}
-			Expect(sendPacket(conns[0], req, w)).To(Succeed())
-			w.Close()
-			Expect(sendPacket(conns[0], controlMessage{Signal: 15})).To(Succeed())
-
-			var got spawnRequest
-			files, err := recvPacket(conns[1], &got)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(got).To(Equal(req))
-			Expect(files).To(HaveLen(1))
-			_, err = files[0].WriteString("through the passed fd")
-			Expect(err).NotTo(HaveOccurred())
-			files[0].Close()
-			Expect(io.ReadAll(r)).To(BeEquivalentTo("through the passed fd"))
-
-			var ctl controlMessage
-			files, err = recvPacket(conns[1], &ctl)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(files).To(BeEmpty())
-			Expect(ctl.Signal).To(Equal(15))
-
-			conns[0].Close()
-			_, err = recvPacket(conns[1], &ctl)
-			Expect(err).To(HaveOccurred())
 		})
 	})
 

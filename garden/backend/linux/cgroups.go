@@ -15,9 +15,20 @@ import (
 	"diego/garden"
 )
 
-// cgroupDriver makes the per-container cgroup "garden/<handle>" in the
-// host's hierarchy, v1 (a mount per controller) or v2 (unified).
+// cgroupDriver knows the per-container cgroup "garden/<handle>" in the
+// host's hierarchy, v1 (a mount per controller) or v2 (unified). runc
+// creates it from the bundle, with the memory and cpu limits; the driver
+// reads it, adds the pids limit and removes what runc left.
 type cgroupDriver interface {
+	// Path is the bundle's cgroupsPath for a handle.
+	Path(handle string) string
+	// SwapLimit says whether a memory+swap limit can be set (v1 swap
+	// accounting, or v2 memory.swap.max).
+	SwapLimit() bool
+	// ExecCgroup is runc exec's --cgroup for processes ("" = the
+	// container's own group).
+	ExecCgroup() string
+	// Create finishes the cgroup runc made: the pids limit.
 	Create(handle string, limits garden.Limits) (cgroup, error)
 	// Open finds an existing container's cgroup (after a restart).
 	Open(handle string) cgroup
@@ -26,14 +37,9 @@ type cgroupDriver interface {
 }
 
 type cgroup interface {
-	// AddInit puts a container's init in the cgroup. On v1 the init stays
-	// out of the pids controller, whose limit is for the container's
-	// processes, not the init's runtime threads: those join through
-	// PidsProcsFile.
-	AddInit(pid int) error
-	// PidsProcsFile is the cgroup.procs file a spawned process writes "0"
-	// to, joining the pids cgroup itself ("" = nothing to join).
-	PidsProcsFile() string
+	// MoveOutOfMemory puts the init in the memory cgroup's parent, out of
+	// the container's OOM killer's reach.
+	MoveOutOfMemory(pid int) error
 	Procs() ([]int, error)
 	OOMKilled() bool
 	Stats() (garden.ContainerMemoryStat, garden.ContainerCPUStat, garden.ContainerPidStat)
@@ -69,7 +75,7 @@ func detectCgroups(mountinfo, tag string) (cgroupDriver, error) {
 		if len(missing) > 0 {
 			return nil, fmt.Errorf("cgroup v1 controller(s) %s not mounted: garden needs memory and cpu (mount them under /sys/fs/cgroup)", strings.Join(missing, ", "))
 		}
-		return &cgroupsV1{mounts: mounts.v1, parent: cgroupParentFor(tag)}, nil
+		return &cgroupsV1{mounts: mounts.v1, all: mounts.all, parent: cgroupParentFor(tag)}, nil
 	}
 	if mounts.v2 == "" {
 		return nil, errors.New("no cgroup filesystem is mounted: garden needs cgroup v1 memory and cpu controllers or a cgroup v2 hierarchy")
@@ -79,8 +85,9 @@ func detectCgroups(mountinfo, tag string) (cgroupDriver, error) {
 }
 
 type mountTable struct {
-	v1 map[string]string // controller → mount point
-	v2 string
+	v1  map[string]string // controller → mount point
+	all []string          // every v1 hierarchy, which runc joins
+	v2  string
 }
 
 func cgroupMounts(mountinfo string) (mountTable, error) {
@@ -107,10 +114,9 @@ func cgroupMounts(mountinfo string) (mountTable, error) {
 		mountPoint, fstype, superOpts := fields[4], fields[sep+1], fields[len(fields)-1]
 		switch fstype {
 		case "cgroup":
+			t.all = append(t.all, mountPoint)
 			for _, opt := range strings.Split(superOpts, ",") {
 				switch opt {
-				// The freezer is not used: joining a cgroup costs an RCU
-				// grace period per controller at every create.
 				case "memory", "cpu", "cpuacct", "pids":
 					if t.v1[opt] == "" {
 						t.v1[opt] = mountPoint
@@ -180,6 +186,15 @@ func readProcs(path string) ([]int, error) {
 // removeCgroupDir removes a cgroup directory, retrying briefly while the
 // kernel finishes tearing down the processes that were in it.
 func removeCgroupDir(dir string) error {
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if e.IsDir() {
+				if err := removeCgroupDir(filepath.Join(dir, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	var err error
 	for range 100 {
 		err = unix.Rmdir(dir)
@@ -213,17 +228,40 @@ func memoryTowardLimit(rss, cache, swap, inactiveFile uint64) uint64 {
 // cgroupsV1 is a host with one mount per controller.
 type cgroupsV1 struct {
 	mounts map[string]string
+	all    []string
 	parent string
 }
 
 type cgroupV1 struct {
 	dirs map[string]string // controller → this container's directory
+	all  []string          // the container's directory in every hierarchy
+}
+
+// processesCgroup is the pids sub-cgroup processes run in on v1: the pids
+// limit is for the container's processes, not the init's runtime threads
+// (decision 11).
+const processesCgroup = "processes"
+
+func (d *cgroupsV1) Path(handle string) string { return "/" + d.parent + "/" + handle }
+
+func (d *cgroupsV1) SwapLimit() bool {
+	return fileExists(filepath.Join(d.mounts["memory"], "memory.memsw.limit_in_bytes"))
+}
+
+func (d *cgroupsV1) ExecCgroup() string {
+	if d.mounts["pids"] == "" {
+		return ""
+	}
+	return "pids:" + processesCgroup
 }
 
 func (d *cgroupsV1) Open(handle string) cgroup {
 	cg := &cgroupV1{dirs: map[string]string{}}
 	for controller, mount := range d.mounts {
 		cg.dirs[controller] = filepath.Join(mount, d.parent, handle)
+	}
+	for _, mount := range d.all {
+		cg.all = append(cg.all, filepath.Join(mount, d.parent, handle))
 	}
 	return cg
 }
@@ -241,50 +279,22 @@ func (d *cgroupsV1) Handles() []string {
 
 func (d *cgroupsV1) Create(handle string, limits garden.Limits) (cgroup, error) {
 	cg := d.Open(handle).(*cgroupV1)
-	for _, dir := range cg.dirs {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	if dir := cg.dirs["pids"]; dir != "" {
+		sub := filepath.Join(dir, processesCgroup)
+		if err := os.MkdirAll(sub, 0o755); err != nil {
 			return cg, fmt.Errorf("creating cgroup: %w", err)
 		}
-	}
-	if v := limits.Memory.LimitInBytes; v > 0 {
-		mem := cg.dirs["memory"]
-		if err := writeFile(filepath.Join(mem, "memory.limit_in_bytes"), strconv.FormatUint(v, 10)); err != nil {
-			return cg, err
-		}
-		// Swap accounting may be off, and then the file is absent.
-		if memsw := filepath.Join(mem, "memory.memsw.limit_in_bytes"); fileExists(memsw) {
-			if err := writeFile(memsw, strconv.FormatUint(v, 10)); err != nil {
+		if v := limits.Pid.Max; v > 0 {
+			if err := writeFile(filepath.Join(sub, "pids.max"), strconv.FormatUint(v, 10)); err != nil {
 				return cg, err
 			}
-		}
-	}
-	if shares := cpuShares(limits.CPU); shares > 0 {
-		if err := writeFile(filepath.Join(cg.dirs["cpu"], "cpu.shares"), strconv.FormatUint(max(shares, 2), 10)); err != nil {
-			return cg, err
-		}
-	}
-	if v := limits.Pid.Max; v > 0 && cg.dirs["pids"] != "" {
-		if err := writeFile(filepath.Join(cg.dirs["pids"], "pids.max"), strconv.FormatUint(v, 10)); err != nil {
-			return cg, err
 		}
 	}
 	return cg, nil
 }
 
-func (cg *cgroupV1) AddInit(pid int) error {
-	for dir := range cg.distinct("pids") {
-		if err := writeFile(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (cg *cgroupV1) PidsProcsFile() string {
-	if dir := cg.dirs["pids"]; dir != "" {
-		return filepath.Join(dir, "cgroup.procs")
-	}
-	return ""
+func (cg *cgroupV1) MoveOutOfMemory(pid int) error {
+	return writeFile(filepath.Join(filepath.Dir(cg.dirs["memory"]), "cgroup.procs"), strconv.Itoa(pid))
 }
 
 func (cg *cgroupV1) Procs() ([]int, error) {
@@ -321,6 +331,7 @@ func (cg *cgroupV1) Stats() (garden.ContainerMemoryStat, garden.ContainerCPUStat
 	}
 	var pids garden.ContainerPidStat
 	if dir := cg.dirs["pids"]; dir != "" {
+		dir = filepath.Join(dir, processesCgroup)
 		pids.Current = readUint(filepath.Join(dir, "pids.current"))
 		pids.Max = readUint(filepath.Join(dir, "pids.max")) // "max" reads as 0 = unlimited
 	}
@@ -341,7 +352,11 @@ func (cg *cgroupV1) distinct(skip ...string) map[string]bool {
 
 func (cg *cgroupV1) Destroy() error {
 	var errs []error
-	for dir := range cg.distinct() {
+	dirs := cg.distinct()
+	for _, dir := range cg.all {
+		dirs[dir] = true
+	}
+	for dir := range dirs {
 		if err := removeCgroupDir(dir); err != nil {
 			errs = append(errs, err)
 		}
@@ -415,27 +430,20 @@ func (d *cgroupsV2) Handles() []string {
 	return handles
 }
 
+func (d *cgroupsV2) Path(handle string) string { return "/" + d.parent + "/" + handle }
+
+// SwapLimit needs swap accounting, without which the kernel has no
+// memory.swap.max.
+func (d *cgroupsV2) SwapLimit() bool {
+	return fileExists(filepath.Join(d.root, d.parent, "memory.swap.max"))
+}
+
+// ExecCgroup is the container's group on v2, where a process may not sit
+// beside a child group: the pids limit counts the init there.
+func (d *cgroupsV2) ExecCgroup() string { return "" }
+
 func (d *cgroupsV2) Create(handle string, limits garden.Limits) (cgroup, error) {
 	cg := d.Open(handle).(*cgroupV2)
-	if err := os.MkdirAll(cg.dir, 0o755); err != nil {
-		return cg, fmt.Errorf("creating cgroup: %w", err)
-	}
-	if v := limits.Memory.LimitInBytes; v > 0 {
-		if err := writeFile(filepath.Join(cg.dir, "memory.max"), strconv.FormatUint(v, 10)); err != nil {
-			return cg, err
-		}
-		// v1's memsw limit equal to the memory limit means no swap.
-		if swap := filepath.Join(cg.dir, "memory.swap.max"); fileExists(swap) {
-			if err := writeFile(swap, "0"); err != nil {
-				return cg, err
-			}
-		}
-	}
-	if shares := cpuShares(limits.CPU); shares > 0 {
-		if err := writeFile(filepath.Join(cg.dir, "cpu.weight"), strconv.FormatUint(sharesToWeight(shares), 10)); err != nil {
-			return cg, err
-		}
-	}
 	if v := limits.Pid.Max; v > 0 && fileExists(filepath.Join(cg.dir, "pids.max")) {
 		if err := writeFile(filepath.Join(cg.dir, "pids.max"), strconv.FormatUint(v, 10)); err != nil {
 			return cg, err
@@ -451,12 +459,10 @@ func sharesToWeight(shares uint64) uint64 {
 	return 1 + ((shares-2)*9999)/262142
 }
 
-func (cg *cgroupV2) PidsProcsFile() string { return "" }
-
-// AddInit puts the init in the unified group, where pids.max also counts
-// the init's threads.
-func (cg *cgroupV2) AddInit(pid int) error {
-	return writeFile(filepath.Join(cg.dir, "cgroup.procs"), strconv.Itoa(pid))
+// MoveOutOfMemory cannot work on v2, whose parent group holds no
+// processes of its own.
+func (cg *cgroupV2) MoveOutOfMemory(int) error {
+	return errors.New("cgroup v2 has no memory group outside the container's for the init")
 }
 
 func (cg *cgroupV2) Procs() ([]int, error) { return readProcs(filepath.Join(cg.dir, "cgroup.procs")) }

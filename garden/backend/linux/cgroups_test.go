@@ -186,49 +186,34 @@ var _ = Describe("cgroups", func() {
 			d = &cgroupsV2{root: root, parent: "garden-b"}
 		})
 
-		It("creates garden-<tag>/<handle> and writes the limits", func() {
-			// The kernel creates these files with the group; MkdirAll
-			// keeps them.
-			writeTree(root, map[string]string{
-				"garden-b/h1/memory.swap.max": "max\n",
-				"garden-b/h1/pids.max":        "max\n",
-			})
-			cg, err := d.Create("h1", garden.Limits{
-				Memory: garden.MemoryLimits{LimitInBytes: 64 << 20},
-				CPU:    garden.CPULimits{LimitInShares: 512, Weight: 1024},
-				Pid:    garden.PidLimits{Max: 100},
-			})
+		It("names garden-<tag>/<handle> for the bundle and adds the pids limit to runc's group", func() {
+			Expect(d.Path("h1")).To(Equal("/garden-b/h1"))
+			Expect(d.ExecCgroup()).To(BeEmpty(), "v2 processes share the container's group")
+			writeTree(root, map[string]string{"garden-b/h1/pids.max": "max\n"})
+			cg, err := d.Create("h1", garden.Limits{Pid: garden.PidLimits{Max: 100}})
 			Expect(err).NotTo(HaveOccurred())
 			dir := filepath.Join(root, "garden-b", "h1")
 			Expect(cg.(*cgroupV2).dir).To(Equal(dir))
-			Expect(readTrimmed(filepath.Join(dir, "memory.max"))).To(Equal("67108864"))
-			Expect(readTrimmed(filepath.Join(dir, "memory.swap.max"))).To(Equal("0"))
-			Expect(readTrimmed(filepath.Join(dir, "cpu.weight"))).To(Equal("39")) // weight 1024 wins over 512 shares
 			Expect(readTrimmed(filepath.Join(dir, "pids.max"))).To(Equal("100"))
-			Expect(cg.PidsProcsFile()).To(BeEmpty())
 			Expect(d.Handles()).To(ConsistOf("h1"))
 		})
 
-		It("writes nothing for unset limits, and no swap or pids limit where the files are absent", func() {
-			_, err := d.Create("h2", garden.Limits{})
-			Expect(err).NotTo(HaveOccurred())
-			entries, err := os.ReadDir(filepath.Join(root, "garden-b", "h2"))
-			Expect(err).NotTo(HaveOccurred())
-			Expect(entries).To(BeEmpty())
-
-			_, err = d.Create("h3", garden.Limits{Memory: garden.MemoryLimits{LimitInBytes: 1 << 20}, Pid: garden.PidLimits{Max: 5}})
-			Expect(err).NotTo(HaveOccurred())
-			dir := filepath.Join(root, "garden-b", "h3")
-			Expect(filepath.Join(dir, "memory.max")).To(BeAnExistingFile())
-			Expect(filepath.Join(dir, "memory.swap.max")).NotTo(BeAnExistingFile())
-			Expect(filepath.Join(dir, "pids.max")).NotTo(BeAnExistingFile())
+		It("limits swap only where the kernel accounts it", func() {
+			Expect(d.SwapLimit()).To(BeFalse())
+			writeTree(root, map[string]string{"garden-b/memory.swap.max": "max\n"})
+			Expect(d.SwapLimit()).To(BeTrue())
 		})
 
-		It("puts the init in the unified group and lists its procs", func() {
+		It("writes no pids limit where the file is absent, and cannot move the init out of memory", func() {
+			Expect(os.MkdirAll(filepath.Join(root, "garden-b", "h3"), 0o755)).To(Succeed())
+			cg, err := d.Create("h3", garden.Limits{Pid: garden.PidLimits{Max: 5}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(filepath.Join(root, "garden-b", "h3", "pids.max")).NotTo(BeAnExistingFile())
+			Expect(cg.MoveOutOfMemory(1)).To(HaveOccurred())
+		})
+
+		It("lists the group's procs", func() {
 			cg := d.Open("h1")
-			Expect(os.MkdirAll(filepath.Join(root, "garden-b", "h1"), 0o755)).To(Succeed())
-			Expect(cg.AddInit(4242)).To(Succeed())
-			Expect(readTrimmed(filepath.Join(root, "garden-b", "h1", "cgroup.procs"))).To(Equal("4242"))
 			writeTree(root, map[string]string{"garden-b/h1/cgroup.procs": "4242\n4250\n"})
 			Expect(cg.Procs()).To(Equal([]int{4242, 4250}))
 		})
@@ -311,68 +296,38 @@ var _ = Describe("cgroups", func() {
 			return filepath.Join(d.mounts[controller], "garden-b", handle)
 		}
 
-		It("creates the container's directory under each controller and writes the limits", func() {
-			writeTree(root, map[string]string{"memory/garden-b/h1/memory.memsw.limit_in_bytes": "9223372036854771712\n"})
-			cg, err := d.Create("h1", garden.Limits{
-				Memory: garden.MemoryLimits{LimitInBytes: 128 << 20},
-				CPU:    garden.CPULimits{LimitInShares: 512, Weight: 100},
-				Pid:    garden.PidLimits{Max: 50},
-			})
+		It("names garden-<tag>/<handle> for the bundle and runs processes in a pids sub-group with the limit", func() {
+			Expect(d.Path("h1")).To(Equal("/garden-b/h1"))
+			Expect(d.ExecCgroup()).To(Equal("pids:processes"))
+			cg, err := d.Create("h1", garden.Limits{Pid: garden.PidLimits{Max: 50}})
 			Expect(err).NotTo(HaveOccurred())
-			for _, c := range []string{"memory", "cpu", "cpuacct", "pids"} {
-				Expect(dir(c, "h1")).To(BeADirectory())
-			}
-			Expect(readTrimmed(filepath.Join(dir("memory", "h1"), "memory.limit_in_bytes"))).To(Equal("134217728"))
-			Expect(readTrimmed(filepath.Join(dir("memory", "h1"), "memory.memsw.limit_in_bytes"))).To(Equal("134217728"))
-			Expect(readTrimmed(filepath.Join(dir("cpu", "h1"), "cpu.shares"))).To(Equal("100"))
-			Expect(readTrimmed(filepath.Join(dir("pids", "h1"), "pids.max"))).To(Equal("50"))
-			Expect(cg.PidsProcsFile()).To(Equal(filepath.Join(dir("pids", "h1"), "cgroup.procs")))
-			Expect(d.Handles()).To(ConsistOf("h1"))
+			Expect(readTrimmed(filepath.Join(dir("pids", "h1"), "processes", "pids.max"))).To(Equal("50"))
+			Expect(filepath.Join(dir("pids", "h1"), "pids.max")).NotTo(BeAnExistingFile(), "the init's threads do not count")
+			Expect(d.Handles()).To(BeEmpty(), "runc makes the memory group, not the driver")
+			Expect(cg.(*cgroupV1).dirs["pids"]).To(Equal(dir("pids", "h1")))
 		})
 
-		It("leaves memsw alone when swap accounting is off, and uses shares without a weight", func() {
-			_, err := d.Create("h1", garden.Limits{
-				Memory: garden.MemoryLimits{LimitInBytes: 1 << 20},
-				CPU:    garden.CPULimits{LimitInShares: 512},
-			})
-			Expect(err).NotTo(HaveOccurred())
-			Expect(filepath.Join(dir("memory", "h1"), "memory.memsw.limit_in_bytes")).NotTo(BeAnExistingFile())
-			Expect(readTrimmed(filepath.Join(dir("cpu", "h1"), "cpu.shares"))).To(Equal("512"))
-		})
-
-		It("raises shares below the kernel's minimum of 2", func() {
-			_, err := d.Create("h1", garden.Limits{CPU: garden.CPULimits{Weight: 1}})
-			Expect(err).NotTo(HaveOccurred())
-			Expect(readTrimmed(filepath.Join(dir("cpu", "h1"), "cpu.shares"))).To(Equal("2"))
-		})
-
-		It("writes no files for unset limits", func() {
-			_, err := d.Create("h1", garden.Limits{})
-			Expect(err).NotTo(HaveOccurred())
-			for _, c := range []string{"memory", "cpu", "pids"} {
-				entries, err := os.ReadDir(dir(c, "h1"))
-				Expect(err).NotTo(HaveOccurred())
-				Expect(entries).To(BeEmpty(), c)
-			}
+		It("knows whether swap can be limited", func() {
+			Expect(d.SwapLimit()).To(BeFalse())
+			writeTree(root, map[string]string{"memory/memory.memsw.limit_in_bytes": "9223372036854771712\n"})
+			Expect(d.SwapLimit()).To(BeTrue())
 		})
 
 		It("skips the pids limit and the pids cgroup without a pids controller", func() {
 			delete(d.mounts, "pids")
-			cg, err := d.Create("h1", garden.Limits{Pid: garden.PidLimits{Max: 10}})
+			Expect(d.ExecCgroup()).To(BeEmpty())
+			_, err := d.Create("h1", garden.Limits{Pid: garden.PidLimits{Max: 10}})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(filepath.Join(root, "pids")).NotTo(BeADirectory())
-			Expect(cg.PidsProcsFile()).To(BeEmpty())
 		})
 
-		It("puts the init in every controller but pids", func() {
-			cg, err := d.Create("h1", garden.Limits{})
-			Expect(err).NotTo(HaveOccurred())
-			Expect(cg.AddInit(777)).To(Succeed())
-			Expect(readTrimmed(filepath.Join(dir("memory", "h1"), "cgroup.procs"))).To(Equal("777"))
-			Expect(readTrimmed(filepath.Join(dir("cpu", "h1"), "cgroup.procs"))).To(Equal("777"))
-			Expect(filepath.Join(dir("pids", "h1"), "cgroup.procs")).NotTo(BeAnExistingFile())
-			writeTree(root, map[string]string{"memory/garden-b/h1/cgroup.procs": "777\n780\n"})
-			Expect(cg.Procs()).To(Equal([]int{777, 780}))
+		It("moves the init to the parent memory group, and lists the container's procs", func() {
+			Expect(os.MkdirAll(dir("memory", "h1"), 0o755)).To(Succeed())
+			cg := d.Open("h1")
+			Expect(cg.MoveOutOfMemory(777)).To(Succeed())
+			Expect(readTrimmed(filepath.Join(root, "memory", "garden-b", "cgroup.procs"))).To(Equal("777"))
+			writeTree(root, map[string]string{"memory/garden-b/h1/cgroup.procs": "778\n780\n"})
+			Expect(cg.Procs()).To(Equal([]int{778, 780}))
 		})
 
 		It("reads an OOM kill from memory.oom_control", func() {
@@ -392,10 +347,10 @@ var _ = Describe("cgroups", func() {
 					"total_cache 1000\ntotal_rss 2000\ntotal_mapped_file 300\ntotal_swap 300\ntotal_pgpgin 70\ntotal_pgpgout 80\n" +
 					"total_pgfault 90\ntotal_pgmajfault 10\ntotal_inactive_anon 110\ntotal_active_anon 120\n" +
 					"total_inactive_file 500\ntotal_active_file 140\ntotal_unevictable 150\nnot a stat line\n",
-				"cpu,cpuacct/garden-b/h1/cpuacct.usage": "123456789\n",
-				"cpu,cpuacct/garden-b/h1/cpuacct.stat":  "user 5\nsystem 7\n",
-				"pids/garden-b/h1/pids.current":         "4\n",
-				"pids/garden-b/h1/pids.max":             "max\n",
+				"cpu,cpuacct/garden-b/h1/cpuacct.usage":   "123456789\n",
+				"cpu,cpuacct/garden-b/h1/cpuacct.stat":    "user 5\nsystem 7\n",
+				"pids/garden-b/h1/processes/pids.current": "4\n",
+				"pids/garden-b/h1/processes/pids.max":     "max\n",
 			})
 			mem, cpu, pids := d.Open("h1").Stats()
 			Expect(mem).To(Equal(garden.ContainerMemoryStat{
@@ -429,10 +384,16 @@ var _ = Describe("cgroups", func() {
 			Expect(pids).To(Equal(garden.ContainerPidStat{}))
 		})
 
-		It("destroys every controller's directory", func() {
+		It("destroys every hierarchy's directory, sub-groups first", func() {
+			d.all = []string{filepath.Join(root, "freezer")}
+			for _, c := range []string{"memory", "cpu", "pids"} {
+				Expect(os.MkdirAll(dir(c, "h1"), 0o755)).To(Succeed())
+			}
+			Expect(os.MkdirAll(filepath.Join(root, "freezer", "garden-b", "h1", "sub"), 0o755)).To(Succeed())
 			cg, err := d.Create("h1", garden.Limits{})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(cg.Destroy()).To(Succeed())
+			Expect(filepath.Join(root, "freezer", "garden-b", "h1")).NotTo(BeADirectory())
 			for _, c := range []string{"memory", "cpu", "pids"} {
 				Expect(dir(c, "h1")).NotTo(BeADirectory())
 			}

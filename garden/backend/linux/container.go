@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -33,6 +32,8 @@ type savedContainer struct {
 	Env         []string             `json:"env"`
 	Properties  garden.Properties    `json:"properties"`
 	CreatedAt   time.Time            `json:"created_at"`
+	Privileged  bool                 `json:"privileged"`
+	RootPath    string               `json:"root_path"` // where the root is mounted on the host
 }
 
 type container struct {
@@ -50,10 +51,11 @@ type container struct {
 	env        []string
 	createdAt  time.Time
 	initPid    int
-	initCmd    *exec.Cmd
-	initDone   chan struct{}
+	privileged bool
+	rootPath   string // the mounted root runc runs the container in
 	cg         cgroup
 	processes  map[string]*process
+	peas       map[string]*pea // by name
 	stopped    bool
 }
 
@@ -62,12 +64,14 @@ func newContainer(b *Backend, handle, dir string) *container {
 		b: b, handle: handle, dir: dir,
 		properties: garden.Properties{},
 		processes:  map[string]*process{},
+		peas:       map[string]*pea{},
 	}
 }
 
 func (c *container) restore(s savedContainer) {
 	c.initPid, c.network, c.mapped, c.limits = s.InitPid, s.Network, s.MappedPorts, s.Limits
 	c.graceTime, c.env, c.createdAt = s.GraceTime, s.Env, s.CreatedAt
+	c.privileged, c.rootPath = s.Privileged, s.RootPath
 	if s.Properties != nil {
 		c.properties = s.Properties
 	}
@@ -79,16 +83,33 @@ func (c *container) save() error {
 	return writeJSON(filepath.Join(c.dir, savedName), savedContainer{
 		Handle: c.handle, InitPid: c.initPid, Network: c.network, MappedPorts: c.mapped, Limits: c.limits,
 		GraceTime: c.graceTime, Env: c.env, Properties: c.properties, CreatedAt: c.createdAt,
+		Privileged: c.privileged, RootPath: c.rootPath,
 	})
 }
 
 func (c *container) create(spec garden.ContainerSpec, rootfs string, readOnly bool) error {
 	c.createdAt = c.b.clock.Now()
-	c.limits, c.env = spec.Limits, spec.Env
+	c.limits, c.env, c.privileged = spec.Limits, spec.Env, spec.Privileged
+	c.rootPath = c.b.rootMountPoint(c.handle)
 	for k, v := range spec.Properties {
 		c.properties[k] = v
 	}
+	for _, m := range spec.BindMounts {
+		if m.Origin == garden.BindMountOriginContainer {
+			return errors.New("bind mounts with origin container are not supported")
+		}
+		if m.SrcPath == "" || m.DstPath == "" {
+			return errors.New("a bind mount needs src_path and dst_path")
+		}
+		if _, err := os.Stat(m.SrcPath); err != nil {
+			return fmt.Errorf("bind mount source %s: %w", m.SrcPath, err)
+		}
+	}
 	if err := prepareLayers(c.dir, rootfs, readOnly, spec.Limits.Disk); err != nil {
+		return err
+	}
+	// The upper layer's root is the container's "/": its root owns it.
+	if err := os.Chown(filepath.Join(c.dir, upperDirName), hostID(c.privileged, 0), hostID(c.privileged, 0)); err != nil {
 		return err
 	}
 	cn, err := c.b.net.allocate(spec.Network)
@@ -103,39 +124,50 @@ func (c *container) create(spec garden.ContainerSpec, rootfs string, readOnly bo
 	if err := os.WriteFile(filepath.Join(c.dir, resolvName), resolvConf(c.b.cfg.DNSServers), 0o644); err != nil {
 		return err
 	}
-	if c.cg, err = c.b.cgroups.Create(c.handle, spec.Limits); err != nil {
-		return err
-	}
-	var binds []bindMount
-	for _, m := range spec.BindMounts {
-		if m.Origin == garden.BindMountOriginContainer {
-			return errors.New("bind mounts with origin container are not supported")
-		}
-		if m.SrcPath == "" || m.DstPath == "" {
-			return errors.New("a bind mount needs src_path and dst_path")
-		}
-		binds = append(binds, bindMount{Src: m.SrcPath, Dst: m.DstPath, ReadOnly: m.Mode == garden.BindMountModeRO})
-	}
-	hostname := c.handle
-	if len(hostname) > 64 {
-		hostname = hostname[:64]
-	}
-	cmd, err := c.b.startInit(c, initSpec{Dir: c.dir, RootFS: rootfs, ReadOnly: readOnly, Hostname: hostname, BindMounts: binds, Binary: c.b.cfg.InitBin,
-		PidsProcs: c.cg.PidsProcsFile()})
-	if err != nil {
-		return err
-	}
-	c.initCmd, c.initPid, c.initDone = cmd, cmd.Process.Pid, make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(c.initDone)
-	}()
 	if err := c.saveLocked(); err != nil {
 		return err
 	}
+	lower := rootfs
+	if !c.privileged && !readOnly {
+		if lower, err = c.b.shifted.get(rootfs); err != nil {
+			return err
+		}
+	}
+	if err := mountRoot(c.rootPath, c.dir, lower, readOnly); err != nil {
+		return err
+	}
+	rooted := c.b.clock.Now()
+	bundle := ociSpec(bundleSpec{
+		Handle: c.handle, RootFS: c.rootPath, ReadOnly: readOnly, Privileged: c.privileged, DepotDir: c.dir,
+		InitBin: c.b.cfg.InitBin, CgroupPath: c.b.cgroups.Path(c.handle), BindMounts: spec.BindMounts,
+		Limits: spec.Limits, SwapLimit: c.b.cgroups.SwapLimit(),
+	})
+	if err := writeJSON(filepath.Join(c.dir, "config.json"), bundle); err != nil {
+		return err
+	}
+	pid, err := c.b.runc.run(runcID(c.handle), c.dir, filepath.Join(c.dir, "init.log"))
+	if err != nil {
+		return err
+	}
+	ran := c.b.clock.Now()
+	c.mu.Lock()
+	c.initPid = pid
+	c.mu.Unlock()
+	if c.cg, err = c.b.cgroups.Create(c.handle, spec.Limits); err != nil {
+		return err
+	}
+	if err := c.protectInit(pid); err != nil {
+		return err
+	}
+	if err := c.saveLocked(); err != nil {
+		return err
+	}
+	guarded := c.b.clock.Now()
 	if err := c.b.net.setUp(c.handle, cn, c.initPid); err != nil {
 		return err
 	}
+	c.b.logger.Debug("create-phases", "handle", c.handle, "root", rooted.Sub(c.createdAt).String(),
+		"runc", ran.Sub(rooted).String(), "init", guarded.Sub(ran).String(), "network", c.b.clock.Since(guarded).String())
 	for _, in := range spec.NetIn {
 		if _, _, err := c.NetIn(in.HostPort, in.ContainerPort); err != nil {
 			return err
@@ -161,6 +193,85 @@ func (c *container) create(spec garden.ContainerSpec, rootfs string, readOnly bo
 	return c.save()
 }
 
+// protectInit makes sure pid 1 is never the OOM killer's victim (spec cell
+// §7.2 item 3): oom_score_adj -1000, set from the host because runc may not
+// lower it inside a user namespace. Where garden itself lacks
+// CAP_SYS_RESOURCE (some sandboxes), the init leaves the container's
+// memory cgroup instead, so the container's OOM killer never considers it
+// (decision 27).
+func (c *container) protectInit(pid int) error {
+	err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte("-1000"), 0)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("protecting the init from the OOM killer: %w", err)
+	}
+	if err := c.cg.MoveOutOfMemory(pid); err != nil {
+		return fmt.Errorf("protecting the init from the OOM killer (no CAP_SYS_RESOURCE for oom_score_adj): %w", err)
+	}
+	return nil
+}
+
+// mountRoot mounts the container's root at target on the host: an overlay
+// with lower as its lower layer and the depot's upper and work, or for a
+// raw:// root the directory itself, read-only. The layers are named through
+// /proc/self/fd, as overlay's option string cannot hold ',', ':' or '\'.
+func mountRoot(target, depotDir, lower string, readOnly bool) error {
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		return fmt.Errorf("creating the root mount point: %w", err)
+	}
+	if readOnly {
+		if err := unix.Mount(lower, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("binding rootfs %s: %w", lower, err)
+		}
+		if err := unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("making rootfs read-only: %w", err)
+		}
+		return nil
+	}
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	var paths []string
+	for _, p := range []string{lower, filepath.Join(depotDir, upperDirName), filepath.Join(depotDir, workDirName)} {
+		fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("opening %s: %w", p, err)
+		}
+		fds = append(fds, fd)
+		paths = append(paths, fmt.Sprintf("/proc/self/fd/%d", fd))
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", paths[0], paths[1], paths[2])
+	if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mounting overlay over %s: %w", lower, err)
+	}
+	return nil
+}
+
+// unmountRoot undoes mountRoot; a root that is not mounted is fine.
+func unmountRoot(target string) error {
+	if target == "" {
+		return nil
+	}
+	for {
+		err := unix.Unmount(target, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("unmounting %s: %w", target, err)
+		}
+	}
+	if err := os.Remove(target); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 func (c *container) saveLocked() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -175,17 +286,15 @@ func (c *container) tearDown() error {
 	c.closeProxies()
 	var errs []error
 	c.mu.Lock()
-	pid, done, mapped := c.initPid, c.initDone, c.mapped
+	mapped, root := c.mapped, c.rootPath
 	c.mu.Unlock()
-	if pid > 0 {
-		// Killing pid 1 kills every process of its pid namespace.
-		if err := unix.Kill(pid, unix.SIGKILL); err == nil || errors.Is(err, unix.ESRCH) {
-			if done != nil {
-				<-done
-			} else {
-				waitGone(pid)
-			}
-		}
+	if err := c.removePeas(); err != nil {
+		errs = append(errs, err)
+	}
+	// runc kills the init, which ends its pid namespace, and removes the
+	// container's state and cgroups.
+	if err := c.b.runc.delete(runcID(c.handle)); err != nil {
+		errs = append(errs, err)
 	}
 	if c.cg != nil {
 		if pids, err := c.cg.Procs(); err == nil {
@@ -209,6 +318,10 @@ func (c *container) tearDown() error {
 		}
 	}
 	grouped := c.b.clock.Now()
+	// The overlay first, then the filesystem its layers live on.
+	if err := unmountRoot(root); err != nil {
+		errs = append(errs, err)
+	}
 	if err := releaseLayers(c.dir); err != nil {
 		errs = append(errs, err)
 	}
@@ -219,16 +332,6 @@ func (c *container) tearDown() error {
 		"network", networked.Sub(killed).String(), "cgroups", grouped.Sub(networked).String(),
 		"depot", c.b.clock.Since(grouped).String())
 	return errors.Join(errs...)
-}
-
-// waitGone waits for a process that is not our child to disappear.
-func waitGone(pid int) {
-	for range 500 {
-		if unix.Kill(pid, 0) != nil {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func (c *container) closeProxies() {
@@ -511,7 +614,7 @@ func (c *container) StreamIn(spec garden.StreamInSpec) error {
 	}
 	var stderr limitedBuffer
 	p, err := c.spawn(spawnRequest{Kind: kindTarIn, Path: spec.Path, User: spec.User},
-		garden.ProcessIO{Stdin: spec.TarStream, Stderr: &stderr}, false)
+		garden.ProcessIO{Stdin: spec.TarStream, Stderr: &stderr})
 	if err != nil {
 		return fmt.Errorf("stream in: %w", err)
 	}
@@ -534,7 +637,7 @@ func (c *container) StreamOut(spec garden.StreamOutSpec) (io.ReadCloser, error) 
 	r, w := io.Pipe()
 	var stderr limitedBuffer
 	p, err := c.spawn(spawnRequest{Kind: kindTarOut, Path: spec.Path, User: spec.User},
-		garden.ProcessIO{Stdout: w, Stderr: &stderr}, false)
+		garden.ProcessIO{Stdout: w, Stderr: &stderr})
 	if err != nil {
 		return nil, fmt.Errorf("stream out: %w", err)
 	}

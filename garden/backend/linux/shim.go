@@ -5,71 +5,100 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
-// runShim is garden-exec: it runs in the container (a child of garden-init)
-// and turns itself into the requested process.
+// Request kinds of the exec shim.
+const (
+	kindExec   = "exec"    // run a process
+	kindTarIn  = "tar-in"  // extract the tar on stdin into Path
+	kindTarOut = "tar-out" // write Path as a tar to stdout
+)
+
+// shimSpec is what garden hands the exec shim (as JSON in its only
+// environment variable); garden resolved the user from the rootfs already.
+type shimSpec struct {
+	Kind   string   `json:"kind"`
+	Path   string   `json:"path,omitempty"`
+	Args   []string `json:"args,omitempty"`
+	Env    []string `json:"env,omitempty"`
+	Dir    string   `json:"dir,omitempty"`
+	UID    int      `json:"uid"`
+	GID    int      `json:"gid"`
+	Groups []int    `json:"groups,omitempty"`
+	Home   string   `json:"home"`
+	TTY    bool     `json:"tty,omitempty"`
+}
+
+const shimSpecEnv = "GARDEN_EXEC_SPEC"
+
+// runShim is `garden-init exec`: runc exec started it as the container's
+// root, with the process's rlimits already set by runc; it becomes the
+// requested user and execs the process (or streams a tar).
 func runShim() int {
 	status := os.NewFile(shimStatusFD, "status")
 	syscall.CloseOnExec(shimStatusFD)
 	fail := func(tag string, err error) int {
-		_, _ = status.WriteString(tag + err.Error())
+		_, _ = status.WriteString(tag + err.Error() + "\x00")
 		return 127
-	}
-	// Join the pids cgroup before anything forks; moving in is never
-	// refused by pids.max, only forking is.
-	if pids := os.NewFile(pidsProcsFD, "pids"); pids != nil {
-		if _, err := pids.WriteString("0"); err != nil && !errors.Is(err, syscall.EBADF) {
-			return fail(shimFailedTag, fmt.Errorf("joining the pids cgroup: %w", err))
-		}
-		pids.Close()
 	}
 	var spec shimSpec
 	if err := json.Unmarshal([]byte(os.Getenv(shimSpecEnv)), &spec); err != nil {
 		return fail(shimFailedTag, fmt.Errorf("decoding %s: %w", shimSpecEnv, err))
 	}
 	os.Unsetenv(shimSpecEnv)
-
-	usr, err := lookupUser(spec.User)
-	if err != nil {
-		return fail(shimFailedTag, err)
-	}
-	env := processEnv(spec.Env, usr)
-	if err := setRlimits(spec.Rlimits); err != nil {
-		return fail(shimFailedTag, err)
-	}
-	if err := usr.become(); err != nil {
-		return fail(shimFailedTag, err)
+	if spec.TTY {
+		// The pty slave on fds 0-2 becomes the controlling terminal of a
+		// new session, as a login shell's would (runc's nsexec may have
+		// made the session already: then setsid says EPERM).
+		if _, err := unix.Setsid(); err != nil && !errors.Is(err, unix.EPERM) {
+			return fail(shimFailedTag, fmt.Errorf("setsid: %w", err))
+		}
+		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+			return fail(shimFailedTag, fmt.Errorf("taking the terminal: %w", err))
+		}
 	}
 	dir := spec.Dir
 	if dir == "" {
-		dir = usr.home
+		dir = spec.Home
+	}
+	if spec.Kind == kindExec {
+		// A missing working directory is made, owned by the user.
+		if err := mkdirOwned(dir, spec.UID, spec.GID); err != nil {
+			return fail(shimFailedTag, fmt.Errorf("working directory %s: %w", dir, err))
+		}
+	}
+	// runc gave stdio to the exec's user, root; the process's user gets
+	// them back, so it can reopen /dev/stdin, /dev/stdout and its tty.
+	giveStdio(spec.UID)
+	if err := become(spec.UID, spec.GID, spec.Groups); err != nil {
+		return fail(shimFailedTag, err)
 	}
 
-	// As guardian's nstar, which changes to the user's home before running
-	// tar: a relative stream path is under the home (an LRP's droplet
-	// download to ".", spec bridge.md §3.3).
-	if (spec.Kind == kindTarIn || spec.Kind == kindTarOut) && !filepath.IsAbs(spec.Path) {
-		spec.Path = filepath.Join(usr.home, spec.Path)
+	// Relative stream paths are the user's home's (spec cell §2.7).
+	path := spec.Path
+	if spec.Kind != kindExec && !filepath.IsAbs(path) {
+		path = filepath.Join(spec.Home, path)
 	}
 	switch spec.Kind {
 	case kindTarIn:
 		status.Close()
-		if err := extractTar(os.Stdin, spec.Path); err != nil {
+		if err := extractTar(os.Stdin, path); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		return 0
 	case kindTarOut:
 		status.Close()
-		if err := writeTar(os.Stdout, spec.Path); err != nil {
+		if err := writeTar(os.Stdout, path); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -79,15 +108,51 @@ func runShim() int {
 	if err := os.Chdir(dir); err != nil {
 		return fail(shimFailedTag, fmt.Errorf("working directory %s: %w", dir, err))
 	}
-	path, err := lookPath(spec.Path, env)
+	exe, err := lookPath(spec.Path, spec.Env)
 	if err != nil {
 		return fail(notFoundTag, err)
 	}
-	err = syscall.Exec(path, append([]string{spec.Path}, spec.Args...), env)
+	err = syscall.Exec(exe, append([]string{spec.Path}, spec.Args...), spec.Env)
 	return fail(shimFailedTag, fmt.Errorf("exec %s: %w", spec.Path, err))
 }
 
-// user is a user of the container's /etc/passwd.
+// giveStdio makes uid the owner of the pipes and terminal on fds 0-2
+// (never of a device such as /dev/null).
+func giveStdio(uid int) {
+	for fd := 0; fd <= 2; fd++ {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil {
+			continue
+		}
+		isPty := st.Mode&unix.S_IFMT == unix.S_IFCHR && unix.Major(st.Rdev) >= 136 && unix.Major(st.Rdev) <= 143
+		if st.Mode&unix.S_IFMT == unix.S_IFIFO || isPty {
+			_ = unix.Fchown(fd, uid, -1)
+		}
+	}
+}
+
+// mkdirOwned makes dir and its missing parents, giving what it made to
+// uid:gid.
+func mkdirOwned(dir string, uid, gid int) error {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || d == "/" {
+			break
+		}
+		missing = append(missing, d)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		if err := os.Chown(missing[i], uid, gid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// user is a user of the container's /etc/passwd, or numeric ids.
 type user struct {
 	name     string
 	uid, gid int
@@ -95,23 +160,41 @@ type user struct {
 	home     string
 }
 
-// The files lookupUser reads: the container's, since garden-exec runs
-// after pivot_root (tests point them elsewhere).
-var (
+// The files lookupUser reads, inside the container's root.
+const (
 	passwdPath = "/etc/passwd"
 	groupPath  = "/etc/group"
 )
 
-// lookupUser resolves name ("" = root) in the container's /etc/passwd and
-// /etc/group.
-func lookupUser(name string) (user, error) {
+// openInRoot opens path inside root, resolving symlinks as if root were
+// "/": a container's /etc/passwd cannot point garden at a host file.
+func openInRoot(root, path string) (*os.File, error) {
+	dirfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(dirfd)
+	fd, err := unix.Openat2(dirfd, strings.TrimPrefix(path, "/"), &unix.OpenHow{
+		Flags: unix.O_RDONLY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// lookupUser resolves name ("" = root) in root's /etc/passwd and
+// /etc/group. A numeric "uid" or "uid:gid" needs no passwd entry (as runc);
+// when it has one, its name, home and groups are used.
+func lookupUser(root, name string) (user, error) {
 	if name == "" {
 		name = "root"
 	}
+	numUID, numGID, numeric := parseNumericUser(name)
 	u := user{name: name}
 	found := false
-	err := scanColonFile(passwdPath, func(f []string) bool {
-		if len(f) < 6 || f[0] != name {
+	err := scanColonFile(root, passwdPath, func(f []string) bool {
+		if len(f) < 6 {
 			return true
 		}
 		uid, err1 := strconv.Atoi(f[2])
@@ -119,27 +202,39 @@ func lookupUser(name string) (user, error) {
 		if err1 != nil || err2 != nil {
 			return true
 		}
-		u.uid, u.gid, u.home, found = uid, gid, f[5], true
+		if numeric && uid != numUID || !numeric && f[0] != name {
+			return true
+		}
+		u.name, u.uid, u.gid, u.home, found = f[0], uid, gid, f[5], true
 		return false
 	})
-	if !found {
-		if name == "root" {
-			return user{name: "root", home: "/root"}, nil
+	switch {
+	case numeric:
+		if !found {
+			u = user{name: strconv.Itoa(numUID), uid: numUID, gid: numUID, home: "/"}
 		}
-		if err != nil {
-			return u, fmt.Errorf("unable to find user %s: %w", name, err)
+		if numGID >= 0 {
+			u.gid = numGID
 		}
+	case !found && name == "root":
+		return user{name: "root", home: "/root"}, nil
+	case !found && err != nil:
+		return u, fmt.Errorf("unable to find user %s: %w", name, err)
+	case !found:
 		return u, userNotFoundError(name)
 	}
 	if u.home == "" {
 		u.home = "/"
 	}
-	_ = scanColonFile(groupPath, func(f []string) bool {
+	if !found {
+		return u, nil
+	}
+	_ = scanColonFile(root, groupPath, func(f []string) bool {
 		if len(f) < 4 {
 			return true
 		}
 		for _, member := range strings.Split(f[3], ",") {
-			if member == name {
+			if member == u.name {
 				if gid, err := strconv.Atoi(f[2]); err == nil && gid != u.gid {
 					u.groups = append(u.groups, gid)
 				}
@@ -150,13 +245,30 @@ func lookupUser(name string) (user, error) {
 	return u, nil
 }
 
-func scanColonFile(path string, visit func([]string) bool) error {
-	f, err := os.Open(path)
+// parseNumericUser reads "uid" or "uid:gid" (gid -1 when absent).
+func parseNumericUser(s string) (int, int, bool) {
+	uidText, gidText, hasGID := strings.Cut(s, ":")
+	uid, err := strconv.Atoi(uidText)
+	if err != nil || uid < 0 {
+		return 0, 0, false
+	}
+	if !hasGID {
+		return uid, -1, true
+	}
+	gid, err := strconv.Atoi(gidText)
+	if err != nil || gid < 0 {
+		return 0, 0, false
+	}
+	return uid, gid, true
+}
+
+func scanColonFile(root, path string, visit func([]string) bool) error {
+	f, err := openInRoot(root, path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	s := bufio.NewScanner(f)
+	s := bufio.NewScanner(io.LimitReader(f, 16<<20))
 	for s.Scan() {
 		line := strings.TrimSpace(s.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -169,31 +281,35 @@ func scanColonFile(path string, visit func([]string) bool) error {
 	return s.Err()
 }
 
-func (u user) become() error {
-	groups := append([]int{u.gid}, u.groups...)
-	if err := syscall.Setgroups(groups); err != nil {
+func become(uid, gid int, groups []int) error {
+	if err := syscall.Setgroups(append([]int{gid}, groups...)); err != nil {
 		return fmt.Errorf("setgroups: %w", err)
 	}
-	if err := syscall.Setgid(u.gid); err != nil {
-		return fmt.Errorf("setgid %d: %w", u.gid, err)
+	if err := syscall.Setgid(gid); err != nil {
+		return fmt.Errorf("setgid %d: %w", gid, err)
 	}
-	if err := syscall.Setuid(u.uid); err != nil {
-		return fmt.Errorf("setuid %d: %w", u.uid, err)
+	if err := syscall.Setuid(uid); err != nil {
+		return fmt.Errorf("setuid %d: %w", uid, err)
 	}
 	return nil
 }
 
-// processEnv adds PATH and USER unless the spec has them (spec cell §2.5).
+// processEnv is the container's env, then the process's, each key once
+// with its last value (as runc), plus PATH, USER and HOME unless set
+// (spec cell §2.5).
 func processEnv(env []string, u user) []string {
-	has := func(key string) bool {
-		for _, kv := range env {
-			if strings.HasPrefix(kv, key+"=") {
-				return true
-			}
+	index := map[string]int{}
+	var out []string
+	for _, kv := range env {
+		key, _, _ := strings.Cut(kv, "=")
+		if i, ok := index[key]; ok {
+			out[i] = kv
+			continue
 		}
-		return false
+		index[key] = len(out)
+		out = append(out, kv)
 	}
-	out := append([]string(nil), env...)
+	has := func(key string) bool { _, ok := index[key]; return ok }
 	if !has("PATH") {
 		if u.uid == 0 {
 			out = append(out, "PATH="+defaultRootPath)
@@ -243,25 +359,25 @@ func isExecutable(path string) bool {
 	return err == nil && !info.IsDir() && unix.Access(path, unix.X_OK) == nil
 }
 
-var rlimitResources = map[string]int{
-	"as": unix.RLIMIT_AS, "core": unix.RLIMIT_CORE, "cpu": unix.RLIMIT_CPU, "data": unix.RLIMIT_DATA,
-	"fsize": unix.RLIMIT_FSIZE, "locks": unix.RLIMIT_LOCKS, "memlock": unix.RLIMIT_MEMLOCK,
-	"msgqueue": unix.RLIMIT_MSGQUEUE, "nice": unix.RLIMIT_NICE, "nofile": unix.RLIMIT_NOFILE,
-	"nproc": unix.RLIMIT_NPROC, "rss": unix.RLIMIT_RSS, "rtprio": unix.RLIMIT_RTPRIO,
-	"sigpending": unix.RLIMIT_SIGPENDING, "stack": unix.RLIMIT_STACK,
+// rlimitTypes are the process spec's rlimits as runc names them; runc sets
+// them from the host before the shim drops privileges, so a limit above
+// the current hard limit works.
+var rlimitResources = map[string]string{
+	"as": "RLIMIT_AS", "core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA",
+	"fsize": "RLIMIT_FSIZE", "locks": "RLIMIT_LOCKS", "memlock": "RLIMIT_MEMLOCK",
+	"msgqueue": "RLIMIT_MSGQUEUE", "nice": "RLIMIT_NICE", "nofile": "RLIMIT_NOFILE",
+	"nproc": "RLIMIT_NPROC", "rss": "RLIMIT_RSS", "rtprio": "RLIMIT_RTPRIO",
+	"sigpending": "RLIMIT_SIGPENDING", "stack": "RLIMIT_STACK",
 }
 
-func setRlimits(limits map[string]uint64) error {
+func ociRlimits(limits map[string]uint64) ([]specs.POSIXRlimit, error) {
+	var out []specs.POSIXRlimit
 	for name, value := range limits {
-		resource, ok := rlimitResources[name]
+		t, ok := rlimitResources[name]
 		if !ok {
-			return fmt.Errorf("unknown rlimit %q", name)
+			return nil, fmt.Errorf("unknown rlimit %q", name)
 		}
-		// syscall.Setrlimit, not unix's: the runtime restores its saved
-		// RLIMIT_NOFILE at exec unless the limit was set through syscall.
-		if err := syscall.Setrlimit(resource, &syscall.Rlimit{Cur: value, Max: value}); err != nil {
-			return fmt.Errorf("setting rlimit %s to %d: %w", name, value, err)
-		}
+		out = append(out, specs.POSIXRlimit{Type: t, Hard: value, Soft: value})
 	}
-	return nil
+	return out, nil
 }

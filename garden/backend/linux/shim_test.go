@@ -8,26 +8,26 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"diego/garden"
 )
 
 var _ = Describe("the exec shim's user and environment", func() {
 	Describe("lookupUser", func() {
-		var etc string
+		var root string
+		lookupUser := func(name string) (user, error) { return lookupUser(root, name) }
 
 		BeforeEach(func() {
-			etc = GinkgoT().TempDir()
-			oldPasswd, oldGroup := passwdPath, groupPath
-			passwdPath, groupPath = filepath.Join(etc, "passwd"), filepath.Join(etc, "group")
-			DeferCleanup(func() { passwdPath, groupPath = oldPasswd, oldGroup })
-			writeTree(etc, map[string]string{
-				"passwd": "# users\n\nroot:x:0:0:root:/root:/bin/sh\n" +
+			root = GinkgoT().TempDir()
+			writeTree(root, map[string]string{
+				"etc/passwd": "# users\n\nroot:x:0:0:root:/root:/bin/sh\n" +
 					"vcap:x:2000:2000::/home/vcap:/bin/bash\n" +
 					"broken:x:notanumber:2000::/home/broken:/bin/sh\n" +
 					"short:x:5\n" +
 					"homeless:x:3000:3000:::/bin/sh\n" +
 					"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-				"group": "root:x:0:\nvcap:x:2000:vcap\nadm:x:4:syslog,vcap\nstaff:x:50:vcapx\nbad:x:zz:vcap\n" +
+				"etc/group": "root:x:0:\nvcap:x:2000:vcap\nadm:x:4:syslog,vcap\nstaff:x:50:vcapx\nbad:x:zz:vcap\n" +
 					"docker:x:999:alice,vcap\nshort:x\n",
 			})
 		})
@@ -51,6 +51,29 @@ var _ = Describe("the exec shim's user and environment", func() {
 			Expect(u.uid).To(Equal(3000))
 		})
 
+		It("takes numeric ids without a passwd entry, and uses the entry when there is one", func() {
+			u, err := lookupUser("1234:5678")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(u).To(Equal(user{name: "1234", uid: 1234, gid: 5678, home: "/"}))
+			u, err = lookupUser("4321")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(u).To(Equal(user{name: "4321", uid: 4321, gid: 4321, home: "/"}))
+			u, err = lookupUser("2000:7")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(u).To(Equal(user{name: "vcap", uid: 2000, gid: 7, groups: []int{2000, 4, 999}, home: "/home/vcap"}), "the passwd group stays a supplementary one")
+			_, err = lookupUser("12:x")
+			Expect(err).To(MatchError(ContainSubstring("unable to find user 12:x")))
+		})
+
+		It("reads the container's files, resolving its symlinks inside its root", func() {
+			Expect(os.Remove(filepath.Join(root, "etc/passwd"))).To(Succeed())
+			Expect(os.Symlink("/data/passwd", filepath.Join(root, "etc/passwd"))).To(Succeed())
+			writeTree(root, map[string]string{"data/passwd": "inside:x:7:7::/in:/bin/sh\n"})
+			u, err := lookupUser("inside")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(u.home).To(Equal("/in"))
+		})
+
 		It("fails clearly for unknown users and unparsable entries", func() {
 			_, err := lookupUser("alice")
 			Expect(err).To(MatchError("unable to find user alice: no matching entries in passwd file"))
@@ -61,16 +84,16 @@ var _ = Describe("the exec shim's user and environment", func() {
 		})
 
 		It("falls back to root when the rootfs has no passwd file, but not for other users", func() {
-			Expect(os.Remove(passwdPath)).To(Succeed())
+			Expect(os.Remove(filepath.Join(root, "etc/passwd"))).To(Succeed())
 			u, err := lookupUser("root")
 			Expect(err).NotTo(HaveOccurred())
 			Expect(u).To(Equal(user{name: "root", home: "/root"}))
 			_, err = lookupUser("vcap")
-			Expect(err).To(MatchError(ContainSubstring("unable to find user vcap: open " + passwdPath)))
+			Expect(err).To(MatchError(ContainSubstring("unable to find user vcap: open /etc/passwd")))
 		})
 
 		It("resolves a user without a group file", func() {
-			Expect(os.Remove(groupPath)).To(Succeed())
+			Expect(os.Remove(filepath.Join(root, "etc/group"))).To(Succeed())
 			u, err := lookupUser("vcap")
 			Expect(err).NotTo(HaveOccurred())
 			Expect(u.groups).To(BeEmpty())
@@ -94,6 +117,12 @@ var _ = Describe("the exec shim's user and environment", func() {
 			env := []string{"PATH=/app/bin", "USER=someone", "HOME=/app", "PATHX=1"}
 			Expect(processEnv(env, user{name: "vcap", uid: 2000, home: "/home/vcap"})).To(Equal(env))
 			Expect(processEnv([]string{"USERNAME=x"}, user{name: "vcap", uid: 1, home: "/h"})).To(ContainElement("USER=vcap"))
+		})
+
+		It("keeps each key once, with its last value, where it first appeared", func() {
+			Expect(processEnv([]string{"A=container", "B=1", "A=process", "PATH=/x", "PATH=/y"}, user{name: "root", home: "/root"})).To(Equal([]string{
+				"A=process", "B=1", "PATH=/y", "USER=root", "HOME=/root",
+			}))
 		})
 
 		It("does not modify the spec's slice", func() {
@@ -143,21 +172,23 @@ var _ = Describe("the exec shim's user and environment", func() {
 		})
 	})
 
-	Describe("setRlimits", func() {
-		It("refuses an unknown limit without setting anything", func() {
-			Expect(setRlimits(map[string]uint64{"bogus": 1})).To(MatchError(`unknown rlimit "bogus"`))
+	Describe("rlimits", func() {
+		It("refuses an unknown limit", func() {
+			_, err := ociRlimits(map[string]uint64{"bogus": 1})
+			Expect(err).To(MatchError(`unknown rlimit "bogus"`))
 		})
 
-		It("knows every limit the process spec carries", func() {
+		It("gives runc every limit the process spec carries, soft and hard", func() {
 			one := uint64(1)
 			names := rlimitMap(garden.ResourceLimits{
 				As: &one, Core: &one, Cpu: &one, Data: &one, Fsize: &one, Locks: &one, Memlock: &one, Msgqueue: &one,
 				Nice: &one, Nofile: &one, Nproc: &one, Rss: &one, Rtprio: &one, Sigpending: &one, Stack: &one,
 			})
 			Expect(names).To(HaveLen(15))
-			for name := range names {
-				Expect(rlimitResources).To(HaveKey(name))
-			}
+			limits, err := ociRlimits(names)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(limits).To(HaveLen(15))
+			Expect(limits).To(ContainElement(specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: 1, Soft: 1}))
 		})
 	})
 })

@@ -1,0 +1,281 @@
+package linux
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"golang.org/x/sys/unix"
+)
+
+// dadoo is guardian's per-process reaper, played by the garden binary as
+// "garden-dadoo" on the host: it runs `runc exec --detach` for one process,
+// becomes its parent (a child subreaper inherits it when runc exits), relays
+// its output into the fifos of the process directory, and keeps its exit
+// status there. It is in its own session, so the process outlives a garden
+// restart: while garden is away the relay drops output instead of failing
+// the process's writes, and a restarted garden reopens the fifos
+// (decision 26).
+//
+// File descriptors from garden: 0 the process's stdin (or the pty slave,
+// also on 1 and 2), 3 the start status pipe shared with the exec shim.
+type dadooArgs struct {
+	Runc   string `json:"runc"`
+	Root   string `json:"root"`
+	ID     string `json:"id"`
+	Dir    string `json:"dir"` // process.json, pid, exitcode
+	TTY    bool   `json:"tty"`
+	UID    int    `json:"uid"` // the process's host uid and gid, owners of its pipes
+	GID    int    `json:"gid"`
+	Cgroup string `json:"cgroup,omitempty"` // runc exec --cgroup
+	Bundle string `json:"bundle,omitempty"` // a pea: runc run this bundle instead of exec
+}
+
+const (
+	dadooArgv0   = "garden-dadoo"
+	exitCodeFile = "exitcode"
+	pidFileName  = "pid"
+	// Messages on the status pipe end with NUL; dadoo's is "pid:<n>".
+	pidTag = "pid:"
+)
+
+func runDadoo() int {
+	status := os.NewFile(3, "status")
+	fail := func(err error) int {
+		_, _ = status.WriteString(shimFailedTag + err.Error() + "\x00")
+		return 127
+	}
+	if len(os.Args) < 2 {
+		return fail(errors.New("garden-dadoo: missing arguments"))
+	}
+	var a dadooArgs
+	if err := json.Unmarshal([]byte(os.Args[1]), &a); err != nil {
+		return fail(fmt.Errorf("garden-dadoo: %w", err))
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fail(fmt.Errorf("becoming a subreaper: %w", err))
+	}
+	if err := raiseHardLimits(filepath.Join(a.Dir, "process.json")); err != nil {
+		return fail(err)
+	}
+	stdio := []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	var relays sync.WaitGroup
+	if !a.TTY {
+		stdio = []*os.File{os.Stdin, nil, nil}
+		for i, name := range []string{stdoutFifo, stderrFifo} {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return fail(err)
+			}
+			// The process may open /dev/stdout again: its pipes are its own.
+			_ = w.Chown(a.UID, a.GID)
+			stdio[i+1] = w
+			sink := &fifoSink{path: filepath.Join(a.Dir, name)}
+			sink.connect()
+			relays.Add(1)
+			go func() {
+				defer relays.Done()
+				relay(sink, r)
+			}()
+		}
+	}
+	pidFile := filepath.Join(a.Dir, pidFileName)
+	args := []string{"--root", a.Root, "exec", "--detach", "--pid-file", pidFile, "--preserve-fds", "1",
+		"--process", filepath.Join(a.Dir, "process.json")}
+	if a.Bundle != "" {
+		args = []string{"--root", a.Root, "run", "--detach", "--no-new-keyring", "--pid-file", pidFile,
+			"--preserve-fds", "1", "--bundle", a.Bundle}
+	}
+	if a.Cgroup != "" {
+		args = append(args, "--cgroup", a.Cgroup)
+	}
+	args = append(args, a.ID)
+	logPath := filepath.Join(a.Dir, "runc.log")
+	args = append([]string{"--log", logPath, "--log-format", "json"}, args...)
+	runcProc, err := os.StartProcess(a.Runc, append([]string{a.Runc}, args...), &os.ProcAttr{
+		Files: []*os.File{stdio[0], stdio[1], stdio[2], status},
+		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+	})
+	if !a.TTY {
+		stdio[1].Close()
+		stdio[2].Close()
+	}
+	os.Stdin.Close()
+	if err != nil {
+		return fail(fmt.Errorf("starting runc: %w", err))
+	}
+
+	// Reap everything: runc, then the process it leaves us. Either may
+	// end first.
+	exited := map[int]int{}
+	pid := 0
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			break // no children left
+		}
+		exited[wpid] = exitStatus(ws)
+		if wpid == runcProc.Pid {
+			if exited[wpid] != 0 {
+				return fail(fmt.Errorf("runc: %s", runcError(logPath)))
+			}
+			b, err := os.ReadFile(pidFile)
+			if err != nil {
+				return fail(fmt.Errorf("reading the process pid: %w", err))
+			}
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			_, _ = status.WriteString(pidTag + strconv.Itoa(pid) + "\x00")
+			status.Close()
+		}
+		if pid > 0 {
+			if code, ok := exited[pid]; ok {
+				relays.Wait()
+				_ = os.WriteFile(filepath.Join(a.Dir, exitCodeFile), []byte(strconv.Itoa(code)), 0o644)
+				return code
+			}
+		}
+	}
+	return fail(errors.New("lost the process"))
+}
+
+// raiseHardLimits lifts dadoo's own hard limits to what the process asks
+// for, from the host, where raising a hard limit is allowed (with
+// CAP_SYS_RESOURCE): runc sets the process's limits inside the user
+// namespace, where it may only lower them. Soft limits stay, so runc itself
+// runs as before.
+func raiseHardLimits(processJSON string) error {
+	var p specs.Process
+	if err := readJSON(processJSON, &p); err != nil {
+		return fmt.Errorf("reading %s: %w", processJSON, err)
+	}
+	for _, l := range p.Rlimits {
+		resource, ok := rlimitNumbers[l.Type]
+		if !ok {
+			continue
+		}
+		var cur syscall.Rlimit
+		if err := syscall.Getrlimit(resource, &cur); err != nil {
+			return err
+		}
+		if l.Hard <= cur.Max {
+			continue
+		}
+		cur.Max = l.Hard
+		// syscall's, not unix's: Go restores its saved RLIMIT_NOFILE in
+		// children unless the limit was set through syscall.
+		if err := syscall.Setrlimit(resource, &cur); err != nil {
+			name := strings.ToLower(strings.TrimPrefix(l.Type, "RLIMIT_"))
+			return fmt.Errorf("setting rlimit %s to %d: %w (garden's hard limit is lower and raising it needs CAP_SYS_RESOURCE)", name, l.Hard, err)
+		}
+	}
+	return nil
+}
+
+var rlimitNumbers = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// The process's output fifos in its directory: garden reads them, and a
+// restarted garden opens them again.
+const (
+	stdoutFifo = "stdout"
+	stderrFifo = "stderr"
+)
+
+// fifoSink writes to a fifo while someone reads it. When garden goes away
+// (EPIPE) output is dropped, and the fifo is opened again as soon as a
+// reader is back (a restarted garden), so the process never blocks or dies
+// for want of garden.
+type fifoSink struct {
+	path string
+	f    *os.File
+}
+
+// connect opens the fifo if it has a reader (ENXIO otherwise), blocking
+// writes from then on.
+func (s *fifoSink) connect() {
+	fd, err := unix.Open(s.path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return
+	}
+	s.f = os.NewFile(uintptr(fd), s.path)
+}
+
+func (s *fifoSink) Write(b []byte) {
+	if s.f == nil {
+		s.connect()
+	}
+	if s.f == nil {
+		return
+	}
+	if _, err := s.f.Write(b); err != nil {
+		s.f.Close()
+		s.f = nil
+	}
+}
+
+func (s *fifoSink) Close() {
+	if s.f != nil {
+		s.f.Close()
+	}
+}
+
+// relay copies the process's output to the sink until the process (and
+// whatever inherited its output) closes it.
+func relay(dst *fifoSink, src *os.File) {
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			dst.Write(buf[:n])
+		}
+		if err != nil {
+			break
+		}
+	}
+	src.Close()
+	dst.Close()
+}
+
+func exitStatus(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// runcError is the last error runc logged (its --log is JSON lines).
+func runcError(logPath string) string {
+	data, _ := os.ReadFile(logPath)
+	msg := "failed"
+	for _, line := range strings.Split(string(data), "\n") {
+		var entry struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Level == "error" {
+			msg = entry.Msg
+		}
+	}
+	return msg
+}
