@@ -53,6 +53,11 @@ build: deps
 	@if go list ./cmd/... >/dev/null 2>&1 && [ -n "$$(go list ./cmd/... 2>/dev/null)" ]; then \
 		go build -o bin/ ./cmd/...; echo "built: $$(ls bin | grep -v tools | tr '\n' ' ')"; \
 	else echo "no daemons under cmd/ yet"; fi
+	@# The buildpack lifecycle (static: it runs in the container's rootfs) and
+	@# the file-server's static directory: bin/static (docs/ccbridge.md).
+	@mkdir -p bin/lifecycle
+	go build -ldflags='-s -w' -o bin/lifecycle/ ./ccbridge/lifecycle/cmd/builder ./ccbridge/lifecycle/cmd/launcher ./cmd/healthcheck
+	go run ./ccbridge/lifecycle/cmd/bundle -bin bin/lifecycle -buildpacks deploy/buildpacks -out bin/static
 
 lint: deps
 	go vet ./...

@@ -8,7 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
-	"diego/cmd/healthcheck/check"
+	check "diego/ccbridge/lifecycle/healthcheck"
 )
 
 func TestHealthcheck(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
-	"diego/cmd/healthcheck/check/checktest"
+	"diego/ccbridge/lifecycle/healthcheck/checktest"
 	"diego/test/ports"
 )
 

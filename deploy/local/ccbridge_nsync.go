@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"diego/ccbridge/lifecycle/bundle"
 	nsyncconfig "diego/ccbridge/nsync/config"
 	"diego/ccbridge/standincc"
 	tpsconfig "diego/ccbridge/tps/config"
@@ -19,20 +20,17 @@ import (
 // Controller's internal app API they call (ccbridge/standincc), which the
 // launcher serves itself until the cloud-controller daemon lands.
 const (
-	NsyncPort     = 8787
-	TPSPort       = 1518
-	StandInCCPort = 9022
-	// FileServerPort is where nsync's lifecycle bundle comes from (the
-	// file-server's default); TPS reads container metrics from the
-	// doppler (loggregator.go).
-	FileServerPort = 8080
+	NsyncPort = 8787
+	TPSPort   = 1518
+	// StandInCCPort is the Cloud Controller's internal API (ccbridge.go).
+	StandInCCPort = CCPort
 	// StandInCCUser and StandInCCPassword are the internal API's basic
-	// auth (spec bridge §9.1's user:pass).
-	StandInCCUser     = "user"
-	StandInCCPassword = "pass"
+	// auth, the same the stager sends (spec bridge §9.1).
+	StandInCCUser     = stagingCCUser
+	StandInCCPassword = stagingCCPassword
 	// LifecycleBundle is the lifecycle's path under the file-server's
 	// static directory (spec bridge §9.3).
-	LifecycleBundle = "buildpack_app_lifecycle/buildpack_app_lifecycle.tgz"
+	LifecycleBundle = bundle.LifecyclePath
 )
 
 // StandInCCAppsFile is where the stand-in CC reads the apps it lists at

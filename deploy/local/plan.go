@@ -204,6 +204,7 @@ func NewPlan(opts Options) (*Plan, error) {
 	p.Daemons = append(append(p.brain(), p.nsyncTPS()...), p.cells()...)
 	p.Daemons = append(p.Daemons, p.routing()...)
 	p.Daemons = p.withLoggregator(p.Daemons) // loggregator.go
+	p.Daemons = append(p.Daemons, p.stagingDaemons()...)
 	return p, nil
 }
 
@@ -419,6 +420,9 @@ func (p *Plan) Ports() map[int]string {
 	p.loggregatorPorts(ports) // loggregator.go
 	p.addNsyncTPSPorts(ports)
 	maps.Copy(ports, p.routingPorts())
+	for port, who := range stagingPorts() {
+		ports[port] = who
+	}
 	if p.EmbeddedETCD {
 		ports[ETCDClientPort] = "etcd"
 		ports[ETCDPeerPort] = "etcd peer"

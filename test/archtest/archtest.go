@@ -181,6 +181,8 @@ var cmdComponents = map[string]string{
 	"tps":            "ccbridge/tps",
 	"route-emitter":  "routeemitter",
 	"router":         "routeemitter/router",
+	"stager":         "ccbridge/stager",
+	"file-server":    "ccbridge/fileserver",
 }
 
 // cmdMayImport: a daemon's main imports its own component (or its own
@@ -224,8 +226,11 @@ func clientMayImport(rel, target string) bool {
 }
 
 func crossComponentAllowed(target string) bool {
-	// ccbridge/ccclient is the Cloud Controller's client: a client like any other.
-	if target == "ccbridge/ccclient" || target == "bbs/lock" || target == "metron" || strings.HasPrefix(target, "metron/emitter") || target == "metron/events" {
+	// ccbridge/ccclient is the Cloud Controller's client: a client like any
+	// other. The executor's in-process health checks share the healthcheck
+	// binary's probe, a leaf library (ccbridge/lifecycle/healthcheck).
+	if target == "ccbridge/ccclient" || target == "ccbridge/lifecycle/healthcheck" ||
+		target == "bbs/lock" || target == "metron" || strings.HasPrefix(target, "metron/emitter") || target == "metron/events" {
 		return true
 	}
 	_, rest, _ := strings.Cut(target, "/")

@@ -30,14 +30,16 @@ func (c ConfigMap) String() string {
 // embedded and nested structs (the etcd block's endpoints, ...).
 func JSONKeys(configs ...any) map[string]bool {
 	keys := map[string]bool{}
+	seen := map[reflect.Type]bool{} // recursive types (an Action holds Actions)
 	var walk func(t reflect.Type)
 	walk = func(t reflect.Type) {
 		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
 			t = t.Elem()
 		}
-		if t.Kind() != reflect.Struct {
+		if t.Kind() != reflect.Struct || seen[t] {
 			return
 		}
+		seen[t] = true
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			if !f.IsExported() {

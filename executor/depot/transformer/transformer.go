@@ -17,7 +17,7 @@ import (
 	"github.com/tedsuo/ifrit"
 	"google.golang.org/protobuf/proto"
 
-	"diego/cmd/healthcheck/check"
+	check "diego/ccbridge/lifecycle/healthcheck"
 	"diego/deploy/clock"
 	"diego/executor"
 	"diego/executor/depot/log_streamer"

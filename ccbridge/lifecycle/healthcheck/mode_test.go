@@ -1,4 +1,4 @@
-package check_test
+package healthcheck_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"diego/cmd/healthcheck/check"
+	check "diego/ccbridge/lifecycle/healthcheck"
 )
 
 // script is a fake check: it answers with results in turn (nil once they

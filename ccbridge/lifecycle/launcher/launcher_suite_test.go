@@ -1,4 +1,4 @@
-package check_test
+package launcher_test
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-func TestCheck(t *testing.T) {
+func TestLauncher(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "Healthcheck Check Suite")
+	RunSpecs(t, "Launcher Suite")
 }

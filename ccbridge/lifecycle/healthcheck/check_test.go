@@ -1,4 +1,4 @@
-package check_test
+package healthcheck_test
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"diego/cmd/healthcheck/check"
-	"diego/cmd/healthcheck/check/checktest"
+	check "diego/ccbridge/lifecycle/healthcheck"
+	"diego/ccbridge/lifecycle/healthcheck/checktest"
 	"diego/test/ports"
 )
 

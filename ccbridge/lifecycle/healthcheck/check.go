@@ -1,9 +1,9 @@
-// Package check is the healthcheck binary's logic (spec cell.md §3.8,
+// Package healthcheck is the healthcheck binary's logic (spec cell.md §3.8,
 // bridge.md §8.5): find the container's address, probe it over TCP or HTTP,
 // and repeat the probe in the startup, liveness, readiness and until-ready
 // modes. Every failure is an *Error that carries the binary's exit code and
 // its stderr message; only main turns them into an exit.
-package check
+package healthcheck
 
 import (
 	"context"
