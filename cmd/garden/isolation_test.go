@@ -42,7 +42,7 @@ func statusField(c garden.Container, field string) string {
 
 var _ = Describe("container isolation (runc)", func() {
 	var g *gardenProcess
-	BeforeEach(func() { g = runningGarden(nil) })
+	BeforeEach(func() { g = runningGarden() })
 
 	Describe("an unprivileged container", func() {
 		var c garden.Container

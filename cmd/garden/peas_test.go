@@ -16,7 +16,7 @@ var _ = Describe("peas (processes with their own image)", func() {
 		c garden.Container
 	)
 	BeforeEach(func() {
-		g = runningGarden(nil)
+		g = runningGarden()
 		var err error
 		c, err = g.client.Create(garden.ContainerSpec{Handle: "sandbox", Limits: garden.Limits{Memory: garden.MemoryLimits{LimitInBytes: 64 << 20}}})
 		Expect(err).NotTo(HaveOccurred())

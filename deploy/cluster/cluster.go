@@ -141,9 +141,12 @@ func (m Maker) logLevel(level *string) {
 	}
 }
 
+// apply runs the modifiers in order; a nil one changes nothing.
 func apply[C any](cfg *C, mods []func(*C)) {
 	for _, mod := range mods {
-		mod(cfg)
+		if mod != nil {
+			mod(cfg)
+		}
 	}
 }
 
