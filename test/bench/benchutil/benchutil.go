@@ -232,8 +232,9 @@ type Process struct {
 	dir string
 }
 
-// StartBinary builds cmd/<name> and runs it with cfg as its config file.
-func StartBinary(name string, cfg map[string]any) *Process {
+// StartBinary builds cmd/<name> and runs it with cfg (its typed Config) as
+// its config file.
+func StartBinary(name string, cfg any) *Process {
 	dir, err := os.MkdirTemp("", "bench-"+name)
 	if err != nil {
 		Fatal("%v", err)
