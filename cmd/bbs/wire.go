@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
@@ -15,6 +16,7 @@ import (
 	"diego/bbs/taskcallback"
 	"diego/deploy/daemon"
 	"diego/deploy/httpserver"
+	"diego/deploy/logging"
 	"diego/deploy/tlsconfig"
 	"diego/metron/emitter"
 )
@@ -30,6 +32,11 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	}
 	kit.Defer(func() { _ = etcd.Close() })
 	store := etcddb.New(etcd, clk, cfg.Root)
+	if cfg.RecordCache {
+		ctx, cancel := context.WithCancel(context.Background())
+		kit.Defer(cancel)
+		store.EnableCache(ctx, logging.Session(logger, "record-cache"))
+	}
 
 	metrics, err := emitter.New(fmt.Sprintf("127.0.0.1:%d", cfg.DropsondePort), "bbs", clk)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/tedsuo/ifrit"
@@ -58,7 +59,26 @@ type Rep struct {
 	etcd      *clientv3.Client
 	lease     clientv3.LeaseID
 	keepAlive context.CancelFunc
+	started   atomic.Int64
 }
+
+// countingBBS counts the instances the rep started in the BBS, so that a
+// benchmark sees progress without reading every record.
+type countingBBS struct {
+	*bbsclient.Client
+	started *atomic.Int64
+}
+
+func (c countingBBS) StartActualLRP(ctx context.Context, req *models.StartActualLRPRequest) error {
+	err := c.Client.StartActualLRP(ctx, req)
+	if err == nil {
+		c.started.Add(1)
+	}
+	return err
+}
+
+// Started is how many times the rep has started an instance in the BBS.
+func (r *Rep) Started() int64 { return r.started.Load() }
 
 // Start brings the cell up and waits until its presence is written.
 func Start(cfg Config) (*Rep, error) {
@@ -99,7 +119,7 @@ func (r *Rep) start() error {
 		return err
 	}
 	gen, err := repsync.New(repsync.Config{CellID: cfg.CellID, Zone: cfg.Zone, PollingInterval: cfg.PollingInterval, StackPathMap: stacks},
-		repsync.Deps{Logger: logger, Clock: clock.NewClock(), Executor: r.Executor, Events: r.Executor, BBS: cfg.BBS, Flag: flag})
+		repsync.Deps{Logger: logger, Clock: clock.NewClock(), Executor: r.Executor, Events: r.Executor, BBS: countingBBS{cfg.BBS, &r.started}, Flag: flag})
 	if err != nil {
 		return err
 	}
@@ -178,3 +198,6 @@ func (r *Rep) Instances() int {
 	cs, _ := r.Executor.ListContainers(executor.Tags{repsync.LifecycleTag: repsync.LRPLifecycle})
 	return len(cs)
 }
+
+// ID is the cell's id.
+func (r *Rep) ID() string { return r.cfg.CellID }

@@ -37,7 +37,7 @@ var _ = Describe("Actual LRPs", func() {
 
 	BeforeEach(func() {
 		clock = fakeclock.NewFakeClock(time.Unix(1_700_000_000, 0))
-		store = etcddb.New(etcdClient, clock, "")
+		store = newStore(etcdClient, clock, "")
 		keys = store.Keys()
 		key = lrpKey(pg, 0, domain)
 		k1 = instanceKey("ig-1", "cell-1")

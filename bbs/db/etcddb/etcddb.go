@@ -19,14 +19,17 @@ var _ db.TaskDB = (*ETCDDB)(nil)
 // ETCDDB implements the db interfaces on an etcd v3 client.
 type ETCDDB struct {
 	client *clientv3.Client
-	clock  clock.Clock
-	keys   Keys
+	// kv is where records are read and written: the client, or the
+	// record cache once EnableCache has run.
+	kv    clientv3.KV
+	clock clock.Clock
+	keys  Keys
 }
 
 // New returns a store that keeps its records below root ("" means
 // DefaultRoot) and stamps them with clock's time. The caller owns client.
 func New(client *clientv3.Client, clock clock.Clock, root string) *ETCDDB {
-	return &ETCDDB{client: client, clock: clock, keys: NewKeys(root)}
+	return &ETCDDB{client: client, kv: client, clock: clock, keys: NewKeys(root)}
 }
 
 // Keys is the key schema this store writes.

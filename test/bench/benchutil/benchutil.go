@@ -263,3 +263,7 @@ func (p *Process) Stop() {
 	_ = p.cmd.Wait()
 	_ = os.RemoveAll(p.dir)
 }
+
+// AuctioneerPprof is the auctioneer's pprof listener address, from
+// BENCH_AUCTIONEER_PPROF, for benchmarks that run one.
+func AuctioneerPprof() string { return os.Getenv("BENCH_AUCTIONEER_PPROF") }
