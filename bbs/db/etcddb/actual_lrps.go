@@ -416,6 +416,58 @@ func (e *ETCDDB) CreateUnclaimedActualLRP(ctx context.Context, logger *slog.Logg
 	return lrp, nil
 }
 
+// CreateUnclaimedActualLRPs creates the UNCLAIMED records of keys, as many
+// per transaction as etcd's operation limit allows (a desired LRP's
+// instances in one or two round trips instead of one each). A transaction
+// whose guard fails (some index has a record) is retried key by key.
+func (e *ETCDDB) CreateUnclaimedActualLRPs(ctx context.Context, logger *slog.Logger, keys []*models.ActualLRPKey) ([]*models.ActualLRP, error) {
+	logger = logging.Session(logger, "create-unclaimed-actual-lrps", "count", len(keys))
+	created := make([]*models.ActualLRP, 0, len(keys))
+	var batch []actualWrite
+	ops := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := e.writeActuals(ctx, models.ErrResourceExists, nil, batch...)
+		var lost *lostRace
+		switch {
+		case err == nil:
+			for _, w := range batch {
+				created = append(created, w.after)
+			}
+		case errors.As(err, &lost):
+			for _, w := range batch {
+				if lrp, err := e.CreateUnclaimedActualLRP(ctx, logger, w.after.GetActualLrpKey()); err == nil {
+					created = append(created, lrp)
+				} else if !errors.Is(err, models.ErrResourceExists) {
+					return err
+				}
+			}
+		default:
+			return err
+		}
+		batch, ops = batch[:0], 0
+		return nil
+	}
+	for _, key := range keys {
+		w := actualWrite{key: e.keys.ActualInstance(key.GetProcessGuid(), key.GetIndex()), after: e.newActual(key, models.ActualLRPStateUnclaimed)}
+		n := 2 + len(e.actualIndexKeys(w.after, false)) // the guard, the put, the index puts
+		if ops+n > maxTxnOps {
+			if err := flush(); err != nil {
+				return created, err
+			}
+		}
+		batch = append(batch, w)
+		ops += n
+	}
+	if err := flush(); err != nil {
+		return created, err
+	}
+	logger.Debug("created", "created", len(created))
+	return created, nil
+}
+
 // ClaimActualLRP moves the instance to CLAIMED by instanceKey.
 func (e *ETCDDB) ClaimActualLRP(ctx context.Context, logger *slog.Logger, processGuid string, index int32, instanceKey *models.ActualLRPInstanceKey) (*models.ActualLRP, *models.ActualLRP, error) {
 	logger = logging.Session(logger, "claim-actual-lrp", "process_guid", processGuid, "index", index,

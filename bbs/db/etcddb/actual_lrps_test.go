@@ -164,6 +164,33 @@ var _ = Describe("Actual LRPs", func() {
 		})
 	})
 
+	Describe("CreateUnclaimedActualLRPs", func() {
+		It("creates every missing index over several transactions and skips the ones with a record", func() {
+			create() // index 0 exists
+			var keys []*models.ActualLRPKey
+			for i := int32(0); i < 150; i++ {
+				keys = append(keys, lrpKey(pg, i, domain))
+			}
+			created, err := store.CreateUnclaimedActualLRPs(ctx(), logger, keys)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(created).To(HaveLen(149))
+			for i, lrp := range created {
+				Expect(lrp.GetActualLrpKey().GetIndex()).To(BeEquivalentTo(i + 1))
+				Expect(lrp.GetState()).To(Equal(models.ActualLRPStateUnclaimed))
+			}
+			all, err := store.ActualLRPs(ctx(), logger, db.ActualLRPFilter{ProcessGuid: pg})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(all).To(HaveLen(150))
+		})
+
+		It("stops at a key that would not be a valid record", func() {
+			created, err := store.CreateUnclaimedActualLRPs(ctx(), logger, []*models.ActualLRPKey{lrpKey(pg, 0, "")})
+			expectModelError(err, models.Error_InvalidRequest)
+			Expect(created).To(BeEmpty())
+			gone()
+		})
+	})
+
 	// The transition table of spec core §2.2, one row per starting state,
 	// one column per operation and key (k1 holds the record when its state
 	// has a key; k2 is another cell's key).

@@ -153,6 +153,9 @@ func StartBBS(etcdURL string, extra map[string]any) *BBS {
 		"etcd":           map[string]any{"endpoints": []string{etcdURL}},
 		"log_level":      "error",
 	}
+	if os.Getenv("BENCH_BBS_NO_CACHE") != "" {
+		cfg["record_cache"] = false // compare with the BBS reading etcd each time
+	}
 	for k, v := range extra {
 		cfg[k] = v
 	}
