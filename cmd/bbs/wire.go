@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 
@@ -32,10 +31,9 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	}
 	kit.Defer(func() { _ = etcd.Close() })
 	store := etcddb.New(etcd, clk, cfg.Root)
+	var cache grouper.Members
 	if cfg.RecordCache {
-		ctx, cancel := context.WithCancel(context.Background())
-		kit.Defer(cancel)
-		store.EnableCache(ctx, logging.Session(logger, "record-cache"))
+		cache = grouper.Members{{Name: "record-cache", Runner: store.RecordCache(logging.Session(logger, "record-cache"))}}
 	}
 
 	metrics, err := emitter.New(fmt.Sprintf("127.0.0.1:%d", cfg.DropsondePort), "bbs", clk)
@@ -82,14 +80,15 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	}))
 
 	return daemon.Process{
-		Members: grouper.Members{
+		Members: append(grouper.Members{
 			{Name: "metrics", Runner: metrics},
 			{Name: "api", Runner: api},
 			{Name: "health", Runner: health},
 			{Name: "callbacks", Runner: callbacks},
 			{Name: "event-watcher", Runner: events.NewWatcher(logger, store, hub)},
-		},
-		// The API answers 503 until the watcher follows the store.
+		}, cache...),
+		// The API answers 503 until the cache has loaded and the watcher
+		// follows the store.
 		OnReady: server.MarkReady,
 	}, nil
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/btree"
+	"github.com/tedsuo/ifrit"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -64,23 +66,53 @@ const (
 
 func keyLess(a, b *mvccpb.KeyValue) bool { return bytes.Compare(a.Key, b.Key) < 0 }
 
-// EnableCache puts the record cache in front of the store, before the store
-// serves anything: reads go to etcd until the cache has loaded, then to the
-// cache behind the read barrier. The cache follows etcd until ctx ends.
-func (e *ETCDDB) EnableCache(ctx context.Context, logger *slog.Logger) {
+// RecordCache puts the record cache in front of the store: call it before
+// the store serves anything. Reads go to etcd until the cache has loaded,
+// then to the cache behind the read barrier. The runner keeps the cache in
+// step with etcd; it is ready once the first load is in, so a BBS that
+// waits for it opens its API with every read served from memory.
+func (e *ETCDDB) RecordCache(logger *slog.Logger) ifrit.Runner {
 	c := &recordCache{
 		kv: e.client, client: e.client, prefix: e.keys.Root() + "/", logger: logger,
 		tree: btree.NewG(32, keyLess), advanced: make(chan struct{}),
 	}
 	e.kv = c
-	go c.run(ctx)
+	return ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
+		ctx, cancel := context.WithCancel(context.Background())
+		loaded, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			c.run(ctx, loaded)
+		}()
+		select {
+		case <-loaded:
+			close(ready)
+			<-signals
+		case <-signals:
+		}
+		cancel()
+		<-done
+		return nil
+	})
+}
+
+// EnableCache is RecordCache run until ctx ends, without waiting for the
+// first load (tests, and tools that hold a store briefly).
+func (e *ETCDDB) EnableCache(ctx context.Context, logger *slog.Logger) {
+	p := ifrit.Background(e.RecordCache(logger))
+	go func() {
+		<-ctx.Done()
+		p.Signal(os.Interrupt)
+	}()
 }
 
 // run loads the prefix, then applies the watch from the revision after the
-// load; a broken watch marks the cache down and starts over.
-func (c *recordCache) run(ctx context.Context) {
+// load; a broken watch marks the cache down and starts over. loaded closes
+// after the first load.
+func (c *recordCache) run(ctx context.Context, loaded chan struct{}) {
+	var once sync.Once
 	for ctx.Err() == nil {
-		if err := c.follow(ctx); err != nil && ctx.Err() == nil {
+		if err := c.follow(ctx, func() { once.Do(func() { close(loaded) }) }); err != nil && ctx.Err() == nil {
 			c.logger.Error("record-cache-watch-broken-reloading", "error", err)
 		}
 		c.mu.Lock()
@@ -93,7 +125,7 @@ func (c *recordCache) run(ctx context.Context) {
 	}
 }
 
-func (c *recordCache) follow(ctx context.Context) error {
+func (c *recordCache) follow(ctx context.Context, loaded func()) error {
 	resp, err := c.kv.Get(ctx, c.prefix, clientv3.WithPrefix())
 	if err != nil {
 		return err
@@ -109,6 +141,7 @@ func (c *recordCache) follow(ctx context.Context) error {
 	c.tree, c.ready = tree, true
 	c.advance(resp.Header.Revision)
 	c.mu.Unlock()
+	loaded()
 	for wr := range watch {
 		if err := wr.Err(); err != nil {
 			return err
