@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -270,3 +271,24 @@ func (p *Process) Stop() {
 // AuctioneerPprof is the auctioneer's pprof listener address, from
 // BENCH_AUCTIONEER_PPROF, for benchmarks that run one.
 func AuctioneerPprof() string { return os.Getenv("BENCH_AUCTIONEER_PPROF") }
+
+// rssMB is a process's resident set size in MiB (VmRSS), or -1.
+func rssMB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var kb float64
+		if _, err := fmt.Sscanf(line, "VmRSS: %f kB", &kb); err == nil {
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+// RSSMB is the BBS's resident set size in MiB.
+func (b *BBS) RSSMB() float64 { return rssMB(b.cmd.Process.Pid) }
+
+// RSSMB is the process's resident set size in MiB.
+func (p *Process) RSSMB() float64 { return rssMB(p.cmd.Process.Pid) }

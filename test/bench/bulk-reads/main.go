@@ -127,7 +127,7 @@ func main() {
 			"per_cell_raw_ms": ms(rawPerCell), "scheduling_infos_ms": ms(schedAPI), "scheduling_infos_raw_ms": ms(schedRaw),
 			"actuals_and_routing_ms": ms(emitterAPI), "actuals_and_routing_raw_ms": ms(emitterRaw),
 			"ratio_target_note":   "pass is the absolute targets; ratio is raw ÷ API time",
-			"convergence_pass_ms": ms(converge),
+			"convergence_pass_ms": ms(converge), "bbs_rss_mb": bbs.RSSMB(),
 		},
 	}.Print()
 }

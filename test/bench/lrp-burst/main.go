@@ -127,6 +127,7 @@ func main() {
 	})
 	elapsed := time.Since(start)
 	stopProfile()
+	auctioneerRSS, bbsRSS := auctioneer.RSSMB(), bbs.RSSMB()
 
 	// The BBS's own view: every instance RUNNING, none unplaced, and the
 	// spread over the cells.
@@ -162,7 +163,7 @@ func main() {
 		P50ms: desireLat.Percentile(50), P99ms: desireLat.Percentile(99),
 		Conditions: map[string]any{
 			"cells": cells, "instances": total, "running": running, "placement_errors": placementErrors,
-			"spread_stddev_over_mean": spread, "etcd_cas_per_s": casRate, "desire_all_s": desired.Seconds(),
+			"spread_stddev_over_mean": spread, "auctioneer_rss_mb": auctioneerRSS, "bbs_rss_mb": bbsRSS, "etcd_cas_per_s": casRate, "desire_all_s": desired.Seconds(),
 			"note": "ratio = write-bound floor ÷ time to all RUNNING; target is that ratio at 8 s; p50/p99 are DesireLRP latencies",
 		},
 	}.Print()
