@@ -147,7 +147,11 @@ func main() {
 		}
 	}
 	var sum, sq float64
-	for _, r := range reps {
+	lo, hi := int(total), 0
+	zones := map[string]int{}
+	for i, r := range reps {
+		lo, hi = min(lo, perCell[r.ID()]), max(hi, perCell[r.ID()])
+		zones[fmt.Sprintf("z%d", i%2)] += perCell[r.ID()]
 		n := float64(perCell[r.ID()])
 		sum += n
 		sq += n * n
@@ -163,7 +167,7 @@ func main() {
 		P50ms: desireLat.Percentile(50), P99ms: desireLat.Percentile(99),
 		Conditions: map[string]any{
 			"cells": cells, "instances": total, "running": running, "placement_errors": placementErrors,
-			"spread_stddev_over_mean": spread, "auctioneer_rss_mb": auctioneerRSS, "bbs_rss_mb": bbsRSS, "etcd_cas_per_s": casRate, "desire_all_s": desired.Seconds(),
+			"spread_stddev_over_mean": spread, "per_cell_min": lo, "per_cell_max": hi, "per_zone": zones, "auctioneer_rss_mb": auctioneerRSS, "bbs_rss_mb": bbsRSS, "etcd_cas_per_s": casRate, "desire_all_s": desired.Seconds(),
 			"note": "ratio = write-bound floor ÷ time to all RUNNING; target is that ratio at 8 s; p50/p99 are DesireLRP latencies",
 		},
 	}.Print()
