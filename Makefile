@@ -100,11 +100,7 @@ generate: deps
 	go generate ./...
 
 bench: deps
-	@benches=$$(ls -d test/bench/*/ 2>/dev/null | xargs -rn1 basename); \
-	if [ -z "$$benches" ]; then echo "no benchmarks yet"; exit 0; fi; \
-	for b in $$benches; do \
-		if [ -z "$(B)" ] || [ "$(B)" = "$$b" ]; then go run ./test/bench/$$b; fi; \
-	done
+	@./scripts/bench.sh $(B)
 
 fuzz: deps
 	@for pkg in $$(go list ./...); do \

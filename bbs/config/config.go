@@ -29,6 +29,10 @@ type Config struct {
 	// Root is the etcd key prefix of everything diego stores.
 	Root string `json:"root"`
 
+	// RecordCache serves reads from a watch-fed copy of the store behind a
+	// linearizable read barrier (decision 85); false reads etcd each time.
+	RecordCache bool `json:"record_cache"`
+
 	// CommunicationTimeout bounds calls to the auctioneer and the reps.
 	CommunicationTimeout config.Duration `json:"communication_timeout"`
 	MaxTaskRetries       int32           `json:"max_task_retries"`
@@ -47,6 +51,7 @@ func DefaultConfig() Config {
 		HealthAddress:        "127.0.0.1:8890",
 		ETCD:                 config.ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
 		Root:                 "/diego",
+		RecordCache:          true,
 		CommunicationTimeout: config.Duration(10e9),
 		MaxTaskRetries:       3,
 		TaskCallbackWorkers:  1000,

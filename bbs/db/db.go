@@ -187,6 +187,11 @@ type ActualLRPDB interface {
 	// CreateUnclaimedActualLRP creates the UNCLAIMED instance record of key
 	// (new epoch, since = now); ResourceExists if the index has one.
 	CreateUnclaimedActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey) (*models.ActualLRP, error)
+	// CreateUnclaimedActualLRPs is CreateUnclaimedActualLRP for many keys
+	// in as few transactions as etcd allows. It returns the records it
+	// created; a key whose index has a record is skipped. An error means
+	// the keys after the last record returned were not all tried.
+	CreateUnclaimedActualLRPs(ctx context.Context, logger *slog.Logger, keys []*models.ActualLRPKey) ([]*models.ActualLRP, error)
 	// ClaimActualLRP moves the instance to CLAIMED by instanceKey. Already
 	// CLAIMED by the same key → success without a write (before == after).
 	// Missing → ResourceNotFound; illegal or lost race →

@@ -96,14 +96,17 @@ func (s *Server) desireLRP(ctx context.Context, logger *slog.Logger, req *models
 func (s *Server) startInstances(ctx context.Context, logger *slog.Logger, info *models.DesiredLRPSchedulingInfo, from, to int32) {
 	ctx = context.WithoutCancel(ctx)
 	key := info.GetDesiredLrpKey()
-	var created []int
+	keys := make([]*models.ActualLRPKey, 0, max(0, to-from))
 	for i := from; i < to; i++ {
-		lrpKey := &models.ActualLRPKey{ProcessGuid: key.GetProcessGuid(), Index: i, Domain: key.GetDomain()}
-		if _, err := s.deps.ActualLRPs.CreateUnclaimedActualLRP(ctx, logger, lrpKey); err != nil {
-			logger.Info("not-creating-instance", "process_guid", key.GetProcessGuid(), "index", i, "error", err)
-			continue
-		}
-		created = append(created, int(i))
+		keys = append(keys, &models.ActualLRPKey{ProcessGuid: key.GetProcessGuid(), Index: i, Domain: key.GetDomain()})
+	}
+	lrps, err := s.deps.ActualLRPs.CreateUnclaimedActualLRPs(ctx, logger, keys)
+	if err != nil {
+		logger.Error("failed-creating-instances", "process_guid", key.GetProcessGuid(), "created", len(lrps), "error", err)
+	}
+	created := make([]int, 0, len(lrps))
+	for _, lrp := range lrps {
+		created = append(created, int(lrp.GetActualLrpKey().GetIndex()))
 	}
 	s.auctionLRP(ctx, logger, info, created...)
 }

@@ -15,6 +15,7 @@ import (
 	"diego/bbs/taskcallback"
 	"diego/deploy/daemon"
 	"diego/deploy/httpserver"
+	"diego/deploy/logging"
 	"diego/deploy/tlsconfig"
 	"diego/metron/emitter"
 )
@@ -30,6 +31,10 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	}
 	kit.Defer(func() { _ = etcd.Close() })
 	store := etcddb.New(etcddb.Config{Root: cfg.Root}, etcddb.Deps{Client: etcd, Clock: clk})
+	var cache grouper.Members
+	if cfg.RecordCache {
+		cache = grouper.Members{{Name: "record-cache", Runner: store.RecordCache(logging.Session(logger, "record-cache"))}}
+	}
 
 	metrics, err := emitter.New(fmt.Sprintf("127.0.0.1:%d", cfg.DropsondePort), "bbs", clk)
 	if err != nil {
@@ -76,14 +81,15 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	}))
 
 	return daemon.Process{
-		Members: grouper.Members{
+		Members: append(grouper.Members{
 			{Name: "metrics", Runner: metrics},
 			{Name: "api", Runner: api},
 			{Name: "health", Runner: health},
 			{Name: "callbacks", Runner: callbacks},
 			{Name: "event-watcher", Runner: events.NewWatcher(events.WatcherDeps{Logger: logger, Source: store, Hub: hub})},
-		},
-		// The API answers 503 until the watcher follows the store.
+		}, cache...),
+		// The API answers 503 until the cache has loaded and the watcher
+		// follows the store.
 		OnReady: server.MarkReady,
 	}, nil
 }

@@ -1,9 +1,9 @@
 // Package simrep is a simulated cell for benchmarks and integration tests of
-// the brain: it keeps a real presence lease in etcd, serves the rep's /state
-// and /work, and, given work, claims and starts the instances (and starts and
-// completes the tasks) through the real BBS, as a rep does once its executor
-// has the containers. Kill drops it without releasing anything, like a VM
-// that died.
+// the brain: the real rep code (its auction state and work, its API
+// handlers, its BBS sync) over an in-memory executor backend (Executor), and
+// a real presence lease in etcd. Containers start at once and tasks succeed
+// at once, so what is measured is the rep, the BBS and the auctioneer. Kill
+// drops the cell without releasing anything, like a VM that died.
 package simrep
 
 import (
@@ -11,21 +11,30 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
+	"log/slog"
 	"net/http/httptest"
-	"sync"
+	"os"
+	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/tedsuo/ifrit"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
 	bbsclient "diego/bbs/client"
 	"diego/bbs/lock"
-	"diego/deploy/routes"
+	"diego/deploy/clock"
+	"diego/executor"
 	"diego/models"
 	"diego/rep"
+	"diego/rep/auctioncellrep"
+	"diego/rep/evacuator"
+	"diego/rep/handlers"
+	repsync "diego/rep/sync"
 )
+
+// Stack is the one preloaded stack the simulated cells offer.
+const Stack = "cflinuxfs4"
 
 // Config describes one simulated cell.
 type Config struct {
@@ -35,75 +44,112 @@ type Config struct {
 	PresenceTTL   time.Duration
 	BBS           *bbsclient.Client
 	Total         rep.Resources
+	// PollingInterval is the rep's bulk sync period (30 s when zero).
+	PollingInterval time.Duration
+	// Logger receives the rep's logs; nil discards them.
+	Logger *slog.Logger
 }
 
 // Rep is one running simulated cell.
 type Rep struct {
 	cfg       Config
+	Executor  *Executor
 	server    *httptest.Server
+	sync      ifrit.Process
 	etcd      *clientv3.Client
 	lease     clientv3.LeaseID
 	keepAlive context.CancelFunc
-
-	mu    sync.Mutex
-	lrps  map[string]rep.LRP // by instance guid
-	tasks map[string]rep.Task
-	dead  bool
+	started   atomic.Int64
 }
+
+// countingBBS counts the instances the rep started in the BBS, so that a
+// benchmark sees progress without reading every record.
+type countingBBS struct {
+	*bbsclient.Client
+	started *atomic.Int64
+}
+
+func (c countingBBS) StartActualLRP(ctx context.Context, req *models.StartActualLRPRequest) error {
+	err := c.Client.StartActualLRP(ctx, req)
+	if err == nil {
+		c.started.Add(1)
+	}
+	return err
+}
+
+// Started is how many times the rep has started an instance in the BBS.
+func (r *Rep) Started() int64 { return r.started.Load() }
 
 // Start brings the cell up and waits until its presence is written.
 func Start(cfg Config) (*Rep, error) {
 	if cfg.Root == "" {
 		cfg.Root = lock.DefaultRoot
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	etcd, err := clientv3.New(clientv3.Config{Endpoints: cfg.ETCDEndpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, err
 	}
-	r := &Rep{cfg: cfg, etcd: etcd, lrps: map[string]rep.LRP{}, tasks: map[string]rep.Task{}}
+	r := &Rep{cfg: cfg, etcd: etcd, Executor: NewExecutor(executor.ExecutorResources{
+		MemoryMB: int(cfg.Total.MemoryMB), DiskMB: int(cfg.Total.DiskMB), Containers: cfg.Total.Containers,
+	})}
 	if err := r.start(); err != nil {
+		r.halt()
 		_ = etcd.Close()
-		if r.server != nil {
-			r.server.Close()
-		}
 		return nil, err
 	}
 	return r, nil
 }
 
-// start serves the rep API and writes the presence.
+// start runs the rep's sync, serves its API and writes the presence.
 func (r *Rep) start() error {
-	cfg, etcd := r.cfg, r.etcd
-	handler, err := routes.NewRouter(rep.Routes, map[string]http.Handler{
-		rep.StateRoute:           http.HandlerFunc(r.state),
-		rep.PerformRoute:         http.HandlerFunc(r.perform),
-		rep.StopLRPInstanceRoute: http.HandlerFunc(r.stop),
-		rep.CancelTaskRoute:      http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }),
-		rep.PingRoute:            http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}),
-		rep.EvacuateRoute:        http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }),
-	})
+	cfg, logger := r.cfg, r.cfg.Logger.With("cell_id", r.cfg.CellID)
+	stacks := map[string]string{Stack: "/var/lib/diego/rootfs/" + Stack}
+	flag := evacuator.NewFlag()
+	r.server = httptest.NewUnstartedServer(nil)
+	url := "http://" + r.server.Listener.Addr().String()
+	cellRep := auctioncellrep.New(auctioncellrep.Config{
+		CellID: cfg.CellID, RepURL: url, Zone: cfg.Zone, StackPathMap: stacks,
+		RootFSProviders: rep.RootFSProviders{"preloaded": rep.NewFixedSetProvider(Stack)},
+	}, auctioncellrep.Deps{Executor: r.Executor, Evacuation: flag})
+	api, err := handlers.New(handlers.Deps{Logger: logger, CellRep: cellRep, Executor: r.Executor, Evacuation: flag})
 	if err != nil {
 		return err
 	}
-	r.server = httptest.NewServer(handler)
+	gen, err := repsync.New(repsync.Config{CellID: cfg.CellID, Zone: cfg.Zone, PollingInterval: cfg.PollingInterval, StackPathMap: stacks},
+		repsync.Deps{Logger: logger, Clock: clock.NewClock(), Executor: r.Executor, Events: r.Executor, BBS: countingBBS{cfg.BBS, &r.started}, Flag: flag})
+	if err != nil {
+		return err
+	}
+	r.sync = ifrit.Background(gen.Runner())
+	select {
+	case <-r.sync.Ready():
+	case err := <-r.sync.Wait():
+		return fmt.Errorf("sync of %s: %w", cfg.CellID, err)
+	}
+	r.server.Config.Handler = api
+	r.server.Start()
+
 	value, _ := json.Marshal(&models.CellPresence{
-		CellId: cfg.CellID, RepAddress: r.server.URL, RepUrl: r.server.URL, Zone: cfg.Zone,
+		CellId: cfg.CellID, RepAddress: url, RepUrl: url, Zone: cfg.Zone,
 		Capacity:        &models.CellCapacity{MemoryMb: cfg.Total.MemoryMB, DiskMb: cfg.Total.DiskMB, Containers: int32(cfg.Total.Containers)},
-		RootfsProviders: []*models.Provider{{Name: "preloaded", Properties: []string{"cflinuxfs4"}}},
+		RootfsProviders: []*models.Provider{{Name: "preloaded", Properties: []string{Stack}}},
 	})
 	// The presence is held here rather than by bbs/lock's runner, so that
 	// Kill can stop its keep-alives without any chance of a revoke: a dead
 	// cell's presence must live out its TTL.
 	ctx := context.Background()
-	grant, err := etcd.Grant(ctx, int64((cfg.PresenceTTL+time.Second-1)/time.Second))
+	grant, err := r.etcd.Grant(ctx, int64((cfg.PresenceTTL+time.Second-1)/time.Second))
 	if err != nil {
 		return fmt.Errorf("presence of %s: %w", cfg.CellID, err)
 	}
-	if _, err := etcd.Put(ctx, lock.PresenceKey(cfg.Root, cfg.CellID), string(value), clientv3.WithLease(grant.ID)); err != nil {
+	if _, err := r.etcd.Put(ctx, lock.PresenceKey(cfg.Root, cfg.CellID), string(value), clientv3.WithLease(grant.ID)); err != nil {
 		return fmt.Errorf("presence of %s: %w", cfg.CellID, err)
 	}
 	kctx, cancel := context.WithCancel(ctx)
-	acks, err := etcd.KeepAlive(kctx, grant.ID)
+	acks, err := r.etcd.KeepAlive(kctx, grant.ID)
 	if err != nil {
 		cancel()
 		return fmt.Errorf("presence of %s: %w", cfg.CellID, err)
@@ -116,15 +162,24 @@ func (r *Rep) start() error {
 	return nil
 }
 
-// Kill makes the cell vanish: it stops answering and its presence lease is
-// left to expire.
+// halt stops the rep's API and sync and its executor's event streams.
+func (r *Rep) halt() {
+	if r.server != nil {
+		r.server.CloseClientConnections()
+		r.server.Close()
+	}
+	if r.sync != nil {
+		r.sync.Signal(os.Interrupt)
+		<-r.sync.Wait()
+	}
+	r.Executor.Close()
+}
+
+// Kill makes the cell vanish: it stops answering and acting, and its
+// presence lease is left to expire.
 func (r *Rep) Kill() {
-	r.mu.Lock()
-	r.dead = true
-	r.mu.Unlock()
-	r.server.CloseClientConnections()
-	r.server.Close()
 	r.keepAlive() // no revoke: etcd expires the lease after the TTL
+	r.halt()
 	_ = r.etcd.Close()
 }
 
@@ -134,121 +189,15 @@ func (r *Rep) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, _ = r.etcd.Revoke(ctx, r.lease)
-	r.server.Close()
+	r.halt()
 	_ = r.etcd.Close()
 }
 
-// Instances is how many LRP instances the cell runs.
+// Instances is how many LRP instances the cell holds containers for.
 func (r *Rep) Instances() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.lrps)
+	cs, _ := r.Executor.ListContainers(executor.Tags{repsync.LifecycleTag: repsync.LRPLifecycle})
+	return len(cs)
 }
 
-func (r *Rep) state(w http.ResponseWriter, _ *http.Request) {
-	r.mu.Lock()
-	s := rep.CellState{
-		RepURL: r.server.URL, CellID: r.cfg.CellID, Zone: r.cfg.Zone,
-		RootFSProviders: rep.RootFSProviders{"preloaded": rep.NewFixedSetProvider("cflinuxfs4")},
-		TotalResources:  r.cfg.Total, AvailableResources: r.cfg.Total,
-	}
-	use := func(res rep.Resource) {
-		s.AvailableResources.MemoryMB -= res.MemoryMB
-		s.AvailableResources.DiskMB -= res.DiskMB
-		s.AvailableResources.Containers--
-	}
-	for _, l := range r.lrps {
-		s.LRPs = append(s.LRPs, l)
-		use(l.Resource)
-	}
-	for _, t := range r.tasks {
-		s.Tasks = append(s.Tasks, t)
-		use(t.Resource)
-	}
-	r.mu.Unlock()
-	_ = json.NewEncoder(w).Encode(s)
-}
-
-// perform reserves the work and answers at once; claiming and starting
-// follow, as they follow a real rep's container events.
-func (r *Rep) perform(w http.ResponseWriter, req *http.Request) {
-	var work rep.Work
-	if err := json.NewDecoder(io.LimitReader(req.Body, 16<<20)).Decode(&work); err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	r.mu.Lock()
-	for i := range work.LRPs {
-		work.LRPs[i].InstanceGUID = uuid.NewString()
-		work.LRPs[i].State = models.ActualLRPStateClaimed
-		r.lrps[work.LRPs[i].InstanceGUID] = work.LRPs[i]
-	}
-	for _, t := range work.Tasks {
-		r.tasks[t.TaskGuid] = t
-	}
-	r.mu.Unlock()
-	_ = json.NewEncoder(w).Encode(rep.Work{})
-	go r.run(work)
-}
-
-func (r *Rep) run(work rep.Work) {
-	ctx := context.Background()
-	for _, l := range work.LRPs {
-		key := &models.ActualLRPKey{ProcessGuid: l.ProcessGuid, Index: l.Index, Domain: l.Domain}
-		ik := &models.ActualLRPInstanceKey{InstanceGuid: l.InstanceGUID, CellId: r.cfg.CellID}
-		if r.isDead() || r.cfg.BBS.ClaimActualLRP(ctx, key, ik) != nil {
-			r.forget(l.InstanceGUID)
-			continue
-		}
-		err := r.cfg.BBS.StartActualLRP(ctx, &models.StartActualLRPRequest{ActualLrpKey: key, ActualLrpInstanceKey: ik,
-			ActualLrpNetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.1", Ports: []*models.PortMapping{{ContainerPort: 8080, HostPort: 61001}}}})
-		if err != nil {
-			r.forget(l.InstanceGUID)
-			continue
-		}
-		r.mu.Lock()
-		if lrp, ok := r.lrps[l.InstanceGUID]; ok {
-			lrp.State = models.ActualLRPStateRunning
-			r.lrps[l.InstanceGUID] = lrp
-		}
-		r.mu.Unlock()
-	}
-	for _, t := range work.Tasks {
-		if r.isDead() {
-			return
-		}
-		if _, err := r.cfg.BBS.StartTask(ctx, t.TaskGuid, r.cfg.CellID); err == nil {
-			_ = r.cfg.BBS.CompleteTask(ctx, t.TaskGuid, r.cfg.CellID, false, "", "")
-		}
-		r.mu.Lock()
-		delete(r.tasks, t.TaskGuid)
-		r.mu.Unlock()
-	}
-}
-
-func (r *Rep) stop(w http.ResponseWriter, req *http.Request) {
-	ig := routes.Param(req, "instance_guid")
-	r.mu.Lock()
-	l, ok := r.lrps[ig]
-	delete(r.lrps, ig)
-	r.mu.Unlock()
-	w.WriteHeader(http.StatusAccepted)
-	if ok {
-		go func() {
-			key := &models.ActualLRPKey{ProcessGuid: l.ProcessGuid, Index: l.Index, Domain: l.Domain}
-			_ = r.cfg.BBS.RemoveActualLRP(context.Background(), key, &models.ActualLRPInstanceKey{InstanceGuid: ig, CellId: r.cfg.CellID})
-		}()
-	}
-}
-
-func (r *Rep) forget(instanceGuid string) {
-	r.mu.Lock()
-	delete(r.lrps, instanceGuid)
-	r.mu.Unlock()
-}
-
-func (r *Rep) isDead() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.dead
-}
+// ID is the cell's id.
+func (r *Rep) ID() string { return r.cfg.CellID }

@@ -76,6 +76,17 @@ type FakeActualLRPDB struct {
 		result1 *models.ActualLRP
 		result2 error
 	}
+	CreateUnclaimedActualLRPsStub        func(context.Context, *slog.Logger, []*models.ActualLRPKey) ([]*models.ActualLRP, error)
+	createUnclaimedActualLRPsMutex       sync.RWMutex
+	createUnclaimedActualLRPsArgsForCall []FakeActualLRPDBCreateUnclaimedActualLRPsArgs
+	createUnclaimedActualLRPsReturns     struct {
+		result1 []*models.ActualLRP
+		result2 error
+	}
+	createUnclaimedActualLRPsReturnsOnCall map[int]struct {
+		result1 []*models.ActualLRP
+		result2 error
+	}
 	EvacuateClaimedActualLRPStub        func(context.Context, *slog.Logger, *models.ActualLRPKey, *models.ActualLRPInstanceKey) (bool, *models.ActualLRP, error)
 	evacuateClaimedActualLRPMutex       sync.RWMutex
 	evacuateClaimedActualLRPArgsForCall []FakeActualLRPDBEvacuateClaimedActualLRPArgs
@@ -248,6 +259,13 @@ type FakeActualLRPDBCreateUnclaimedActualLRPArgs struct {
 	Arg1 context.Context
 	Arg2 *slog.Logger
 	Arg3 *models.ActualLRPKey
+}
+
+// FakeActualLRPDBCreateUnclaimedActualLRPsArgs holds the arguments of one call to CreateUnclaimedActualLRPs.
+type FakeActualLRPDBCreateUnclaimedActualLRPsArgs struct {
+	Arg1 context.Context
+	Arg2 *slog.Logger
+	Arg3 []*models.ActualLRPKey
 }
 
 // FakeActualLRPDBEvacuateClaimedActualLRPArgs holds the arguments of one call to EvacuateClaimedActualLRP.
@@ -709,6 +727,81 @@ func (fake *FakeActualLRPDB) CreateUnclaimedActualLRPReturnsOnCall(i int, result
 	}
 	fake.createUnclaimedActualLRPReturnsOnCall[i] = struct {
 		result1 *models.ActualLRP
+		result2 error
+	}{result1, result2}
+}
+
+func (fake *FakeActualLRPDB) CreateUnclaimedActualLRPs(arg1 context.Context, arg2 *slog.Logger, arg3 []*models.ActualLRPKey) ([]*models.ActualLRP, error) {
+	var arg3Copy []*models.ActualLRPKey
+	if arg3 != nil {
+		arg3Copy = make([]*models.ActualLRPKey, len(arg3))
+		copy(arg3Copy, arg3)
+	}
+	fake.createUnclaimedActualLRPsMutex.Lock()
+	ret, specificReturn := fake.createUnclaimedActualLRPsReturnsOnCall[len(fake.createUnclaimedActualLRPsArgsForCall)]
+	fake.createUnclaimedActualLRPsArgsForCall = append(fake.createUnclaimedActualLRPsArgsForCall, FakeActualLRPDBCreateUnclaimedActualLRPsArgs{arg1, arg2, arg3Copy})
+	stub := fake.CreateUnclaimedActualLRPsStub
+	fakeReturns := fake.createUnclaimedActualLRPsReturns
+	fake.recordInvocation("CreateUnclaimedActualLRPs", []interface{}{arg1, arg2, arg3Copy})
+	fake.createUnclaimedActualLRPsMutex.Unlock()
+	if stub != nil {
+		return stub(arg1, arg2, arg3)
+	}
+	if specificReturn {
+		return ret.result1, ret.result2
+	}
+	return fakeReturns.result1, fakeReturns.result2
+}
+
+func (fake *FakeActualLRPDB) CreateUnclaimedActualLRPsCallCount() int {
+	fake.createUnclaimedActualLRPsMutex.RLock()
+	defer fake.createUnclaimedActualLRPsMutex.RUnlock()
+	return len(fake.createUnclaimedActualLRPsArgsForCall)
+}
+
+func (fake *FakeActualLRPDB) CreateUnclaimedActualLRPsCalls(stub func(context.Context, *slog.Logger, []*models.ActualLRPKey) ([]*models.ActualLRP, error)) {
+	fake.createUnclaimedActualLRPsMutex.Lock()
+	defer fake.createUnclaimedActualLRPsMutex.Unlock()
+	fake.CreateUnclaimedActualLRPsStub = stub
+}
+
+func (fake *FakeActualLRPDB) CreateUnclaimedActualLRPsArgsForCall(i int) (context.Context, *slog.Logger, []*models.ActualLRPKey) {
+	fake.createUnclaimedActualLRPsMutex.RLock()
+	defer fake.createUnclaimedActualLRPsMutex.RUnlock()
+	argsForCall := fake.createUnclaimedActualLRPsArgsForCall[i]
+	return argsForCall.Arg1, argsForCall.Arg2, argsForCall.Arg3
+}
+
+func (fake *FakeActualLRPDB) CreateUnclaimedActualLRPsArgs() []FakeActualLRPDBCreateUnclaimedActualLRPsArgs {
+	fake.createUnclaimedActualLRPsMutex.RLock()
+	defer fake.createUnclaimedActualLRPsMutex.RUnlock()
+	args := make([]FakeActualLRPDBCreateUnclaimedActualLRPsArgs, len(fake.createUnclaimedActualLRPsArgsForCall))
+	copy(args, fake.createUnclaimedActualLRPsArgsForCall)
+	return args
+}
+
+func (fake *FakeActualLRPDB) CreateUnclaimedActualLRPsReturns(result1 []*models.ActualLRP, result2 error) {
+	fake.createUnclaimedActualLRPsMutex.Lock()
+	defer fake.createUnclaimedActualLRPsMutex.Unlock()
+	fake.CreateUnclaimedActualLRPsStub = nil
+	fake.createUnclaimedActualLRPsReturns = struct {
+		result1 []*models.ActualLRP
+		result2 error
+	}{result1, result2}
+}
+
+func (fake *FakeActualLRPDB) CreateUnclaimedActualLRPsReturnsOnCall(i int, result1 []*models.ActualLRP, result2 error) {
+	fake.createUnclaimedActualLRPsMutex.Lock()
+	defer fake.createUnclaimedActualLRPsMutex.Unlock()
+	fake.CreateUnclaimedActualLRPsStub = nil
+	if fake.createUnclaimedActualLRPsReturnsOnCall == nil {
+		fake.createUnclaimedActualLRPsReturnsOnCall = make(map[int]struct {
+			result1 []*models.ActualLRP
+			result2 error
+		})
+	}
+	fake.createUnclaimedActualLRPsReturnsOnCall[i] = struct {
+		result1 []*models.ActualLRP
 		result2 error
 	}{result1, result2}
 }

@@ -65,7 +65,7 @@ type actualPair struct {
 // readActualPair reads both records of one index in one transaction.
 func (e *ETCDDB) readActualPair(ctx context.Context, processGuid string, index int32) (actualPair, error) {
 	instKey, evacKey := e.keys.ActualInstance(processGuid, index), e.keys.ActualEvacuating(processGuid, index)
-	kvs, _, err := getKVs(ctx, e.client, []string{instKey, evacKey}, 0)
+	kvs, _, err := getKVs(ctx, e.kv, []string{instKey, evacKey}, 0)
 	if err != nil {
 		return actualPair{}, err
 	}
@@ -88,7 +88,7 @@ func (e *ETCDDB) readActualPair(ctx context.Context, processGuid string, index i
 // is none.
 func (e *ETCDDB) actual(ctx context.Context, processGuid string, index int32) (*models.ActualLRP, int64, error) {
 	key := e.keys.ActualInstance(processGuid, index)
-	resp, err := e.client.Get(ctx, key)
+	resp, err := e.kv.Get(ctx, key)
 	if err != nil {
 		return nil, 0, etcdError("get", key, err)
 	}
@@ -112,7 +112,7 @@ func (e *ETCDDB) ActualLRPs(ctx context.Context, logger *slog.Logger, filter db.
 	switch {
 	case filter.CellID != "":
 		prefix := e.keys.ActualByCellPrefix(filter.CellID)
-		resp, err := e.client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+		resp, err := e.kv.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
 		if err != nil {
 			return nil, etcdError("range", prefix, err)
 		}
@@ -124,13 +124,13 @@ func (e *ETCDDB) ActualLRPs(ctx context.Context, logger *slog.Logger, filter db.
 		}
 		// Reading the records at the index's revision gives one consistent
 		// snapshot; the filter below guards against a stray entry anyway.
-		kvs, _, err = getKVs(ctx, e.client, keys, resp.Header.Revision)
+		kvs, _, err = getKVs(ctx, e.kv, keys, resp.Header.Revision)
 		if err != nil {
 			return nil, err
 		}
 	case filter.ProcessGuid != "" && filter.Index != nil:
 		var err error
-		kvs, _, err = getKVs(ctx, e.client, []string{
+		kvs, _, err = getKVs(ctx, e.kv, []string{
 			e.keys.ActualInstance(filter.ProcessGuid, *filter.Index),
 			e.keys.ActualEvacuating(filter.ProcessGuid, *filter.Index),
 		}, 0)
@@ -142,7 +142,7 @@ func (e *ETCDDB) ActualLRPs(ctx context.Context, logger *slog.Logger, filter db.
 		if filter.ProcessGuid != "" {
 			prefix = e.keys.ActualProcessPrefix(filter.ProcessGuid)
 		}
-		resp, err := e.client.Get(ctx, prefix, clientv3.WithPrefix())
+		resp, err := e.kv.Get(ctx, prefix, clientv3.WithPrefix())
 		if err != nil {
 			return nil, etcdError("range", prefix, err)
 		}
@@ -380,7 +380,7 @@ func (e *ETCDDB) writeActuals(ctx context.Context, failed *models.Error, guards 
 		cmps = append(cmps, c)
 		ops = append(ops, o...)
 	}
-	return commitTxn(ctx, e.client, writes[0].key, "write", cmps, ops, failed)
+	return commitTxn(ctx, e.kv, writes[0].key, "write", cmps, ops, failed)
 }
 
 // swapInstance compare-and-swaps the instance record of before (read at
@@ -414,6 +414,58 @@ func (e *ETCDDB) CreateUnclaimedActualLRP(ctx context.Context, logger *slog.Logg
 	}
 	logger.Debug("created")
 	return lrp, nil
+}
+
+// CreateUnclaimedActualLRPs creates the UNCLAIMED records of keys, as many
+// per transaction as etcd's operation limit allows (a desired LRP's
+// instances in one or two round trips instead of one each). A transaction
+// whose guard fails (some index has a record) is retried key by key.
+func (e *ETCDDB) CreateUnclaimedActualLRPs(ctx context.Context, logger *slog.Logger, keys []*models.ActualLRPKey) ([]*models.ActualLRP, error) {
+	logger = logging.Session(logger, "create-unclaimed-actual-lrps", "count", len(keys))
+	created := make([]*models.ActualLRP, 0, len(keys))
+	var batch []actualWrite
+	ops := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := e.writeActuals(ctx, models.ErrResourceExists, nil, batch...)
+		var lost *lostRace
+		switch {
+		case err == nil:
+			for _, w := range batch {
+				created = append(created, w.after)
+			}
+		case errors.As(err, &lost):
+			for _, w := range batch {
+				if lrp, err := e.CreateUnclaimedActualLRP(ctx, logger, w.after.GetActualLrpKey()); err == nil {
+					created = append(created, lrp)
+				} else if !errors.Is(err, models.ErrResourceExists) {
+					return err
+				}
+			}
+		default:
+			return err
+		}
+		batch, ops = batch[:0], 0
+		return nil
+	}
+	for _, key := range keys {
+		w := actualWrite{key: e.keys.ActualInstance(key.GetProcessGuid(), key.GetIndex()), after: e.newActual(key, models.ActualLRPStateUnclaimed)}
+		n := 2 + len(e.actualIndexKeys(w.after, false)) // the guard, the put, the index puts
+		if ops+n > maxTxnOps {
+			if err := flush(); err != nil {
+				return created, err
+			}
+		}
+		batch = append(batch, w)
+		ops += n
+	}
+	if err := flush(); err != nil {
+		return created, err
+	}
+	logger.Debug("created", "created", len(created))
+	return created, nil
 }
 
 // ClaimActualLRP moves the instance to CLAIMED by instanceKey.
@@ -529,7 +581,7 @@ func (e *ETCDDB) crashOnce(ctx context.Context, logger *slog.Logger, key *models
 	instKey, schedKey := e.keys.ActualInstance(key.GetProcessGuid(), key.GetIndex()), e.keys.SchedulingInfo(key.GetProcessGuid())
 	// The instance and the desired LRP's existence are read together; the
 	// write compares both, so a removal racing the crash is noticed.
-	kvs, _, err := getKVs(ctx, e.client, []string{instKey, schedKey}, 0)
+	kvs, _, err := getKVs(ctx, e.kv, []string{instKey, schedKey}, 0)
 	if err != nil {
 		return nil, nil, false, err
 	}

@@ -37,7 +37,7 @@ var _ = Describe("Actual LRPs", func() {
 
 	BeforeEach(func() {
 		clock = fakeclock.NewFakeClock(time.Unix(1_700_000_000, 0))
-		store = etcddb.New(etcddb.Config{}, etcddb.Deps{Client: etcdClient, Clock: clock})
+		store = newStore(etcdClient, clock, "")
 		keys = store.Keys()
 		key = lrpKey(pg, 0, domain)
 		k1 = instanceKey("ig-1", "cell-1")
@@ -160,6 +160,33 @@ var _ = Describe("Actual LRPs", func() {
 		It("refuses a key that would not be a valid record", func() {
 			_, err := store.CreateUnclaimedActualLRP(ctx(), logger, lrpKey(pg, 0, ""))
 			expectModelError(err, models.Error_InvalidRequest)
+			gone()
+		})
+	})
+
+	Describe("CreateUnclaimedActualLRPs", func() {
+		It("creates every missing index over several transactions and skips the ones with a record", func() {
+			create() // index 0 exists
+			var keys []*models.ActualLRPKey
+			for i := int32(0); i < 150; i++ {
+				keys = append(keys, lrpKey(pg, i, domain))
+			}
+			created, err := store.CreateUnclaimedActualLRPs(ctx(), logger, keys)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(created).To(HaveLen(149))
+			for i, lrp := range created {
+				Expect(lrp.GetActualLrpKey().GetIndex()).To(BeEquivalentTo(i + 1))
+				Expect(lrp.GetState()).To(Equal(models.ActualLRPStateUnclaimed))
+			}
+			all, err := store.ActualLRPs(ctx(), logger, db.ActualLRPFilter{ProcessGuid: pg})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(all).To(HaveLen(150))
+		})
+
+		It("stops at a key that would not be a valid record", func() {
+			created, err := store.CreateUnclaimedActualLRPs(ctx(), logger, []*models.ActualLRPKey{lrpKey(pg, 0, "")})
+			expectModelError(err, models.Error_InvalidRequest)
+			Expect(created).To(BeEmpty())
 			gone()
 		})
 	})

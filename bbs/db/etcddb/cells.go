@@ -20,7 +20,7 @@ var _ db.CellDB = (*ETCDDB)(nil)
 func (e *ETCDDB) Cells(ctx context.Context, logger *slog.Logger) ([]*models.CellPresence, error) {
 	logger = logging.Session(logger, "cells")
 	prefix := e.keys.CellPrefix()
-	resp, err := e.client.Get(ctx, prefix, clientv3.WithPrefix())
+	resp, err := e.kv.Get(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
 		return nil, etcdError("range", prefix, err)
 	}
@@ -39,7 +39,7 @@ func (e *ETCDDB) Cells(ctx context.Context, logger *slog.Logger) ([]*models.Cell
 // CellByID returns one cell's presence.
 func (e *ETCDDB) CellByID(ctx context.Context, logger *slog.Logger, cellID string) (*models.CellPresence, error) {
 	key := e.keys.Cell(cellID)
-	resp, err := e.client.Get(ctx, key)
+	resp, err := e.kv.Get(ctx, key)
 	if err != nil {
 		return nil, etcdError("get", key, err)
 	}

@@ -57,7 +57,7 @@ var _ = Describe("Record encoding", func() {
 		)
 
 		BeforeEach(func() {
-			store = etcddb.New(etcddb.Config{}, etcddb.Deps{Client: etcdClient, Clock: fakeclock.NewFakeClock(time.Unix(0, 0))})
+			store = newStore(etcdClient, fakeclock.NewFakeClock(time.Unix(0, 0)), "")
 			keys = store.Keys()
 			logBuf = &bytes.Buffer{}
 			logger = slog.New(slog.NewJSONHandler(logBuf, nil))

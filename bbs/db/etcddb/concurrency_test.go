@@ -8,7 +8,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"diego/bbs/db/etcddb"
 	"diego/deploy/clock/fakeclock"
 	"diego/deploy/logging"
 	"diego/models"
@@ -16,7 +15,7 @@ import (
 
 var _ = Describe("Racing writers", func() {
 	It("let exactly one of 50 cells start a pending task", func() {
-		store := etcddb.New(etcddb.Config{}, etcddb.Deps{Client: etcdClient, Clock: fakeclock.NewFakeClock(time.Unix(0, 0))})
+		store := newStore(etcdClient, fakeclock.NewFakeClock(time.Unix(0, 0)), "")
 		logger := logging.Discard()
 		_, err := store.DesireTask(ctx(), logger, taskDefinition(), "contested", "dom")
 		Expect(err).NotTo(HaveOccurred())

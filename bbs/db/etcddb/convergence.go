@@ -21,7 +21,7 @@ import (
 
 // pruneKey deletes an undecodable record if it is still at rev.
 func (e *ETCDDB) pruneKey(ctx context.Context, logger *slog.Logger, key string, rev int64, cause error) bool {
-	err := compareAndDelete(ctx, e.client, key, rev, indexChange{})
+	err := compareAndDelete(ctx, e.kv, key, rev, indexChange{})
 	if err != nil {
 		logger.Error("failed-to-prune-undecodable-record", "key", key, "decode_error", cause, "error", err)
 		return false
@@ -34,7 +34,7 @@ func (e *ETCDDB) pruneKey(ctx context.Context, logger *slog.Logger, key string, 
 func (e *ETCDDB) ConvergenceTasks(ctx context.Context, logger *slog.Logger) ([]*models.Task, int, error) {
 	logger = logging.Session(logger, "convergence-tasks")
 	prefix := e.keys.TaskPrefix()
-	resp, err := e.client.Get(ctx, prefix, clientv3.WithPrefix())
+	resp, err := e.kv.Get(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
 		return nil, 0, etcdError("range", prefix, err)
 	}
@@ -162,7 +162,7 @@ func (e *ETCDDB) DeleteExpiredTask(ctx context.Context, logger *slog.Logger, rea
 	err := e.convergeTaskWrite(ctx, logger, "delete-expired-task", read, sameCompletion, func(cur *models.Task, rev int64) error {
 		idx := indexChange{del: e.taskIndexKeys(guid, cur)}
 		state = cur.GetState()
-		return compareAndDelete(ctx, e.client, e.keys.Task(guid), rev, idx)
+		return compareAndDelete(ctx, e.kv, e.keys.Task(guid), rev, idx)
 	})
 	if err != nil {
 		return err
@@ -176,7 +176,7 @@ func (e *ETCDDB) DeleteExpiredTask(ctx context.Context, logger *slog.Logger, rea
 func (e *ETCDDB) ConvergenceActualLRPs(ctx context.Context, logger *slog.Logger) ([]*models.ActualLRP, []*models.ActualLRP, int, error) {
 	logger = logging.Session(logger, "convergence-actual-lrps")
 	prefix := e.keys.ActualPrefix()
-	resp, err := e.client.Get(ctx, prefix, clientv3.WithPrefix())
+	resp, err := e.kv.Get(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
 		return nil, nil, 0, etcdError("range", prefix, err)
 	}
@@ -217,7 +217,7 @@ func (e *ETCDDB) UnclaimCrashedActualLRP(ctx context.Context, logger *slog.Logge
 func (e *ETCDDB) ConvergenceSchedulingInfos(ctx context.Context, logger *slog.Logger, orphanedRunInfoAge time.Duration) ([]*models.DesiredLRPSchedulingInfo, db.DesiredLRPGatherStats, error) {
 	logger = logging.Session(logger, "convergence-scheduling-infos")
 	var stats db.DesiredLRPGatherStats
-	ranges, err := getPrefixes(ctx, e.client, e.keys.SchedulingInfoPrefix(), e.keys.RunInfoPrefix())
+	ranges, err := getPrefixes(ctx, e.kv, e.keys.SchedulingInfoPrefix(), e.keys.RunInfoPrefix())
 	if err != nil {
 		return nil, stats, err
 	}
@@ -251,7 +251,7 @@ func (e *ETCDDB) ConvergenceSchedulingInfos(ctx context.Context, logger *slog.Lo
 			continue
 		}
 		schedKey := e.keys.SchedulingInfo(guid)
-		err := commitTxn(ctx, e.client, string(kv.Key), "delete",
+		err := commitTxn(ctx, e.kv, string(kv.Key), "delete",
 			[]clientv3.Cmp{unchanged(string(kv.Key), kv.ModRevision), unchanged(schedKey, 0)},
 			[]clientv3.Op{
 				clientv3.OpDelete(string(kv.Key)),

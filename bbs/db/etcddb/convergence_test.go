@@ -23,7 +23,7 @@ var _ = Describe("Convergence reads and writes", func() {
 
 	BeforeEach(func() {
 		clock = fakeclock.NewFakeClock(time.Unix(1_700_000_000, 0))
-		store = etcddb.New(etcddb.Config{}, etcddb.Deps{Client: etcdClient, Clock: clock})
+		store = newStore(etcdClient, clock, "")
 		keys = store.Keys()
 	})
 

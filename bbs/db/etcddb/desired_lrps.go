@@ -35,7 +35,7 @@ func (e *ETCDDB) readDesired(ctx context.Context, logger *slog.Logger, filter db
 		guids := filter.ProcessGuids
 		var rev int64
 		if filter.Domain != "" {
-			indexed, indexRev, err := indexedGuids(ctx, e.client, e.keys.DesiredByDomainPrefix(filter.Domain))
+			indexed, indexRev, err := indexedGuids(ctx, e.kv, e.keys.DesiredByDomainPrefix(filter.Domain))
 			if err != nil {
 				return desiredRecords{}, err
 			}
@@ -55,7 +55,7 @@ func (e *ETCDDB) readDesired(ctx context.Context, logger *slog.Logger, filter db
 				keys = append(keys, e.keys.RunInfo(g))
 			}
 		}
-		kvs, _, err := getKVs(ctx, e.client, keys, rev)
+		kvs, _, err := getKVs(ctx, e.kv, keys, rev)
 		if err != nil {
 			return desiredRecords{}, err
 		}
@@ -72,7 +72,7 @@ func (e *ETCDDB) readDesired(ctx context.Context, logger *slog.Logger, filter db
 		if withRun {
 			prefixes = append(prefixes, e.keys.RunInfoPrefix())
 		}
-		ranges, err := getPrefixes(ctx, e.client, prefixes...)
+		ranges, err := getPrefixes(ctx, e.kv, prefixes...)
 		if err != nil {
 			return desiredRecords{}, err
 		}
@@ -150,7 +150,7 @@ func (e *ETCDDB) DesiredLRPByProcessGuid(ctx context.Context, logger *slog.Logge
 // their revisions, in one transaction.
 func (e *ETCDDB) desiredPair(ctx context.Context, processGuid string) (*models.DesiredLRPSchedulingInfo, int64, *models.DesiredLRPRunInfo, int64, error) {
 	schedKey, runKey := e.keys.SchedulingInfo(processGuid), e.keys.RunInfo(processGuid)
-	kvs, _, err := getKVs(ctx, e.client, []string{schedKey, runKey}, 0)
+	kvs, _, err := getKVs(ctx, e.kv, []string{schedKey, runKey}, 0)
 	if err != nil {
 		return nil, 0, nil, 0, err
 	}
@@ -190,7 +190,7 @@ func (e *ETCDDB) DesiredLRPSchedulingInfos(ctx context.Context, logger *slog.Log
 
 // DesiredLRPSchedulingInfoByProcessGuid returns one scheduling info.
 func (e *ETCDDB) DesiredLRPSchedulingInfoByProcessGuid(ctx context.Context, logger *slog.Logger, processGuid string) (*models.DesiredLRPSchedulingInfo, error) {
-	s, _, err := getRecord[models.DesiredLRPSchedulingInfo](ctx, e.client, e.keys.SchedulingInfo(processGuid))
+	s, _, err := getRecord[models.DesiredLRPSchedulingInfo](ctx, e.kv, e.keys.SchedulingInfo(processGuid))
 	return s, err
 }
 
@@ -226,7 +226,7 @@ func (e *ETCDDB) DesireLRP(ctx context.Context, logger *slog.Logger, d *models.D
 		return err
 	}
 	schedKey, runKey := e.keys.SchedulingInfo(guid), e.keys.RunInfo(guid)
-	err = commitTxn(ctx, e.client, schedKey, "create",
+	err = commitTxn(ctx, e.kv, schedKey, "create",
 		[]clientv3.Cmp{unchanged(schedKey, 0), unchanged(runKey, 0)},
 		[]clientv3.Op{
 			clientv3.OpPut(runKey, string(runValue)),
@@ -249,14 +249,14 @@ func (e *ETCDDB) UpdateDesiredLRP(ctx context.Context, logger *slog.Logger, proc
 	key := e.keys.SchedulingInfo(processGuid)
 	var before, after *models.DesiredLRPSchedulingInfo
 	err := retryLostRace(ctx, logger, "update-desired-lrp", func(attempt int) error {
-		cur, rev, err := getRecord[models.DesiredLRPSchedulingInfo](ctx, e.client, key)
+		cur, rev, err := getRecord[models.DesiredLRPSchedulingInfo](ctx, e.kv, key)
 		if err != nil {
 			return err
 		}
 		staged("update-desired-lrp", attempt)
 		next := proto.Clone(cur).(*models.DesiredLRPSchedulingInfo)
 		next.ApplyUpdate(update)
-		if err := compareAndSwap(ctx, e.client, key, rev, next, indexChange{}); err != nil {
+		if err := compareAndSwap(ctx, e.kv, key, rev, next, indexChange{}); err != nil {
 			return err
 		}
 		before, after = cur, next
@@ -300,7 +300,7 @@ func (e *ETCDDB) removeDesiredOnce(ctx context.Context, logger *slog.Logger, pro
 		domain = run.GetDesiredLrpKey().GetDomain()
 	}
 	ops = append(ops, clientv3.OpDelete(e.keys.DesiredByDomain(domain, processGuid)))
-	err = commitTxn(ctx, e.client, schedKey, "delete",
+	err = commitTxn(ctx, e.kv, schedKey, "delete",
 		[]clientv3.Cmp{unchanged(schedKey, schedRev), unchanged(runKey, runRev)}, ops, models.ErrResourceConflict)
 	if err != nil {
 		return nil, err

@@ -18,7 +18,7 @@ var _ db.DomainDB = (*ETCDDB)(nil)
 // FreshDomains lists the domains whose key has not expired.
 func (e *ETCDDB) FreshDomains(ctx context.Context, logger *slog.Logger) ([]string, error) {
 	prefix := e.keys.DomainPrefix()
-	resp, err := e.client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	resp, err := e.kv.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
 	if err != nil {
 		return nil, etcdError("range", prefix, err)
 	}
@@ -48,7 +48,7 @@ func (e *ETCDDB) UpsertDomain(ctx context.Context, logger *slog.Logger, domain s
 		}
 		opts = append(opts, clientv3.WithLease(lease))
 	}
-	resp, err := e.client.Put(ctx, key, "", opts...)
+	resp, err := e.kv.Put(ctx, key, "", opts...)
 	if err != nil {
 		return etcdError("put", key, err)
 	}

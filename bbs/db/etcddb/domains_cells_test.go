@@ -23,7 +23,7 @@ var _ = Describe("Domains", func() {
 	logger := logging.Discard()
 
 	BeforeEach(func() {
-		store = etcddb.New(etcddb.Config{}, etcddb.Deps{Client: etcdClient, Clock: fakeclock.NewFakeClock(time.Unix(1_700_000_000, 0))})
+		store = newStore(etcdClient, fakeclock.NewFakeClock(time.Unix(1_700_000_000, 0)), "")
 		keys = store.Keys()
 	})
 
@@ -91,7 +91,7 @@ var _ = Describe("Cells", func() {
 	logger := logging.Discard()
 
 	BeforeEach(func() {
-		store = etcddb.New(etcddb.Config{}, etcddb.Deps{Client: etcdClient, Clock: fakeclock.NewFakeClock(time.Unix(1_700_000_000, 0))})
+		store = newStore(etcdClient, fakeclock.NewFakeClock(time.Unix(1_700_000_000, 0)), "")
 		keys = store.Keys()
 	})
 

@@ -19,8 +19,11 @@ var _ db.TaskDB = (*ETCDDB)(nil)
 // ETCDDB implements the db interfaces on an etcd v3 client.
 type ETCDDB struct {
 	client *clientv3.Client
-	clock  clock.Clock
-	keys   Keys
+	// kv is where records are read and written: the client, or the
+	// record cache once EnableCache has run.
+	kv    clientv3.KV
+	clock clock.Clock
+	keys  Keys
 }
 
 // Config says where the store keeps its records.
@@ -38,7 +41,7 @@ type Deps struct {
 
 // New returns a store over deps.Client.
 func New(cfg Config, deps Deps) *ETCDDB {
-	return &ETCDDB{client: deps.Client, clock: deps.Clock, keys: NewKeys(cfg.Root)}
+	return &ETCDDB{client: deps.Client, kv: deps.Client, clock: deps.Clock, keys: NewKeys(cfg.Root)}
 }
 
 // Keys is the key schema this store writes.

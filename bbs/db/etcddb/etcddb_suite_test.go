@@ -2,6 +2,8 @@ package etcddb_test
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -11,6 +13,8 @@ import (
 	"github.com/tedsuo/ifrit/ginkgomon_v2"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"diego/bbs/db/etcddb"
+	"diego/deploy/clock"
 	"diego/models"
 	"diego/test/etcdrunner"
 )
@@ -96,4 +100,18 @@ func expectModelError(err error, t models.Error_Type, msg ...string) {
 	if len(msg) > 0 {
 		Expect(modelErr.GetMessage()).To(Equal(msg[0]))
 	}
+}
+
+// newStore is the store under test, with its record cache as the BBS runs
+// it (ETCDDB_NO_CACHE=1 runs the suite against etcd reads alone). The cache
+// stops when the spec ends.
+func newStore(client *clientv3.Client, clk clock.Clock, root string) *etcddb.ETCDDB {
+	store := etcddb.New(etcddb.Config{Root: root}, etcddb.Deps{Client: client, Clock: clk})
+	if os.Getenv("ETCDDB_NO_CACHE") == "" {
+		c, cancel := context.WithCancel(context.Background())
+		DeferCleanup(cancel)
+		store.EnableCache(c, slog.New(slog.NewTextHandler(GinkgoWriter, nil)))
+		Eventually(func() bool { _, live := store.CacheServed(); return live }).Should(BeTrue())
+	}
+	return store
 }

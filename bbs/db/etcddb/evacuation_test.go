@@ -35,7 +35,7 @@ var _ = Describe("Evacuation", func() {
 
 	BeforeEach(func() {
 		clock = fakeclock.NewFakeClock(time.Unix(1_700_000_000, 0))
-		store = etcddb.New(etcddb.Config{}, etcddb.Deps{Client: etcdClient, Clock: clock})
+		store = newStore(etcdClient, clock, "")
 		keys = store.Keys()
 		key = lrpKey(pg, 0, domain)
 		mine = instanceKey("ig-mine", "cell-draining")

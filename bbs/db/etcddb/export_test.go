@@ -36,3 +36,15 @@ const CASAttempts = casAttempts
 
 // LeaseSeconds is how an evacuation TTL becomes a lease.
 var LeaseSeconds = leaseSeconds
+
+// CacheServed is how many reads the record cache has answered, and whether
+// it is live (-1 when the store has no cache).
+func (e *ETCDDB) CacheServed() (int64, bool) {
+	c, ok := e.kv.(*recordCache)
+	if !ok {
+		return -1, false
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.served.Load(), c.ready
+}

@@ -19,7 +19,7 @@ var _ = Describe("Task index keys", func() {
 	logger := logging.Discard()
 
 	BeforeEach(func() {
-		store = etcddb.New(etcddb.Config{Root: "/custom-root"}, etcddb.Deps{Client: etcdClient, Clock: fakeclock.NewFakeClock(time.Unix(0, 0))})
+		store = newStore(etcdClient, fakeclock.NewFakeClock(time.Unix(0, 0)), "/custom-root")
 		keys = store.Keys()
 	})
 
@@ -94,7 +94,7 @@ var _ = Describe("Task index keys", func() {
 	})
 
 	It("stay under their own root", func() {
-		other := etcddb.New(etcddb.Config{}, etcddb.Deps{Client: etcdClient, Clock: fakeclock.NewFakeClock(time.Unix(0, 0))})
+		other := newStore(etcdClient, fakeclock.NewFakeClock(time.Unix(0, 0)), "")
 		_, err := other.DesireTask(ctx(), logger, taskDefinition(), "g", "dom")
 		Expect(err).NotTo(HaveOccurred())
 		_, err = store.TaskByGuid(ctx(), logger, "g")

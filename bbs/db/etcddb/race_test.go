@@ -38,7 +38,7 @@ var _ = Describe("A write that loses a race re-reads and re-applies", func() {
 
 	BeforeEach(func() {
 		clock = fakeclock.NewFakeClock(time.Unix(1_700_000_000, 0))
-		store = etcddb.New(etcddb.Config{}, etcddb.Deps{Client: etcdClient, Clock: clock})
+		store = newStore(etcdClient, clock, "")
 		keys = store.Keys()
 		key = lrpKey(pg, 0, domain)
 		k1 = instanceKey("ig-1", "cell-1")

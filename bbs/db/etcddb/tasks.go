@@ -36,10 +36,10 @@ func (e *ETCDDB) Tasks(ctx context.Context, logger *slog.Logger, filter db.TaskF
 	case filter.Domain != "":
 		prefix = e.keys.TaskByDomainPrefix(filter.Domain)
 	default:
-		return listRecords[models.Task](ctx, logger, e.client, e.keys.TaskPrefix())
+		return listRecords[models.Task](ctx, logger, e.kv, e.keys.TaskPrefix())
 	}
 
-	guids, rev, err := indexedGuids(ctx, e.client, prefix)
+	guids, rev, err := indexedGuids(ctx, e.kv, prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +49,7 @@ func (e *ETCDDB) Tasks(ctx context.Context, logger *slog.Logger, filter db.TaskF
 	}
 	// Reading the records at the index's revision gives one consistent
 	// snapshot; the filter check below guards against a stray entry anyway.
-	tasks, err := getRecords[models.Task](ctx, logger, e.client, keys, rev)
+	tasks, err := getRecords[models.Task](ctx, logger, e.kv, keys, rev)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func (e *ETCDDB) TaskByGuid(ctx context.Context, logger *slog.Logger, taskGuid s
 }
 
 func (e *ETCDDB) task(ctx context.Context, taskGuid string) (*models.Task, int64, error) {
-	return getRecord[models.Task](ctx, e.client, e.keys.Task(taskGuid))
+	return getRecord[models.Task](ctx, e.kv, e.keys.Task(taskGuid))
 }
 
 // DesireTask creates the task PENDING, stamped now.
@@ -93,7 +93,7 @@ func (e *ETCDDB) DesireTask(ctx context.Context, logger *slog.Logger, def *model
 		UpdatedAt:      now,
 	}
 	idx := indexChange{put: e.taskIndexKeys(taskGuid, task)}
-	if err := create(ctx, e.client, e.keys.Task(taskGuid), task, idx); err != nil {
+	if err := create(ctx, e.kv, e.keys.Task(taskGuid), task, idx); err != nil {
 		return nil, err
 	}
 	logger.Debug("desired")
@@ -232,7 +232,7 @@ func (e *ETCDDB) DeleteTask(ctx context.Context, logger *slog.Logger, taskGuid s
 			return err
 		}
 		idx := indexChange{del: e.taskIndexKeys(taskGuid, task)}
-		if err := compareAndDelete(ctx, e.client, e.keys.Task(taskGuid), rev, idx); err != nil {
+		if err := compareAndDelete(ctx, e.kv, e.keys.Task(taskGuid), rev, idx); err != nil {
 			return err
 		}
 		deleted = task
@@ -279,7 +279,7 @@ func (e *ETCDDB) transitionTask(ctx context.Context, logger *slog.Logger, name, 
 // swapTask writes after over before (read at rev), moving its index keys.
 func (e *ETCDDB) swapTask(ctx context.Context, taskGuid string, before, after *models.Task, rev int64) error {
 	idx := diffIndex(e.taskIndexKeys(taskGuid, before), e.taskIndexKeys(taskGuid, after))
-	return compareAndSwap(ctx, e.client, e.keys.Task(taskGuid), rev, after, idx)
+	return compareAndSwap(ctx, e.kv, e.keys.Task(taskGuid), rev, after, idx)
 }
 
 func cloneTask(t *models.Task) *models.Task {

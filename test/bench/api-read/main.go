@@ -33,7 +33,7 @@ func main() {
 	defer raw.Close()
 	anchor := benchutil.AnchorGets(raw, readers, duration)
 
-	bbs := benchutil.StartBBS(etcd.ClientURL())
+	bbs := benchutil.StartBBS(etcd.ClientURL(), benchutil.DebugConfig)
 	defer bbs.Stop()
 	ctx := context.Background()
 	def := &models.TaskDefinition{RootFs: "preloaded:cflinuxfs4", Action: models.WrapAction(&models.RunAction{Path: "/bin/true", User: "vcap"})}

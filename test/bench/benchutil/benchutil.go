@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -152,7 +153,11 @@ func StartBBS(etcdURL string, mods ...func(*bbsconfig.Config)) *BBS {
 	}
 	listen := ports.Addr()
 	m := cluster.Maker{ETCD: config.ETCD{Endpoints: []string{etcdURL}}, LogLevel: "error"}
-	body, _ := json.Marshal(m.BBS(listen, ports.Addr(), mods...))
+	cfg := m.BBS(listen, ports.Addr(), mods...)
+	if os.Getenv("BENCH_BBS_NO_CACHE") != "" {
+		cfg.RecordCache = false // compare with the BBS reading etcd each time
+	}
+	body, _ := json.Marshal(cfg)
 	cfgPath := filepath.Join(dir, "bbs.json")
 	if err := os.WriteFile(cfgPath, body, 0o644); err != nil {
 		Fatal("%v", err)
@@ -258,3 +263,28 @@ func (p *Process) Stop() {
 	_ = p.cmd.Wait()
 	_ = os.RemoveAll(p.dir)
 }
+
+// AuctioneerPprof is the auctioneer's pprof listener address, from
+// BENCH_AUCTIONEER_PPROF, for benchmarks that run one.
+func AuctioneerPprof() string { return os.Getenv("BENCH_AUCTIONEER_PPROF") }
+
+// rssMB is a process's resident set size in MiB (VmRSS), or -1.
+func rssMB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var kb float64
+		if _, err := fmt.Sscanf(line, "VmRSS: %f kB", &kb); err == nil {
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+// RSSMB is the BBS's resident set size in MiB.
+func (b *BBS) RSSMB() float64 { return rssMB(b.cmd.Process.Pid) }
+
+// RSSMB is the process's resident set size in MiB.
+func (p *Process) RSSMB() float64 { return rssMB(p.cmd.Process.Pid) }

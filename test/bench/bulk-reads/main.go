@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	bbsclient "diego/bbs/client"
 	"diego/bbs/db/etcddb"
+	"diego/bbs/lock"
 	"diego/models"
 	"diego/test/bench/benchutil"
 )
@@ -94,6 +96,22 @@ func main() {
 		rawRange(ctx, raw, keys.SchedulingInfoPrefix())
 	})
 
+	// A convergence pass over all of it (the converger's call): every cell
+	// present, every instance RUNNING where it should be, so the pass is the
+	// gather and the decisions, with no writes.
+	for i := 0; i < cells; i++ {
+		presence, _ := json.Marshal(&models.CellPresence{CellId: cellID(i), RepAddress: "http://127.0.0.1:1", RepUrl: "http://127.0.0.1:1", Zone: "z1",
+			Capacity: &models.CellCapacity{MemoryMb: 1 << 20, DiskMb: 1 << 20, Containers: 1000}})
+		if _, err := raw.Put(ctx, lock.PresenceKey(lock.DefaultRoot, cellID(i)), string(presence)); err != nil {
+			benchutil.Fatal("%v", err)
+		}
+	}
+	converge := timeIt(func() {
+		if err := c.ConvergeLRPs(ctx); err != nil {
+			benchutil.Fatal("converging: %v", err)
+		}
+	})
+
 	apiTotal := perCell.Percentile(50)/1000 + schedAPI.Seconds() + emitterAPI.Seconds()
 	rawTotal := rawPerCell.Seconds() + schedRaw.Seconds() + emitterRaw.Seconds()
 	ratio := rawTotal / apiTotal
@@ -102,14 +120,14 @@ func main() {
 		Bench: "bulk-reads", Value: apiTotal, Unit: "s (cell p50 + scheduling infos + actuals and routing infos)",
 		Anchor: "etcd-range-same-prefixes", AnchorValue: rawTotal,
 		Ratio: ratio, Target: target,
-		Pass:  p99 < 20 && schedAPI < time.Second && emitterAPI < time.Second,
+		Pass:  p99 < 20 && schedAPI < time.Second && emitterAPI < time.Second && converge < 2*time.Second,
 		P50ms: perCell.Percentile(50), P99ms: p99,
 		Conditions: map[string]any{
 			"desired": lrpCount, "actual": lrpCount, "cells": cells, "concurrent_cell_readers": cellReaders,
 			"per_cell_raw_ms": ms(rawPerCell), "scheduling_infos_ms": ms(schedAPI), "scheduling_infos_raw_ms": ms(schedRaw),
 			"actuals_and_routing_ms": ms(emitterAPI), "actuals_and_routing_raw_ms": ms(emitterRaw),
-			"ratio_target_note": "pass is the absolute targets; ratio is raw ÷ API time",
-			"convergence_pass":  "not measured: convergence arrives with the brain issue",
+			"ratio_target_note":   "pass is the absolute targets; ratio is raw ÷ API time",
+			"convergence_pass_ms": ms(converge), "bbs_rss_mb": bbs.RSSMB(),
 		},
 	}.Print()
 }
