@@ -34,12 +34,12 @@ var _ = Describe("LockRunner", func() {
 	)
 
 	newRunner := func(owner string) ifrit.Runner {
-		return lock.NewLockRunner(logging.New(logs, -8, "test"), client, fakeClock, lock.Config{
+		return lock.NewLockRunner(lock.Config{
 			Key:           key,
 			Value:         []byte(owner),
 			TTL:           time.Second,
 			RetryInterval: 5 * time.Second,
-		})
+		}, lock.Deps{Logger: logging.New(logs, -8, "test"), Client: client, Clock: fakeClock})
 	}
 
 	BeforeEach(func() {

@@ -25,12 +25,12 @@ var _ = Describe("PresenceRunner", func() {
 	)
 
 	newRunner := func(c *clientv3.Client, v string) ifrit.Runner {
-		return lock.NewPresenceRunner(logging.New(logs, -8, "rep"), c, fakeClock, lock.Config{
+		return lock.NewPresenceRunner(lock.Config{
 			Key:           key,
 			Value:         []byte(v),
 			TTL:           2 * time.Second,
 			RetryInterval: 5 * time.Second,
-		})
+		}, lock.Deps{Logger: logging.New(logs, -8, "rep"), Client: c, Clock: fakeClock})
 	}
 
 	BeforeEach(func() {
@@ -157,9 +157,9 @@ var _ = Describe("WatchPresences", func() {
 	It("reports the presences already there, then appearances and disappearances", func() {
 		Eventually(events).Should(Receive(Equal(lock.PresenceEvent{CellID: "cell-old", Present: true})))
 
-		p := start(lock.NewPresenceRunner(logging.Discard(), newClient(), fakeclock.NewFakeClock(time.Now()), lock.Config{
+		p := start(lock.NewPresenceRunner(lock.Config{
 			Key: lock.PresenceKey("/r", "cell-new"), Value: []byte("new"), TTL: time.Second,
-		}))
+		}, lock.Deps{Logger: logging.Discard(), Client: newClient(), Clock: fakeclock.NewFakeClock(time.Now())}))
 		Eventually(p.Ready()).Should(BeClosed())
 		Eventually(events).Should(Receive(Equal(lock.PresenceEvent{CellID: "cell-new", Present: true})))
 

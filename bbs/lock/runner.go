@@ -14,6 +14,15 @@ import (
 	"diego/deploy/logging"
 )
 
+// Deps are what a lock or presence runner needs besides its Config: the
+// logger, the etcd connection (lock.Dial's, which the caller owns) and the
+// clock its retries tick on.
+type Deps struct {
+	Logger *slog.Logger
+	Client *clientv3.Client
+	Clock  clock.Clock
+}
+
 // NewLockRunner returns a runner that acquires the lock cfg.Key and holds
 // it. It closes ready only once the lock is held. It returns an error
 // wrapping ErrLockLost as soon as the lock is lost, and nil once it has
@@ -22,8 +31,8 @@ import (
 //
 // While the key is taken it retries when a watch sees the key deleted and,
 // in any case, every cfg.RetryInterval on clk.
-func NewLockRunner(logger *slog.Logger, client *clientv3.Client, clk clock.Clock, cfg Config) ifrit.Runner {
-	return &lockRunner{logger: logger, holder: newHolder(client, clk, cfg)}
+func NewLockRunner(cfg Config, deps Deps) ifrit.Runner {
+	return &lockRunner{logger: deps.Logger, holder: newHolder(deps.Client, deps.Clock, cfg)}
 }
 
 type lockRunner struct {
@@ -72,8 +81,8 @@ func (r *lockRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) error 
 // under another lease (another process claims the same cell id) it keeps
 // retrying and logs the claimant. On a signal it revokes its lease and
 // returns nil.
-func NewPresenceRunner(logger *slog.Logger, client *clientv3.Client, clk clock.Clock, cfg Config) ifrit.Runner {
-	return &presenceRunner{logger: logger, holder: newHolder(client, clk, cfg)}
+func NewPresenceRunner(cfg Config, deps Deps) ifrit.Runner {
+	return &presenceRunner{logger: deps.Logger, holder: newHolder(deps.Client, deps.Clock, cfg)}
 }
 
 type presenceRunner struct {

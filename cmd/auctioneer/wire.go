@@ -42,10 +42,10 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	if err != nil {
 		return daemon.Process{}, err
 	}
-	held := lock.NewLockRunner(logger, etcd, clk, lock.Config{
+	held := lock.NewLockRunner(lock.Config{
 		Key: lock.LockKey(cfg.Root, auctioneer.LockName), Value: presence,
 		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
-	})
+	}, lock.Deps{Logger: logger, Client: etcd, Clock: clk})
 
 	metrics, err := emitter.New(fmt.Sprintf("127.0.0.1:%d", cfg.DropsondePort), "auctioneer", clk)
 	if err != nil {

@@ -34,10 +34,10 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	kit.Defer(func() { _ = etcd.Close() })
 
 	owner, _ := json.Marshal(map[string]string{"converger_id": cfg.ID})
-	held := lock.NewLockRunner(logger, etcd, clk, lock.Config{
+	held := lock.NewLockRunner(lock.Config{
 		Key: lock.LockKey(cfg.Root, lockName), Value: owner,
 		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
-	})
+	}, lock.Deps{Logger: logger, Client: etcd, Clock: clk})
 	watch := func(ctx context.Context) <-chan lock.PresenceEvent {
 		return lock.WatchPresences(ctx, logger, etcd, cfg.Root)
 	}

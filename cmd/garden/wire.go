@@ -15,7 +15,7 @@ import (
 // wire builds the backend and serves it; the runner starts the backend
 // (host checks, cleanup of a previous run) before it listens.
 func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
-	backend, err := linux.New(cfg.Backend(), kit.Logger.With("component", "linux-backend"), kit.Clock)
+	backend, err := linux.New(cfg.Backend(), linux.Deps{Logger: kit.Logger.With("component", "linux-backend"), Clock: kit.Clock})
 	if err != nil {
 		return daemon.Process{}, err
 	}

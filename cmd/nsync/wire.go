@@ -56,10 +56,10 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	}
 	kit.Defer(func() { _ = etcd.Close() })
 	owner, _ := json.Marshal(map[string]string{"nsync_id": cfg.ID})
-	held := lock.NewLockRunner(logger, etcd, clk, lock.Config{
+	held := lock.NewLockRunner(lock.Config{
 		Key: lock.LockKey(cfg.Root, lockName), Value: owner,
 		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
-	})
+	}, lock.Deps{Logger: logger, Client: etcd, Clock: clk})
 	bulker := nsync.NewBulker(nsync.BulkerConfig{
 		PollingInterval:      cfg.CCPollingInterval.Duration(),
 		BatchSize:            cfg.CCBulkBatchSize,

@@ -75,7 +75,7 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 		OptionalPlacementTags: cfg.OptionalPlacementTags, Root: cfg.Root,
 		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
 	}, presence.Deps{Logger: logger, Clock: clk, Executor: exec, NewLease: func(c lock.Config) ifrit.Runner {
-		return lock.NewPresenceRunner(logger, etcd, clk, c)
+		return lock.NewPresenceRunner(c, lock.Deps{Logger: logger, Client: etcd, Clock: clk})
 	}})
 	evac := evacuator.New(evacuator.Config{
 		CellID: cfg.CellID, EvacuationTimeout: cfg.EvacuationTimeout.Duration(),

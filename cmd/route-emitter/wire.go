@@ -38,10 +38,10 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	kit.Defer(func() { _ = etcd.Close() })
 
 	owner, _ := json.Marshal(map[string]string{"route_emitter_id": cfg.ID})
-	held := lock.NewLockRunner(logger, etcd, clk, lock.Config{
+	held := lock.NewLockRunner(lock.Config{
 		Key: lock.LockKey(cfg.Root, lockName), Value: owner,
 		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
-	})
+	}, lock.Deps{Logger: logger, Client: etcd, Clock: clk})
 	nats, err := emitter.Connect(logger, emitter.Config{NATS: cfg.NATS, Workers: cfg.RouteEmittingWorkers, Name: "route-emitter-" + cfg.ID})
 	if err != nil {
 		return daemon.Process{}, err

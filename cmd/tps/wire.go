@@ -55,10 +55,10 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	}
 	kit.Defer(func() { _ = etcd.Close() })
 	owner, _ := json.Marshal(map[string]string{"tps_id": cfg.ID})
-	held := lock.NewLockRunner(logger, etcd, clk, lock.Config{
+	held := lock.NewLockRunner(lock.Config{
 		Key: lock.LockKey(cfg.Root, lockName), Value: owner,
 		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
-	})
+	}, lock.Deps{Logger: logger, Client: etcd, Clock: clk})
 	watcher := tps.NewWatcher(tps.WatcherConfig{
 		MaxEventHandlingWorkers: cfg.MaxEventHandlingWorkers, CommunicationTimeout: timeout,
 	}, tps.WatcherDeps{Logger: logger, Clock: clk, Subscriber: subscriber{rc}, CC: cc})

@@ -40,7 +40,7 @@ type ExecutorClient interface {
 // NewLeaseRunner builds the runner that holds one key under a lease. In
 // cmd/rep it is
 //
-//	func(cfg lock.Config) ifrit.Runner { return lock.NewPresenceRunner(logger, etcdClient, clk, cfg) }
+//	func(cfg lock.Config) ifrit.Runner { return lock.NewPresenceRunner(cfg, lock.Deps{Logger: logger, Client: etcdClient, Clock: clk}) }
 //
 // so that this package needs no etcd client of its own (DESIGN.md §3).
 type NewLeaseRunner func(cfg lock.Config) ifrit.Runner

@@ -92,7 +92,7 @@ var _ = Describe("Maintainer", func() {
 			mu.Lock()
 			leaseCfg = append(leaseCfg, c)
 			mu.Unlock()
-			return lock.NewPresenceRunner(logging.New(logs, -8, "rep"), client, clock.NewClock(), c)
+			return lock.NewPresenceRunner(c, lock.Deps{Logger: logging.New(logs, -8, "rep"), Client: client, Clock: clock.NewClock()})
 		}
 		p := ifrit.Background(presence.New(cfg, presence.Deps{Logger: logging.New(logs, -8, "rep"), Clock: fakeClock, Executor: fakeExecutor, NewLease: newLease}))
 		DeferCleanup(func() {

@@ -91,8 +91,16 @@ type Backend struct {
 
 var _ garden.Backend = (*Backend)(nil)
 
+// Deps are the backend's logger and the clock of its grace times and
+// timings.
+type Deps struct {
+	Logger *slog.Logger
+	Clock  clock.Clock
+}
+
 // New checks cfg; Start prepares the host.
-func New(cfg Config, logger *slog.Logger, clk clock.Clock) (*Backend, error) {
+func New(cfg Config, deps Deps) (*Backend, error) {
+	logger, clk := deps.Logger, deps.Clock
 	if cfg.IPTablesBin == "" {
 		cfg.IPTablesBin = "iptables"
 	}

@@ -19,7 +19,7 @@ import (
 var _ = Describe("the backend's pure parts", func() {
 	Describe("New", func() {
 		newBackend := func(cfg Config) (*Backend, error) {
-			return New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), clock.NewClock())
+			return New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock.NewClock()})
 		}
 
 		It("fills in defaults", func() {
