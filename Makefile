@@ -44,6 +44,8 @@ deps:
 		apt-get update -qq && apt-get install -y -qq iptables >/dev/null; }
 	@command -v mkfs.ext4 >/dev/null || { echo "installing e2fsprogs (garden's disk limits)"; \
 		apt-get update -qq && apt-get install -y -qq e2fsprogs >/dev/null; }
+	@command -v ruby >/dev/null || { echo "installing ruby (renders the BOSH release's ERB templates)"; \
+		apt-get update -qq && apt-get install -y -qq ruby >/dev/null; }
 	@go mod download
 
 build: deps

@@ -130,7 +130,7 @@ func importRule(module, rel, top, ip string) string {
 	internal := ip == module || strings.HasPrefix(ip, module+"/")
 	target := strings.TrimPrefix(strings.TrimPrefix(ip, module), "/")
 	targetTop, _, _ := strings.Cut(target, "/")
-	launcher := top == "test" || rel == "deploy/local" || strings.HasPrefix(rel, "deploy/local/") || rel == "cmd/diego-local"
+	launcher := top == "test" || slices.Contains(Launchers, rel) || strings.HasPrefix(rel, "deploy/local/")
 
 	switch {
 	case top == "models" && internal:
@@ -143,8 +143,8 @@ func importRule(module, rel, top, ip string) string {
 		return "only test/ helpers and the local-cluster launcher import the embedded etcd server"
 	case strings.HasPrefix(ip, "github.com/nats-io/nats-server/") && !launcher:
 		return "only test/ helpers and the local-cluster launcher import the embedded NATS server"
-	case internal && targetTop == "test" && top != "test" && !(launcher && target == "test/certauthority"):
-		return "production code never imports test/ (the local-cluster launcher only its certificates, test/certauthority)"
+	case internal && targetTop == "test" && top != "test" && !(launcher && (target == "test/certauthority" || target == "test/boshrender")):
+		return "production code never imports test/ (a launcher only its certificates, test/certauthority, and the BOSH renderer, test/boshrender)"
 	case top == "cmd" && internal && !cmdMayImport(rel, target):
 		return "cmd/<daemon> imports only its own component, the deploy/ kit, models, other components' clients and route tables, bbs/lock and the metron emitter"
 	case internal && slices.Contains(Components, top) && slices.Contains(Components, targetTop) && targetTop != top &&
@@ -152,6 +152,14 @@ func importRule(module, rel, top, ip string) string {
 		return "a component reaches another only through its client (or route table), bbs/lock and the metron emitter"
 	}
 	return ""
+}
+
+// Launchers may embed etcd and NATS servers and use the test tree's
+// certificates and BOSH renderer: the local cluster, the multi-VM cluster,
+// and the etcd and NATS members those run.
+var Launchers = []string{
+	"deploy/local", "cmd/diego-local", "deploy/multivm", "cmd/diego-multivm",
+	"deploy/members", "cmd/diego-etcd", "cmd/diego-nats",
 }
 
 // Kit are the deploy/ packages every daemon shares (deploy/README.md); the
@@ -166,6 +174,9 @@ var cmdComponents = map[string]string{
 	"metrics-server": "bbs/metricsserver",
 	"diego":          "receptor/cli",
 	"diego-local":    "deploy/local",
+	"diego-multivm":  "deploy/multivm",
+	"diego-etcd":     "deploy/members",
+	"diego-nats":     "deploy/members",
 }
 
 // cmdMayImport: a daemon's main imports its own component (or its own
