@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 
-	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -101,12 +100,14 @@ func (e *ETCD) embedConfig() (*embed.Config, error) {
 	cfg.TickMs = uint(e.cfg.HeartbeatInterval.Duration() / time.Millisecond)
 	cfg.ElectionMs = uint(e.cfg.ElectionTimeout.Duration() / time.Millisecond)
 	if e.cfg.CertFile != "" {
-		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: e.cfg.CertFile, KeyFile: e.cfg.KeyFile,
-			TrustedCAFile: e.cfg.CAFile, ClientCertAuth: true}
+		// Set field by field: the TLSInfo type lives in etcd's client
+		// module, which only bbs/ imports.
+		t := &cfg.ClientTLSInfo
+		t.CertFile, t.KeyFile, t.TrustedCAFile, t.ClientCertAuth = e.cfg.CertFile, e.cfg.KeyFile, e.cfg.CAFile, true
 	}
 	if e.cfg.PeerCertFile != "" {
-		cfg.PeerTLSInfo = transport.TLSInfo{CertFile: e.cfg.PeerCertFile, KeyFile: e.cfg.PeerKeyFile,
-			TrustedCAFile: e.cfg.PeerCAFile, ClientCertAuth: true}
+		t := &cfg.PeerTLSInfo
+		t.CertFile, t.KeyFile, t.TrustedCAFile, t.ClientCertAuth = e.cfg.PeerCertFile, e.cfg.PeerKeyFile, e.cfg.PeerCAFile, true
 	}
 	// etcd logs through zap; keep its warnings and errors, in JSON, on stderr.
 	core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),

@@ -196,7 +196,7 @@ var _ = Describe("the BOSH release in deploy/bosh", func() {
 				"etcd/etcd": 3, "nats/nats": 3, "database/bbs": 2,
 				"brain/auctioneer": 2, "brain/converger": 2, "brain/metrics-server": 2,
 				"access/receptor": 2,
-				"cell/garden": 3, "cell/executor": 3, "cell/rep": 3,
+				"cell/garden":     3, "cell/executor": 3, "cell/rep": 3,
 			}))
 		})
 
