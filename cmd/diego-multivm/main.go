@@ -24,13 +24,15 @@ func main() {
 
 func run() int {
 	self, _ := os.Executable()
-	opts := multivm.Options{Prefix: "dmv"}
+	var opts multivm.Options
 	flag.StringVar(&opts.StateDir, "state-dir", "/var/lib/diego/multivm", "VM roots, generated certificates and logs")
 	flag.StringVar(&opts.BinDir, "bin-dir", filepath.Dir(self), "the daemons' binaries")
 	flag.StringVar(&opts.ReleaseDir, "release", "deploy/bosh", "the BOSH release directory")
 	flag.StringVar(&opts.Manifest, "manifest", "deploy/bosh/manifests/diego.yml", "the deployment manifest")
 	flag.StringVar(&opts.RootFS, "rootfs", "/var/lib/diego/rootfs/busybox", "the cells' rootfs")
 	flag.StringVar(&opts.LogLevel, "log-level", "info", "every daemon's log_level")
+	flag.StringVar(&opts.Prefix, "prefix", "dmv", "the network namespaces' name prefix")
+	flag.StringVar(&opts.GardenTag, "garden-tag", multivm.DefaultGardenTag, "the cells' garden tag prefix (cgroups are shared by every cluster on the host)")
 	receptorAddr := flag.String("receptor", "127.0.0.1:8887", "host loopback address forwarded to any receptor")
 	verbose := flag.Bool("v", false, "print every daemon's output")
 	flag.Parse()
@@ -48,8 +50,18 @@ func run() int {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	fmt.Println("starting", len(plan.VMs), "VMs; logs in", filepath.Join(opts.StateDir, "logs"))
-	if err := cluster.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "diego-multivm:", err)
+	started := make(chan error, 1)
+	go func() { started <- cluster.Start() }()
+	select {
+	case err := <-started:
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "diego-multivm:", err)
+			return 1
+		}
+	case <-signals:
+		fmt.Println("stopping")
+		cluster.Abort()
+		fmt.Fprintln(os.Stderr, "diego-multivm:", <-started)
 		return 1
 	}
 	fwd, err := cluster.Forward(*receptorAddr, hostPorts(plan.Addresses("access"), "8887")...)

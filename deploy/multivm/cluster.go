@@ -25,9 +25,11 @@ var ReadyTimeout = 3 * time.Minute
 // StopTimeout bounds a graceful stop before SIGKILL.
 var StopTimeout = 20 * time.Second
 
-// readyLine is what every daemon logs once it serves (the deploy/daemon
-// kit's last member).
-var readyLine = []byte(`"msg":"ready"`)
+// readyLines: what every daemon logs once it serves (the deploy/daemon
+// kit's last member), and what a standby lock holder logs once it has
+// reached etcd and found the lock held by the other brain (it is ready only
+// when it takes the lock, which may be never).
+var readyLines = [][]byte{[]byte(`"msg":"ready"`), []byte(`"msg":"lock-taken"`)}
 
 // Cluster runs a Plan's VMs.
 type Cluster struct {
@@ -38,7 +40,17 @@ type Cluster struct {
 	namespaces []string // created and not yet deleted, the switch first
 	running    map[string][]*process
 	links      map[string]int
+
+	aborted   chan struct{}
+	abortOnce sync.Once
 }
+
+// errAborted ends a Start that Abort interrupted.
+var errAborted = errors.New("multivm: start aborted")
+
+// Abort makes a Start in progress give up at its next step (and stop what
+// it started), for a launcher signalled while starting.
+func (c *Cluster) Abort() { c.abortOnce.Do(func() { close(c.aborted) }) }
 
 type process struct {
 	name    string
@@ -52,7 +64,7 @@ type process struct {
 // New returns a stopped cluster; out, when not nil, gets every daemon's
 // output prefixed with its VM and job.
 func New(plan *Plan, out io.Writer) *Cluster {
-	return &Cluster{plan: plan, out: out, running: map[string][]*process{}, links: map[string]int{}}
+	return &Cluster{plan: plan, out: out, running: map[string][]*process{}, links: map[string]int{}, aborted: make(chan struct{})}
 }
 
 // Plan is what the cluster runs.
@@ -92,6 +104,11 @@ func (c *Cluster) Start() (err error) {
 }
 
 func (c *Cluster) createNS(ns, address string) error {
+	select {
+	case <-c.aborted:
+		return errAborted
+	default:
+	}
 	c.mu.Lock()
 	link := len(c.links)
 	c.links[ns] = link
@@ -144,6 +161,8 @@ func (c *Cluster) StartVM(vm *VM) error {
 		case <-p.ready:
 		case <-p.done:
 			return fmt.Errorf("%s: %s exited before it was ready (%v); its log is %s", vm.Name(), d.Job, p.err, p.logPath)
+		case <-c.aborted:
+			return errAborted
 		case <-time.After(ReadyTimeout):
 			return fmt.Errorf("%s: %s not ready within %s; its log is %s", vm.Name(), d.Job, ReadyTimeout, p.logPath)
 		}
@@ -184,8 +203,10 @@ func (c *Cluster) start(vm *VM, d Daemon) (*process, error) {
 			if c.out != nil {
 				fmt.Fprintf(c.out, "%s: %s\n", p.name, line)
 			}
-			if bytes.Contains(line, readyLine) {
-				once.Do(func() { close(p.ready) })
+			for _, r := range readyLines {
+				if bytes.Contains(line, r) {
+					once.Do(func() { close(p.ready) })
+				}
 			}
 		}
 		_, _ = io.Copy(io.Discard, pr)
