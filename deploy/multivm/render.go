@@ -11,8 +11,11 @@ import (
 
 // VMPaths maps the BOSH layout to a plain Debian VM's (deploy/systemd):
 // jobs' files to /etc/diego/<job>/, data and persistent disks to
-// /var/lib/diego/, the diego package's binaries to /usr/local/bin/.
+// /var/lib/diego/, the diego package's binaries to /usr/local/bin/, the
+// rootfs packages to where `make rootfs` and `make stack-rootfs` build them.
 var VMPaths = strings.NewReplacer(
+	"/var/vcap/packages/busybox-rootfs/rootfs", "/var/lib/diego/rootfs/busybox",
+	"/var/vcap/packages/cflinuxfs4/rootfs", "/var/lib/diego/rootfs/cflinuxfs",
 	"/var/vcap/jobs/", "/etc/diego/",
 	"/var/vcap/data/", "/var/lib/diego/",
 	"/var/vcap/store/", "/var/lib/diego/",
