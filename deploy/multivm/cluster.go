@@ -57,6 +57,7 @@ type process struct {
 	cmd     *exec.Cmd
 	ready   chan struct{}
 	done    chan struct{}
+	logged  chan struct{} // closed once the output is all in the log
 	err     error
 	logPath string
 }
@@ -160,7 +161,8 @@ func (c *Cluster) StartVM(vm *VM) error {
 		select {
 		case <-p.ready:
 		case <-p.done:
-			return fmt.Errorf("%s: %s exited before it was ready (%v); its log is %s", vm.Name(), d.Job, p.err, p.logPath)
+			<-p.logged
+			return fmt.Errorf("%s: %s exited before it was ready (%v); its log %s ends:\n%s", vm.Name(), d.Job, p.err, p.logPath, tail(p.logPath, 8))
 		case <-c.aborted:
 			return errAborted
 		case <-time.After(ReadyTimeout):
@@ -188,7 +190,8 @@ func (c *Cluster) start(vm *VM, d Daemon) (*process, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
-	p := &process{name: vm.Name() + "/" + d.Job, cmd: cmd, ready: make(chan struct{}), done: make(chan struct{}), logPath: logPath}
+	p := &process{name: vm.Name() + "/" + d.Job, cmd: cmd, ready: make(chan struct{}), done: make(chan struct{}),
+		logged: make(chan struct{}), logPath: logPath}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, err
@@ -211,6 +214,7 @@ func (c *Cluster) start(vm *VM, d Daemon) (*process, error) {
 		}
 		_, _ = io.Copy(io.Discard, pr)
 		logFile.Close()
+		close(p.logged)
 	}()
 	go func() {
 		p.err = cmd.Wait()
@@ -240,7 +244,7 @@ func (c *Cluster) stopVM(vm *VM, graceful bool) error {
 	// garden; garden's containers go before garden.
 	for i := len(procs) - 1; i >= 0; i-- {
 		p := procs[i]
-		if strings.HasSuffix(p.name, "/garden") {
+		if strings.HasSuffix(p.name, "/garden") && running(p) {
 			if _, err := c.destroyContainers(vm); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", vm.Name(), err))
 			}
@@ -285,6 +289,25 @@ func stop(p *process, graceful bool) error {
 	case <-time.After(StopTimeout):
 		return fmt.Errorf("%s (pid %d) still running after SIGKILL", p.name, pgid)
 	}
+}
+
+func running(p *process) bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// tail is the last n lines of a log, for an error that names it.
+func tail(path string, n int) string {
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // GardenSocket is the unix socket of a cell's garden, reachable from the
