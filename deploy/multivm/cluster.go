@@ -39,7 +39,7 @@ type Cluster struct {
 	mu         sync.Mutex
 	namespaces []string // created and not yet deleted, the switch first
 	running    map[string][]*process
-	links      map[string]int
+	nextLink   int // names the bridge side of each veth: v0, v1, ...
 
 	aborted   chan struct{}
 	abortOnce sync.Once
@@ -65,7 +65,7 @@ type process struct {
 // New returns a stopped cluster; out, when not nil, gets every daemon's
 // output prefixed with its VM and job.
 func New(plan *Plan, out io.Writer) *Cluster {
-	return &Cluster{plan: plan, out: out, running: map[string][]*process{}, links: map[string]int{}, aborted: make(chan struct{})}
+	return &Cluster{plan: plan, out: out, running: map[string][]*process{}, aborted: make(chan struct{})}
 }
 
 // Plan is what the cluster runs.
@@ -111,8 +111,8 @@ func (c *Cluster) createNS(ns, address string) error {
 	default:
 	}
 	c.mu.Lock()
-	link := len(c.links)
-	c.links[ns] = link
+	link := c.nextLink
+	c.nextLink++
 	c.namespaces = append(c.namespaces, ns)
 	c.mu.Unlock()
 	return c.createVMNetwork(ns, address, link)
