@@ -30,7 +30,7 @@ help:
 	@echo "make test         lint, wire-format check and every ginkgo suite (what CI runs)"
 	@echo "make run          build and start a local cluster"
 	@echo "make run-multivm  build and start the BOSH example deployment, one network namespace per VM"
-	@echo "make test-multivm the multi-VM HA specs (about 8 minutes; not part of make test)"
+	@echo "make test-multivm the multi-VM HA specs (about 3 minutes with bin/ built; not part of make test)"
 	@echo "make generate     regenerate code from models/*.proto and counterfeiter fakes"
 	@echo "make bench [B=x]  run the benchmarks of ../shared/benchmarks.md"
 	@echo "make fuzz         run every fuzz target for FUZZTIME ($(FUZZTIME))"
