@@ -21,7 +21,7 @@ FUZZTIME ?= 30s
 # The benchmark `make bench B=<name>` runs (all of them when empty).
 B ?=
 
-.PHONY: all build test unit lint check-proto run generate bench fuzz deps clean help rootfs stack-rootfs
+.PHONY: all build test unit lint check-proto run generate bench fuzz deps clean help rootfs stack-rootfs run-multivm test-multivm
 
 all: build
 
@@ -29,6 +29,8 @@ help:
 	@echo "make build        build every binary into bin/"
 	@echo "make test         lint, wire-format check and every ginkgo suite (what CI runs)"
 	@echo "make run          build and start a local cluster"
+	@echo "make run-multivm  build and start the BOSH example deployment, one network namespace per VM"
+	@echo "make test-multivm the multi-VM HA specs (about 3 minutes with bin/ built; not part of make test)"
 	@echo "make generate     regenerate code from models/*.proto and counterfeiter fakes"
 	@echo "make bench [B=x]  run the benchmarks of ../shared/benchmarks.md"
 	@echo "make fuzz         run every fuzz target for FUZZTIME ($(FUZZTIME))"
@@ -46,6 +48,8 @@ deps:
 		apt-get update -qq && apt-get install -y -qq e2fsprogs >/dev/null; }
 	@command -v runc >/dev/null || { echo "installing runc (garden's container runtime)"; \
 		apt-get update -qq && apt-get install -y -qq runc >/dev/null; }
+	@command -v ruby >/dev/null || { echo "installing ruby (renders the BOSH release's ERB templates)"; \
+		apt-get update -qq && apt-get install -y -qq ruby >/dev/null; }
 	@go mod download
 
 build: deps
@@ -73,7 +77,7 @@ check-proto: deps
 
 unit: deps
 	@rm -f bin/ginkgo-report.json
-	$(GINKGO) -r -p --procs=$(PROCS) --randomize-all --keep-going --timeout=30m --poll-progress-after=120s \
+	$(GINKGO) -r -p --procs=$(PROCS) --randomize-all --keep-going --skip-package=test/multivm --timeout=30m --poll-progress-after=120s \
 		$$([ "$${CI:-}" = true ] && echo --no-color) --json-report=bin/ginkgo-report.json \
 		|| { python3 scripts/spec-summary.py bin/ginkgo-report.json || true; exit 1; }
 	@python3 scripts/spec-summary.py bin/ginkgo-report.json
@@ -92,6 +96,20 @@ run: build
 	@./deploy/rootfs/build.sh $(RUN_ROOTFS)
 	@./deploy/rootfs/build-stack.sh $(STACK_ROOTFS)
 	exec bin/diego-local -rootfs $(RUN_ROOTFS) -stack-rootfs $(STACK_ROOTFS) $(ARGS)
+
+# The BOSH release's example deployment with each VM in a network namespace
+# (docs/deploy.md), as root, in the foreground until Ctrl-C; the receptor
+# API is forwarded to 127.0.0.1:8887. Flags go in ARGS.
+run-multivm: build
+	@./deploy/rootfs/build.sh $(RUN_ROOTFS)
+	exec flock /tmp/diego-real-garden.lock bin/diego-multivm -rootfs $(RUN_ROOTFS) $(ARGS)
+
+# The HA specs of the multi-VM cluster: a whole VM of each group stopped in
+# turn under load. They run real gardens, so they hold the shared lock.
+test-multivm: build
+	@./deploy/rootfs/build.sh $(RUN_ROOTFS)
+	MULTIVM_BIN_DIR=$(CURDIR)/bin DIEGO_ROOTFS=$(RUN_ROOTFS) flock /tmp/diego-real-garden.lock \
+		$(GINKGO) --procs=1 --timeout=40m --poll-progress-after=300s $$([ "$${CI:-}" = true ] && echo --no-color) ./test/multivm
 
 generate: deps
 	@command -v protoc >/dev/null || { echo "installing protobuf-compiler"; \

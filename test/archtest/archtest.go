@@ -138,7 +138,7 @@ func importRule(module, rel, top, ip string) string {
 	internal := ip == module || strings.HasPrefix(ip, module+"/")
 	target := strings.TrimPrefix(strings.TrimPrefix(ip, module), "/")
 	targetTop, _, _ := strings.Cut(target, "/")
-	launcher := top == "test" || rel == "deploy/local" || strings.HasPrefix(rel, "deploy/local/") || rel == "cmd/diego-local"
+	launcher := top == "test" || slices.Contains(Launchers, rel) || strings.HasPrefix(rel, "deploy/local/")
 
 	switch {
 	case top == "models" && internal:
@@ -151,8 +151,8 @@ func importRule(module, rel, top, ip string) string {
 		return "only test/ helpers and the local-cluster launcher import the embedded etcd server"
 	case strings.HasPrefix(ip, "github.com/nats-io/nats-server/") && !launcher:
 		return "only test/ helpers and the local-cluster launcher import the embedded NATS server"
-	case internal && targetTop == "test" && top != "test" && !(launcher && target == "test/certauthority"):
-		return "production code never imports test/ (the local-cluster launcher only its certificates, test/certauthority)"
+	case internal && targetTop == "test" && top != "test" && !(launcher && (target == "test/certauthority" || target == "test/boshrender")):
+		return "production code never imports test/ (a launcher only its certificates, test/certauthority, and the BOSH renderer, test/boshrender)"
 	case internal && (target == "deploy/cluster" || target == "deploy/local") && !launcher && rel != "deploy/cluster":
 		return "only the launchers (deploy/local, cmd/diego-local) and test/ build daemon configs (deploy/cluster) or run the local cluster"
 	case top == "cmd" && internal && !cmdMayImport(rel, target):
@@ -162,6 +162,14 @@ func importRule(module, rel, top, ip string) string {
 		return "a component reaches another only through its client (or route table), bbs/lock and the metron emitter"
 	}
 	return ""
+}
+
+// Launchers may embed etcd and NATS servers and use the test tree's
+// certificates and BOSH renderer: the local cluster, the multi-VM cluster,
+// and the etcd and NATS members those run.
+var Launchers = []string{
+	"deploy/local", "cmd/diego-local", "deploy/multivm", "cmd/diego-multivm",
+	"deploy/members", "cmd/diego-etcd", "cmd/diego-nats",
 }
 
 // Kit are the deploy/ packages every daemon shares (deploy/README.md); the
@@ -183,6 +191,9 @@ var cmdComponents = map[string]string{
 	"router":         "routeemitter/router",
 	"stager":         "ccbridge/stager",
 	"file-server":    "ccbridge/fileserver",
+	"diego-multivm":  "deploy/multivm",
+	"diego-etcd":     "deploy/members",
+	"diego-nats":     "deploy/members",
 }
 
 // cmdMayImport: a daemon's main imports its own component (or its own
