@@ -325,6 +325,7 @@ var _ = Describe("CC bridge end to end", Serial, func() {
 		Expect(crash.Reason).To(Equal("CRASHED"))
 		Expect(crash.CrashCount).To(Equal(1))
 		Expect(crash.CellID).NotTo(BeEmpty())
+		Expect(crash.ExitDescription).NotTo(BeEmpty())
 		Eventually(func() string { code, body := throughRouter(); return fmt.Sprintf("%d %s", code, body) }, 90*time.Second, 200*time.Millisecond).
 			Should(Equal("200 hello from /home/vcap/app\n"), "the first crash restarts at once")
 
@@ -332,6 +333,17 @@ var _ = Describe("CC bridge end to end", Serial, func() {
 		Expect(rc.DeleteDesiredLRP(ctx, processGuid)).To(Succeed())
 		Eventually(func() error { _, err := rc.GetDesiredLRP(ctx, processGuid); return err }, 20*time.Second, 100*time.Millisecond).Should(Succeed())
 		Eventually(states, 90*time.Second).Should(Equal([]string{"RUNNING"}))
+
+		By("a scale through nsync's desire route updates the LRP in place")
+		app.NumInstances, app.ETag = 2, "2.0"
+		apps.SetApp(app)
+		desire, err = json.Marshal(app)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(put(nsyncURL+"/v1/apps/"+processGuid, desire)).To(Equal(http.StatusAccepted))
+		Eventually(states, 90*time.Second).Should(Equal([]string{"RUNNING", "RUNNING"}))
+		lrp, err := rc.GetDesiredLRP(ctx, processGuid)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(lrp.Annotation).To(Equal("2.0"), "the CC's etag")
 
 		By("the bulker deletes an app CC no longer lists; its route goes")
 		apps.RemoveApp(processGuid)
