@@ -2,7 +2,9 @@
 // (spec bridge.md §9.1's blob and internal staging endpoints): it serves
 // app bits as a zip, takes droplet uploads (async, with a job to poll) and
 // build artifacts caches, and records the staging responses the stager
-// posts. Every route needs the basic auth it was made with.
+// posts. Every route needs the basic auth it was made with. SetFallback
+// adds the rest of a CC (the app API of ccbridge/standincc) behind the
+// same server, so one stand-in serves a whole end-to-end run.
 package stagingcc
 
 import (
@@ -58,6 +60,7 @@ type CC struct {
 	jobStatuses     []string
 	jobCount        int
 	uploadAttempts  int
+	fallback        http.Handler
 }
 
 // New starts the stand-in; it stops when the spec ends (through cleanup).
@@ -120,6 +123,10 @@ func (cc *CC) SetDropletStatus(status int) { cc.mu.Lock(); cc.dropletStatus = st
 // SetJobStatuses is the sequence a droplet job's polls see; the first is
 // in the upload's answer, the last repeats.
 func (cc *CC) SetJobStatuses(s ...string) { cc.mu.Lock(); cc.jobStatuses = s; cc.mu.Unlock() }
+
+// SetFallback serves every request this stand-in has no route for with h
+// (after the basic auth check), instead of answering 404.
+func (cc *CC) SetFallback(h http.Handler) { cc.mu.Lock(); cc.fallback = h; cc.mu.Unlock() }
 
 // Droplet is the droplet uploaded for an app.
 func (cc *CC) Droplet(guid string) (Upload, bool) {
@@ -213,6 +220,13 @@ func (cc *CC) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte("{}"))
 	default:
+		cc.mu.Lock()
+		fallback := cc.fallback
+		cc.mu.Unlock()
+		if fallback != nil {
+			fallback.ServeHTTP(w, r)
+			return
+		}
 		http.NotFound(w, r)
 	}
 }
