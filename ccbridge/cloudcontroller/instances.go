@@ -152,8 +152,6 @@ func instanceGate(a App, stoppedErr *apiError) error {
 	switch {
 	case a.State != Started:
 		return stoppedErr
-	case a.PackageState == Pending || a.ProcessGuid == "":
-		return cfErr(400, 170002, "NotStaged", "App has not finished staging")
 	case a.PackageState == Failed:
 		rc, ok := reasonCodes[a.StagingFailedReason]
 		if !ok {
@@ -164,6 +162,8 @@ func instanceGate(a App, stoppedErr *apiError) error {
 			desc = fmt.Sprintf(desc, a.StagingFailedDescription)
 		}
 		return cfErr(rc.status, rc.code, a.StagingFailedReason, "%s: cannot get instances since staging failed", desc)
+	case a.PackageState == Pending || a.ProcessGuid == "":
+		return cfErr(400, 170002, "NotStaged", "App has not finished staging")
 	}
 	return nil
 }
