@@ -494,8 +494,8 @@ func (s *Server) apply(r *http.Request, appGuid string, eff effects) {
 		}
 	}
 	if eff.stage != nil {
-		if err := s.bridge.Stage(ctx, eff.stage.guid, eff.stage.req); err != nil {
-			s.logger.Error("stage-failed", "error", err)
+		if stageErr := s.bridge.Stage(ctx, eff.stage.guid, eff.stage.req); stageErr != nil {
+			s.logger.Error("stage-failed", "error", stageErr)
 			task := strings.TrimPrefix(eff.stage.guid, eff.stage.appGuid+"-")
 			_ = s.update(func(tx *bolt.Tx) error {
 				a, ok, err := get[App](tx, bApps, eff.stage.appGuid)
@@ -503,7 +503,7 @@ func (s *Server) apply(r *http.Request, appGuid string, eff effects) {
 					return err
 				}
 				a.PackageState, a.StagingTaskID = Failed, ""
-				a.StagingFailedReason, a.StagingFailedDescription = "StagerError", err.Error()
+				a.StagingFailedReason, a.StagingFailedDescription = "StagerError", stageErr.Error()
 				s.touch(&a)
 				return put(tx, bApps, a.Guid, a)
 			})
@@ -640,6 +640,16 @@ func (s *Server) beginStaging(tx *bolt.Tx, a *App, eff *effects) error {
 	a.StagingStartedAt = &now
 	a.PackageState = Pending
 	a.StagingFailedReason, a.StagingFailedDescription = "", ""
+	call, err := s.stagingCall(tx, a)
+	if err != nil {
+		return err
+	}
+	eff.stage = call
+	return nil
+}
+
+// stagingCall is the stager request for a's staging in flight (§8.3).
+func (s *Server) stagingCall(tx *bolt.Tx, a *App) (*stageCall, error) {
 	base := s.internalBase()
 	data := stager.BuildpackStagingData{
 		AppBitsDownloadUri:           base + "/staging/apps/" + a.Guid,
@@ -663,21 +673,20 @@ func (s *Server) beginStaging(tx *bolt.Tx, a *App, eff *effects) error {
 	}
 	raw, err := json.Marshal(data)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	lr := json.RawMessage(raw)
 	var egress []*models.SecurityGroupRule
 	if err := json.Unmarshal(s.cfg.StagingEgressRules, &egress); err != nil {
-		return fmt.Errorf("staging_egress_rules: %w", err)
+		return nil, fmt.Errorf("staging_egress_rules: %w", err)
 	}
-	eff.stage = &stageCall{appGuid: a.Guid, guid: a.Guid + "-" + a.StagingTaskID, req: stager.StagingRequestFromCC{
+	return &stageCall{appGuid: a.Guid, guid: a.Guid + "-" + a.StagingTaskID, req: stager.StagingRequestFromCC{
 		AppId: a.Guid, LogGuid: a.Guid, FileDescriptors: s.cfg.FileDescriptors,
 		MemoryMB: max(a.Memory, s.cfg.StagingMemoryMB), DiskMB: max(a.DiskQuota, s.cfg.StagingDiskMB),
 		Environment: s.environment(tx, *a), EgressRules: egress, Timeout: int(s.cfg.StagingTimeout.Duration().Seconds()),
 		Lifecycle: stager.BuildpackLifecycle, LifecycleData: &lr,
 		CompletionCallback: base + "/internal/staging/" + a.Guid + "-" + a.StagingTaskID + "/completed",
-	}}
-	return nil
+	}}, nil
 }
 
 func (s *Server) desireRequest(tx *bolt.Tx, a App) (ccclient.DesireAppRequestFromCC, error) {

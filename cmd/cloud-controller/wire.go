@@ -6,6 +6,7 @@ import (
 	"diego/deploy/daemon"
 	"diego/deploy/httpserver"
 
+	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 )
 
@@ -31,5 +32,6 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	}
 	return daemon.Process{Members: grouper.Members{
 		{Name: "api", Runner: httpserver.New(cfg.ListenAddr, handler)},
+		{Name: "janitor", Runner: ifrit.RunFunc(server.Janitor())},
 	}}, nil
 }
