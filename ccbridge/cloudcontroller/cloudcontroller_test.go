@@ -48,11 +48,15 @@ func (f *fakeBridge) StopStaging(_ context.Context, g string) error {
 	f.stopped = append(f.stopped, g)
 	return nil
 }
-func (f *fakeBridge) Desire(context.Context, string, ccclient.DesireAppRequestFromCC) error { return nil }
-func (f *fakeBridge) StopApp(context.Context, string) error                                 { return nil }
-func (f *fakeBridge) KillIndex(context.Context, string, int) error                          { return nil }
-func (f *fakeBridge) Instances(context.Context, string) ([]tps.LRPInstance, error)          { return nil, nil }
-func (f *fakeBridge) Stats(context.Context, string, string) ([]tps.LRPInstance, error)      { return nil, nil }
+func (f *fakeBridge) Desire(context.Context, string, ccclient.DesireAppRequestFromCC) error {
+	return nil
+}
+func (f *fakeBridge) StopApp(context.Context, string) error                        { return nil }
+func (f *fakeBridge) KillIndex(context.Context, string, int) error                 { return nil }
+func (f *fakeBridge) Instances(context.Context, string) ([]tps.LRPInstance, error) { return nil, nil }
+func (f *fakeBridge) Stats(context.Context, string, string) ([]tps.LRPInstance, error) {
+	return nil, nil
+}
 func (f *fakeBridge) BulkStatus(context.Context, []string) (map[string][]tps.LRPInstance, error) {
 	return nil, nil
 }
