@@ -22,6 +22,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"diego/ccbridge/cloudcontroller/config"
+	"diego/test/cfclient"
 	"diego/test/daemontest"
 	"diego/test/ports"
 )
@@ -35,7 +36,7 @@ var _ = Describe("cloud-controller", func() {
 		fakes   *bridgeFakes
 		cfg     config.Config
 		session *gexec.Session
-		cf      *cfClient
+		cf      *cfclient.Client
 	)
 
 	eventually := func(cond func() bool) { Eventually(cond, 10*time.Second, 50*time.Millisecond).Should(BeTrue()) }
@@ -52,7 +53,7 @@ var _ = Describe("cloud-controller", func() {
 		cfg.StagerURL, cfg.NsyncURL, cfg.TPSURL = fakes.Stager.URL, fakes.Nsync.URL, fakes.TPS.URL
 		cfg.FileServerStaticDir = GinkgoT().TempDir()
 		cfg.MaxPackageBytes = 64 << 10
-		cf = &cfClient{api: "http://" + addr}
+		cf = &cfclient.Client{URL: "http://" + addr}
 	})
 
 	start := func() { session = daemontest.Start(ccBin, cfg, `"msg":"ready"`) }
@@ -79,7 +80,7 @@ var _ = Describe("cloud-controller", func() {
 			Expect(fakes.package_(guid)).NotTo(BeEmpty())
 
 			By("nsync got the desired app with the route")
-			app := entity(cf.findApp("hello"))
+			app := cfclient.Entity(cf.FindApp("hello"))
 			pg := guid + "-" + app["version"].(string)
 			d, ok := fakes.desiredApp(pg)
 			Expect(ok).To(BeTrue())
@@ -89,12 +90,12 @@ var _ = Describe("cloud-controller", func() {
 
 			apps := cf.Apps()
 			Expect(apps).To(HaveLen(1))
-			Expect(apps[0].(obj)["running_instances"]).To(BeNumerically("==", 1))
-			Expect(apps[0].(obj)["routes"].([]any)[0].(obj)["host"]).To(Equal("hello"))
+			Expect(apps[0].(cfclient.Obj)["running_instances"]).To(BeNumerically("==", 1))
+			Expect(apps[0].(cfclient.Obj)["routes"].([]any)[0].(cfclient.Obj)["host"]).To(Equal("hello"))
 
 			sum, inst, _ := cf.App("hello")
 			Expect(sum["running_instances"]).To(BeNumerically("==", 1))
-			Expect(inst["0"].(obj)["state"]).To(Equal("RUNNING"))
+			Expect(inst["0"].(cfclient.Obj)["state"]).To(Equal("RUNNING"))
 
 			By("scale: same process guid, 3 instances, key set 0..2")
 			cf.Scale("hello", 3)
@@ -107,14 +108,14 @@ var _ = Describe("cloud-controller", func() {
 			By("stop removes the LRP")
 			cf.Stop("hello")
 			Expect(fakes.desiredCount()).To(Equal(0))
-			s, body := cf.do("GET", "/v2/apps/"+guid+"/instances", nil)
+			s, body := cf.Do("GET", "/v2/apps/"+guid+"/instances", nil)
 			Expect(s).To(Equal(400))
 			Expect(body["code"]).To(BeNumerically("==", 220001))
 
 			By("start desires a new process guid with the current droplet")
 			cf.Start("hello", eventually)
 			Expect(fakes.stagings).To(HaveLen(1))
-			newPG := guid + "-" + entity(cf.findApp("hello"))["version"].(string)
+			newPG := guid + "-" + cfclient.Entity(cf.FindApp("hello"))["version"].(string)
 			Expect(newPG).NotTo(Equal(pg))
 			_, ok = fakes.desiredApp(newPG)
 			Expect(ok).To(BeTrue())
@@ -133,39 +134,39 @@ var _ = Describe("cloud-controller", func() {
 			evs := cf.Events("hello")
 			types := []string{}
 			for _, e := range evs {
-				types = append(types, entity(e.(obj))["type"].(string))
+				types = append(types, cfclient.Entity(e.(cfclient.Obj))["type"].(string))
 			}
 			Expect(types[len(types)-1]).To(Equal("audit.app.create"))
 			Expect(types).To(ContainElement("audit.app.update"))
 
 			By("a crash report from the TPS watcher is an app.crash event")
 			crash := `{"instance":"i-1","index":0,"cell_id":"cell-1","reason":"CRASHED","exit_description":"boom","crash_count":1,"crash_timestamp":1}`
-			s, _ = cf.raw("POST", "/internal/v4/apps/"+guid+"-v/crashed", strings.NewReader(crash), "application/json", "")
+			s, _ = cf.Raw("POST", "/internal/v4/apps/"+guid+"-v/crashed", strings.NewReader(crash), "application/json", "")
 			Expect(s).To(Equal(200))
-			Expect(entity(cf.Events("hello")[0].(obj))["type"]).To(Equal("app.crash"))
+			Expect(cfclient.Entity(cf.Events("hello")[0].(cfclient.Obj))["type"]).To(Equal("app.crash"))
 
 			By("delete")
 			cf.Delete("hello")
-			Expect(cf.findApp("hello")).To(BeNil())
+			Expect(cf.FindApp("hello")).To(BeNil())
 			Expect(fakes.desiredCount()).To(Equal(0))
 			Expect(cf.Apps()).To(BeEmpty())
 		})
 
 		It("refreshes tokens and serves the bulk API nsync pages", func() {
 			cf.Login("admin", "admin")
-			tok := cf.tokenRequest(map[string][]string{"grant_type": {"refresh_token"}, "refresh_token": {cf.refresh}})
-			Expect(cf.lastStatus).To(Equal(200))
-			Expect(tok["refresh_token"]).NotTo(Equal(cf.refresh))
-			bad := cf.tokenRequest(map[string][]string{"grant_type": {"refresh_token"}, "refresh_token": {cf.token}})
-			Expect(cf.lastStatus).To(Equal(401))
+			tok := cf.TokenRequest(map[string][]string{"grant_type": {"refresh_token"}, "refresh_token": {cf.Refresh}})
+			Expect(cf.LastStatus).To(Equal(200))
+			Expect(tok["refresh_token"]).NotTo(Equal(cf.Refresh))
+			bad := cf.TokenRequest(map[string][]string{"grant_type": {"refresh_token"}, "refresh_token": {cf.Token}})
+			Expect(cf.LastStatus).To(Equal(401))
 			Expect(bad["error"]).To(Equal("invalid_grant"))
-			wrong := cf.tokenRequest(map[string][]string{"grant_type": {"password"}, "username": {"admin"}, "password": {"nope"}})
-			Expect(cf.lastStatus).To(Equal(401))
+			wrong := cf.TokenRequest(map[string][]string{"grant_type": {"password"}, "username": {"admin"}, "password": {"nope"}})
+			Expect(cf.LastStatus).To(Equal(401))
 			Expect(wrong["error"]).To(Equal("unauthorized"))
 
 			guid := cf.Push("bulky", helloApp, eventually)
 			basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("internal_user:internal-pw"))
-			s, b := cf.raw("GET", "/internal/bulk/apps?batch_size=10&token=%7B%22id%22%3A0%7D&format=fingerprint", nil, "", basic)
+			s, b := cf.Raw("GET", "/internal/bulk/apps?batch_size=10&token=%7B%22id%22%3A0%7D&format=fingerprint", nil, "", basic)
 			Expect(s).To(Equal(200))
 			var page struct {
 				Fingerprints []struct {
@@ -178,9 +179,9 @@ var _ = Describe("cloud-controller", func() {
 			Expect(json.Unmarshal(b, &page)).To(Succeed())
 			Expect(page.Fingerprints).To(HaveLen(1))
 			Expect(page.Fingerprints[0].ProcessGuid).To(HavePrefix(guid))
-			s, _ = cf.raw("GET", "/internal/bulk/apps?batch_size=10", nil, "", "bearer "+cf.token)
+			s, _ = cf.Raw("GET", "/internal/bulk/apps?batch_size=10", nil, "", "bearer "+cf.Token)
 			Expect(s).To(Equal(401))
-			s, _ = cf.raw("GET", "/internal/bulk/apps?batch_size=0", nil, "", basic)
+			s, _ = cf.Raw("GET", "/internal/bulk/apps?batch_size=0", nil, "", basic)
 			Expect(s).To(Equal(400))
 		})
 
@@ -188,96 +189,96 @@ var _ = Describe("cloud-controller", func() {
 			cf.Login("admin", "admin")
 			expectErr := func(status, code int) {
 				GinkgoHelper()
-				Expect(cf.lastStatus).To(Equal(status), "%v", cf.lastResponse)
-				Expect(cf.lastResponse["code"]).To(BeNumerically("==", code), "%v", cf.lastResponse)
-				Expect(cf.lastResponse["error_code"]).To(HavePrefix("CF-"))
+				Expect(cf.LastStatus).To(Equal(status), "%v", cf.LastResponse)
+				Expect(cf.LastResponse["code"]).To(BeNumerically("==", code), "%v", cf.LastResponse)
+				Expect(cf.LastResponse["error_code"]).To(HavePrefix("CF-"))
 			}
-			countApps := func() int { return len(resources(cf.must(200, "GET", "/v2/apps", nil))) }
+			countApps := func() int { return len(cfclient.Resources(cf.Must(200, "GET", "/v2/apps", nil))) }
 
 			By("tokens")
-			tok := cf.token
-			cf.token = tok + "x"
-			cf.do("GET", "/v2/apps", nil)
+			tok := cf.Token
+			cf.Token = tok + "x"
+			cf.Do("GET", "/v2/apps", nil)
 			expectErr(401, 1000)
-			cf.token = expiredToken(cf.api, tok)
-			cf.do("GET", "/v2/apps", nil)
+			cf.Token = expiredToken(cf.URL, tok)
+			cf.Do("GET", "/v2/apps", nil)
 			expectErr(401, 1000)
-			cf.token = tok
-			s, b := cf.raw("GET", "/v2/apps", nil, "", "")
+			cf.Token = tok
+			s, b := cf.Raw("GET", "/v2/apps", nil, "", "")
 			Expect(s).To(Equal(401))
 			Expect(string(b)).To(ContainSubstring(`"code":10002`))
 
 			By("malformed JSON, wrong types, unknown keys")
-			cf.do("POST", "/v2/apps", `{"name":`)
+			cf.Do("POST", "/v2/apps", `{"name":`)
 			expectErr(400, 1001)
-			cf.do("POST", "/v2/apps", `{"name":"x","space_guid":"`+cf.space+`","memory":"lots"}`)
+			cf.Do("POST", "/v2/apps", `{"name":"x","space_guid":"`+cf.Space+`","memory":"lots"}`)
 			expectErr(400, 1001)
 			Expect(countApps()).To(Equal(0))
-			cf.must(201, "POST", "/v2/apps", obj{"name": "taken", "space_guid": cf.space, "no_such_key": 1})
+			cf.Must(201, "POST", "/v2/apps", cfclient.Obj{"name": "taken", "space_guid": cf.Space, "no_such_key": 1})
 
 			By("names taken, case-insensitively")
-			cf.do("POST", "/v2/apps", obj{"name": "TAKEN", "space_guid": cf.space})
+			cf.Do("POST", "/v2/apps", cfclient.Obj{"name": "TAKEN", "space_guid": cf.Space})
 			expectErr(400, 100002)
-			cf.do("POST", "/v2/organizations", obj{"name": "Diego"})
+			cf.Do("POST", "/v2/organizations", cfclient.Obj{"name": "Diego"})
 			expectErr(400, 30002)
-			cf.do("POST", "/v2/spaces", obj{"name": "DEV", "organization_guid": cf.org})
+			cf.Do("POST", "/v2/spaces", cfclient.Obj{"name": "DEV", "organization_guid": cf.Org})
 			expectErr(400, 40002)
-			cf.do("POST", "/v2/apps", obj{"name": "x", "space_guid": "nope"})
+			cf.Do("POST", "/v2/apps", cfclient.Obj{"name": "x", "space_guid": "nope"})
 			expectErr(400, 1002)
 			Expect(countApps()).To(Equal(1))
 
-			guid := guidOf(resources(cf.must(200, "GET", "/v2/apps", nil))[0].(obj))
+			guid := cfclient.GuidOf(cfclient.Resources(cf.Must(200, "GET", "/v2/apps", nil))[0].(cfclient.Obj))
 
 			By("starting without bits")
-			cf.do("PUT", "/v2/apps/"+guid, obj{"state": "STARTED"})
+			cf.Do("PUT", "/v2/apps/"+guid, cfclient.Obj{"state": "STARTED"})
 			expectErr(400, 150001)
 
 			By("zips with ../ entries, absolute resource paths, and over the size limit")
-			cf.uploadBits(guid, "[]", appZip(map[string]string{"../evil": "x", "run.sh": "x"}), true)
+			cf.UploadBits(guid, "[]", cfclient.AppZip(map[string]string{"../evil": "x", "run.sh": "x"}), true)
 			expectErr(400, 160001)
-			Expect(cf.lastResponse["description"]).To(ContainSubstring("zip entry '../evil' is not allowed"))
-			cf.uploadBits(guid, `[{"fn":"/etc/passwd","sha1":"aa","size":1,"mode":"0644"}]`, nil, true)
+			Expect(cf.LastResponse["description"]).To(ContainSubstring("zip entry '../evil' is not allowed"))
+			cf.UploadBits(guid, `[{"fn":"/etc/passwd","sha1":"aa","size":1,"mode":"0644"}]`, nil, true)
 			expectErr(400, 160004)
-			cf.uploadBits(guid, "[]", bytes.Repeat([]byte("x"), 70<<10), true)
+			cf.UploadBits(guid, "[]", bytes.Repeat([]byte("x"), 70<<10), true)
 			expectErr(413, 160001)
-			cf.uploadBits(guid, "[]", []byte("not a zip"), false)
+			cf.UploadBits(guid, "[]", []byte("not a zip"), false)
 			expectErr(400, 160001)
-			app := entity(cf.must(200, "GET", "/v2/apps/"+guid, nil))
+			app := cfclient.Entity(cf.Must(200, "GET", "/v2/apps/"+guid, nil))
 			Expect(app["package_updated_at"]).To(BeNil())
 			basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("internal_user:internal-pw"))
-			s, _ = cf.raw("GET", "/staging/apps/"+guid, nil, "", basic)
+			s, _ = cf.Raw("GET", "/staging/apps/"+guid, nil, "", basic)
 			Expect(s).To(Equal(404))
 			Expect(filepath.Glob(filepath.Join(cfg.StateDir, "tmp", "*"))).To(BeEmpty())
 
 			By("over the org's memory quota")
-			cf.pushFiles(guid, helloApp)
-			cf.do("PUT", "/v2/apps/"+guid+"?async=true&inline-relations-depth=1", obj{"state": "STARTED", "memory": 20000})
+			cf.PushFiles(guid, helloApp)
+			cf.Do("PUT", "/v2/apps/"+guid+"?async=true&inline-relations-depth=1", cfclient.Obj{"state": "STARTED", "memory": 20000})
 			expectErr(400, 100005)
-			app = entity(cf.must(200, "GET", "/v2/apps/"+guid, nil))
+			app = cfclient.Entity(cf.Must(200, "GET", "/v2/apps/"+guid, nil))
 			Expect(app["state"]).To(Equal("STOPPED"))
 			Expect(app["memory"]).To(BeNumerically("==", 1024))
 			Expect(fakes.stagings).To(BeEmpty())
 
 			By("other app checks")
-			cf.do("PUT", "/v2/apps/"+guid, obj{"memory": 0})
+			cf.Do("PUT", "/v2/apps/"+guid, cfclient.Obj{"memory": 0})
 			expectErr(400, 100006)
-			cf.do("PUT", "/v2/apps/"+guid, obj{"instances": 1000})
+			cf.Do("PUT", "/v2/apps/"+guid, cfclient.Obj{"instances": 1000})
 			expectErr(400, 100008)
-			cf.do("PUT", "/v2/apps/"+guid, obj{"buildpack": "nonsense"})
+			cf.Do("PUT", "/v2/apps/"+guid, cfclient.Obj{"buildpack": "nonsense"})
 			expectErr(400, 100001)
-			cf.do("PUT", "/v2/apps/"+guid, obj{"docker_image": "busybox"})
+			cf.Do("PUT", "/v2/apps/"+guid, cfclient.Obj{"docker_image": "busybox"})
 			expectErr(400, 320003)
-			cf.do("PUT", "/v2/apps/"+guid, obj{"environment_json": obj{"VCAP_X": "1"}})
+			cf.Do("PUT", "/v2/apps/"+guid, cfclient.Obj{"environment_json": cfclient.Obj{"VCAP_X": "1"}})
 			expectErr(400, 100001)
-			cf.do("GET", "/v2/apps?results-per-page=101", nil)
+			cf.Do("GET", "/v2/apps?results-per-page=101", nil)
 			expectErr(400, 10005)
-			cf.do("GET", "/v2/apps?q=instances%3E1", nil)
+			cf.Do("GET", "/v2/apps?q=instances%3E1", nil)
 			expectErr(400, 10005)
-			cf.do("GET", "/v2/no/such/thing", nil)
+			cf.Do("GET", "/v2/no/such/thing", nil)
 			expectErr(404, 10000)
-			cf.do("GET", "/v2/apps/nope/summary", nil)
+			cf.Do("GET", "/v2/apps/nope/summary", nil)
 			expectErr(404, 100004)
-			cf.do("POST", "/v2/routes", obj{"host": "bad host", "domain_guid": guidOf(resources(cf.must(200, "GET", "/v2/shared_domains", nil))[0].(obj)), "space_guid": cf.space})
+			cf.Do("POST", "/v2/routes", cfclient.Obj{"host": "bad host", "domain_guid": cfclient.GuidOf(cfclient.Resources(cf.Must(200, "GET", "/v2/shared_domains", nil))[0].(cfclient.Obj)), "space_guid": cf.Space})
 			expectErr(400, 210001)
 		})
 
@@ -286,14 +287,14 @@ var _ = Describe("cloud-controller", func() {
 			fakes.mu.Lock()
 			fakes.stagingErr = "NoAppDetectedError"
 			fakes.mu.Unlock()
-			created := cf.must(201, "POST", "/v2/apps", obj{"name": "nodetect", "space_guid": cf.space})
-			guid := guidOf(created)
-			cf.pushFiles(guid, helloApp)
-			cf.must(201, "PUT", "/v2/apps/"+guid, obj{"state": "STARTED"})
-			Eventually(func() any { return entity(cf.must(200, "GET", "/v2/apps/"+guid, nil))["package_state"] }).Should(Equal("FAILED"))
-			Expect(entity(cf.must(200, "GET", "/v2/apps/"+guid, nil))["staging_failed_reason"]).To(Equal("NoAppDetectedError"))
-			cf.do("GET", "/v2/apps/"+guid+"/instances", nil)
-			Expect(cf.lastResponse["code"]).To(BeNumerically("==", 170003))
+			created := cf.Must(201, "POST", "/v2/apps", cfclient.Obj{"name": "nodetect", "space_guid": cf.Space})
+			guid := cfclient.GuidOf(created)
+			cf.PushFiles(guid, helloApp)
+			cf.Must(201, "PUT", "/v2/apps/"+guid, cfclient.Obj{"state": "STARTED"})
+			Eventually(func() any { return cfclient.Entity(cf.Must(200, "GET", "/v2/apps/"+guid, nil))["package_state"] }).Should(Equal("FAILED"))
+			Expect(cfclient.Entity(cf.Must(200, "GET", "/v2/apps/"+guid, nil))["staging_failed_reason"]).To(Equal("NoAppDetectedError"))
+			cf.Do("GET", "/v2/apps/"+guid+"/instances", nil)
+			Expect(cf.LastResponse["code"]).To(BeNumerically("==", 170003))
 		})
 	})
 
@@ -309,11 +310,11 @@ var _ = Describe("cloud-controller", func() {
 		daemontest.Stop(session)
 		start()
 		cf.Login("admin", "admin")
-		app := cf.findApp("durable")
-		Expect(guidOf(app)).To(Equal(guid))
-		Expect(entity(app)["package_state"]).To(Equal("STAGED"))
+		app := cf.FindApp("durable")
+		Expect(cfclient.GuidOf(app)).To(Equal(guid))
+		Expect(cfclient.Entity(app)["package_state"]).To(Equal("STAGED"))
 		basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("internal_user:internal-pw"))
-		s, b := cf.raw("GET", "/staging/droplets/"+guid+"/download", nil, "", basic)
+		s, b := cf.Raw("GET", "/staging/droplets/"+guid+"/download", nil, "", basic)
 		Expect(s).To(Equal(200))
 		Expect(string(b)).To(Equal("droplet for " + guid))
 	})
@@ -321,15 +322,15 @@ var _ = Describe("cloud-controller", func() {
 	It("leaves the app absent or complete after a kill -9 mid-push, and a second push succeeds", func() {
 		start()
 		cf.Login("admin", "admin")
-		created := cf.must(201, "POST", "/v2/apps", obj{"name": "killed", "space_guid": cf.space, "buildpack": "shell_buildpack"})
-		guid := guidOf(created)
+		created := cf.Must(201, "POST", "/v2/apps", cfclient.Obj{"name": "killed", "space_guid": cf.Space, "buildpack": "shell_buildpack"})
+		guid := cfclient.GuidOf(created)
 
 		By("streaming the bits slowly and killing the daemon mid-body")
 		pr, pw := io.Pipe()
 		mw := multipart.NewWriter(pw)
-		req, err := http.NewRequest("PUT", cf.api+"/v2/apps/"+guid+"/bits?async=true", pr)
+		req, err := http.NewRequest("PUT", cf.URL+"/v2/apps/"+guid+"/bits?async=true", pr)
 		Expect(err).NotTo(HaveOccurred())
-		req.Header.Set("Authorization", "bearer "+cf.token)
+		req.Header.Set("Authorization", "bearer "+cf.Token)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
 		done := make(chan error, 1)
 		go func() {
@@ -342,7 +343,7 @@ var _ = Describe("cloud-controller", func() {
 		Expect(mw.WriteField("resources", "[]")).To(Succeed())
 		part, err := mw.CreateFormFile("application", "application.zip")
 		Expect(err).NotTo(HaveOccurred())
-		_, err = part.Write(appZip(helloApp)[:40])
+		_, err = part.Write(cfclient.AppZip(helloApp)[:40])
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func() ([]string, error) { return filepath.Glob(filepath.Join(cfg.StateDir, "tmp", "*")) }).ShouldNot(BeEmpty())
 		session.Kill()
@@ -353,8 +354,8 @@ var _ = Describe("cloud-controller", func() {
 		By("after a restart: no package, no leftovers, and the push works")
 		start()
 		cf.Login("admin", "admin")
-		app := cf.findApp("killed")
-		Expect(entity(app)["package_updated_at"]).To(BeNil())
+		app := cf.FindApp("killed")
+		Expect(cfclient.Entity(app)["package_updated_at"]).To(BeNil())
 		Expect(filepath.Glob(filepath.Join(cfg.StateDir, "tmp", "*"))).To(BeEmpty())
 		Expect(filepath.Glob(filepath.Join(cfg.StateDir, "packages", "*"))).To(BeEmpty())
 		cf.Push("killed", helloApp, eventually)
