@@ -337,7 +337,7 @@ func (s *Server) bulkApps(w http.ResponseWriter, r *http.Request) error {
 		ID *uint64 `json:"id"`
 	}
 	if t := q.Get("token"); t != "" {
-		if json.Unmarshal([]byte(t), &token) != nil || token.ID == nil {
+		if json.Unmarshal([]byte(t), &token) != nil {
 			return errParse(`token must be {"id":<int>}`)
 		}
 	}
