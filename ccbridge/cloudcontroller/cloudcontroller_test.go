@@ -208,6 +208,10 @@ var _ = Describe("Server", func() {
 			_, app := call("GET", "/v2/apps/"+guid, nil, "")
 			return app["entity"].(map[string]any)["staging_failed_reason"]
 		}).Should(Equal("StagingTimeExpired"))
-		Expect(bridge.stopped).To(HaveLen(1))
+		Eventually(func() []string {
+			bridge.mu.Lock()
+			defer bridge.mu.Unlock()
+			return append([]string{}, bridge.stopped...)
+		}).Should(HaveLen(1))
 	})
 })

@@ -21,10 +21,10 @@ func (s *Server) Janitor() func(signals <-chan os.Signal, ready chan<- struct{})
 	return func(signals <-chan os.Signal, ready chan<- struct{}) error {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		close(ready)
-		go s.resendStagings(ctx)
 		ticker := s.clock.NewTicker(JanitorInterval)
 		defer ticker.Stop()
+		close(ready)
+		go s.resendStagings(ctx)
 		for {
 			select {
 			case <-signals:

@@ -71,8 +71,8 @@ var _ = Describe("cloud-controller", func() {
 			GinkgoWriter.Printf("push to first RUNNING (fake bridge): %s\n", time.Since(began))
 
 			By("the stager got the spec's staging request and fetched the package")
-			Expect(fakes.stagings).To(HaveLen(1))
-			st := fakes.stagings[0]
+			Expect(fakes.stagingRequests()).To(HaveLen(1))
+			st := fakes.stagingRequests()[0]
 			Expect(st.AppId).To(Equal(guid))
 			Expect(st.MemoryMB).To(Equal(1024))
 			Expect(st.Lifecycle).To(Equal("buildpack"))
@@ -114,7 +114,7 @@ var _ = Describe("cloud-controller", func() {
 
 			By("start desires a new process guid with the current droplet")
 			cf.Start("hello", eventually)
-			Expect(fakes.stagings).To(HaveLen(1))
+			Expect(fakes.stagingRequests()).To(HaveLen(1))
 			newPG := guid + "-" + cfclient.Entity(cf.FindApp("hello"))["version"].(string)
 			Expect(newPG).NotTo(Equal(pg))
 			_, ok = fakes.desiredApp(newPG)
@@ -128,7 +128,7 @@ var _ = Describe("cloud-controller", func() {
 			By("push again (update) restages the new bits")
 			changed := map[string]string{"run.sh": helloApp["run.sh"], "index.html": "hello again\n"}
 			cf.Push("hello", changed, eventually)
-			Expect(fakes.stagings).To(HaveLen(2))
+			Expect(fakes.stagingRequests()).To(HaveLen(2))
 
 			By("events")
 			evs := cf.Events("hello")
@@ -257,7 +257,7 @@ var _ = Describe("cloud-controller", func() {
 			app = cfclient.Entity(cf.Must(200, "GET", "/v2/apps/"+guid, nil))
 			Expect(app["state"]).To(Equal("STOPPED"))
 			Expect(app["memory"]).To(BeNumerically("==", 1024))
-			Expect(fakes.stagings).To(BeEmpty())
+			Expect(fakes.stagingRequests()).To(BeEmpty())
 
 			By("other app checks")
 			cf.Do("PUT", "/v2/apps/"+guid, cfclient.Obj{"memory": 0})

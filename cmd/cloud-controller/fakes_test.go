@@ -162,3 +162,9 @@ func (f *bridgeFakes) package_(app string) []byte {
 	defer f.mu.Unlock()
 	return f.packages[app]
 }
+
+func (f *bridgeFakes) stagingRequests() []stager.StagingRequestFromCC {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]stager.StagingRequestFromCC{}, f.stagings...)
+}
