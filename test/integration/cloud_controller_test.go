@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -175,5 +177,19 @@ var _ = Describe("The Cloud Controller with the real bridge", func() {
 
 		cf.Delete("hello")
 		Eventually(func() int { s, _ := get("hello.apps.localhost"); return s }, 30*time.Second).Should(Equal(http.StatusNotFound))
+
+		By("diego push: the same flow for people without the cf CLI")
+		diego, err := gexec.Build("diego/cmd/diego")
+		Expect(err).NotTo(HaveOccurred())
+		cmd := exec.Command(diego, "push", filepath.Join("..", "..", "deploy", "examples", "app"), "--name", "hello2", "--buildpack", "shell_buildpack")
+		cmd.Env = append(os.Environ(), "DIEGO_CC="+cf.URL, "DIEGO_CC_PASSWORD=admin")
+		push, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(push, 90*time.Second).Should(gexec.Exit(0))
+		Expect(string(push.Out.Contents())).To(ContainSubstring("hello2 is running"))
+		Eventually(func() string { _, body := get("hello2.apps.localhost"); return body }, 30*time.Second).Should(Equal("hello from cf push"))
+		again, err := gexec.Start(exec.Command(diego, "push", filepath.Join("..", "..", "deploy", "examples", "app"), "--name", "hello2"), GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(again).Should(gexec.Exit(2), "no password: a usage error")
 	})
 })
