@@ -282,6 +282,27 @@ var _ = Describe("cloud-controller", func() {
 			expectErr(400, 210001)
 		})
 
+		It("restages: a new staging and a new process guid; no bits is 150001", func() {
+			cf.Login("admin", "admin")
+			bare := cf.Must(201, "POST", "/v2/apps", cfclient.Obj{"name": "bare", "space_guid": cf.Space})
+			cf.Do("POST", "/v2/apps/"+cfclient.GuidOf(bare)+"/restage", nil)
+			Expect(cf.LastStatus).To(Equal(400))
+			Expect(cf.LastResponse["code"]).To(BeNumerically("==", 150001))
+
+			guid := cf.Push("again", helloApp, eventually)
+			before := cfclient.Entity(cf.FindApp("again"))["version"]
+			restaged := cf.Must(201, "POST", "/v2/apps/"+guid+"/restage", nil)
+			Expect(cfclient.Entity(restaged)["package_state"]).To(Equal("PENDING"))
+			Expect(cfclient.Entity(restaged)["state"]).To(Equal("STARTED"))
+			Eventually(func() any { return cfclient.Entity(cf.FindApp("again"))["package_state"] }).Should(Equal("STAGED"))
+			Expect(fakes.stagingRequests()).To(HaveLen(2))
+			after := cfclient.Entity(cf.FindApp("again"))["version"]
+			Expect(after).NotTo(Equal(before))
+			Eventually(func() bool { _, ok := fakes.desiredApp(guid + "-" + after.(string)); return ok }).Should(BeTrue())
+			Expect(fakes.desiredCount()).To(Equal(1))
+			Expect(cf.Events("again")[0].(cfclient.Obj)["entity"].(cfclient.Obj)["type"]).To(Equal("audit.app.restage"))
+		})
+
 		It("fails staging with the stager's reason", func() {
 			cf.Login("admin", "admin")
 			fakes.mu.Lock()
