@@ -384,3 +384,20 @@ func (c *Client) Events(name string) []any {
 	}
 	return Resources(evs)
 }
+
+// RecentLogs is `cf logs NAME --recent`: the doppler's recentlogs with the
+// bearer token; it returns the multipart body.
+func (c *Client) RecentLogs(doppler, name string) []byte {
+	guid := GuidOf(c.FindApp(name))
+	req, err := http.NewRequest("GET", doppler+"/apps/"+guid+"/recentlogs", nil)
+	Expect(err).NotTo(HaveOccurred())
+	req.Header.Set("Authorization", "bearer "+c.Token)
+	resp, err := http.DefaultClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(resp.StatusCode).To(Equal(200), string(body))
+	Expect(resp.Header.Get("Content-Type")).To(MatchRegexp(`^multipart/x-protobuf; boundary=.+`))
+	return body
+}

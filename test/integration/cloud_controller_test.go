@@ -24,6 +24,8 @@ import (
 	stagerconfig "diego/ccbridge/stager/config"
 	tpsconfig "diego/ccbridge/tps/config"
 	"diego/deploy/config"
+	metronconfig "diego/metron/agent/config"
+	dopplerconfig "diego/metron/doppler/config"
 	"diego/receptor"
 	receptorclient "diego/receptor/client"
 	receptorconfig "diego/receptor/config"
@@ -42,11 +44,14 @@ const helloRunSh = "#!/bin/bash\nexec busybox httpd -f -p \"$PORT\" -h .\n"
 // Issue 19: `cf push` through the real Cloud Controller, stager,
 // file-server, nsync, TPS, receptor, brain, a real cell and the router,
 // with test/cfclient making the cf CLI's calls.
-var _ = Describe("The Cloud Controller with the real bridge", func() {
+// The cells' daemons send to metron on the default 127.0.0.1:3457, so this
+// runs alone (as the logs specs do).
+var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 	var (
-		cf        *cfclient.Client
-		routerURL string
-		ccBin     string
+		cf         *cfclient.Client
+		routerURL  string
+		ccBin      string
+		dopplerURL string
 	)
 
 	BeforeEach(func() {
@@ -55,6 +60,20 @@ var _ = Describe("The Cloud Controller with the real bridge", func() {
 		var err error
 		ccBin, err = gexec.Build("diego/cmd/cloud-controller")
 		Expect(err).NotTo(HaveOccurred())
+
+		ccAddr := ports.Addr()
+		ccURL := "http://" + ccAddr
+		d := dopplerconfig.DefaultConfig()
+		d.ListenAddr, d.IncomingUDPAddr = ports.Addr(), ports.Addr()
+		d.SharedSecret = "integration"
+		d.AuthMode, d.CCLogAccessURL = "cc", ccURL+"/internal/log_access"
+		d.DropsondePort = int(ports.Next())
+		runLogDaemon("doppler", d)
+		dopplerURL = "http://" + d.ListenAddr
+		m := metronconfig.DefaultConfig()
+		m.DropsondePort = 3457
+		m.DopplerAddress, m.SharedSecret, m.Job = d.IncomingUDPAddr, "integration", "cell"
+		runLogDaemon("metron", m)
 
 		b := startBrain()
 		startCell(b, 1)
@@ -75,8 +94,6 @@ var _ = Describe("The Cloud Controller with the real bridge", func() {
 		runStaging("file-server", fc)
 		fsURL := "http://" + fc.ListenAddr
 
-		ccAddr := ports.Addr()
-		ccURL := "http://" + ccAddr
 		const user, password = "internal_user", "internal-secret"
 
 		sc := stagerconfig.DefaultConfig()
@@ -99,7 +116,7 @@ var _ = Describe("The Cloud Controller with the real bridge", func() {
 		runBridge("nsync", n, `"msg":"ready"`)
 
 		t := tpsconfig.DefaultConfig()
-		t.ID, t.ListenAddr, t.ReceptorURL, t.DopplerURL = "tps-cc", ports.Addr(), receptorURL, "http://"+ports.Addr()
+		t.ID, t.ListenAddr, t.ReceptorURL, t.DopplerURL = "tps-cc", ports.Addr(), receptorURL, dopplerURL
 		t.CCBaseURL, t.CCBasicAuthUsername, t.CCBasicAuthPassword = ccURL, user, password
 		t.ETCD = config.ETCD{Endpoints: []string{b.etcd.ClientURL()}}
 		t.LockTTL, t.LockRetryInterval = config.Duration(3*time.Second), config.Duration(time.Second)
@@ -164,6 +181,15 @@ var _ = Describe("The Cloud Controller with the real bridge", func() {
 		Expect(sum["detected_buildpack"]).To(Equal("shell_buildpack"), "-b skips detection: the buildpack key")
 		Expect(sum["detected_start_command"]).To(Equal("./run.sh"))
 		Expect(inst["0"].(cfclient.Obj)["state"]).To(Equal("RUNNING"))
+
+		By("cf logs --recent: the doppler asks the CC whether the token may read the app")
+		Eventually(func() string { return string(cf.RecentLogs(dopplerURL, "hello")) }, 30*time.Second).Should(ContainSubstring("Container became healthy"))
+		req, _ := http.NewRequest("GET", dopplerURL+"/apps/"+cfclient.GuidOf(cf.FindApp("hello"))+"/recentlogs", nil)
+		req.Header.Set("Authorization", "bearer not-a-token")
+		resp, err := http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized))
 
 		cf.Scale("hello", 2)
 		Eventually(func() float64 {
