@@ -1,52 +1,34 @@
 package local
 
 import (
-	"errors"
-	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"diego/ccbridge/lifecycle/bundle"
 	nsyncconfig "diego/ccbridge/nsync/config"
-	"diego/ccbridge/standincc"
 	tpsconfig "diego/ccbridge/tps/config"
 	"diego/deploy/config"
 )
 
-// The CC bridge's nsync and TPS, and the STAND-IN for the Cloud
-// Controller's internal app API they call (ccbridge/standincc), which the
-// launcher serves itself until the cloud-controller daemon lands.
+// The CC bridge's nsync and TPS, which call the Cloud Controller's internal
+// app API (cloudcontroller.go) with the basic auth the stager sends.
 const (
 	NsyncPort = 8787
 	TPSPort   = 1518
-	// StandInCCPort is the Cloud Controller's internal API (ccbridge.go).
-	StandInCCPort = CCPort
-	// StandInCCUser and StandInCCPassword are the internal API's basic
-	// auth, the same the stager sends (spec bridge §9.1).
-	StandInCCUser     = stagingCCUser
-	StandInCCPassword = stagingCCPassword
 	// LifecycleBundle is the lifecycle's path under the file-server's
 	// static directory (spec bridge §9.3).
 	LifecycleBundle = bundle.LifecyclePath
 )
 
-// StandInCCAppsFile is where the stand-in CC reads the apps it lists at
-// start: a JSON array of desire-app messages (spec bridge §3.2), optional.
-func (p *Plan) StandInCCAppsFile() string { return filepath.Join(p.StateDir, "cc", "apps.json") }
-
 // nsyncTPS are nsync and TPS, started after the receptor they use.
 func (p *Plan) nsyncTPS() []Daemon {
-	ccURL := "http://" + hostPort(StandInCCPort)
+	ccURL := p.CCURL()
 
 	n := nsyncconfig.DefaultConfig()
 	n.ID = "nsync-local"
 	n.ListenAddr = hostPort(NsyncPort)
 	n.ReceptorURL = p.ReceptorURL
 	n.CCBaseURL = ccURL
-	n.CCBasicAuthUsername, n.CCBasicAuthPassword = StandInCCUser, StandInCCPassword
+	n.CCBasicAuthUsername, n.CCBasicAuthPassword = stagingCCUser, stagingCCPassword
 	n.FileServerURL = "http://" + hostPort(FileServerPort)
 	n.Lifecycles = nil
 	for _, stack := range p.StackNames() {
@@ -66,7 +48,7 @@ func (p *Plan) nsyncTPS() []Daemon {
 	t.ReceptorURL = p.ReceptorURL
 	t.DopplerURL = "http://" + hostPort(DopplerPort)
 	t.CCBaseURL = ccURL
-	t.CCBasicAuthUsername, t.CCBasicAuthPassword = StandInCCUser, StandInCCPassword
+	t.CCBasicAuthUsername, t.CCBasicAuthPassword = stagingCCUser, stagingCCPassword
 	t.ETCD = p.Maker().ETCDBlock("receptor")
 	t.LogLevel = p.LogLevel
 
@@ -80,26 +62,9 @@ func (p *Plan) nsyncTPS() []Daemon {
 	}
 }
 
-// addNsyncTPSPorts adds nsync's, TPS's and the stand-in CC's ports.
+// addNsyncTPSPorts adds nsync's, TPS's and the Cloud Controller's ports.
 func (p *Plan) addNsyncTPSPorts(ports map[int]string) {
 	ports[NsyncPort] = "nsync"
 	ports[TPSPort] = "tps"
-	ports[StandInCCPort] = "stand-in cc"
-}
-
-// startStandInCC serves the stand-in CC on its port, with the apps of
-// StandInCCAppsFile when it exists; the returned function stops it.
-func (c *Cluster) startStandInCC() (func(), error) {
-	cc := standincc.New(StandInCCUser, StandInCCPassword)
-	if err := cc.LoadFile(c.Plan.StandInCCAppsFile()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	l, err := net.Listen("tcp", hostPort(StandInCCPort))
-	if err != nil {
-		return nil, fmt.Errorf("stand-in cc: %w", err)
-	}
-	server := &http.Server{Handler: cc.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = server.Serve(l) }()
-	c.Log.Printf("stand-in cc (internal bulk and crash routes only) serving on http://%s", hostPort(StandInCCPort))
-	return func() { _ = server.Close() }, nil
+	ports[CCPort] = CloudControllerName
 }

@@ -45,8 +45,6 @@ type Cluster struct {
 	// hurry is closed by a second signal: stop without waiting.
 	hurry     chan struct{}
 	hurryOnce sync.Once
-	// stopStandInCC stops the stand-in CC (ccbridge_nsync.go).
-	stopStandInCC func()
 }
 
 // Run starts the cluster, prints its endpoints once it is healthy, and
@@ -147,7 +145,7 @@ func (c *Cluster) start(stopping <-chan struct{}) error {
 		c.Log.Printf("using the external etcd at %s", strings.Join(p.ETCDEndpoints, ","))
 	}
 
-	if c.stopStandInCC, err = c.startStandInCC(); err != nil {
+	if err := c.prepareCloudController(); err != nil { // cloudcontroller.go
 		return err
 	}
 	for _, d := range p.Daemons {
@@ -265,9 +263,6 @@ func (c *Cluster) stop() error {
 		}
 	}
 	c.stopKind(KindBrain)
-	if c.stopStandInCC != nil {
-		c.stopStandInCC()
-	}
 	if c.etcd != nil {
 		c.etcd.Stop()
 		c.Log.Printf("etcd stopped")

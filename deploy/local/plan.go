@@ -203,8 +203,8 @@ func NewPlan(opts Options) (*Plan, error) {
 	}
 	p.Daemons = append(append(p.brain(), p.nsyncTPS()...), p.cells()...)
 	p.Daemons = append(p.Daemons, p.routing()...)
-	p.Daemons = p.withLoggregator(p.Daemons) // loggregator.go
-	p.Daemons = append(p.Daemons, p.stagingDaemons()...)
+	p.Daemons = p.withLoggregator(p.Daemons)                                             // loggregator.go
+	p.Daemons = append(append(p.Daemons, p.stagingDaemons()...), p.cloudController()...) // cloudcontroller.go
 	return p, nil
 }
 

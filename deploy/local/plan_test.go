@@ -46,7 +46,7 @@ var _ = Describe("NewPlan", func() {
 		}
 		Expect(names).To(Equal([]string{"doppler", "metron", "bbs", "auctioneer", "converger", "metrics-server", "receptor",
 			"nsync", "tps", "metron_z1-0", "garden_z1-0", "executor_z1-0", "rep_z1-0", "metron_z1-1", "garden_z1-1",
-			"executor_z1-1", "rep_z1-1", "router", "route-emitter", "file-server", "stager"}))
+			"executor_z1-1", "rep_z1-1", "router", "route-emitter", "file-server", "stager", "cloud-controller"}))
 	})
 
 	It("gives every daemon its own config file and a stop timeout", func() {
@@ -113,7 +113,7 @@ var _ = Describe("NewPlan", func() {
 		p := plan()
 		ports := p.Ports()
 		// etcd client and peer, NATS, BBS and its health, auctioneer,
-		// metrics-server, receptor, the doppler, nsync, tps, the stand-in CC,
+		// metrics-server, receptor, the doppler, nsync, tps, the cloud controller,
 		// three per cell, the router's two and the route-emitter's health,
 		// file-server and stager.
 		Expect(ports).To(HaveLen(12 + 3*3 + 3 + 2))

@@ -90,6 +90,7 @@ func (p *Plan) Summary() string {
 	b.WriteString("  bin/diego create-lrp deploy/examples/lrp.json && bin/diego --json actual-lrps hello-lrp\n")
 	b.WriteString(p.routingQuickStart())
 	b.WriteString("  bin/diego events\n")
+	p.cloudControllerSummary(&b) // cloudcontroller.go
 	fmt.Fprintf(&b, "\nBBS clients: %s with the CA %s and the client certificate %s\n",
 		p.BBSURL, p.Certs.CAFile, p.Certs.Clients["cli"][0])
 	fmt.Fprintf(&b, "Configs: %s/*.json   full logs: %s/<daemon>.log\n", p.ConfigDir, p.LogDir)

@@ -65,6 +65,7 @@ var commands = map[string]command{
 	"logs":         {"logs LOG_GUID [--recent]", "print an app's recent logs, then tail them (--doppler URL, --token T)", logsCmd},
 	"top":          {"top [METRICS_GUID...] [--once]", "a live table of each instance's CPU, memory and disk (--interval 2s)", topCmd},
 	"routes":       {"routes [--router URL]", "list the router's routing table (its status port's /routes)", routesCmd},
+	"push":         {"push DIR --name APP [--buildpack B]", "push an app to the Cloud Controller as cf push does ($DIEGO_CC, $DIEGO_CC_PASSWORD)", pushCmd},
 	"desire-lrp":   {"desire-lrp FILE|-", "desire an LRP from a modern DesiredLRP JSON file through the BBS ($BBS_URL; for check_definition, sidecars…)", desireLRPCmd},
 }
 

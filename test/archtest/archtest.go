@@ -181,19 +181,20 @@ var Kit = []string{
 
 // cmdComponents maps a cmd/<name> whose component has another name to it.
 var cmdComponents = map[string]string{
-	"metrics-server": "bbs/metricsserver",
-	"diego":          "receptor/cli",
-	"diego-local":    "deploy/local",
-	"doppler":        "metron",
-	"nsync":          "ccbridge/nsync",
-	"tps":            "ccbridge/tps",
-	"route-emitter":  "routeemitter",
-	"router":         "routeemitter/router",
-	"stager":         "ccbridge/stager",
-	"file-server":    "ccbridge/fileserver",
-	"diego-multivm":  "deploy/multivm",
-	"diego-etcd":     "deploy/members",
-	"diego-nats":     "deploy/members",
+	"metrics-server":   "bbs/metricsserver",
+	"diego":            "receptor/cli",
+	"diego-local":      "deploy/local",
+	"doppler":          "metron",
+	"nsync":            "ccbridge/nsync",
+	"tps":              "ccbridge/tps",
+	"route-emitter":    "routeemitter",
+	"router":           "routeemitter/router",
+	"stager":           "ccbridge/stager",
+	"file-server":      "ccbridge/fileserver",
+	"diego-multivm":    "deploy/multivm",
+	"diego-etcd":       "deploy/members",
+	"diego-nats":       "deploy/members",
+	"cloud-controller": "ccbridge/cloudcontroller",
 }
 
 // cmdMayImport: a daemon's main imports its own component (or its own
