@@ -276,6 +276,35 @@ var _ = Describe("the BOSH release in deploy/bosh", func() {
 			}
 		})
 
+		It("has a systemd unit for every job, and install.sh roles that install exactly each group's jobs", func() {
+			script, err := os.ReadFile("../../deploy/vm/install.sh")
+			Expect(err).NotTo(HaveOccurred())
+			roles := map[string][]string{}
+			for _, m := range regexp.MustCompile(`(?m)^\s+([\w-]+)\) units=\(([^)]*)\) ;;`).FindAllStringSubmatch(string(script), -1) {
+				roles[m[1]] = strings.Fields(m[2])
+			}
+			groups := map[string][]string{}
+			for _, j := range jobs {
+				if j.Index == 0 {
+					groups[j.InstanceGroup] = append(groups[j.InstanceGroup], j.Job)
+				}
+			}
+			Expect(roles).To(HaveLen(len(groups)))
+			for group, js := range groups {
+				Expect(roles[group]).To(ConsistOf(js), "install.sh role %s", group)
+			}
+			for name := range release.Jobs {
+				unit, err := os.ReadFile(filepath.Join("../../deploy/systemd", "diego-"+name+".service"))
+				Expect(err).NotTo(HaveOccurred(), "job %s has no unit", name)
+				bin := name
+				if name == "etcd" || name == "nats" {
+					bin = "diego-" + name
+				}
+				Expect(string(unit)).To(ContainSubstring("\nExecStart=/usr/local/bin/"+bin+" -config /etc/diego/"+name+"/config/"+name+".json\n"), "diego-%s.service", name)
+				Expect(string(unit)).To(ContainSubstring("\nLimitNOFILE="), "diego-%s.service", name)
+			}
+		})
+
 		It("gives instances their own identities from spec.*", func() {
 			var cellIDs, auctioneerAddrs []string
 			for _, j := range jobs {
