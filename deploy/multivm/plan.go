@@ -123,20 +123,19 @@ func MultiVMOps(opts Options) []boshrender.Op {
 	}
 	for group, jobs := range map[string][]string{
 		"etcd": {"etcd"}, "nats": {"nats"}, "database": {"bbs"}, "brain": {"auctioneer", "converger", "metrics-server"},
-		"access": {"receptor", "route-emitter", "router"}, "cell": {"garden", "executor", "rep"},
+		"access": {"receptor"}, "cell": {"garden", "executor", "rep"},
 	} {
 		for _, job := range jobs {
 			prefix := strings.ReplaceAll(job, "-", "_")
 			ops = append(ops, ig(group, job, prefix+"?/log_level?", level))
 		}
 	}
-	// The logging and CC-bridge jobs are in the release and the example
-	// manifest but not yet in this cluster (its HA suite covers the core
-	// daemons and routing): they are removed here until the cluster runs
-	// them.
+	// The routing, logging and CC-bridge jobs are in the release and the
+	// example manifest but not yet in this cluster (its HA suite covers the
+	// core daemons): they are removed here until the cluster runs them.
 	for group, jobs := range map[string][]string{
 		"etcd": {"metron"}, "nats": {"metron"}, "database": {"metron"}, "brain": {"metron"},
-		"access": {"doppler", "metron"}, "cell": {"metron"},
+		"access": {"route-emitter", "router", "doppler", "metron"}, "cell": {"metron"},
 	} {
 		for _, job := range jobs {
 			ops = append(ops, boshrender.Op{Type: "remove", Path: "/instance_groups/name=" + group + "/jobs/name=" + job})

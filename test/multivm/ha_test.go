@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,7 +22,6 @@ import (
 	"diego/deploy/multivm"
 	"diego/deploy/tlsconfig"
 	"diego/models"
-	receptormodel "diego/receptor"
 	receptorclient "diego/receptor/client"
 	"diego/test/rootfs"
 )
@@ -38,10 +35,6 @@ const (
 	domain    = "ha"
 	lrpCount  = 2
 	instances = 3
-	// webHost is the route of an LRP (in its own domain, so the counts of
-	// domain's instances stay) that serves HTTP through the routers.
-	webDomain = "ha-web"
-	webHost   = "web.ha.localhost"
 )
 
 // The HA specs share one cluster and run in order: each stops a whole VM
@@ -57,7 +50,6 @@ var _ = Describe("the multi-VM cluster, one VM of each group stopped in turn", O
 		receptor *receptorclient.Client
 		etcd     *clientv3.Client
 		work     *workload
-		probe    *routeProbe
 		timings  []string
 		// anyFailed keeps the VMs' logs of a failed run.
 		anyFailed bool
@@ -152,27 +144,6 @@ var _ = Describe("the multi-VM cluster, one VM of each group stopped in turn", O
 
 		work = startWorkload(bbsAny)
 		DeferCleanup(work.stop)
-
-		// An app with a route, asked for through either access VM's router.
-		var routers []string
-		for _, a := range plan.Addresses("access") {
-			routers = append(routers, a+":8081")
-		}
-		routerURL := "http://" + forward(routers...)
-		Expect(receptor.UpsertDomain(ctx, webDomain, 0)).To(Succeed())
-		routes, err := json.Marshal([]map[string]any{{"hostnames": []string{webHost}, "port": 8080}})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(receptor.CreateDesiredLRP(ctx, receptormodel.DesiredLRPCreateRequest{
-			ProcessGuid: "ha-web", Domain: webDomain, RootFS: "preloaded:cflinuxfs4", Instances: 2,
-			MemoryMB: 16, DiskMB: 0, Ports: []uint16{8080}, LogGuid: "ha-web", LogSource: "APP",
-			Routes: receptormodel.RoutingInfo{"cf-router": routes},
-			Action: &models.Action{RunAction: &models.RunAction{Path: "sh", User: "vcap",
-				Args: []string{"-c", "mkdir -p /tmp/www && echo instance-$INSTANCE_INDEX > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www"}}},
-		})).To(Succeed())
-		Eventually(func() int { code, _ := getRoute(routerURL); return code }, 120*time.Second, 500*time.Millisecond).
-			Should(Equal(http.StatusOK), "the app answers through the routers")
-		probe = startRouteProbe(routerURL)
-		DeferCleanup(probe.stop)
 	})
 
 	AfterEach(func() {
@@ -192,9 +163,6 @@ var _ = Describe("the multi-VM cluster, one VM of each group stopped in turn", O
 		stopped := time.Now()
 		Expect(cluster.StopVM(vm)).To(Succeed())
 		check(stopped)
-		// Routes keep answering while the VM is down.
-		Eventually(func() bool { return probe.okAfter(stopped) }, 30*time.Second, 250*time.Millisecond).
-			Should(BeTrue(), "the route answered 200 through a router while %s was down", vm.Name())
 		// The workload goes on while the VM is down.
 		Eventually(work.completed, 60*time.Second, time.Second).Should(BeNumerically(">=", before+3),
 			"tasks kept completing while %s was down", vm.Name())
@@ -322,14 +290,6 @@ var _ = Describe("the multi-VM cluster, one VM of each group stopped in turn", O
 				return ids, err
 			}, 10*time.Second).Should(ConsistOf("cell-1", "cell-2"))
 		})
-	})
-
-	It("answered the live app's route throughout, never 404", func() {
-		probe.stop()
-		ok, codes, notFound := probe.summary()
-		timings = append(timings, fmt.Sprintf("route requests: %d answered 200, others %v", ok, codes))
-		Expect(ok).To(BeNumerically(">", 0))
-		Expect(notFound).To(BeEmpty(), "no 404 for a live app")
 	})
 
 	It("completed every task exactly once", func() {
@@ -490,86 +450,4 @@ func (w *workload) failedReasons() map[string]string {
 		}
 	}
 	return out
-}
-
-// getRoute asks the routers for webHost's index page: the status (0 when
-// the request failed) and the router's error header.
-func getRoute(routerURL string) (int, string) {
-	req, err := http.NewRequest("GET", routerURL+"/index.html", nil)
-	if err != nil {
-		return 0, err.Error()
-	}
-	req.Host = webHost
-	// A fresh connection each time, so a stopped router is noticed at once.
-	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, resp.Header.Get("X-Cf-Routererror")
-}
-
-// routeProbe asks for the route every 200 ms and keeps every answer: the
-// time of each 200, the count of each other status, and every 404.
-type routeProbe struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
-
-	mu       sync.Mutex
-	oks      []time.Time
-	codes    map[int]int
-	notFound []string
-}
-
-func startRouteProbe(routerURL string) *routeProbe {
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &routeProbe{cancel: cancel, done: make(chan struct{}), codes: map[int]int{}}
-	go func() {
-		defer close(p.done)
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			at := time.Now()
-			code, routerErr := getRoute(routerURL)
-			p.mu.Lock()
-			switch code {
-			case http.StatusOK:
-				p.oks = append(p.oks, at)
-			case http.StatusNotFound:
-				p.notFound = append(p.notFound, fmt.Sprintf("%s: 404 %s", at.Format(time.TimeOnly), routerErr))
-				p.codes[code]++
-			default:
-				p.codes[code]++
-			}
-			p.mu.Unlock()
-		}
-	}()
-	return p
-}
-
-func (p *routeProbe) stop() { p.once.Do(func() { p.cancel(); <-p.done }) }
-
-// okAfter says whether a request sent after t was answered 200.
-func (p *routeProbe) okAfter(t time.Time) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.oks) > 0 && p.oks[len(p.oks)-1].After(t)
-}
-
-func (p *routeProbe) summary() (int, map[int]int, []string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	codes := map[int]int{}
-	for k, v := range p.codes {
-		codes[k] = v
-	}
-	return len(p.oks), codes, append([]string(nil), p.notFound...)
 }
