@@ -27,7 +27,8 @@ import (
 
 // GroupOrder is the order groups start in (and the reverse of the order
 // they stop in): stores first, cells last.
-// TODO(routing, logs, cc-bridge): groups of the new daemons join here.
+// TODO(routing, logs, cc-bridge): the cc-bridge group joins here when the
+// cluster runs it (MultiVMOps removes it and the new jobs for now).
 var GroupOrder = []string{"etcd", "nats", "database", "brain", "access", "cell"}
 
 // Options say what to run.
@@ -129,6 +130,18 @@ func MultiVMOps(opts Options) []boshrender.Op {
 			ops = append(ops, ig(group, job, prefix+"?/log_level?", level))
 		}
 	}
+	// The routing, logging and CC-bridge jobs are in the release and the
+	// example manifest but not yet in this cluster (its HA suite covers the
+	// core daemons): they are removed here until the cluster runs them.
+	for group, jobs := range map[string][]string{
+		"etcd": {"metron"}, "nats": {"metron"}, "database": {"metron"}, "brain": {"metron"},
+		"access": {"route-emitter", "router", "doppler", "metron"}, "cell": {"metron"},
+	} {
+		for _, job := range jobs {
+			ops = append(ops, boshrender.Op{Type: "remove", Path: "/instance_groups/name=" + group + "/jobs/name=" + job})
+		}
+	}
+	ops = append(ops, boshrender.Op{Type: "remove", Path: "/instance_groups/name=cc-bridge"})
 	return append(ops, opts.Ops...)
 }
 

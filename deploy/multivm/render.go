@@ -12,7 +12,8 @@ import (
 // VMPaths maps the BOSH layout to a plain Debian VM's (deploy/systemd):
 // jobs' files to /etc/diego/<job>/, data and persistent disks to
 // /var/lib/diego/, the diego package's binaries to /usr/local/bin/, the
-// rootfs packages to where `make rootfs` and `make stack-rootfs` build them.
+// rootfs packages to where `make rootfs` and `make stack-rootfs` build them,
+// the lifecycles package to where install.sh copies `make build`'s bin/static.
 var VMPaths = strings.NewReplacer(
 	"/var/vcap/packages/busybox-rootfs/rootfs", "/var/lib/diego/rootfs/busybox",
 	"/var/vcap/packages/cflinuxfs4/rootfs", "/var/lib/diego/rootfs/cflinuxfs",
@@ -20,6 +21,7 @@ var VMPaths = strings.NewReplacer(
 	"/var/vcap/data/", "/var/lib/diego/",
 	"/var/vcap/store/", "/var/lib/diego/",
 	"/var/vcap/packages/diego/bin/", "/usr/local/bin/",
+	"/var/vcap/packages/lifecycles/", "/var/lib/diego/static/",
 )
 
 // RenderInstance renders one instance of the manifest for a plain VM (the

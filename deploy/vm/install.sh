@@ -4,7 +4,7 @@
 #   deploy/vm/install.sh ROLE INDEX [VARS]
 #
 # ROLE is an instance group of deploy/bosh/manifests/diego.yml (etcd, nats,
-# database, brain, access, cell) and INDEX this VM's index in it; the VM's
+# database, brain, access, cell, cc-bridge) and INDEX this VM's index in it; the VM's
 # address must be the manifest's static IP for it (or edit the manifest).
 # VARS is the deployment's variables file (certificates): generate it once
 # (the first run writes it) and copy the same file to every VM.
@@ -14,7 +14,8 @@
 # /etc/diego/<job>/, installs deploy/systemd's units, the diego user, the
 # service names of /etc/hosts (bbs.service.cf.internal, ...: use real DNS
 # where you have it), and the packages the group needs, then starts the
-# units in order.
+# units in order. CC_ADDRESS, when set, is the address cc.service.cf.internal
+# names (CC's internal API, for the cc-bridge and the doppler).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "${here}/../.." && pwd)
@@ -25,15 +26,15 @@ vars=${3:-/etc/diego/vars.json}
 manifest=${MANIFEST:-${repo}/deploy/bosh/manifests/diego.yml}
 
 case "${role}" in
-  etcd) units=(etcd) ;;
-  nats) units=(nats) ;;
-  database) units=(bbs) ;;
-  brain) units=(auctioneer converger metrics-server) ;;
-  access) units=(receptor) ;;
-  cell) units=(garden executor rep) ;;
-  # TODO(routing, logs, cc-bridge): route-emitter, router, metron, doppler,
-  # stager, nsync, tps and file-server join their groups here.
-  *) echo "install.sh: unknown role ${role} (etcd, nats, database, brain, access, cell)" >&2; exit 2 ;;
+  # metron first on every VM: the others send it their logs and metrics.
+  etcd) units=(metron etcd) ;;
+  nats) units=(metron nats) ;;
+  database) units=(metron bbs) ;;
+  brain) units=(metron auctioneer converger metrics-server) ;;
+  access) units=(metron doppler receptor route-emitter router) ;;
+  cell) units=(metron garden executor rep) ;;
+  cc-bridge) units=(metron file-server stager nsync tps) ;;
+  *) echo "install.sh: unknown role ${role} (etcd, nats, database, brain, access, cell, cc-bridge)" >&2; exit 2 ;;
 esac
 binary() { case "$1" in etcd) echo diego-etcd ;; nats) echo diego-nats ;; *) echo "$1" ;; esac; }
 
@@ -52,6 +53,14 @@ for unit in "${units[@]}" ; do
   install -m 0755 "${repo}/bin/${b}" /usr/local/bin/
 done
 [ "${role}" = cell ] && install -m 0755 "${repo}/bin/healthcheck" /usr/local/bin/
+if [ "${role}" = cc-bridge ]; then
+  # The file-server's static directory: the lifecycle bundles make build
+  # writes to bin/static (the BOSH release's lifecycles package).
+  [ -d "${repo}/bin/static" ] || { echo "install.sh: bin/static is missing: run make build" >&2; exit 1; }
+  rm -rf /var/lib/diego/static
+  cp -r "${repo}/bin/static" /var/lib/diego/static
+  chmod -R a+rX /var/lib/diego/static
+fi
 
 id diego >/dev/null 2>&1 || useradd --system --home-dir /var/lib/diego --shell /usr/sbin/nologin diego
 install -d -m 0755 /etc/diego /var/lib/diego
@@ -75,13 +84,18 @@ done
 # The service names clients use, each resolving to every instance of its
 # group (as BOSH DNS aliases do): the addresses are the manifest's.
 ruby -ryaml -e '
-  names = { "database" => "bbs.service.cf.internal", "etcd" => "etcd.service.cf.internal",
-            "nats" => "nats.service.cf.internal", "access" => "receptor.service.cf.internal" }
+  names = { "database" => %w[bbs.service.cf.internal], "etcd" => %w[etcd.service.cf.internal],
+            "nats" => %w[nats.service.cf.internal],
+            "access" => %w[receptor.service.cf.internal doppler.service.cf.internal],
+            "cc-bridge" => %w[stager.service.cf.internal file-server.service.cf.internal] }
   m = YAML.safe_load(File.read(ARGV[0]), aliases: true)
   m["instance_groups"].each do |g|
     next unless names[g["name"]]
-    g["networks"].first["static_ips"].each { |ip| puts "#{ip} #{names[g["name"]]}" }
+    g["networks"].first["static_ips"].each { |ip| puts "#{ip} #{names[g["name"]].join(" ")}" }
   end' "${manifest}" > "${staging}/hosts"
+# CC's internal API (the stager, nsync, TPS and doppler call it): CC_ADDRESS
+# is its address, when no DNS names it.
+[ -n "${CC_ADDRESS:-}" ] && echo "${CC_ADDRESS} cc.service.cf.internal" >> "${staging}/hosts"
 sed -i '/# diego service names$/d' /etc/hosts
 sed 's/$/ # diego service names/' "${staging}/hosts" >> /etc/hosts
 

@@ -14,12 +14,20 @@ import (
 	auctioneerconfig "diego/auctioneer/config"
 	bbsconfig "diego/bbs/config"
 	"diego/bbs/metricsserver"
+	fileserverconfig "diego/ccbridge/fileserver/config"
+	nsyncconfig "diego/ccbridge/nsync/config"
+	stagerconfig "diego/ccbridge/stager/config"
+	tpsconfig "diego/ccbridge/tps/config"
 	convergerconfig "diego/converger/config"
 	"diego/deploy/members"
 	executorconfig "diego/executor/config"
 	gardenconfig "diego/garden/config"
+	metronconfig "diego/metron/agent/config"
+	dopplerconfig "diego/metron/doppler/config"
 	receptorconfig "diego/receptor/config"
 	repconfig "diego/rep/config"
+	emitterconfig "diego/routeemitter/config"
+	routerconfig "diego/routeemitter/router/config"
 	"diego/test/boshrender"
 )
 
@@ -48,6 +56,14 @@ var daemons = map[string]daemon{
 	"garden":         {func(p string) error { _, err := gardenconfig.Load(p); return err }, gardenconfig.DefaultConfig()},
 	"etcd":           {func(p string) error { _, err := members.LoadETCD(p); return err }, members.DefaultETCDConfig()},
 	"nats":           {func(p string) error { _, err := members.LoadNATS(p); return err }, members.DefaultNATSConfig()},
+	"route-emitter":  {func(p string) error { _, err := emitterconfig.Load(p); return err }, emitterconfig.DefaultConfig()},
+	"router":         {func(p string) error { _, err := routerconfig.Load(p); return err }, routerconfig.DefaultConfig()},
+	"metron":         {func(p string) error { _, err := metronconfig.Load(p); return err }, metronconfig.DefaultConfig()},
+	"doppler":        {func(p string) error { _, err := dopplerconfig.Load(p); return err }, dopplerconfig.DefaultConfig()},
+	"stager":         {func(p string) error { _, err := stagerconfig.Load(p); return err }, stagerconfig.DefaultConfig()},
+	"file-server":    {func(p string) error { _, err := fileserverconfig.Load(p); return err }, fileserverconfig.DefaultConfig()},
+	"nsync":          {func(p string) error { _, err := nsyncconfig.Load(p); return err }, nsyncconfig.DefaultConfig()},
+	"tps":            {func(p string) error { _, err := tpsconfig.Load(p); return err }, tpsconfig.DefaultConfig()},
 }
 
 func keysOf(v any) []string {
@@ -195,8 +211,12 @@ var _ = Describe("the BOSH release in deploy/bosh", func() {
 			Expect(count).To(Equal(map[string]int{
 				"etcd/etcd": 3, "nats/nats": 3, "database/bbs": 2,
 				"brain/auctioneer": 2, "brain/converger": 2, "brain/metrics-server": 2,
-				"access/receptor": 2,
-				"cell/garden":     3, "cell/executor": 3, "cell/rep": 3,
+				"access/receptor": 2, "access/route-emitter": 2, "access/router": 2, "access/doppler": 2,
+				"cell/garden": 3, "cell/executor": 3, "cell/rep": 3,
+				"cc-bridge/stager": 2, "cc-bridge/file-server": 2, "cc-bridge/nsync": 2, "cc-bridge/tps": 2,
+				// metron runs on every VM, so each envelope leaves its VM signed.
+				"etcd/metron": 3, "nats/metron": 3, "database/metron": 2, "brain/metron": 2,
+				"access/metron": 2, "cell/metron": 3, "cc-bridge/metron": 2,
 			}))
 		})
 
@@ -214,7 +234,7 @@ var _ = Describe("the BOSH release in deploy/bosh", func() {
 			}
 		})
 
-		It("uses mutual TLS for the BBS, etcd and NATS, with the certificates written beside each config", func() {
+		It("uses mutual TLS for the BBS, etcd and NATS (and a shared secret for metron), with the certificates written beside each config", func() {
 			for _, j := range jobs {
 				var cfg map[string]any
 				Expect(json.Unmarshal([]byte(j.Files["config/"+j.Job+".json"]), &cfg)).To(Succeed())
@@ -229,6 +249,18 @@ var _ = Describe("the BOSH release in deploy/bosh", func() {
 					files = []string{cfg["bbs_client_cert_file"].(string), cfg["etcd"].(map[string]any)["cert_file"].(string)}
 				case "receptor", "metrics-server":
 					files = []string{cfg["bbs_client_cert_file"].(string)}
+				case "route-emitter", "router":
+					Expect(cfg["nats_addresses"]).To(Equal("10.244.0.5:4222,10.244.0.6:4222,10.244.0.7:4222"))
+					files = []string{cfg["nats_ca_cert_file"].(string), cfg["nats_client_cert_file"].(string), cfg["nats_client_key_file"].(string)}
+					if j.Job == "route-emitter" {
+						files = append(files, cfg["etcd"].(map[string]any)["cert_file"].(string))
+					}
+				case "nsync", "tps":
+					Expect(cfg["etcd"].(map[string]any)["endpoints"]).To(ConsistOf(
+						"https://10.244.0.2:2379", "https://10.244.0.3:2379", "https://10.244.0.4:2379"))
+					files = []string{cfg["etcd"].(map[string]any)["ca_file"].(string), cfg["etcd"].(map[string]any)["cert_file"].(string)}
+				case "metron", "doppler":
+					Expect(cfg["shared_secret"]).NotTo(BeEmpty())
 				case "etcd":
 					files = []string{cfg["cert_file"].(string), cfg["peer_cert_file"].(string)}
 					Expect(cfg["initial_cluster"]).To(Equal("etcd-0=https://10.244.0.2:2380,etcd-1=https://10.244.0.3:2380,etcd-2=https://10.244.0.4:2380"))
@@ -241,6 +273,35 @@ var _ = Describe("the BOSH release in deploy/bosh", func() {
 					Expect(j.Files).To(HaveKey(rel), "%s names %s", j.Job, f)
 					Expect(j.Files[rel]).To(HavePrefix("-----BEGIN "), "%s: %s", j.Job, rel)
 				}
+			}
+		})
+
+		It("has a systemd unit for every job, and install.sh roles that install exactly each group's jobs", func() {
+			script, err := os.ReadFile("../../deploy/vm/install.sh")
+			Expect(err).NotTo(HaveOccurred())
+			roles := map[string][]string{}
+			for _, m := range regexp.MustCompile(`(?m)^\s+([\w-]+)\) units=\(([^)]*)\) ;;`).FindAllStringSubmatch(string(script), -1) {
+				roles[m[1]] = strings.Fields(m[2])
+			}
+			groups := map[string][]string{}
+			for _, j := range jobs {
+				if j.Index == 0 {
+					groups[j.InstanceGroup] = append(groups[j.InstanceGroup], j.Job)
+				}
+			}
+			Expect(roles).To(HaveLen(len(groups)))
+			for group, js := range groups {
+				Expect(roles[group]).To(ConsistOf(js), "install.sh role %s", group)
+			}
+			for name := range release.Jobs {
+				unit, err := os.ReadFile(filepath.Join("../../deploy/systemd", "diego-"+name+".service"))
+				Expect(err).NotTo(HaveOccurred(), "job %s has no unit", name)
+				bin := name
+				if name == "etcd" || name == "nats" {
+					bin = "diego-" + name
+				}
+				Expect(string(unit)).To(ContainSubstring("\nExecStart=/usr/local/bin/"+bin+" -config /etc/diego/"+name+"/config/"+name+".json\n"), "diego-%s.service", name)
+				Expect(string(unit)).To(ContainSubstring("\nLimitNOFILE="), "diego-%s.service", name)
 			}
 		})
 
@@ -314,6 +375,16 @@ properties:
 			Expect(render(`<%= p("a.c") %>`, map[string]any{}, []boshrender.Op{
 				{Type: "replace", Path: "/instance_groups/name=g/jobs/name=j/properties/a?/c", Value: "((v.k))"},
 			})).To(Equal("secret|secret"))
+		})
+
+		It("removes an array element by name=value, and fails when none matches", func() {
+			Expect(render(`<%= p("a.b") %>`, map[string]any{}, []boshrender.Op{
+				{Type: "remove", Path: "/instance_groups/name=g/jobs/name=j"},
+			})).To(Equal(""))
+			_, err := render(`<%= p("a.b") %>`, map[string]any{}, []boshrender.Op{
+				{Type: "remove", Path: "/instance_groups/name=g/jobs/name=nope"},
+			})
+			Expect(err).To(MatchError(ContainSubstring("no element with name=nope")))
 		})
 
 		It("drops properties the spec does not declare", func() {

@@ -176,7 +176,13 @@ def apply_op(doc, op)
     else parent[key] = op["value"]
     end
   when "remove"
-    parent.is_a?(Array) ? parent.delete_at(key.to_i) : parent.delete(key)
+    if parent.is_a?(Array) && (m = key.match(/\A(\w+)=(.*)\z/))
+      i = parent.index { |e| e.is_a?(Hash) && e[m[1]] == m[2] }
+      raise RenderError, "ops: no element with #{key}" if i.nil? && !last.end_with?("?")
+      parent.delete_at(i) unless i.nil?
+    elsif parent.is_a?(Array) then parent.delete_at(key.to_i)
+    else parent.delete(key)
+    end
   else raise RenderError, "ops type #{op["type"]} is not supported"
   end
 end
