@@ -90,7 +90,7 @@ var _ = Describe("RenderInstance", func() {
 		out := GinkgoT().TempDir()
 		jobs, err := multivm.RenderInstance("../bosh", "../bosh/manifests/diego.yml", filepath.Join(out, "vars.json"), "cell", 2, out)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(jobs).To(Equal([]string{"garden", "executor", "rep"}))
+		Expect(jobs).To(Equal([]string{"garden", "executor", "rep", "metron"}), "a plain VM gets every job of its group, the metron agent too")
 		data, err := os.ReadFile(filepath.Join(out, "etc/diego/rep/config/rep.json"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(data)).NotTo(ContainSubstring("/var/vcap"))
