@@ -28,8 +28,9 @@ type fakeReceptor struct {
 	domains []string
 	fail    error
 	fetched []string
-	// block, when set, holds a full fetch until closed.
-	block chan struct{}
+	// block, when set, holds a full fetch until closed; waiting, when
+	// set, is told once a fetch is held.
+	block, waiting chan struct{}
 }
 
 func (f *fakeReceptor) state() ([]receptor.DesiredLRPResponse, []receptor.ActualLRPResponse, []string, error, chan struct{}) {
@@ -41,6 +42,12 @@ func (f *fakeReceptor) state() ([]receptor.DesiredLRPResponse, []receptor.Actual
 func (f *fakeReceptor) DesiredLRPs(context.Context) ([]receptor.DesiredLRPResponse, error) {
 	d, _, _, err, block := f.state()
 	if block != nil {
+		f.mu.Lock()
+		waiting := f.waiting
+		f.mu.Unlock()
+		if waiting != nil {
+			waiting <- struct{}{}
+		}
 		<-block
 	}
 	return d, err
@@ -243,11 +250,12 @@ var _ = Describe("The watcher", func() {
 		cfg.SyncInterval = time.Minute
 		start()
 		source := <-sources
-		block := make(chan struct{})
+		block, waiting := make(chan struct{}), make(chan struct{}, 1)
 		api.mu.Lock()
-		api.block = block
+		api.block, api.waiting = block, waiting
 		api.mu.Unlock()
-		clk.Increment(time.Minute) // the sync starts and waits on the fetch
+		clk.Increment(time.Minute)
+		Eventually(waiting).Should(Receive(), "the sync starts and waits on the fetch")
 		source.events <- &receptor.ActualLRPCreatedEvent{ActualLRPResponse: runningLRP("pg", "ig-1", 1)}
 		Eventually(regs("a.example.com")).Should(Equal(2))
 		api.mu.Lock()
