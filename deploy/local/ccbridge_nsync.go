@@ -14,9 +14,6 @@ import (
 const (
 	NsyncPort = 8787
 	TPSPort   = 1518
-	// LifecycleBundle is the lifecycle's path under the file-server's
-	// static directory (spec bridge §9.3).
-	LifecycleBundle = bundle.LifecyclePath
 )
 
 // nsyncTPS are nsync and TPS, started after the receptor they use.
@@ -32,7 +29,7 @@ func (p *Plan) nsyncTPS() []Daemon {
 	n.FileServerURL = "http://" + hostPort(FileServerPort)
 	n.Lifecycles = nil
 	for _, stack := range p.StackNames() {
-		n.Lifecycles = append(n.Lifecycles, "buildpack/"+stack+":"+LifecycleBundle)
+		n.Lifecycles = append(n.Lifecycles, "buildpack/"+stack+":"+bundle.LifecyclePath)
 	}
 	// Short cycles, as spec bridge §9.5 suggests for a local cluster.
 	n.CCPollingInterval = config.Duration(5 * time.Second)
