@@ -1,6 +1,7 @@
 // Package handlers serves the rep API on one listener (spec cell §4.1,
 // §7.4 item 1): GET /state, POST /work, the LRP stop and task cancel
-// routes the BBS calls, GET /ping and POST /evacuate.
+// routes the BBS calls, GET /ping and POST /evacuate; or split, as modern
+// Diego does, between an admin and a securable (mutual TLS) listener.
 package handlers
 
 import (
