@@ -22,13 +22,20 @@ type Config struct {
 	ListenAddr string `json:"listen_addr"`
 	// AdvertiseAddress is the auctioneer_address written in the lock's
 	// value, which is how the BBS finds the active auctioneer; empty means
-	// http://<listen_addr>.
+	// http://<listen_addr>, or https:// with the server TLS files.
 	AdvertiseAddress string `json:"advertise_address"`
+	// TLSServer (ca_cert_file, server_cert_file, server_key_file), when
+	// set, serves the API over mutual TLS: the BBS must present a
+	// certificate signed by ca_cert_file.
+	config.TLSServer
 	// ID is the auctioneer_id written in the lock's value.
 	ID string `json:"id"`
 
 	// BBSClient holds bbs_address and the bbs_*_file keys.
 	config.BBSClient
+	// RepClientTLS (rep_ca_cert, rep_client_cert, rep_client_key,
+	// rep_require_tls) is how the auctioneer reaches the cells' reps.
+	config.RepClientTLS
 
 	// ETCD reaches the etcd holding the auctioneer lock.
 	ETCD              config.ETCD     `json:"etcd"`
@@ -80,10 +87,13 @@ func DefaultConfig() Config {
 }
 
 // Advertise is the auctioneer_address of the lock value: AdvertiseAddress,
-// or http://<listen_addr>.
+// or http://<listen_addr> (https:// when the API is served over TLS).
 func (c Config) Advertise() string {
 	if c.AdvertiseAddress != "" {
 		return c.AdvertiseAddress
+	}
+	if c.TLS() {
+		return "https://" + c.ListenAddr
 	}
 	return "http://" + c.ListenAddr
 }
@@ -108,7 +118,13 @@ func (c Config) Validate() error {
 		u, err := url.Parse(c.AdvertiseAddress)
 		v.Require(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "",
 			"advertise_address %q must be a URL like http://10.0.0.5:9016", c.AdvertiseAddress)
+		if err == nil {
+			v.Require((u.Scheme == "https") == c.TLS(),
+				"advertise_address %q must be https:// exactly when ca_cert_file, server_cert_file and server_key_file are set", c.AdvertiseAddress)
+		}
 	}
+	v.TLSServer(c.TLSServer)
+	v.ClientTLS("rep_", c.RepTLS())
 	v.Require(c.ID != "", "id must not be empty")
 	v.BBSClient(c.BBSClient)
 	v.ETCD(c.ETCD, c.Root)

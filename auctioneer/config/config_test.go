@@ -97,6 +97,30 @@ var _ = Describe("Config", func() {
 		}
 	})
 
+	It("serves mutual TLS with the three server files, advertising https", func() {
+		cfg, err := load(`{"listen_addr": "10.1.2.3:9016", "ca_cert_file": "/c/ca.crt", "server_cert_file": "/c/s.crt", "server_key_file": "/c/s.key",
+			"rep_ca_cert": "/c/ca.crt", "rep_client_cert": "/c/r.crt", "rep_client_key": "/c/r.key", "rep_require_tls": true}`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.TLS()).To(BeTrue())
+		Expect(cfg.Advertise()).To(Equal("https://10.1.2.3:9016"))
+		Expect(cfg.RepTLS().RequireTLS).To(BeTrue())
+		Expect(cfg.RepTLS().ClientCert).To(Equal("/c/r.crt"))
+	})
+
+	It("refuses half a TLS setup and an advertise_address whose scheme disagrees with it", func() {
+		_, err := load(`{"server_cert_file": "/c/s.crt", "rep_client_cert": "/c/r.crt", "rep_require_tls": true,
+			"advertise_address": "http://10.0.0.5:9016"}`)
+		Expect(err).To(HaveOccurred())
+		for _, want := range []string{
+			"ca_cert_file, server_cert_file and server_key_file go together",
+			"rep_ca_cert, rep_client_cert and rep_client_key go together",
+			"rep_require_tls needs rep_ca_cert, rep_client_cert and rep_client_key",
+			`advertise_address "http://10.0.0.5:9016" must be https:// exactly when`,
+		} {
+			Expect(err.Error()).To(ContainSubstring(want))
+		}
+	})
+
 	It("needs the client certificate files for an https BBS", func() {
 		_, err := load(`{"bbs_address": "https://bbs:8889"}`)
 		Expect(err).To(MatchError(ContainSubstring("bbs_ca_cert_file, bbs_client_cert_file and bbs_client_key_file")))

@@ -38,10 +38,11 @@ type RepClient interface {
 	Perform(ctx context.Context, work rep.Work) (rep.Work, error)
 }
 
-// RepClientFactory builds the client of the rep at address (a presence's
-// rep_address, http://ip:1800).
+// RepClientFactory builds the client of a cell from its presence's
+// rep_address and rep_url; it fails when the TLS settings allow neither
+// (a plain cell when TLS is required, an https one without certificates).
 type RepClientFactory interface {
-	CreateClient(address string) RepClient
+	CreateClient(address, url string) (RepClient, error)
 }
 
 // RetryInterval is how long the runner waits before retrying a round whose
@@ -302,7 +303,12 @@ func (r *Runner) fetchStates(ctx context.Context, logger *slog.Logger, presences
 	clients := make([]RepClient, len(presences))
 	r.each(len(presences), func(i int) {
 		p := presences[i]
-		client := r.reps.CreateClient(p.GetRepAddress())
+		client, err := r.reps.CreateClient(p.GetRepAddress(), p.GetRepUrl())
+		if err != nil {
+			logger.Error("failed-to-create-rep-client", "cell_id", p.GetCellId(), "error", err)
+			r.metrics.IncrementCounter("AuctioneerFailedCellStateRequests")
+			return
+		}
 		stateCtx, cancel := context.WithTimeout(ctx, r.cfg.CellStateTimeout)
 		defer cancel()
 		state, err := client.State(stateCtx)

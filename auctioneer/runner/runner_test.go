@@ -75,6 +75,7 @@ var _ = Describe("Runner", func() {
 		mu        sync.Mutex
 		presences []*models.CellPresence
 		reps      map[string]*runnerfakes.FakeRepClient
+		refused   map[string]bool
 	)
 
 	// addCell makes a present cell whose rep answers /state with state and
@@ -85,7 +86,7 @@ var _ = Describe("Runner", func() {
 		address := "http://" + id + ":1800"
 		mu.Lock()
 		defer mu.Unlock()
-		presences = append(presences, &models.CellPresence{CellId: id, RepAddress: address})
+		presences = append(presences, &models.CellPresence{CellId: id, RepAddress: address, RepUrl: "https://" + id + ":1801"})
 		reps[address] = client
 		return client
 	}
@@ -120,6 +121,7 @@ var _ = Describe("Runner", func() {
 	BeforeEach(func() {
 		presences = nil
 		reps = map[string]*runnerfakes.FakeRepClient{}
+		refused = map[string]bool{}
 		bbs = &runnerfakes.FakeBBSClient{}
 		bbs.CellsStub = func(context.Context) ([]*models.CellPresence, error) {
 			mu.Lock()
@@ -127,10 +129,13 @@ var _ = Describe("Runner", func() {
 			return presences, nil
 		}
 		factory = &runnerfakes.FakeRepClientFactory{}
-		factory.CreateClientStub = func(address string) runner.RepClient {
+		factory.CreateClientStub = func(address, _ string) (runner.RepClient, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			return reps[address]
+			if refused[address] {
+				return nil, errors.New("TLS to reps is required")
+			}
+			return reps[address], nil
 		}
 		clk = fakeclock.NewFakeClock(time.Unix(1000, 0))
 		metrics = &runnerfakes.FakeMetrics{}
@@ -383,11 +388,28 @@ var _ = Describe("Runner", func() {
 		process = nil
 	})
 
-	It("uses the factory with each presence's rep address", func() {
+	It("uses the factory with each presence's rep address and rep url", func() {
 		addCell("cell-1", cellState("cell-1", 1024), nil)
 		start()
 		r.Add(nil, []auctioneer.TaskStartRequest{taskReq("t1", linux, 16)})
 		Eventually(factory.CreateClientCallCount).Should(Equal(1))
-		Expect(factory.CreateClientArgsForCall(0)).To(Equal("http://cell-1:1800"))
+		address, url := factory.CreateClientArgsForCall(0)
+		Expect(address).To(Equal("http://cell-1:1800"))
+		Expect(url).To(Equal("https://cell-1:1801"))
+	})
+
+	It("leaves out a cell the factory refuses, counting a failed state request", func() {
+		refusedRep := addCell("cell-plain", cellState("cell-plain", 4096), nil)
+		good := addCell("cell-tls", cellState("cell-tls", 1024), nil)
+		mu.Lock()
+		refused["http://cell-plain:1800"] = true
+		mu.Unlock()
+		start()
+		r.Add(nil, []auctioneer.TaskStartRequest{taskReq("t1", linux, 16)})
+		Eventually(good.PerformCallCount).Should(Equal(1))
+		Expect(refusedRep.StateCallCount()).To(Equal(0))
+		Expect(refusedRep.PerformCallCount()).To(Equal(0))
+		Expect(metrics.IncrementCounterCallCount()).To(BeNumerically(">=", 1))
+		Expect(metrics.IncrementCounterArgsForCall(0)).To(Equal("AuctioneerFailedCellStateRequests"))
 	})
 })

@@ -33,6 +33,15 @@ type Config struct {
 	// linearizable read barrier (decision 85); false reads etcd each time.
 	RecordCache bool `json:"record_cache"`
 
+	// AuctioneerClientTLS (auctioneer_ca_cert, auctioneer_client_cert,
+	// auctioneer_client_key, auctioneer_require_tls) is how the BBS
+	// reaches the auctioneer whose lock value it reads.
+	config.AuctioneerClientTLS
+	// RepClientTLS (rep_ca_cert, rep_client_cert, rep_client_key,
+	// rep_require_tls) is how it reaches the reps, to stop instances and
+	// cancel tasks.
+	config.RepClientTLS
+
 	// CommunicationTimeout bounds calls to the auctioneer and the reps.
 	CommunicationTimeout config.Duration `json:"communication_timeout"`
 	MaxTaskRetries       int32           `json:"max_task_retries"`
@@ -75,6 +84,8 @@ func (c Config) Validate() error {
 		"cert_file needs key_file and ca_file (the CA that signs client certificates)")
 	v.Require(c.CertFile != "" || (c.KeyFile == "" && c.CAFile == ""), "key_file and ca_file need cert_file")
 	v.ETCD(c.ETCD, c.Root)
+	v.ClientTLS("auctioneer_", c.AuctioneerTLS())
+	v.ClientTLS("rep_", c.RepTLS())
 	v.Require(c.CommunicationTimeout > 0, "communication_timeout must be positive")
 	v.Require(c.MaxTaskRetries >= 0, "max_task_retries must not be negative")
 	v.Require(c.TaskCallbackWorkers > 0, "task_callback_workers must be positive")

@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"diego/bbs/config"
+	dconfig "diego/deploy/config"
 )
 
 func load(contents string) (config.Config, error) {
@@ -52,6 +53,19 @@ var _ = Describe("Config", func() {
 			"root", "max_request_bytes", "cert_file needs key_file and ca_file", "log_level"} {
 			Expect(err.Error()).To(ContainSubstring(want))
 		}
+	})
+
+	It("reads the rep and auctioneer client TLS keys, and refuses half of them", func() {
+		cfg, err := load(`{"rep_ca_cert": "ca", "rep_client_cert": "c", "rep_client_key": "k", "rep_require_tls": true,
+			"auctioneer_ca_cert": "aca", "auctioneer_client_cert": "ac", "auctioneer_client_key": "ak", "auctioneer_require_tls": true}`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.RepTLS()).To(Equal(dconfig.ClientTLS{CACert: "ca", ClientCert: "c", ClientKey: "k", RequireTLS: true}))
+		Expect(cfg.AuctioneerTLS()).To(Equal(dconfig.ClientTLS{CACert: "aca", ClientCert: "ac", ClientKey: "ak", RequireTLS: true}))
+
+		_, err = load(`{"rep_client_cert": "c", "auctioneer_require_tls": true}`)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("rep_ca_cert, rep_client_cert and rep_client_key go together"))
+		Expect(err.Error()).To(ContainSubstring("auctioneer_require_tls needs auctioneer_ca_cert, auctioneer_client_cert and auctioneer_client_key"))
 	})
 
 	It("refuses an unreadable file with its reason", func() {

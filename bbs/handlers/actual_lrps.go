@@ -199,7 +199,11 @@ func (s *Server) retire(ctx context.Context, logger *slog.Logger, key *models.Ac
 			last = err
 			continue
 		}
-		if err := s.deps.Reps.Rep(cell.GetRepAddress()).StopLRPInstance(ctx, key.GetProcessGuid(), ik.GetInstanceGuid()); err != nil {
+		rep, err := s.deps.Reps.Rep(cell.GetRepAddress(), cell.GetRepUrl())
+		if err != nil {
+			return models.NewError(models.Error_UnknownError, fmt.Sprintf("reaching cell %s: %s", ik.GetCellId(), err))
+		}
+		if err := rep.StopLRPInstance(ctx, key.GetProcessGuid(), ik.GetInstanceGuid()); err != nil {
 			last = models.NewError(models.Error_UnknownError, fmt.Sprintf("stopping instance on cell %s: %s", ik.GetCellId(), err))
 			logger.Info("retry-stopping-instance", "attempt", attempt, "error", err)
 			continue

@@ -41,7 +41,7 @@ func newFixture() *fixture {
 		rep: &handlersfakes.FakeRepClient{}, callbacks: &handlersfakes.FakeCallbacks{},
 		metrics: &handlersfakes.FakeMetrics{},
 	}
-	f.reps.RepReturns(f.rep)
+	f.reps.RepReturns(f.rep, nil)
 	server, err := handlers.New(handlers.Deps{
 		Logger: logging.Discard(), Clock: fakeclock.NewFakeClock(time.Unix(1, 0)),
 		Tasks: f.tasks, DesiredLRPs: f.desired, ActualLRPs: f.actual, Domains: f.domains, Cells: f.cells,

@@ -44,9 +44,10 @@ type RepClient interface {
 	CancelTask(ctx context.Context, taskGuid string) error
 }
 
-// Reps finds the client for a rep address (peers.Reps).
+// Reps finds the client for a cell from its presence's rep_address and
+// rep_url (peers.Reps); it fails when the TLS settings allow neither.
 type Reps interface {
-	Rep(address string) RepClient
+	Rep(address, url string) (RepClient, error)
 }
 
 // Callbacks takes completed tasks that have a callback URL (taskcallback.Pool).

@@ -88,11 +88,23 @@ var _ = Describe("Server", func() {
 
 		It("asks the rep of a running instance to stop it", func() {
 			f.actual.RetireActualLRPReturns(running, false, nil)
-			f.cells.CellByIDReturns(&models.CellPresence{CellId: "c1", RepAddress: "http://rep"}, nil)
+			f.cells.CellByIDReturns(&models.CellPresence{CellId: "c1", RepAddress: "http://rep", RepUrl: "https://rep:1801"}, nil)
 			Expect(retire()).To(BeNil())
-			Expect(f.reps.RepArgsForCall(0)).To(Equal("http://rep"))
+			address, url := f.reps.RepArgsForCall(0)
+			Expect([]string{address, url}).To(Equal([]string{"http://rep", "https://rep:1801"}))
 			_, pg, ig := f.rep.StopLRPInstanceArgsForCall(0)
 			Expect([]string{pg, ig}).To(Equal([]string{"pg", "ig"}))
+		})
+
+		It("fails at once, without retrying, when the rep cannot be reached under the TLS settings", func() {
+			f.actual.RetireActualLRPReturns(running, false, nil)
+			f.cells.CellByIDReturns(&models.CellPresence{CellId: "c1", RepAddress: "http://rep"}, nil)
+			f.reps.RepReturns(nil, errors.New("TLS to reps is required"))
+			err := retire()
+			Expect(err).NotTo(BeNil())
+			Expect(err.Message).To(ContainSubstring("TLS to reps is required"))
+			Expect(f.actual.RetireActualLRPCallCount()).To(Equal(1))
+			Expect(f.rep.StopLRPInstanceCallCount()).To(BeZero())
 		})
 
 		It("deletes the record itself when the instance's cell is gone", func() {

@@ -100,7 +100,11 @@ func (s *Server) cancelTask(ctx context.Context, logger *slog.Logger, req *model
 		logger.Info("cell-not-found-for-cancel", "cell_id", cellID, "error", err)
 		return nil
 	}
-	if err := s.deps.Reps.Rep(cell.GetRepAddress()).CancelTask(ctx, req.GetTaskGuid()); err != nil {
+	rep, err := s.deps.Reps.Rep(cell.GetRepAddress(), cell.GetRepUrl())
+	if err == nil {
+		err = rep.CancelTask(ctx, req.GetTaskGuid())
+	}
+	if err != nil {
 		logger.Error("failed-to-tell-rep-to-cancel", "cell_id", cellID, "error", err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -72,13 +73,13 @@ func maker(bbsURL string) cluster.Maker {
 
 // startBBS starts the real bbs binary over plain HTTP and returns its URL
 // once it is ready.
-func startBBS() string {
+func startBBS(mods ...func(*bbsconfig.Config)) string {
 	GinkgoHelper()
 	listen := ports.Addr()
-	daemontest.Start(bbsPath, maker("").BBS(listen, ports.Addr(), func(c *bbsconfig.Config) {
+	daemontest.Start(bbsPath, maker("").BBS(listen, ports.Addr(), append([]func(*bbsconfig.Config){func(c *bbsconfig.Config) {
 		c.CommunicationTimeout = config.Duration(2 * time.Second)
 		c.TaskCallbackWorkers = 4
-	}), daemontest.Ready)
+	}}, mods...)...), daemontest.Ready)
 	return "http://" + listen
 }
 
@@ -117,6 +118,14 @@ type fakeRep struct {
 
 func newFakeRep(cellID string) *fakeRep {
 	GinkgoHelper()
+	return newFakeRepTLS(cellID, nil)
+}
+
+// newFakeRepTLS is newFakeRep serving serverTLS (when not nil) with a
+// presence whose rep_url is its https URL and whose rep_address is a port
+// nothing listens on, as a modern cell whose admin listener is loopback.
+func newFakeRepTLS(cellID string, serverTLS *tls.Config) *fakeRep {
+	GinkgoHelper()
 	f := &fakeRep{cellID: cellID}
 	total := rep.Resources{MemoryMB: 4096, DiskMB: 8192, Containers: 100}
 	state := rep.CellState{
@@ -126,7 +135,7 @@ func newFakeRep(cellID string) *fakeRep {
 		AvailableResources: total,
 		TotalResources:     total,
 	}
-	f.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Method == http.MethodGet && r.URL.Path == "/state":
 			_ = json.NewEncoder(w).Encode(state)
@@ -144,9 +153,17 @@ func newFakeRep(cellID string) *fakeRep {
 			http.NotFound(w, r)
 		}
 	}))
+	p := &models.CellPresence{CellId: cellID, Zone: "z1", Capacity: &models.CellCapacity{MemoryMb: 4096, DiskMb: 8192, Containers: 100}}
+	if serverTLS == nil {
+		f.server.Start()
+		p.RepAddress = f.server.URL
+	} else {
+		f.server.TLS = serverTLS
+		f.server.StartTLS()
+		p.RepAddress, p.RepUrl = "http://127.0.0.1:1", f.server.URL
+	}
 	DeferCleanup(f.server.Close)
-	presence, err := json.Marshal(&models.CellPresence{CellId: cellID, RepAddress: f.server.URL, Zone: "z1",
-		Capacity: &models.CellCapacity{MemoryMb: 4096, DiskMb: 8192, Containers: 100}})
+	presence, err := json.Marshal(p)
 	Expect(err).NotTo(HaveOccurred())
 	putKey(fmt.Sprintf("/diego/v1/cell/%s", cellID), string(presence))
 	return f

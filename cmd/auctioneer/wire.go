@@ -14,8 +14,10 @@ import (
 	"diego/auctioneer/runner"
 	bbsclient "diego/bbs/client"
 	"diego/bbs/lock"
+	dconfig "diego/deploy/config"
 	"diego/deploy/daemon"
 	"diego/deploy/httpserver"
+	"diego/deploy/tlsconfig"
 	"diego/metron/emitter"
 	repclient "diego/rep/client"
 )
@@ -51,6 +53,10 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	if err != nil {
 		return daemon.Process{}, err
 	}
+	reps, err := newRepFactory(cfg.AuctionRunnerWorkers, cfg.RepTLS())
+	if err != nil {
+		return daemon.Process{}, err
+	}
 	auctions := runner.New(runner.Config{
 		Scheduler:            cfg.Scheduler(),
 		Workers:              cfg.AuctionRunnerWorkers,
@@ -60,7 +66,7 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 		Logger:  logger,
 		Clock:   clk,
 		BBS:     bbs,
-		Reps:    newRepFactory(cfg.AuctionRunnerWorkers),
+		Reps:    reps,
 		Metrics: metrics,
 	})
 	handler, err := handlers.New(handlers.Deps{Logger: logger, Runner: auctions})
@@ -68,6 +74,13 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 		return daemon.Process{}, err
 	}
 	api := httpserver.New(cfg.ListenAddr, handler)
+	if cfg.TLS() {
+		tc, err := tlsconfig.ServerConfig(cfg.ServerCertFile, cfg.ServerKeyFile, cfg.CACertFile)
+		if err != nil {
+			return daemon.Process{}, fmt.Errorf("auctioneer server TLS: %w", err)
+		}
+		api = httpserver.NewTLS(cfg.ListenAddr, handler, tc)
+	}
 	api.ErrorLog = kit.ErrorLog()
 
 	return daemon.Process{Members: grouper.Members{
@@ -78,19 +91,27 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	}}, nil
 }
 
-// repFactory builds rep clients over one shared HTTP client; each request
-// is bounded by the runner's context timeouts (cell_state_timeout for
-// /state, communication_timeout for /work).
-type repFactory struct{ http *http.Client }
+// repFactory builds rep clients over one shared HTTP client, with the
+// rep_* client certificate when set; each request is bounded by the
+// runner's context timeouts (cell_state_timeout for /state,
+// communication_timeout for /work).
+type repFactory struct{ *repclient.Factory }
 
-func newRepFactory(workers int) repFactory {
+func newRepFactory(workers int, t dconfig.ClientTLS) (repFactory, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConns = workers
 	transport.MaxIdleConnsPerHost = 4
 	transport.IdleConnTimeout = 90 * time.Second
-	return repFactory{http: &http.Client{Transport: transport}}
+	f, err := repclient.NewFactory(&http.Client{Transport: transport}, repclient.TLS{
+		CAFile: t.CACert, CertFile: t.ClientCert, KeyFile: t.ClientKey, Require: t.RequireTLS,
+	})
+	return repFactory{f}, err
 }
 
-func (f repFactory) CreateClient(address string) runner.RepClient {
-	return repclient.New(f.http, address)
+func (f repFactory) CreateClient(address, url string) (runner.RepClient, error) {
+	c, err := f.Client(address, url)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }

@@ -18,6 +18,7 @@ import (
 	"diego/deploy/logging"
 	"diego/deploy/tlsconfig"
 	"diego/metron/emitter"
+	repclient "diego/rep/client"
 )
 
 // wire builds the BBS's process group: the API (503 until ready), the
@@ -40,7 +41,20 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	if err != nil {
 		return daemon.Process{}, err
 	}
-	peerHTTP := &http.Client{Timeout: cfg.CommunicationTimeout.Duration()}
+	timeout := cfg.CommunicationTimeout.Duration()
+	peerHTTP := &http.Client{Timeout: timeout}
+	at := cfg.AuctioneerTLS()
+	auctioneer, err := peers.NewAuctioneer(lock.NewReader(etcd), lock.LockKey(cfg.Root, "auctioneer"), &http.Client{Timeout: timeout},
+		peers.AuctioneerTLS{CAFile: at.CACert, CertFile: at.ClientCert, KeyFile: at.ClientKey, Require: at.RequireTLS})
+	if err != nil {
+		return daemon.Process{}, err
+	}
+	rt := cfg.RepTLS()
+	repClients, err := peers.NewReps(&http.Client{Timeout: timeout},
+		repclient.TLS{CAFile: rt.CACert, CertFile: rt.ClientCert, KeyFile: rt.ClientKey, Require: rt.RequireTLS})
+	if err != nil {
+		return daemon.Process{}, err
+	}
 	hub := events.NewHub()
 	callbacks := taskcallback.New(taskcallback.Config{Workers: cfg.TaskCallbackWorkers},
 		taskcallback.Deps{Logger: logger, Store: store, HTTPClient: peerHTTP})
@@ -52,8 +66,8 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 		ActualLRPs:         store,
 		Domains:            store,
 		Cells:              store,
-		Auctioneer:         peers.NewAuctioneer(lock.NewReader(etcd), lock.LockKey(cfg.Root, "auctioneer"), peerHTTP),
-		Reps:               reps{peers.NewReps(peerHTTP)},
+		Auctioneer:         auctioneer,
+		Reps:               reps{repClients},
 		Callbacks:          callbacks,
 		Metrics:            metrics,
 		Hub:                hub,
@@ -97,4 +111,10 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 // reps adapts peers.Reps to the handlers' interface.
 type reps struct{ *peers.Reps }
 
-func (r reps) Rep(address string) handlers.RepClient { return r.Reps.Rep(address) }
+func (r reps) Rep(address, url string) (handlers.RepClient, error) {
+	c, err := r.Reps.Rep(address, url)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"log"
+	"slices"
 
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
@@ -10,6 +12,7 @@ import (
 	"diego/bbs/lock"
 	"diego/deploy/daemon"
 	"diego/deploy/httpserver"
+	"diego/deploy/tlsconfig"
 	executorclient "diego/executor/client"
 	"diego/metron/emitter"
 	"diego/rep/auctioncellrep"
@@ -47,12 +50,12 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	}
 
 	flag := evacuator.NewFlag()
-	address := cfg.Address()
+	address, repURL := cfg.Address(), cfg.URL()
 	cellRep := auctioncellrep.New(auctioncellrep.Config{
-		CellID: cfg.CellID, RepURL: address, Zone: cfg.Zone, StackPathMap: cfg.StackPathMap(),
+		CellID: cfg.CellID, RepURL: repURL, Zone: cfg.Zone, StackPathMap: cfg.StackPathMap(),
 		RootFSProviders: cfg.RootFSProviders(), PlacementTags: cfg.PlacementTags, OptionalPlacementTags: cfg.OptionalPlacementTags,
 	}, auctioncellrep.Deps{Executor: exec, Evacuation: flag})
-	api, err := handlers.New(handlers.Deps{Logger: logger, CellRep: cellRep, Executor: exec, Evacuation: flag})
+	apis, err := listeners(cfg, handlers.Deps{Logger: logger, CellRep: cellRep, Executor: exec, Evacuation: flag}, kit.ErrorLog())
 	if err != nil {
 		return daemon.Process{}, err
 	}
@@ -70,7 +73,7 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	}
 
 	maintainer := presence.New(presence.Config{
-		CellID: cfg.CellID, RepAddress: address, RepURL: address, Zone: cfg.Zone,
+		CellID: cfg.CellID, RepAddress: address, RepURL: repURL, Zone: cfg.Zone,
 		RootFSProviders: cfg.RootFSProviders(), PlacementTags: cfg.PlacementTags,
 		OptionalPlacementTags: cfg.OptionalPlacementTags, Root: cfg.Root,
 		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
@@ -85,15 +88,48 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	})
 
 	return daemon.Process{
-		Members: grouper.Members{
-			{Name: "metrics", Runner: metrics},
-			{Name: "api", Runner: httpserver.New(cfg.ListenAddr, api)},
+		Members: slices.Concat(grouper.Members{{Name: "metrics", Runner: metrics}}, apis, grouper.Members{
 			{Name: "sync", Runner: gen.Runner()},
 			{Name: "presence", Runner: maintainer},
 			{Name: "evacuator", Runner: evac},
-		},
+		}),
 		Wrap: func(group ifrit.Runner) ifrit.Runner {
 			return evacuator.TrapSignals(logger, group, flag, cfg.EvacuateOnShutdown)
 		},
 	}, nil
+}
+
+// listeners serves the whole API on listen_addr, or, with
+// listen_addr_securable, the admin routes there and the rest on the
+// securable listener, over mutual TLS when require_tls is set.
+// Each server's own errors (TLS handshakes refused) go to errorLog.
+func listeners(cfg config.Config, deps handlers.Deps, errorLog *log.Logger) (grouper.Members, error) {
+	if cfg.ListenAddrSecurable == "" {
+		api, err := handlers.New(deps)
+		if err != nil {
+			return nil, err
+		}
+		server := httpserver.New(cfg.ListenAddr, api)
+		server.ErrorLog = errorLog
+		return grouper.Members{{Name: "api", Runner: server}}, nil
+	}
+	admin, err := handlers.NewAdmin(deps)
+	if err != nil {
+		return nil, err
+	}
+	api, err := handlers.NewSecurable(deps)
+	if err != nil {
+		return nil, err
+	}
+	secure := httpserver.New(cfg.ListenAddrSecurable, api)
+	if cfg.RequireTLS {
+		tc, err := tlsconfig.ServerConfig(cfg.ServerCertFile, cfg.ServerKeyFile, cfg.CACertFile)
+		if err != nil {
+			return nil, fmt.Errorf("rep server TLS: %w", err)
+		}
+		secure = httpserver.NewTLS(cfg.ListenAddrSecurable, api, tc)
+	}
+	adminServer := httpserver.New(cfg.ListenAddr, admin)
+	adminServer.ErrorLog, secure.ErrorLog = errorLog, errorLog
+	return grouper.Members{{Name: "admin-api", Runner: adminServer}, {Name: "api", Runner: secure}}, nil
 }

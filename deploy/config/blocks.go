@@ -50,3 +50,65 @@ var renamedKeys = map[string]string{
 	"etcd_cert_file": "etcd.cert_file",
 	"etcd_key_file":  "etcd.key_file",
 }
+
+// TLSServer is embedded (anonymously, so its keys stay flat) in a daemon
+// whose API may be served over mutual TLS, as diego-release names the keys
+// of the rep and the auctioneer: the server's certificate and key, and the
+// CA its clients' certificates must be signed by.
+type TLSServer struct {
+	CACertFile     string `json:"ca_cert_file"`
+	ServerCertFile string `json:"server_cert_file"`
+	ServerKeyFile  string `json:"server_key_file"`
+}
+
+// TLS reports whether the block holds any file (Validate requires all
+// three then).
+func (s TLSServer) TLS() bool {
+	return s.CACertFile != "" || s.ServerCertFile != "" || s.ServerKeyFile != ""
+}
+
+// ClientTLS is how a daemon reaches a peer whose address it learns at run
+// time (a cell's presence, the auctioneer's lock): the PEM files of its
+// client certificate and the CA of the peer's server certificate, and
+// whether a plain-HTTP peer is refused. RepClientTLS and
+// AuctioneerClientTLS give it under their keys.
+type ClientTLS struct {
+	CACert     string
+	ClientCert string
+	ClientKey  string
+	RequireTLS bool
+}
+
+// Creds reports whether the client has a certificate to present.
+func (c ClientTLS) Creds() bool { return c.CACert != "" && c.ClientCert != "" && c.ClientKey != "" }
+
+// RepClientTLS is embedded (anonymously) in the rep's clients, the
+// auctioneer and the BBS, with diego-release's keys.
+type RepClientTLS struct {
+	RepCACert     string `json:"rep_ca_cert"`
+	RepClientCert string `json:"rep_client_cert"`
+	RepClientKey  string `json:"rep_client_key"`
+	// RepRequireTLS refuses a cell that offers only plain HTTP.
+	RepRequireTLS bool `json:"rep_require_tls"`
+}
+
+// RepTLS is the block as a ClientTLS.
+func (r RepClientTLS) RepTLS() ClientTLS {
+	return ClientTLS{CACert: r.RepCACert, ClientCert: r.RepClientCert, ClientKey: r.RepClientKey, RequireTLS: r.RepRequireTLS}
+}
+
+// AuctioneerClientTLS is embedded (anonymously) in the auctioneer's
+// client, the BBS, with diego-release's keys.
+type AuctioneerClientTLS struct {
+	AuctioneerCACert     string `json:"auctioneer_ca_cert"`
+	AuctioneerClientCert string `json:"auctioneer_client_cert"`
+	AuctioneerClientKey  string `json:"auctioneer_client_key"`
+	// AuctioneerRequireTLS refuses an auctioneer that advertises plain HTTP.
+	AuctioneerRequireTLS bool `json:"auctioneer_require_tls"`
+}
+
+// AuctioneerTLS is the block as a ClientTLS.
+func (a AuctioneerClientTLS) AuctioneerTLS() ClientTLS {
+	return ClientTLS{CACert: a.AuctioneerCACert, ClientCert: a.AuctioneerClientCert, ClientKey: a.AuctioneerClientKey,
+		RequireTLS: a.AuctioneerRequireTLS}
+}

@@ -195,3 +195,17 @@ func (v *Validator) Common(c Common) {
 	_, err := logging.ParseLevel(c.LogLevel)
 	v.Require(err == nil, "log_level: %v", err)
 }
+
+// TLSServer checks a server TLS block: all three files or none.
+func (v *Validator) TLSServer(s TLSServer) {
+	v.Require(!s.TLS() || (s.CACertFile != "" && s.ServerCertFile != "" && s.ServerKeyFile != ""),
+		"ca_cert_file, server_cert_file and server_key_file go together")
+}
+
+// ClientTLS checks a client TLS block whose keys start with prefix (rep_,
+// auctioneer_): the three files together, and require_tls only with them.
+func (v *Validator) ClientTLS(prefix string, c ClientTLS) {
+	some := c.CACert != "" || c.ClientCert != "" || c.ClientKey != ""
+	v.Require(!some || c.Creds(), "%[1]sca_cert, %[1]sclient_cert and %[1]sclient_key go together", prefix)
+	v.Require(!c.RequireTLS || c.Creds(), "%[1]srequire_tls needs %[1]sca_cert, %[1]sclient_cert and %[1]sclient_key", prefix)
+}

@@ -253,20 +253,28 @@ func loadVars(opts Options) (map[string]any, error) {
 	return loadVarsFile(opts.Manifest, filepath.Join(opts.StateDir, "vars.json"))
 }
 
-// loadVarsFile reads the variables in path, or generates the manifest's
-// and writes them there.
+// loadVarsFile reads the variables in path, generates those of the
+// manifest it lacks (all of them the first time; a CA already there signs
+// the new certificates), and writes them back when it added any.
 func loadVarsFile(manifest, path string) (map[string]any, error) {
+	var stored map[string]any
 	if data, err := os.ReadFile(path); err == nil {
-		var vars map[string]any
-		if err := json.Unmarshal(data, &vars); err == nil {
-			return vars, nil
-		}
+		_ = json.Unmarshal(data, &stored)
 	}
 	defs, err := boshrender.Variables(manifest)
 	if err != nil {
 		return nil, err
 	}
-	vars, err := boshrender.Generate(defs)
+	missing := false
+	for _, d := range defs {
+		if _, ok := stored[d.Name]; !ok {
+			missing = true
+		}
+	}
+	if !missing {
+		return stored, nil
+	}
+	vars, err := boshrender.GenerateMissing(defs, stored)
 	if err != nil {
 		return nil, err
 	}

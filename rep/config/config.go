@@ -28,13 +28,29 @@ type Config struct {
 	config.Common
 
 	// ListenAddr serves the whole rep API on one plain-HTTP listener
-	// (spec cell §7.4 item 1).
+	// (spec cell §7.4 item 1); with ListenAddrSecurable set, only the
+	// admin routes, /ping and /evacuate (diego-release's admin listener).
 	ListenAddr string `json:"listen_addr"`
-	// RepAddress is the rep_address and rep_url of the cell's presence,
-	// how the auctioneer and the BBS reach this rep; empty means
-	// http://<listen ip>:<listen port>, with the host's first non-loopback
-	// IPv4 address when listening on every interface.
+	// ListenAddrSecurable, when set, serves every route but /evacuate on
+	// a second listener, over mutual TLS when RequireTLS is set (Diego's
+	// 0.0.0.0:1801); the presence's rep_url points at it.
+	ListenAddrSecurable string `json:"listen_addr_securable"`
+	// RequireTLS serves ListenAddrSecurable over mutual TLS with the
+	// TLSServer files (ca_cert_file, server_cert_file, server_key_file):
+	// a client must present a certificate signed by ca_cert_file.
+	RequireTLS bool `json:"require_tls"`
+	config.TLSServer
+	// RepAddress is the rep_address of the cell's presence, and its
+	// rep_url too without ListenAddrSecurable: how the auctioneer and the
+	// BBS reach this rep; empty means http://<listen ip>:<listen port>,
+	// with the host's first non-loopback IPv4 address when listening on
+	// every interface.
 	RepAddress string `json:"rep_address"`
+	// RepURL is the presence's rep_url when ListenAddrSecurable is set;
+	// empty means http(s)://<securable ip>:<securable port> as for
+	// RepAddress (https with RequireTLS). Diego builds it from the cell id
+	// and advertise_domain; diego names cells by address instead.
+	RepURL string `json:"rep_url"`
 
 	// CellID names the cell: its presence key and every instance key.
 	CellID string `json:"cell_id"`
@@ -107,6 +123,21 @@ func (c Config) Validate() error {
 	v.HostPort("listen_addr", c.ListenAddr, false)
 	if c.RepAddress != "" {
 		v.Require(isHTTPURL(c.RepAddress), "rep_address %q must be a URL like http://10.0.0.5:1800", c.RepAddress)
+	}
+	v.HostPort("listen_addr_securable", c.ListenAddrSecurable, true)
+	v.TLSServer(c.TLSServer)
+	v.Require(!c.RequireTLS || (c.ListenAddrSecurable != "" && c.TLS()),
+		"require_tls needs listen_addr_securable, ca_cert_file, server_cert_file and server_key_file")
+	v.Require(c.RequireTLS || !c.TLS(), "ca_cert_file, server_cert_file and server_key_file need require_tls")
+	if c.RepURL != "" {
+		v.Require(c.ListenAddrSecurable != "", "rep_url needs listen_addr_securable (without it, rep_url is rep_address)")
+		scheme := "http"
+		if c.RequireTLS {
+			scheme = "https"
+		}
+		u, err := url.Parse(c.RepURL)
+		v.Require(err == nil && u.Host != "" && u.Scheme == scheme,
+			"rep_url %q must be a URL like https://10.0.0.5:1801, https:// exactly when require_tls is set", c.RepURL)
 	}
 	v.Require(c.CellID != "", "cell_id is required")
 	v.Require(!strings.Contains(c.CellID, "/"), "cell_id %q must not contain /", c.CellID)
@@ -185,23 +216,42 @@ func (c Config) RootFSProviders() rep.RootFSProviders {
 	return providers
 }
 
-// Address is the rep's rep_address (and rep_url, spec cell §7.4 item 1):
-// rep_address when set, else http://<listen host>:<listen port>, where a
-// wildcard listen host (0.0.0.0, ::, empty) becomes the host's first
-// non-loopback IPv4 address (127.0.0.1 when it has none).
+// Address is the rep's rep_address (spec cell §7.4 item 1): rep_address
+// when set, else http://<listen host>:<listen port>, where a wildcard
+// listen host (0.0.0.0, ::, empty) becomes the host's first non-loopback
+// IPv4 address (127.0.0.1 when it has none).
 func (c Config) Address() string {
 	if c.RepAddress != "" {
 		return strings.TrimSuffix(c.RepAddress, "/")
 	}
-	host, port, err := net.SplitHostPort(c.ListenAddr)
+	return advertised("http", c.ListenAddr)
+}
+
+// URL is the presence's rep_url: Address without a securable listener;
+// with one, rep_url when set, else http(s)://<securable host>:<port> with a
+// wildcard host replaced as in Address.
+func (c Config) URL() string {
+	switch {
+	case c.ListenAddrSecurable == "":
+		return c.Address()
+	case c.RepURL != "":
+		return strings.TrimSuffix(c.RepURL, "/")
+	case c.RequireTLS:
+		return advertised("https", c.ListenAddrSecurable)
+	}
+	return advertised("http", c.ListenAddrSecurable)
+}
+
+func advertised(scheme, listen string) string {
+	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return "http://" + c.ListenAddr
+		return scheme + "://" + listen
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		addrs, _ := net.InterfaceAddrs()
 		host = firstIPv4(addrs)
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 // firstIPv4 is the first non-loopback IPv4 address of addrs, or 127.0.0.1.

@@ -141,6 +141,47 @@ var _ = Describe("Config", func() {
 		})
 	})
 
+	Describe("the securable listener", func() {
+		It("is off by default: rep_url is rep_address", func() {
+			cfg, err := load(`{"cell_id": "c", "listen_addr": "10.1.2.3:1800"}`)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(cfg.ListenAddrSecurable).To(BeEmpty())
+			Expect(cfg.URL()).To(Equal("http://10.1.2.3:1800"))
+		})
+
+		It("advertises https://<securable listen_addr> with require_tls, keeping rep_address on the admin listener", func() {
+			cfg, err := load(`{"cell_id": "c", "listen_addr": "10.1.2.3:1800", "listen_addr_securable": "10.1.2.3:1801",
+				"require_tls": true, "ca_cert_file": "/c/ca.crt", "server_cert_file": "/c/s.crt", "server_key_file": "/c/s.key"}`)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(cfg.Address()).To(Equal("http://10.1.2.3:1800"))
+			Expect(cfg.URL()).To(Equal("https://10.1.2.3:1801"))
+			cfg.RepURL = "https://cell-0.example:1801/"
+			Expect(cfg.URL()).To(Equal("https://cell-0.example:1801"))
+		})
+
+		It("advertises http:// without require_tls", func() {
+			cfg, err := load(`{"cell_id": "c", "listen_addr_securable": "10.1.2.3:1801"}`)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(cfg.URL()).To(Equal("http://10.1.2.3:1801"))
+		})
+
+		It("refuses require_tls without its files and listener, files without require_tls, and a rep_url of the wrong scheme", func() {
+			_, err := load(`{"cell_id": "c", "require_tls": true}`)
+			Expect(err).To(MatchError(ContainSubstring("require_tls needs listen_addr_securable, ca_cert_file, server_cert_file and server_key_file")))
+			_, err = load(`{"cell_id": "c", "listen_addr_securable": "0.0.0.0:1801", "server_cert_file": "/c/s.crt", "rep_url": "https://h:1801"}`)
+			Expect(err).To(HaveOccurred())
+			for _, want := range []string{
+				"ca_cert_file, server_cert_file and server_key_file go together",
+				"ca_cert_file, server_cert_file and server_key_file need require_tls",
+				`rep_url "https://h:1801" must be a URL like https://10.0.0.5:1801, https:// exactly when require_tls is set`,
+			} {
+				Expect(err.Error()).To(ContainSubstring(want))
+			}
+			_, err = load(`{"cell_id": "c", "rep_url": "http://h:1801"}`)
+			Expect(err).To(MatchError(ContainSubstring("rep_url needs listen_addr_securable")))
+		})
+	})
+
 	It("refuses the old flat etcd_* keys, naming the etcd block's", func() {
 		_, err := load(`{"cell_id": "cell-1", "etcd_endpoints": ["http://e1:2379"], "etcd_cert_file": "c"}`)
 		Expect(err).To(MatchError(ContainSubstring("etcd_endpoints is no longer a key: use etcd.endpoints")))

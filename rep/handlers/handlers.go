@@ -1,6 +1,7 @@
 // Package handlers serves the rep API on one listener (spec cell §4.1,
 // §7.4 item 1): GET /state, POST /work, the LRP stop and task cancel
-// routes the BBS calls, GET /ping and POST /evacuate.
+// routes the BBS calls, GET /ping and POST /evacuate; or split, as modern
+// Diego does, between an admin and a securable (mutual TLS) listener.
 package handlers
 
 import (
@@ -50,16 +51,44 @@ type Deps struct {
 	Evacuation Evacuation
 }
 
-// New returns the rep API's handler.
+// New returns the rep API's handler: every route, for the one listener.
 func New(deps Deps) (http.Handler, error) {
-	return routes.NewRouter(rep.Routes, map[string]http.Handler{
+	return newRouter(deps, func(string) bool { return true })
+}
+
+// NewAdmin serves only /ping and /evacuate: the admin listener beside a
+// securable one (diego-release's 127.0.0.1:1800).
+func NewAdmin(deps Deps) (http.Handler, error) {
+	return newRouter(deps, func(name string) bool { return name == rep.PingRoute || name == rep.EvacuateRoute })
+}
+
+// NewSecurable serves every route but /evacuate, which stays on the admin
+// listener: the one a remote client (auctioneer, BBS) reaches over mutual
+// TLS.
+func NewSecurable(deps Deps) (http.Handler, error) {
+	return newRouter(deps, func(name string) bool { return name != rep.EvacuateRoute })
+}
+
+func newRouter(deps Deps, serve func(route string) bool) (http.Handler, error) {
+	var table routes.Table
+	for _, r := range rep.Routes {
+		if serve(r.Name) {
+			table = append(table, r)
+		}
+	}
+	all := map[string]http.Handler{
 		rep.StateRoute:           &stateHandler{deps},
 		rep.PerformRoute:         &performHandler{deps},
 		rep.StopLRPInstanceRoute: &stopLRPHandler{deps},
 		rep.CancelTaskRoute:      &cancelTaskHandler{deps},
 		rep.PingRoute:            http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }),
 		rep.EvacuateRoute:        &evacuateHandler{deps},
-	})
+	}
+	handlers := map[string]http.Handler{}
+	for _, r := range table {
+		handlers[r.Name] = all[r.Name]
+	}
+	return routes.NewRouter(table, handlers)
 }
 
 type stateHandler struct{ Deps }

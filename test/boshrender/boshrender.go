@@ -151,6 +151,14 @@ func Render(releaseDir, manifest string, vars map[string]any, ops []Op) ([]Job, 
 // options.ca, or self-signed with is_ca), a password a random string.
 // Variables are generated in order, so a CA comes before what it signs.
 func Generate(vars []Variable) (map[string]any, error) {
+	return GenerateMissing(vars, nil)
+}
+
+// GenerateMissing keeps the values in have and generates the variables it
+// lacks, as Generate would, a certificate signed by a CA from have when its
+// ca is one: a manifest that gains variables keeps the certificates its
+// running instances already hold.
+func GenerateMissing(vars []Variable, have map[string]any) (map[string]any, error) {
 	out := map[string]any{}
 	type issuer struct {
 		cert *x509.Certificate
@@ -159,6 +167,17 @@ func Generate(vars []Variable) (map[string]any, error) {
 	}
 	cas := map[string]issuer{}
 	for _, v := range vars {
+		if value, ok := have[v.Name]; ok {
+			out[v.Name] = value
+			if v.Type == "certificate" && v.Options.IsCA {
+				cert, key, certPEM, err := parseCA(value)
+				if err != nil {
+					return nil, fmt.Errorf("variable %s: %w", v.Name, err)
+				}
+				cas[v.Name] = issuer{cert: cert, key: key, pem: certPEM}
+			}
+			continue
+		}
 		switch v.Type {
 		case "password":
 			b := make([]byte, 16)
@@ -230,4 +249,28 @@ func Generate(vars []Variable) (map[string]any, error) {
 		}
 	}
 	return out, nil
+}
+
+// parseCA reads a stored CA variable's certificate and RSA key.
+func parseCA(value any) (*x509.Certificate, *rsa.PrivateKey, string, error) {
+	m, ok := value.(map[string]any)
+	if !ok {
+		return nil, nil, "", errors.New("a stored CA is not {certificate, private_key}")
+	}
+	certPEM, _ := m["certificate"].(string)
+	keyPEM, _ := m["private_key"].(string)
+	certBlock, _ := pem.Decode([]byte(certPEM))
+	keyBlock, _ := pem.Decode([]byte(keyPEM))
+	if certBlock == nil || keyBlock == nil {
+		return nil, nil, "", errors.New("a stored CA's certificate or private_key is not PEM")
+	}
+	cert, err := x509.ParseCertificate(certBlock.Bytes)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	key, err := x509.ParsePKCS1PrivateKey(keyBlock.Bytes)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return cert, key, certPEM, nil
 }

@@ -234,19 +234,34 @@ var _ = Describe("the BOSH release in deploy/bosh", func() {
 			}
 		})
 
-		It("uses mutual TLS for the BBS, etcd and NATS (and a shared secret for metron), with the certificates written beside each config", func() {
+		It("uses mutual TLS for the BBS, the auctioneer, the reps, etcd and NATS (and a shared secret for metron), with the certificates written beside each config", func() {
 			for _, j := range jobs {
 				var cfg map[string]any
 				Expect(json.Unmarshal([]byte(j.Files["config/"+j.Job+".json"]), &cfg)).To(Succeed())
 				var files []string
 				switch j.Job {
 				case "bbs":
-					files = []string{cfg["ca_file"].(string), cfg["cert_file"].(string)}
+					files = []string{cfg["ca_file"].(string), cfg["cert_file"].(string),
+						cfg["auctioneer_ca_cert"].(string), cfg["auctioneer_client_cert"].(string), cfg["auctioneer_client_key"].(string),
+						cfg["rep_ca_cert"].(string), cfg["rep_client_cert"].(string), cfg["rep_client_key"].(string)}
+					Expect(cfg["auctioneer_require_tls"]).To(BeTrue())
+					Expect(cfg["rep_require_tls"]).To(BeTrue())
 					Expect(cfg["etcd"].(map[string]any)["endpoints"]).To(ConsistOf(
 						"https://10.244.0.2:2379", "https://10.244.0.3:2379", "https://10.244.0.4:2379"))
 				case "auctioneer", "converger", "rep":
 					Expect(cfg["bbs_address"]).To(Equal("https://bbs.service.cf.internal:8889"))
 					files = []string{cfg["bbs_client_cert_file"].(string), cfg["etcd"].(map[string]any)["cert_file"].(string)}
+					switch j.Job {
+					case "auctioneer":
+						files = append(files, cfg["ca_cert_file"].(string), cfg["server_cert_file"].(string), cfg["server_key_file"].(string),
+							cfg["rep_ca_cert"].(string), cfg["rep_client_cert"].(string), cfg["rep_client_key"].(string))
+						Expect(cfg["rep_require_tls"]).To(BeTrue())
+					case "rep":
+						files = append(files, cfg["ca_cert_file"].(string), cfg["server_cert_file"].(string), cfg["server_key_file"].(string))
+						Expect(cfg["require_tls"]).To(BeTrue())
+						Expect(cfg["listen_addr"]).To(Equal("127.0.0.1:1800"))
+						Expect(cfg["listen_addr_securable"]).To(Equal("0.0.0.0:1801"))
+					}
 				case "receptor", "metrics-server":
 					files = []string{cfg["bbs_client_cert_file"].(string)}
 				case "route-emitter", "router":
@@ -313,13 +328,15 @@ var _ = Describe("the BOSH release in deploy/bosh", func() {
 				switch j.Job {
 				case "rep":
 					cellIDs = append(cellIDs, cfg["cell_id"].(string))
-					Expect(cfg["rep_address"]).To(Equal("http://" + j.Address + ":1800"))
+					// The admin listener is loopback; remote clients use the securable one.
+					Expect(cfg["rep_address"]).To(Equal("http://127.0.0.1:1800"))
+					Expect(cfg["rep_url"]).To(Equal("https://" + j.Address + ":1801"))
 				case "auctioneer":
 					auctioneerAddrs = append(auctioneerAddrs, cfg["advertise_address"].(string))
 				}
 			}
 			Expect(cellIDs).To(ConsistOf("cell-0", "cell-1", "cell-2"))
-			Expect(auctioneerAddrs).To(ConsistOf("http://10.244.0.20:9016", "http://10.244.0.21:9016"))
+			Expect(auctioneerAddrs).To(ConsistOf("https://10.244.0.20:9016", "https://10.244.0.21:9016"))
 		})
 	})
 

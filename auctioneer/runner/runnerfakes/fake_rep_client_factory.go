@@ -7,14 +7,16 @@ import (
 )
 
 type FakeRepClientFactory struct {
-	CreateClientStub        func(string) runner.RepClient
+	CreateClientStub        func(string, string) (runner.RepClient, error)
 	createClientMutex       sync.RWMutex
 	createClientArgsForCall []FakeRepClientFactoryCreateClientArgs
 	createClientReturns     struct {
 		result1 runner.RepClient
+		result2 error
 	}
 	createClientReturnsOnCall map[int]struct {
 		result1 runner.RepClient
+		result2 error
 	}
 	invocations      map[string][][]interface{}
 	callOrder        []string
@@ -24,23 +26,24 @@ type FakeRepClientFactory struct {
 // FakeRepClientFactoryCreateClientArgs holds the arguments of one call to CreateClient.
 type FakeRepClientFactoryCreateClientArgs struct {
 	Arg1 string
+	Arg2 string
 }
 
-func (fake *FakeRepClientFactory) CreateClient(arg1 string) runner.RepClient {
+func (fake *FakeRepClientFactory) CreateClient(arg1 string, arg2 string) (runner.RepClient, error) {
 	fake.createClientMutex.Lock()
 	ret, specificReturn := fake.createClientReturnsOnCall[len(fake.createClientArgsForCall)]
-	fake.createClientArgsForCall = append(fake.createClientArgsForCall, FakeRepClientFactoryCreateClientArgs{arg1})
+	fake.createClientArgsForCall = append(fake.createClientArgsForCall, FakeRepClientFactoryCreateClientArgs{arg1, arg2})
 	stub := fake.CreateClientStub
 	fakeReturns := fake.createClientReturns
-	fake.recordInvocation("CreateClient", []interface{}{arg1})
+	fake.recordInvocation("CreateClient", []interface{}{arg1, arg2})
 	fake.createClientMutex.Unlock()
 	if stub != nil {
-		return stub(arg1)
+		return stub(arg1, arg2)
 	}
 	if specificReturn {
-		return ret.result1
+		return ret.result1, ret.result2
 	}
-	return fakeReturns.result1
+	return fakeReturns.result1, fakeReturns.result2
 }
 
 func (fake *FakeRepClientFactory) CreateClientCallCount() int {
@@ -49,17 +52,17 @@ func (fake *FakeRepClientFactory) CreateClientCallCount() int {
 	return len(fake.createClientArgsForCall)
 }
 
-func (fake *FakeRepClientFactory) CreateClientCalls(stub func(string) runner.RepClient) {
+func (fake *FakeRepClientFactory) CreateClientCalls(stub func(string, string) (runner.RepClient, error)) {
 	fake.createClientMutex.Lock()
 	defer fake.createClientMutex.Unlock()
 	fake.CreateClientStub = stub
 }
 
-func (fake *FakeRepClientFactory) CreateClientArgsForCall(i int) string {
+func (fake *FakeRepClientFactory) CreateClientArgsForCall(i int) (string, string) {
 	fake.createClientMutex.RLock()
 	defer fake.createClientMutex.RUnlock()
 	argsForCall := fake.createClientArgsForCall[i]
-	return argsForCall.Arg1
+	return argsForCall.Arg1, argsForCall.Arg2
 }
 
 func (fake *FakeRepClientFactory) CreateClientArgs() []FakeRepClientFactoryCreateClientArgs {
@@ -70,27 +73,30 @@ func (fake *FakeRepClientFactory) CreateClientArgs() []FakeRepClientFactoryCreat
 	return args
 }
 
-func (fake *FakeRepClientFactory) CreateClientReturns(result1 runner.RepClient) {
+func (fake *FakeRepClientFactory) CreateClientReturns(result1 runner.RepClient, result2 error) {
 	fake.createClientMutex.Lock()
 	defer fake.createClientMutex.Unlock()
 	fake.CreateClientStub = nil
 	fake.createClientReturns = struct {
 		result1 runner.RepClient
-	}{result1}
+		result2 error
+	}{result1, result2}
 }
 
-func (fake *FakeRepClientFactory) CreateClientReturnsOnCall(i int, result1 runner.RepClient) {
+func (fake *FakeRepClientFactory) CreateClientReturnsOnCall(i int, result1 runner.RepClient, result2 error) {
 	fake.createClientMutex.Lock()
 	defer fake.createClientMutex.Unlock()
 	fake.CreateClientStub = nil
 	if fake.createClientReturnsOnCall == nil {
 		fake.createClientReturnsOnCall = make(map[int]struct {
 			result1 runner.RepClient
+			result2 error
 		})
 	}
 	fake.createClientReturnsOnCall[i] = struct {
 		result1 runner.RepClient
-	}{result1}
+		result2 error
+	}{result1, result2}
 }
 
 func (fake *FakeRepClientFactory) Invocations() map[string][][]interface{} {

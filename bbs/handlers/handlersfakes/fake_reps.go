@@ -7,14 +7,16 @@ import (
 )
 
 type FakeReps struct {
-	RepStub        func(string) handlers.RepClient
+	RepStub        func(string, string) (handlers.RepClient, error)
 	repMutex       sync.RWMutex
 	repArgsForCall []FakeRepsRepArgs
 	repReturns     struct {
 		result1 handlers.RepClient
+		result2 error
 	}
 	repReturnsOnCall map[int]struct {
 		result1 handlers.RepClient
+		result2 error
 	}
 	invocations      map[string][][]interface{}
 	callOrder        []string
@@ -24,23 +26,24 @@ type FakeReps struct {
 // FakeRepsRepArgs holds the arguments of one call to Rep.
 type FakeRepsRepArgs struct {
 	Arg1 string
+	Arg2 string
 }
 
-func (fake *FakeReps) Rep(arg1 string) handlers.RepClient {
+func (fake *FakeReps) Rep(arg1 string, arg2 string) (handlers.RepClient, error) {
 	fake.repMutex.Lock()
 	ret, specificReturn := fake.repReturnsOnCall[len(fake.repArgsForCall)]
-	fake.repArgsForCall = append(fake.repArgsForCall, FakeRepsRepArgs{arg1})
+	fake.repArgsForCall = append(fake.repArgsForCall, FakeRepsRepArgs{arg1, arg2})
 	stub := fake.RepStub
 	fakeReturns := fake.repReturns
-	fake.recordInvocation("Rep", []interface{}{arg1})
+	fake.recordInvocation("Rep", []interface{}{arg1, arg2})
 	fake.repMutex.Unlock()
 	if stub != nil {
-		return stub(arg1)
+		return stub(arg1, arg2)
 	}
 	if specificReturn {
-		return ret.result1
+		return ret.result1, ret.result2
 	}
-	return fakeReturns.result1
+	return fakeReturns.result1, fakeReturns.result2
 }
 
 func (fake *FakeReps) RepCallCount() int {
@@ -49,17 +52,17 @@ func (fake *FakeReps) RepCallCount() int {
 	return len(fake.repArgsForCall)
 }
 
-func (fake *FakeReps) RepCalls(stub func(string) handlers.RepClient) {
+func (fake *FakeReps) RepCalls(stub func(string, string) (handlers.RepClient, error)) {
 	fake.repMutex.Lock()
 	defer fake.repMutex.Unlock()
 	fake.RepStub = stub
 }
 
-func (fake *FakeReps) RepArgsForCall(i int) string {
+func (fake *FakeReps) RepArgsForCall(i int) (string, string) {
 	fake.repMutex.RLock()
 	defer fake.repMutex.RUnlock()
 	argsForCall := fake.repArgsForCall[i]
-	return argsForCall.Arg1
+	return argsForCall.Arg1, argsForCall.Arg2
 }
 
 func (fake *FakeReps) RepArgs() []FakeRepsRepArgs {
@@ -70,27 +73,30 @@ func (fake *FakeReps) RepArgs() []FakeRepsRepArgs {
 	return args
 }
 
-func (fake *FakeReps) RepReturns(result1 handlers.RepClient) {
+func (fake *FakeReps) RepReturns(result1 handlers.RepClient, result2 error) {
 	fake.repMutex.Lock()
 	defer fake.repMutex.Unlock()
 	fake.RepStub = nil
 	fake.repReturns = struct {
 		result1 handlers.RepClient
-	}{result1}
+		result2 error
+	}{result1, result2}
 }
 
-func (fake *FakeReps) RepReturnsOnCall(i int, result1 handlers.RepClient) {
+func (fake *FakeReps) RepReturnsOnCall(i int, result1 handlers.RepClient, result2 error) {
 	fake.repMutex.Lock()
 	defer fake.repMutex.Unlock()
 	fake.RepStub = nil
 	if fake.repReturnsOnCall == nil {
 		fake.repReturnsOnCall = make(map[int]struct {
 			result1 handlers.RepClient
+			result2 error
 		})
 	}
 	fake.repReturnsOnCall[i] = struct {
 		result1 handlers.RepClient
-	}{result1}
+		result2 error
+	}{result1, result2}
 }
 
 func (fake *FakeReps) Invocations() map[string][][]interface{} {
