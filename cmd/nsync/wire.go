@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 
 	"github.com/tedsuo/ifrit"
@@ -50,16 +49,11 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	}
 	server := httpserver.New(cfg.ListenAddr, handler)
 
-	etcd, err := lock.Dial(cfg.ETCD)
+	held, etcd, err := lock.DialLock(cfg.Lock, lockName, map[string]string{"nsync_id": cfg.ID}, logger, clk)
 	if err != nil {
 		return daemon.Process{}, err
 	}
 	kit.Defer(func() { _ = etcd.Close() })
-	owner, _ := json.Marshal(map[string]string{"nsync_id": cfg.ID})
-	held := lock.NewLockRunner(lock.Config{
-		Key: lock.LockKey(cfg.Root, lockName), Value: owner,
-		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
-	}, lock.Deps{Logger: logger, Client: etcd, Clock: clk})
 	bulker := nsync.NewBulker(nsync.BulkerConfig{
 		PollingInterval:      cfg.CCPollingInterval.Duration(),
 		BatchSize:            cfg.CCBulkBatchSize,

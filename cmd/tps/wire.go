@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 
 	"github.com/tedsuo/ifrit"
@@ -49,16 +48,11 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 		return daemon.Process{}, err
 	}
 
-	etcd, err := lock.Dial(cfg.ETCD)
+	held, etcd, err := lock.DialLock(cfg.Lock, lockName, map[string]string{"tps_id": cfg.ID}, logger, clk)
 	if err != nil {
 		return daemon.Process{}, err
 	}
 	kit.Defer(func() { _ = etcd.Close() })
-	owner, _ := json.Marshal(map[string]string{"tps_id": cfg.ID})
-	held := lock.NewLockRunner(lock.Config{
-		Key: lock.LockKey(cfg.Root, lockName), Value: owner,
-		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
-	}, lock.Deps{Logger: logger, Client: etcd, Clock: clk})
 	watcher := tps.NewWatcher(tps.WatcherConfig{
 		MaxEventHandlingWorkers: cfg.MaxEventHandlingWorkers, CommunicationTimeout: timeout,
 	}, tps.WatcherDeps{Logger: logger, Clock: clk, Subscriber: subscriber{rc}, CC: cc})

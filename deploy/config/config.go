@@ -189,6 +189,13 @@ func (v *Validator) ETCD(e ETCD, root string) {
 	v.Require(root != "" && root[0] == '/', "root %q must start with /", root)
 }
 
+// Lock checks the lock block: the etcd block and root, and a positive TTL
+// and retry interval.
+func (v *Validator) Lock(l Lock) {
+	v.ETCD(l.ETCD, l.Root)
+	v.Positive(map[string]Duration{"lock_ttl": l.LockTTL, "lock_retry_interval": l.LockRetryInterval})
+}
+
 // Common checks the keys every daemon has.
 func (v *Validator) Common(c Common) {
 	v.HostPort("debug_address", c.DebugAddress, true)

@@ -41,11 +41,9 @@ type Config struct {
 	Lifecycles    []string `json:"lifecycles"`
 	FileServerURL string   `json:"file_server_url"`
 
-	// ETCD reaches the etcd holding the bulker's lock.
-	ETCD              config.ETCD     `json:"etcd"`
-	Root              string          `json:"root"`
-	LockTTL           config.Duration `json:"lock_ttl"`
-	LockRetryInterval config.Duration `json:"lock_retry_interval"`
+	// Lock holds etcd (the bulker's lock), root, lock_ttl and
+	// lock_retry_interval.
+	config.Lock
 }
 
 // DefaultConfig is nsync's configuration when its file says nothing.
@@ -64,10 +62,7 @@ func DefaultConfig() Config {
 		CommunicationTimeout: config.Duration(30 * time.Second),
 		Lifecycles:           []string{"buildpack/cflinuxfs3:buildpack_app_lifecycle/buildpack_app_lifecycle.tgz"},
 		FileServerURL:        "http://127.0.0.1:8080",
-		ETCD:                 config.ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
-		Root:                 "/diego",
-		LockTTL:              config.Duration(15 * time.Second),
-		LockRetryInterval:    config.Duration(5 * time.Second),
+		Lock:                 config.DefaultLock(),
 	}
 }
 
@@ -89,9 +84,9 @@ func (c Config) Validate() error {
 	}
 	v.Positive(map[string]config.Duration{
 		"cc_polling_interval": c.CCPollingInterval, "domain_ttl": c.DomainTTL,
-		"communication_timeout": c.CommunicationTimeout, "lock_ttl": c.LockTTL, "lock_retry_interval": c.LockRetryInterval,
+		"communication_timeout": c.CommunicationTimeout,
 	})
-	v.ETCD(c.ETCD, c.Root)
+	v.Lock(c.Lock)
 	return v.Err()
 }
 

@@ -40,11 +40,9 @@ type Config struct {
 	MaxEventHandlingWorkers int             `json:"max_event_handling_workers"`
 	CommunicationTimeout    config.Duration `json:"communication_timeout"`
 
-	// ETCD reaches the etcd holding the watcher's lock.
-	ETCD              config.ETCD     `json:"etcd"`
-	Root              string          `json:"root"`
-	LockTTL           config.Duration `json:"lock_ttl"`
-	LockRetryInterval config.Duration `json:"lock_retry_interval"`
+	// Lock holds etcd (the watcher's lock), root, lock_ttl and
+	// lock_retry_interval.
+	config.Lock
 }
 
 // DefaultConfig is TPS's configuration when its file says nothing.
@@ -61,10 +59,7 @@ func DefaultConfig() Config {
 		CCBaseURL:               "http://127.0.0.1:9022",
 		MaxEventHandlingWorkers: 500,
 		CommunicationTimeout:    config.Duration(30 * time.Second),
-		ETCD:                    config.ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
-		Root:                    "/diego",
-		LockTTL:                 config.Duration(15 * time.Second),
-		LockRetryInterval:       config.Duration(5 * time.Second),
+		Lock:                    config.DefaultLock(),
 	}
 }
 
@@ -80,10 +75,8 @@ func (c Config) Validate() error {
 	v.Require(c.MaxInFlightRequests > 0, "max_in_flight_requests must be positive")
 	v.Require(c.BulkLRPStatusWorkers > 0, "bulk_lrp_status_workers must be positive")
 	v.Require(c.MaxEventHandlingWorkers > 0, "max_event_handling_workers must be positive")
-	v.Positive(map[string]config.Duration{
-		"communication_timeout": c.CommunicationTimeout, "lock_ttl": c.LockTTL, "lock_retry_interval": c.LockRetryInterval,
-	})
-	v.ETCD(c.ETCD, c.Root)
+	v.Require(c.CommunicationTimeout > 0, "communication_timeout must be positive")
+	v.Lock(c.Lock)
 	return v.Err()
 }
 
