@@ -71,6 +71,24 @@ type BBSClient struct {
 	BBSClientKeyFile  string `json:"bbs_client_key_file"`
 }
 
+// ReceptorClient is embedded (anonymously, keys flat) in every daemon that
+// calls the receptor (route-emitter, nsync, tps): its URL and optional
+// basic-auth credentials.
+type ReceptorClient struct {
+	ReceptorURL      string `json:"receptor_url"`
+	ReceptorUsername string `json:"receptor_username"`
+	ReceptorPassword string `json:"receptor_password"`
+}
+
+// CCClient is embedded (anonymously, keys flat) in every daemon that calls
+// the Cloud Controller's internal API (nsync, tps): its base URL and the
+// basic-auth credentials it takes.
+type CCClient struct {
+	CCBaseURL           string `json:"cc_base_url"`
+	CCBasicAuthUsername string `json:"cc_basic_auth_username"`
+	CCBasicAuthPassword string `json:"cc_basic_auth_password"`
+}
+
 // renamedKeys are top-level keys that moved: Load refuses them with a
 // message naming the new key rather than a bare "unknown field".
 var renamedKeys = map[string]string{

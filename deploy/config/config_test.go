@@ -178,6 +178,17 @@ var _ = Describe("Validator's shared checks", func() {
 		}
 	})
 
+	It("checks the receptor and CC client blocks' URLs", func() {
+		var v config.Validator
+		v.ReceptorClient(config.ReceptorClient{ReceptorURL: "http://receptor:8887"})
+		v.CCClient(config.CCClient{CCBaseURL: "https://cc:9022", CCBasicAuthUsername: "u"})
+		Expect(v.Err()).To(Succeed())
+		v.ReceptorClient(config.ReceptorClient{ReceptorURL: "receptor:8887"})
+		v.CCClient(config.CCClient{})
+		Expect(v.Err()).To(MatchError(`receptor_url "receptor:8887" must start with http:// or https://; ` +
+			`cc_base_url "" must start with http:// or https://`))
+	})
+
 	It("checks the lock block: etcd, root and a positive TTL and retry interval", func() {
 		var v config.Validator
 		v.Lock(config.DefaultLock())
@@ -192,6 +203,8 @@ type lockHolderConfig struct {
 	config.Common
 	config.BBSClient
 	config.Lock
+	config.ReceptorClient
+	config.CCClient
 }
 
 var _ = Describe("the shared blocks", func() {
@@ -216,6 +229,14 @@ var _ = Describe("the shared blocks", func() {
 		Expect(cfg.ETCD.TLS()).To(BeTrue())
 		Expect(cfg.Lock).To(Equal(config.Lock{ETCD: cfg.ETCD, Root: "/cf",
 			LockTTL: config.Duration(9 * time.Second), LockRetryInterval: config.Duration(5 * time.Second)}))
+	})
+
+	It("reads the receptor and CC client blocks' flat keys", func() {
+		cfg, err := load(`{"receptor_url": "http://r:8887", "receptor_username": "ru", "receptor_password": "rp",
+			"cc_base_url": "http://cc:9022", "cc_basic_auth_username": "cu", "cc_basic_auth_password": "cp"}`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.ReceptorClient).To(Equal(config.ReceptorClient{ReceptorURL: "http://r:8887", ReceptorUsername: "ru", ReceptorPassword: "rp"}))
+		Expect(cfg.CCClient).To(Equal(config.CCClient{CCBaseURL: "http://cc:9022", CCBasicAuthUsername: "cu", CCBasicAuthPassword: "cp"}))
 	})
 
 	It("writes the lock block's keys at the top level, as the daemons' files have them", func() {

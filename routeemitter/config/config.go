@@ -63,11 +63,9 @@ type Config struct {
 	// ID names this emitter in its lock's value.
 	ID string `json:"id"`
 
-	// ReceptorURL is the receptor the emitter reads (spec bridge §9.0),
-	// with optional basic auth.
-	ReceptorURL      string `json:"receptor_url"`
-	ReceptorUsername string `json:"receptor_username"`
-	ReceptorPassword string `json:"receptor_password"`
+	// ReceptorClient is the receptor the emitter reads (spec bridge
+	// §9.0): receptor_url, receptor_username, receptor_password.
+	config.ReceptorClient
 
 	NATS
 
@@ -97,7 +95,7 @@ func DefaultConfig() Config {
 	return Config{
 		Common:                  config.Common{LogLevel: "info"},
 		ID:                      fmt.Sprintf("%s-%d", host, os.Getpid()),
-		ReceptorURL:             "http://127.0.0.1:8887",
+		ReceptorClient:          config.ReceptorClient{ReceptorURL: "http://127.0.0.1:8887"},
 		NATS:                    NATS{NATSAddresses: "127.0.0.1:4222"},
 		Lock:                    config.DefaultLock(),
 		SyncInterval:            config.Duration(60 * time.Second),
@@ -116,8 +114,7 @@ func (c Config) Validate() error {
 	var v config.Validator
 	v.Common(c.Common)
 	v.Require(c.ID != "", "id must not be empty")
-	v.Require(strings.HasPrefix(c.ReceptorURL, "http://") || strings.HasPrefix(c.ReceptorURL, "https://"),
-		"receptor_url %q must start with http:// or https://", c.ReceptorURL)
+	v.ReceptorClient(c.ReceptorClient)
 	ValidateNATS(&v, c.NATS)
 	v.Lock(c.Lock)
 	v.Positive(map[string]config.Duration{
