@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 
-	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 
 	"diego/bbs/lock"
@@ -64,25 +63,9 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 
 	return daemon.Process{Members: grouper.Members{
 		{Name: "listener", Runner: server},
-		{Name: "bulker", Runner: background{grouper.NewOrdered(os.Interrupt, grouper.Members{
+		{Name: "bulker", Runner: daemon.Background(grouper.NewOrdered(os.Interrupt, grouper.Members{
 			{Name: "lock", Runner: held},
 			{Name: "bulker", Runner: bulker},
-		})}},
+		}))},
 	}}, nil
-}
-
-// background is ready at once and runs inner until a signal or its end, so
-// that waiting for a lock does not hold back the listener's readiness.
-type background struct{ inner ifrit.Runner }
-
-func (b background) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
-	p := ifrit.Background(b.inner)
-	close(ready)
-	select {
-	case sig := <-signals:
-		p.Signal(sig)
-		return <-p.Wait()
-	case err := <-p.Wait():
-		return err
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 
-	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 
 	"diego/bbs/lock"
@@ -59,10 +58,10 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 
 	return daemon.Process{Members: grouper.Members{
 		{Name: "listener", Runner: httpserver.New(cfg.ListenAddr, handler)},
-		{Name: "watcher", Runner: background{grouper.NewOrdered(os.Interrupt, grouper.Members{
+		{Name: "watcher", Runner: daemon.Background(grouper.NewOrdered(os.Interrupt, grouper.Members{
 			{Name: "lock", Runner: held},
 			{Name: "watcher", Runner: watcher},
-		})}},
+		}))},
 	}}, nil
 }
 
@@ -71,20 +70,4 @@ type subscriber struct{ c *receptorclient.Client }
 
 func (s subscriber) SubscribeToEvents(ctx context.Context) (tps.EventSource, error) {
 	return s.c.SubscribeToEvents(ctx)
-}
-
-// background is ready at once and runs inner until a signal or its end, so
-// that waiting for a lock does not hold back the listener's readiness.
-type background struct{ inner ifrit.Runner }
-
-func (b background) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
-	p := ifrit.Background(b.inner)
-	close(ready)
-	select {
-	case sig := <-signals:
-		p.Signal(sig)
-		return <-p.Wait()
-	case err := <-p.Wait():
-		return err
-	}
 }
