@@ -81,7 +81,7 @@ type ReceptorClient struct {
 }
 
 // CCClient is embedded (anonymously, keys flat) in every daemon that calls
-// the Cloud Controller's internal API (nsync, tps): its base URL and the
+// the Cloud Controller's internal API (nsync, tps, stager): its base URL and the
 // basic-auth credentials it takes.
 type CCClient struct {
 	CCBaseURL           string `json:"cc_base_url"`
