@@ -37,11 +37,9 @@ type Config struct {
 	// rep_require_tls) is how the auctioneer reaches the cells' reps.
 	config.RepClientTLS
 
-	// ETCD reaches the etcd holding the auctioneer lock.
-	ETCD              config.ETCD     `json:"etcd"`
-	Root              string          `json:"root"`
-	LockTTL           config.Duration `json:"lock_ttl"`
-	LockRetryInterval config.Duration `json:"lock_retry_interval"`
+	// Lock holds etcd (the auctioneer lock), root, lock_ttl and
+	// lock_retry_interval.
+	config.Lock
 
 	// CellStateTimeout bounds each rep GET /state; CommunicationTimeout
 	// bounds each rep POST /work and each BBS call.
@@ -69,10 +67,7 @@ func DefaultConfig() Config {
 		ListenAddr:                    "0.0.0.0:9016",
 		ID:                            fmt.Sprintf("%s-%d", host, os.Getpid()),
 		BBSClient:                     config.BBSClient{BBSAddress: "http://127.0.0.1:8889"},
-		ETCD:                          config.ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
-		Root:                          "/diego",
-		LockTTL:                       config.Duration(15 * time.Second),
-		LockRetryInterval:             config.Duration(5 * time.Second),
+		Lock:                          config.DefaultLock(),
 		CellStateTimeout:              config.Duration(10 * time.Second),
 		CommunicationTimeout:          config.Duration(10 * time.Second),
 		AuctionRunnerWorkers:          1000,
@@ -127,12 +122,11 @@ func (c Config) Validate() error {
 	v.ClientTLS("rep_", c.RepTLS())
 	v.Require(c.ID != "", "id must not be empty")
 	v.BBSClient(c.BBSClient)
-	v.ETCD(c.ETCD, c.Root)
+	v.Lock(c.Lock)
 	for _, d := range []struct {
 		key   string
 		value config.Duration
 	}{
-		{"lock_ttl", c.LockTTL}, {"lock_retry_interval", c.LockRetryInterval},
 		{"cell_state_timeout", c.CellStateTimeout}, {"communication_timeout", c.CommunicationTimeout},
 	} {
 		v.Require(d.value > 0, "%s must be positive", d.key)

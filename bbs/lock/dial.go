@@ -1,12 +1,16 @@
 package lock
 
 import (
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/tedsuo/ifrit"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"diego/deploy/clock"
 	"diego/deploy/config"
 	"diego/deploy/tlsconfig"
 )
@@ -44,4 +48,27 @@ func Dial(cfg config.ETCD) (*clientv3.Client, error) {
 		return nil, fmt.Errorf("etcd client %v: %w", cfg.Endpoints, err)
 	}
 	return client, nil
+}
+
+// DialLock is how a lock-holding daemon (auctioneer, converger,
+// route-emitter, nsync, tps) wires its lock from its config's lock block:
+// it dials cfg.ETCD and returns the runner holding the lock called name
+// under cfg.Root, with owner JSON-encoded as the lock's value (who holds
+// it, for operators and, for the auctioneer, the BBS). The caller closes
+// the returned client once the runner has stopped, and may use it
+// meanwhile (the converger watches cell presences over it).
+func DialLock(cfg config.Lock, name string, owner any, logger *slog.Logger, clk clock.Clock) (ifrit.Runner, *clientv3.Client, error) {
+	value, err := json.Marshal(owner)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lock %s: encoding its value: %w", name, err)
+	}
+	client, err := Dial(cfg.ETCD)
+	if err != nil {
+		return nil, nil, err
+	}
+	runner := NewLockRunner(Config{
+		Key: LockKey(cfg.Root, name), Value: value,
+		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
+	}, Deps{Logger: logger, Client: client, Clock: clk})
+	return runner, client, nil
 }

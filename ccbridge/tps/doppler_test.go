@@ -3,6 +3,7 @@ package tps_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"diego/ccbridge/tps"
+	metronclient "diego/metron/client"
 	"diego/metron/events"
 )
 
@@ -86,7 +88,9 @@ var _ = Describe("The doppler container-metrics client (spec cell §7.5)", func(
 	})
 
 	It("skips envelopes that are not container metrics", func() {
-		b, err := proto.Marshal(&events.Envelope{Origin: proto.String("x"), EventType: events.Envelope_LogMessage.Enum()})
+		b, err := proto.Marshal(&events.Envelope{Origin: proto.String("x"), EventType: events.Envelope_LogMessage.Enum(),
+			LogMessage: &events.LogMessage{Message: []byte("hi"), MessageType: events.LogMessage_OUT.Enum(),
+				Timestamp: proto.Int64(1), AppId: proto.String("app-1")}})
 		Expect(err).NotTo(HaveOccurred())
 		bodyParts = [][]byte{b}
 		c, _ := tps.NewDopplerClient(server.URL, 0)
@@ -99,11 +103,14 @@ var _ = Describe("The doppler container-metrics client (spec cell §7.5)", func(
 		c, _ := tps.NewDopplerClient(server.URL, 0)
 		status = http.StatusUnauthorized
 		_, err := c.ContainerMetrics(context.Background(), "app-1", "bearer bad")
-		Expect(err).To(MatchError(ContainSubstring("status 401")))
+		var refusal *metronclient.Error
+		Expect(errors.As(err, &refusal)).To(BeTrue(), "%v", err)
+		Expect(refusal.StatusCode).To(Equal(http.StatusUnauthorized))
+		Expect(gotAuth).To(Equal("bearer bad"))
 
 		status, contentTyp = http.StatusOK, "multipart/x-protobuf"
 		_, err = c.ContainerMetrics(context.Background(), "app-1", "bearer token")
-		Expect(err).To(MatchError(ContainSubstring("boundary")))
+		Expect(err).To(MatchError(ContainSubstring(`unexpected content type "multipart/x-protobuf"`)))
 
 		contentTyp, bodyParts = "", [][]byte{{0xff, 0xff, 0xff}}
 		_, err = c.ContainerMetrics(context.Background(), "app-1", "bearer token")

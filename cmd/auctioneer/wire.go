@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -34,20 +33,11 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	if err != nil {
 		return daemon.Process{}, err
 	}
-	etcd, err := lock.Dial(cfg.ETCD)
+	held, etcd, err := lock.DialLock(cfg.Lock, auctioneer.LockName, auctioneer.Presence{ID: cfg.ID, Address: cfg.Advertise()}, logger, clk)
 	if err != nil {
 		return daemon.Process{}, err
 	}
 	kit.Defer(func() { _ = etcd.Close() })
-
-	presence, err := json.Marshal(auctioneer.Presence{ID: cfg.ID, Address: cfg.Advertise()})
-	if err != nil {
-		return daemon.Process{}, err
-	}
-	held := lock.NewLockRunner(lock.Config{
-		Key: lock.LockKey(cfg.Root, auctioneer.LockName), Value: presence,
-		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
-	}, lock.Deps{Logger: logger, Client: etcd, Clock: clk})
 
 	metrics, err := emitter.New(fmt.Sprintf("127.0.0.1:%d", cfg.DropsondePort), "auctioneer", clk)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/tedsuo/ifrit/grouper"
 
@@ -27,17 +26,11 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	if err != nil {
 		return daemon.Process{}, err
 	}
-	etcd, err := lock.Dial(cfg.ETCD)
+	held, etcd, err := lock.DialLock(cfg.Lock, lockName, map[string]string{"converger_id": cfg.ID}, logger, clk)
 	if err != nil {
 		return daemon.Process{}, err
 	}
 	kit.Defer(func() { _ = etcd.Close() })
-
-	owner, _ := json.Marshal(map[string]string{"converger_id": cfg.ID})
-	held := lock.NewLockRunner(lock.Config{
-		Key: lock.LockKey(cfg.Root, lockName), Value: owner,
-		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
-	}, lock.Deps{Logger: logger, Client: etcd, Clock: clk})
 	watch := func(ctx context.Context) <-chan lock.PresenceEvent {
 		return lock.WatchPresences(ctx, logger, etcd, cfg.Root)
 	}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 
-	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 
 	"diego/bbs/lock"
@@ -50,16 +48,11 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	}
 	server := httpserver.New(cfg.ListenAddr, handler)
 
-	etcd, err := lock.Dial(cfg.ETCD)
+	held, etcd, err := lock.DialLock(cfg.Lock, lockName, map[string]string{"nsync_id": cfg.ID}, logger, clk)
 	if err != nil {
 		return daemon.Process{}, err
 	}
 	kit.Defer(func() { _ = etcd.Close() })
-	owner, _ := json.Marshal(map[string]string{"nsync_id": cfg.ID})
-	held := lock.NewLockRunner(lock.Config{
-		Key: lock.LockKey(cfg.Root, lockName), Value: owner,
-		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
-	}, lock.Deps{Logger: logger, Client: etcd, Clock: clk})
 	bulker := nsync.NewBulker(nsync.BulkerConfig{
 		PollingInterval:      cfg.CCPollingInterval.Duration(),
 		BatchSize:            cfg.CCBulkBatchSize,
@@ -70,25 +63,9 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 
 	return daemon.Process{Members: grouper.Members{
 		{Name: "listener", Runner: server},
-		{Name: "bulker", Runner: background{grouper.NewOrdered(os.Interrupt, grouper.Members{
+		{Name: "bulker", Runner: daemon.Background(grouper.NewOrdered(os.Interrupt, grouper.Members{
 			{Name: "lock", Runner: held},
 			{Name: "bulker", Runner: bulker},
-		})}},
+		}))},
 	}}, nil
-}
-
-// background is ready at once and runs inner until a signal or its end, so
-// that waiting for a lock does not hold back the listener's readiness.
-type background struct{ inner ifrit.Runner }
-
-func (b background) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
-	p := ifrit.Background(b.inner)
-	close(ready)
-	select {
-	case sig := <-signals:
-		p.Signal(sig)
-		return <-p.Wait()
-	case err := <-p.Wait():
-		return err
-	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 
 	"github.com/tedsuo/ifrit/grouper"
@@ -31,17 +30,11 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	if err != nil {
 		return daemon.Process{}, err
 	}
-	etcd, err := lock.Dial(cfg.ETCD)
+	held, etcd, err := lock.DialLock(cfg.Lock, lockName, map[string]string{"route_emitter_id": cfg.ID}, logger, clk)
 	if err != nil {
 		return daemon.Process{}, err
 	}
 	kit.Defer(func() { _ = etcd.Close() })
-
-	owner, _ := json.Marshal(map[string]string{"route_emitter_id": cfg.ID})
-	held := lock.NewLockRunner(lock.Config{
-		Key: lock.LockKey(cfg.Root, lockName), Value: owner,
-		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
-	}, lock.Deps{Logger: logger, Client: etcd, Clock: clk})
 	nats, err := emitter.Connect(logger, emitter.Config{NATS: cfg.NATS, Workers: cfg.RouteEmittingWorkers, Name: "route-emitter-" + cfg.ID})
 	if err != nil {
 		return daemon.Process{}, err

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 
-	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 
 	"diego/bbs/lock"
@@ -49,26 +47,21 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 		return daemon.Process{}, err
 	}
 
-	etcd, err := lock.Dial(cfg.ETCD)
+	held, etcd, err := lock.DialLock(cfg.Lock, lockName, map[string]string{"tps_id": cfg.ID}, logger, clk)
 	if err != nil {
 		return daemon.Process{}, err
 	}
 	kit.Defer(func() { _ = etcd.Close() })
-	owner, _ := json.Marshal(map[string]string{"tps_id": cfg.ID})
-	held := lock.NewLockRunner(lock.Config{
-		Key: lock.LockKey(cfg.Root, lockName), Value: owner,
-		TTL: cfg.LockTTL.Duration(), RetryInterval: cfg.LockRetryInterval.Duration(),
-	}, lock.Deps{Logger: logger, Client: etcd, Clock: clk})
 	watcher := tps.NewWatcher(tps.WatcherConfig{
 		MaxEventHandlingWorkers: cfg.MaxEventHandlingWorkers, CommunicationTimeout: timeout,
 	}, tps.WatcherDeps{Logger: logger, Clock: clk, Subscriber: subscriber{rc}, CC: cc})
 
 	return daemon.Process{Members: grouper.Members{
 		{Name: "listener", Runner: httpserver.New(cfg.ListenAddr, handler)},
-		{Name: "watcher", Runner: background{grouper.NewOrdered(os.Interrupt, grouper.Members{
+		{Name: "watcher", Runner: daemon.Background(grouper.NewOrdered(os.Interrupt, grouper.Members{
 			{Name: "lock", Runner: held},
 			{Name: "watcher", Runner: watcher},
-		})}},
+		}))},
 	}}, nil
 }
 
@@ -77,20 +70,4 @@ type subscriber struct{ c *receptorclient.Client }
 
 func (s subscriber) SubscribeToEvents(ctx context.Context) (tps.EventSource, error) {
 	return s.c.SubscribeToEvents(ctx)
-}
-
-// background is ready at once and runs inner until a signal or its end, so
-// that waiting for a lock does not hold back the listener's readiness.
-type background struct{ inner ifrit.Runner }
-
-func (b background) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
-	p := ifrit.Background(b.inner)
-	close(ready)
-	select {
-	case sig := <-signals:
-		p.Signal(sig)
-		return <-p.Wait()
-	case err := <-p.Wait():
-		return err
-	}
 }

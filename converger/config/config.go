@@ -21,12 +21,9 @@ type Config struct {
 	// BBSClient holds bbs_address and the bbs_*_file keys.
 	config.BBSClient
 
-	// ETCD reaches the etcd holding the lock and the cell presences.
-	ETCD config.ETCD `json:"etcd"`
-	Root string      `json:"root"`
-
-	LockTTL           config.Duration `json:"lock_ttl"`
-	LockRetryInterval config.Duration `json:"lock_retry_interval"`
+	// Lock holds etcd (the lock and the cell presences), root, lock_ttl
+	// and lock_retry_interval.
+	config.Lock
 
 	ConvergeRepeatInterval      config.Duration `json:"converge_repeat_interval"`
 	KickTaskDuration            config.Duration `json:"kick_task_duration"`
@@ -41,10 +38,7 @@ func DefaultConfig() Config {
 	return Config{
 		ID:                          fmt.Sprintf("%s-%d", host, os.Getpid()),
 		BBSClient:                   config.BBSClient{BBSAddress: "http://127.0.0.1:8889"},
-		ETCD:                        config.ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
-		Root:                        "/diego",
-		LockTTL:                     config.Duration(15 * time.Second),
-		LockRetryInterval:           config.Duration(5 * time.Second),
+		Lock:                        config.DefaultLock(),
 		ConvergeRepeatInterval:      config.Duration(30 * time.Second),
 		KickTaskDuration:            config.Duration(30 * time.Second),
 		ExpirePendingTaskDuration:   config.Duration(30 * time.Minute),
@@ -60,9 +54,8 @@ func (c Config) Validate() error {
 	v.Require(c.ID != "", "id must not be empty")
 	v.Common(c.Common)
 	v.BBSClient(c.BBSClient)
-	v.ETCD(c.ETCD, c.Root)
+	v.Lock(c.Lock)
 	for key, d := range map[string]config.Duration{
-		"lock_ttl": c.LockTTL, "lock_retry_interval": c.LockRetryInterval,
 		"converge_repeat_interval": c.ConvergeRepeatInterval, "kick_task_duration": c.KickTaskDuration,
 		"expire_pending_task_duration": c.ExpirePendingTaskDuration, "expire_completed_task_duration": c.ExpireCompletedTaskDuration,
 		"communication_timeout": c.CommunicationTimeout,

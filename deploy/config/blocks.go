@@ -1,5 +1,7 @@
 package config
 
+import "time"
+
 // The blocks of settings several daemons share, each one struct embedded in
 // the daemons' configs so that a setting has one key everywhere
 // (DESIGN.md §2, config).
@@ -32,6 +34,33 @@ type ETCD struct {
 // TLS reports whether the block asks for TLS.
 func (e ETCD) TLS() bool { return e.CAFile != "" || e.CertFile != "" }
 
+// Lock is embedded (anonymously, so its keys stay top-level) in every
+// daemon that holds a lock through bbs/lock (auctioneer, converger,
+// route-emitter, nsync, tps): the "etcd" object, the key prefix the lock
+// lives under, and the lock's lease TTL and retry interval. bbs/lock's
+// DialLock takes it whole.
+type Lock struct {
+	ETCD ETCD   `json:"etcd"`
+	Root string `json:"root"`
+	// LockTTL is the lease's TTL: a holder that stops renewing loses the
+	// lock after it.
+	LockTTL Duration `json:"lock_ttl"`
+	// LockRetryInterval is how often a standby tries again while the lock
+	// is taken.
+	LockRetryInterval Duration `json:"lock_retry_interval"`
+}
+
+// DefaultLock is the lock block's defaults (Diego's): a local etcd, /diego,
+// a 15 s TTL and a 5 s retry interval.
+func DefaultLock() Lock {
+	return Lock{
+		ETCD:              ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
+		Root:              "/diego",
+		LockTTL:           Duration(15 * time.Second),
+		LockRetryInterval: Duration(5 * time.Second),
+	}
+}
+
 // BBSClient is embedded (anonymously, so its keys stay flat) in every
 // daemon that calls the BBS API: an http:// address, or an https:// one
 // with a CA and a client certificate and key.
@@ -40,6 +69,24 @@ type BBSClient struct {
 	BBSCACertFile     string `json:"bbs_ca_cert_file"`
 	BBSClientCertFile string `json:"bbs_client_cert_file"`
 	BBSClientKeyFile  string `json:"bbs_client_key_file"`
+}
+
+// ReceptorClient is embedded (anonymously, keys flat) in every daemon that
+// calls the receptor (route-emitter, nsync, tps): its URL and optional
+// basic-auth credentials.
+type ReceptorClient struct {
+	ReceptorURL      string `json:"receptor_url"`
+	ReceptorUsername string `json:"receptor_username"`
+	ReceptorPassword string `json:"receptor_password"`
+}
+
+// CCClient is embedded (anonymously, keys flat) in every daemon that calls
+// the Cloud Controller's internal API (nsync, tps, stager): its base URL and the
+// basic-auth credentials it takes.
+type CCClient struct {
+	CCBaseURL           string `json:"cc_base_url"`
+	CCBasicAuthUsername string `json:"cc_basic_auth_username"`
+	CCBasicAuthPassword string `json:"cc_basic_auth_password"`
 }
 
 // renamedKeys are top-level keys that moved: Load refuses them with a

@@ -166,8 +166,7 @@ func (v *Validator) Positive(durations map[string]Duration) {
 // BBSClient checks the BBS-client block: an http or https address, and for
 // https a CA and a client certificate and key.
 func (v *Validator) BBSClient(c BBSClient) {
-	v.Require(strings.HasPrefix(c.BBSAddress, "http://") || strings.HasPrefix(c.BBSAddress, "https://"),
-		"bbs_address %q must start with http:// or https://", c.BBSAddress)
+	v.HTTPURL("bbs_address", c.BBSAddress)
 	if strings.HasPrefix(c.BBSAddress, "https://") {
 		v.Require(c.BBSCACertFile != "" && c.BBSClientCertFile != "" && c.BBSClientKeyFile != "",
 			"an https bbs_address needs bbs_ca_cert_file, bbs_client_cert_file and bbs_client_key_file")
@@ -188,6 +187,25 @@ func (v *Validator) ETCD(e ETCD, root string) {
 	v.Require((e.CertFile == "") == (e.KeyFile == ""), "etcd.cert_file and etcd.key_file go together")
 	v.Require(root != "" && root[0] == '/', "root %q must start with /", root)
 }
+
+// Lock checks the lock block: the etcd block and root, and a positive TTL
+// and retry interval.
+func (v *Validator) Lock(l Lock) {
+	v.ETCD(l.ETCD, l.Root)
+	v.Positive(map[string]Duration{"lock_ttl": l.LockTTL, "lock_retry_interval": l.LockRetryInterval})
+}
+
+// HTTPURL requires value to be an http:// or https:// URL.
+func (v *Validator) HTTPURL(key, value string) {
+	v.Require(strings.HasPrefix(value, "http://") || strings.HasPrefix(value, "https://"),
+		"%s %q must start with http:// or https://", key, value)
+}
+
+// ReceptorClient checks the receptor-client block's URL.
+func (v *Validator) ReceptorClient(c ReceptorClient) { v.HTTPURL("receptor_url", c.ReceptorURL) }
+
+// CCClient checks the CC-client block's URL.
+func (v *Validator) CCClient(c CCClient) { v.HTTPURL("cc_base_url", c.CCBaseURL) }
 
 // Common checks the keys every daemon has.
 func (v *Validator) Common(c Common) {

@@ -177,21 +177,41 @@ var _ = Describe("Validator's shared checks", func() {
 			Expect(err.Error()).To(ContainSubstring(want))
 		}
 	})
+
+	It("checks the receptor and CC client blocks' URLs", func() {
+		var v config.Validator
+		v.ReceptorClient(config.ReceptorClient{ReceptorURL: "http://receptor:8887"})
+		v.CCClient(config.CCClient{CCBaseURL: "https://cc:9022", CCBasicAuthUsername: "u"})
+		Expect(v.Err()).To(Succeed())
+		v.ReceptorClient(config.ReceptorClient{ReceptorURL: "receptor:8887"})
+		v.CCClient(config.CCClient{})
+		Expect(v.Err()).To(MatchError(`receptor_url "receptor:8887" must start with http:// or https://; ` +
+			`cc_base_url "" must start with http:// or https://`))
+	})
+
+	It("checks the lock block: etcd, root and a positive TTL and retry interval", func() {
+		var v config.Validator
+		v.Lock(config.DefaultLock())
+		Expect(v.Err()).To(Succeed())
+		v.Lock(config.Lock{ETCD: config.ETCD{Endpoints: []string{"http://etcd:2379"}}, Root: "diego", LockRetryInterval: -1})
+		Expect(v.Err()).To(MatchError(`root "diego" must start with /; lock_retry_interval must be positive; lock_ttl must be positive`))
+	})
 })
 
 // lockHolderConfig embeds the shared blocks the way the daemons do.
 type lockHolderConfig struct {
 	config.Common
 	config.BBSClient
-	ETCD config.ETCD `json:"etcd"`
-	Root string      `json:"root"`
+	config.Lock
+	config.ReceptorClient
+	config.CCClient
 }
 
 var _ = Describe("the shared blocks", func() {
 	load := func(body string) (lockHolderConfig, error) {
 		path := filepath.Join(GinkgoT().TempDir(), "config.json")
 		Expect(os.WriteFile(path, []byte(body), 0o644)).To(Succeed())
-		cfg := lockHolderConfig{Common: config.Common{LogLevel: "info"}}
+		cfg := lockHolderConfig{Common: config.Common{LogLevel: "info"}, Lock: config.DefaultLock()}
 		err := config.Load(path, &cfg)
 		return cfg, err
 	}
@@ -199,13 +219,35 @@ var _ = Describe("the shared blocks", func() {
 	It("reads the etcd object, the flat bbs_* keys and the common keys", func() {
 		cfg, err := load(`{"log_level": "debug", "debug_address": "127.0.0.1:17017",
 			"bbs_address": "https://bbs:8889", "bbs_ca_cert_file": "ca", "bbs_client_cert_file": "c", "bbs_client_key_file": "k",
-			"etcd": {"endpoints": ["https://e1:2379"], "ca_file": "eca", "cert_file": "ec", "key_file": "ek"}, "root": "/diego"}`)
+			"etcd": {"endpoints": ["https://e1:2379"], "ca_file": "eca", "cert_file": "ec", "key_file": "ek"}, "root": "/cf",
+			"lock_ttl": "9s"}`)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cfg.Settings()).To(Equal(config.Common{LogLevel: "debug", DebugAddress: "127.0.0.1:17017"}))
 		Expect(cfg.BBSClient).To(Equal(config.BBSClient{BBSAddress: "https://bbs:8889", BBSCACertFile: "ca",
 			BBSClientCertFile: "c", BBSClientKeyFile: "k"}))
 		Expect(cfg.ETCD).To(Equal(config.ETCD{Endpoints: []string{"https://e1:2379"}, CAFile: "eca", CertFile: "ec", KeyFile: "ek"}))
 		Expect(cfg.ETCD.TLS()).To(BeTrue())
+		Expect(cfg.Lock).To(Equal(config.Lock{ETCD: cfg.ETCD, Root: "/cf",
+			LockTTL: config.Duration(9 * time.Second), LockRetryInterval: config.Duration(5 * time.Second)}))
+	})
+
+	It("reads the receptor and CC client blocks' flat keys", func() {
+		cfg, err := load(`{"receptor_url": "http://r:8887", "receptor_username": "ru", "receptor_password": "rp",
+			"cc_base_url": "http://cc:9022", "cc_basic_auth_username": "cu", "cc_basic_auth_password": "cp"}`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.ReceptorClient).To(Equal(config.ReceptorClient{ReceptorURL: "http://r:8887", ReceptorUsername: "ru", ReceptorPassword: "rp"}))
+		Expect(cfg.CCClient).To(Equal(config.CCClient{CCBaseURL: "http://cc:9022", CCBasicAuthUsername: "cu", CCBasicAuthPassword: "cp"}))
+	})
+
+	It("writes the lock block's keys at the top level, as the daemons' files have them", func() {
+		body, err := json.Marshal(lockHolderConfig{Lock: config.DefaultLock()})
+		Expect(err).NotTo(HaveOccurred())
+		var top map[string]json.RawMessage
+		Expect(json.Unmarshal(body, &top)).To(Succeed())
+		Expect(top).To(HaveKey("etcd"))
+		Expect(top).To(HaveKeyWithValue("root", json.RawMessage(`"/diego"`)))
+		Expect(top).To(HaveKeyWithValue("lock_ttl", json.RawMessage(`"15s"`)))
+		Expect(top).To(HaveKeyWithValue("lock_retry_interval", json.RawMessage(`"5s"`)))
 	})
 
 	It("refuses the old flat etcd_* keys, naming the new ones", func() {

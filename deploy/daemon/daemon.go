@@ -178,3 +178,22 @@ func Debug(addr string) ifrit.Runner {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return httpserver.New(addr, mux)
 }
+
+// Background runs inner behind a member that is ready at once: a daemon
+// that serves while one of its parts waits (nsync's bulker and TPS's
+// watcher wait for their locks) does not hold back its "ready" line. It
+// passes a signal on to inner and returns inner's error; inner ending by
+// itself ends it too, so a lost lock still ends the daemon.
+func Background(inner ifrit.Runner) ifrit.Runner {
+	return ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
+		p := ifrit.Background(inner)
+		close(ready)
+		select {
+		case sig := <-signals:
+			p.Signal(sig)
+			return <-p.Wait()
+		case err := <-p.Wait():
+			return err
+		}
+	})
+}

@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"os"
 	"sync"
@@ -112,5 +113,55 @@ var _ = Describe("Kit", func() {
 		kit.Cleanup()
 		kit.Cleanup()
 		Expect(calls).To(Equal([]int{2, 1}))
+	})
+})
+
+var _ = Describe("Background", func() {
+	// waiting is a runner that is not ready until released, and returns
+	// what it is told to, or nil on a signal.
+	type waiting struct {
+		release chan struct{}
+		exit    chan error
+		got     chan os.Signal
+	}
+	newWaiting := func() *waiting {
+		return &waiting{release: make(chan struct{}), exit: make(chan error, 1), got: make(chan os.Signal, 1)}
+	}
+	run := func(w *waiting) ifrit.Runner {
+		return ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
+			select {
+			case <-w.release:
+				close(ready)
+			case sig := <-signals:
+				w.got <- sig
+				return nil
+			}
+			select {
+			case err := <-w.exit:
+				return err
+			case sig := <-signals:
+				w.got <- sig
+				return nil
+			}
+		})
+	}
+
+	It("is ready at once, while inner still waits, and passes a signal on", func() {
+		w := newWaiting()
+		p := ifrit.Background(daemon.Background(run(w)))
+		Eventually(p.Ready()).Should(BeClosed())
+		p.Signal(os.Interrupt)
+		Eventually(w.got).Should(Receive(Equal(os.Interrupt)))
+		Eventually(p.Wait()).Should(Receive(BeNil()))
+	})
+
+	It("ends with inner's error when inner ends by itself", func() {
+		w := newWaiting()
+		p := ifrit.Background(daemon.Background(run(w)))
+		Eventually(p.Ready()).Should(BeClosed())
+		close(w.release)
+		lost := errors.New("lock lost")
+		w.exit <- lost
+		Eventually(p.Wait()).Should(Receive(MatchError(lost)))
 	})
 })

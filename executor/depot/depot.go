@@ -17,7 +17,8 @@ import (
 
 // StepsBuilder turns a created container into its step tree: a runner that
 // closes ready when the container is healthy and returns the failure (nil
-// for success) when the tree ends. An interrupt stops it.
+// for success) when the tree ends. An interrupt stops it. The logger it is
+// given carries container_guid.
 type StepsBuilder interface {
 	StepsRunner(logger *slog.Logger, c executor.Container, gc garden.Container) (ifrit.Runner, error)
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	"github.com/tedsuo/ifrit"
 
 	"diego/deploy/clock/fakeclock"
@@ -215,6 +217,27 @@ var _ = Describe("Depot", func() {
 			e = nextEvent()
 			Expect(e.Type).To(Equal(executor.EventTypeContainerComplete))
 			Expect(e.Container.RunResult).To(Equal(executor.ContainerRunResult{Failed: true, FailureReason: "Exited with status 1"}))
+		})
+
+		It("gives the steps a logger that carries the container's guid, once", func() {
+			logs := gbytes.NewBuffer()
+			logger = logging.New(logs, slog.LevelDebug, "executor")
+			run()
+			Eventually(steps.StepsRunnerCallCount).Should(Equal(1))
+			stepsLogger, _, _ := steps.StepsRunnerArgsForCall(0)
+			stepsLogger.Info("probe")
+			var probe string
+			for _, line := range strings.Split(string(logs.Contents()), "\n") {
+				if strings.Contains(line, `"msg":"probe"`) {
+					probe = line
+				}
+			}
+			Expect(probe).To(ContainSubstring(`"container_guid":"g1"`))
+			Expect(strings.Count(probe, `"container_guid"`)).To(Equal(1))
+			close(tree.ready)
+			nextEvent()
+			tree.exit <- nil
+			nextEvent()
 		})
 
 		It("is routable once running when there are no readiness checks", func() {

@@ -15,6 +15,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 
 	"diego/deploy/clock/fakeclock"
 	"diego/deploy/logging"
@@ -31,6 +32,8 @@ var (
 	fakeClock *fakeclock.FakeClock
 	srv       *server.Server
 	httpSrv   *httptest.Server
+	// serverLogs has the server's log lines (they go to GinkgoWriter too).
+	serverLogs *gbytes.Buffer
 )
 
 var _ = BeforeEach(func() {
@@ -45,7 +48,8 @@ var _ = BeforeEach(func() {
 	}
 	fakeClock = fakeclock.NewFakeClock(time.Date(2015, 6, 1, 12, 0, 0, 0, time.UTC))
 
-	srv = server.New(server.Deps{Logger: logging.New(GinkgoWriter, slog.LevelDebug, "garden"), Clock: fakeClock,
+	serverLogs = gbytes.NewBuffer()
+	srv = server.New(server.Deps{Logger: logging.New(io.MultiWriter(GinkgoWriter, serverLogs), slog.LevelDebug, "garden"), Clock: fakeClock,
 		Backend: backend})
 	Expect(srv.Start()).To(Succeed())
 	httpSrv = httptest.NewServer(srv)

@@ -40,7 +40,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, l *slog.Logger) {
 		fail(w, l, err)
 		return
 	}
-	l = l.With("process_id", p.ID(), "stream_id", st.id)
+	l = l.With("garden_process_id", p.ID(), "stream_id", st.id)
 	l.Info("started", "path", spec.Path)
 	s.serveProcess(w, l, http.StatusCreated, p, st)
 }
@@ -59,7 +59,7 @@ func (s *Server) attach(w http.ResponseWriter, r *http.Request, l *slog.Logger) 
 		fail(w, l, err)
 		return
 	}
-	l = l.With("process_id", p.ID(), "stream_id", st.id)
+	l = l.With("garden_process_id", p.ID(), "stream_id", st.id)
 	l.Info("attached")
 	s.serveProcess(w, l, http.StatusOK, p, st)
 }

@@ -15,6 +15,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 
 	"diego/garden"
 )
@@ -81,6 +82,14 @@ var _ = Describe("Process protocol", func() {
 			process.Exit(42)
 			Expect(conn.line()).To(MatchJSON(`{"process_id":"p1","exit_status":42}`))
 			Expect(conn.rest()).To(BeEmpty())
+		})
+
+		It("logs the process under garden_process_id, a key apart from an LRP's process_guid", func() {
+			conn, _ := run()
+			Eventually(serverLogs).Should(gbytes.Say(`"msg":"started".*"garden_process_id":"p1","stream_id":"1"`))
+			process.Exit(0)
+			Expect(conn.line()).To(MatchJSON(`{"process_id":"p1","exit_status":0}`))
+			Expect(string(serverLogs.Contents())).NotTo(ContainSubstring(`"process_id"`))
 		})
 
 		It("sends the wait error as the final payload", func() {

@@ -63,6 +63,15 @@ func New(cfg Config) (*Client, error) {
 		http: &http.Client{Timeout: cfg.Timeout}}, nil
 }
 
+// As is a client that sends authorization instead of the configured one,
+// over the same connections: a server passing on its own callers'
+// Authorization header (TPS's stats route) makes one per request.
+func (c *Client) As(authorization string) *Client {
+	cp := *c
+	cp.cfg.Authorization = authorization
+	return &cp
+}
+
 // RecentLogs returns an app's kept logs sorted by timestamp (noaa's
 // SortRecent).
 func (c *Client) RecentLogs(ctx context.Context, appID string) ([]*events.Envelope, error) {

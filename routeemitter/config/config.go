@@ -63,19 +63,15 @@ type Config struct {
 	// ID names this emitter in its lock's value.
 	ID string `json:"id"`
 
-	// ReceptorURL is the receptor the emitter reads (spec bridge §9.0),
-	// with optional basic auth.
-	ReceptorURL      string `json:"receptor_url"`
-	ReceptorUsername string `json:"receptor_username"`
-	ReceptorPassword string `json:"receptor_password"`
+	// ReceptorClient is the receptor the emitter reads (spec bridge
+	// §9.0): receptor_url, receptor_username, receptor_password.
+	config.ReceptorClient
 
 	NATS
 
-	// ETCD reaches the etcd holding the lock.
-	ETCD              config.ETCD     `json:"etcd"`
-	Root              string          `json:"root"`
-	LockTTL           config.Duration `json:"lock_ttl"`
-	LockRetryInterval config.Duration `json:"lock_retry_interval"`
+	// Lock holds etcd (the emitter's lock), root, lock_ttl and
+	// lock_retry_interval.
+	config.Lock
 
 	SyncInterval         config.Duration `json:"sync_interval"`
 	JitterFactor         float64         `json:"jitter_factor"`
@@ -99,12 +95,9 @@ func DefaultConfig() Config {
 	return Config{
 		Common:                  config.Common{LogLevel: "info"},
 		ID:                      fmt.Sprintf("%s-%d", host, os.Getpid()),
-		ReceptorURL:             "http://127.0.0.1:8887",
+		ReceptorClient:          config.ReceptorClient{ReceptorURL: "http://127.0.0.1:8887"},
 		NATS:                    NATS{NATSAddresses: "127.0.0.1:4222"},
-		ETCD:                    config.ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
-		Root:                    "/diego",
-		LockTTL:                 config.Duration(15 * time.Second),
-		LockRetryInterval:       config.Duration(5 * time.Second),
+		Lock:                    config.DefaultLock(),
 		SyncInterval:            config.Duration(60 * time.Second),
 		JitterFactor:            0.2,
 		RouteEmittingWorkers:    20,
@@ -121,14 +114,12 @@ func (c Config) Validate() error {
 	var v config.Validator
 	v.Common(c.Common)
 	v.Require(c.ID != "", "id must not be empty")
-	v.Require(strings.HasPrefix(c.ReceptorURL, "http://") || strings.HasPrefix(c.ReceptorURL, "https://"),
-		"receptor_url %q must start with http:// or https://", c.ReceptorURL)
+	v.ReceptorClient(c.ReceptorClient)
 	ValidateNATS(&v, c.NATS)
-	v.ETCD(c.ETCD, c.Root)
+	v.Lock(c.Lock)
 	v.Positive(map[string]config.Duration{
-		"lock_ttl": c.LockTTL, "lock_retry_interval": c.LockRetryInterval, "sync_interval": c.SyncInterval,
-		"default_register_interval": c.DefaultRegisterInterval, "communication_timeout": c.CommunicationTimeout,
-		"unregistration_interval": c.UnregistrationInterval,
+		"sync_interval": c.SyncInterval, "default_register_interval": c.DefaultRegisterInterval,
+		"communication_timeout": c.CommunicationTimeout, "unregistration_interval": c.UnregistrationInterval,
 	})
 	v.Require(c.JitterFactor >= 0 && c.JitterFactor < 1, "jitter_factor must be in [0, 1)")
 	v.Require(c.RouteEmittingWorkers > 0, "route_emitting_workers must be positive")

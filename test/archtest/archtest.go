@@ -176,7 +176,7 @@ var Launchers = []string{
 // rest of deploy/ are launchers.
 var Kit = []string{
 	"deploy/clock", "deploy/config", "deploy/daemon", "deploy/httpserver", "deploy/logging", "deploy/routes",
-	"deploy/sse", "deploy/tlsconfig",
+	"deploy/sse", "deploy/tarball", "deploy/tlsconfig",
 }
 
 // cmdComponents maps a cmd/<name> whose component has another name to it.

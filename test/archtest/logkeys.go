@@ -32,7 +32,8 @@ var Synonyms = map[string]string{
 	"guid": "task_guid, process_guid, instance_guid or container_guid", "taskguid": "task_guid",
 	"processguid": "process_guid", "instanceguid": "instance_guid", "cellid": "cell_id", "requestid": "request_id",
 	"cell": "cell_id", "task_id": "task_guid", "lrp_guid": "process_guid", "process_index": "index",
-	"domain_name": "domain",
+	"domain_name": "domain", "process_id": "garden_process_id (a garden process) or process_guid (an LRP)",
+	"process": "garden_process_id (a garden process) or process_guid (an LRP)",
 }
 
 // keyArgs says where a call's attribute arguments start, by the called

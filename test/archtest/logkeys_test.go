@@ -33,11 +33,14 @@ var _ = Describe("The log keys", func() {
 		Entry("a dashed key in InfoContext", `logger.InfoContext(ctx, "x", "request-id", guid)`, "request-id"),
 		Entry("a dashed key in an attr", `logger.Info("x", slog.String("container-guid", guid))`, "container-guid"),
 		Entry("a synonym", `logger.Info("x", "cellid", guid)`, "cellid"),
+		Entry("a garden process id under process_guid's look-alike", `l.With("process_id", p.ID(), "stream_id", id)`, "process_id"),
+		Entry("a garden process id under a bare process", `logger.Info("run-step.killing", "process", p.ID())`, "process"),
 	)
 
 	It("leaves canonical keys, values and messages alone", func() {
 		Expect(checkLogScratch(`logger.Info("lrp-added-to-cell", "process_guid", guid, "index", 1, "cell_id", "cell-z1-0")`)).To(BeEmpty())
 		Expect(checkLogScratch(`appLog.Error(c, "Failed to create container")`)).To(BeEmpty())
+		Expect(checkLogScratch(`l.With("garden_process_id", p.ID(), "stream_id", id)`)).To(BeEmpty())
 	})
 })
 

@@ -35,6 +35,7 @@ import (
 	receptorconfig "diego/receptor/config"
 	emitterconfig "diego/routeemitter/config"
 	routerconfig "diego/routeemitter/router/config"
+	"diego/test/daemontest"
 	"diego/test/natsrunner"
 	"diego/test/ports"
 	"diego/test/stagingcc"
@@ -70,20 +71,17 @@ var _ = Describe("CC bridge end to end", Serial, func() {
 	)
 
 	BeforeEach(func() {
-		buildStaging()
-		buildBridge()
-
 		By("a doppler (token auth) and the metron every cell sends to")
 		d := dopplerconfig.DefaultConfig()
 		d.ListenAddr, d.IncomingUDPAddr = ports.Addr(), ports.Addr()
 		d.SharedSecret = "e2e"
 		d.AuthMode, d.AuthToken = "token", "tps-token"
 		d.DropsondePort = int(ports.Next())
-		runLogDaemon("doppler", d)
+		run("doppler", d, daemontest.Ready)
 		m := metronconfig.DefaultConfig()
 		m.DropsondePort = 3457
 		m.DopplerAddress, m.SharedSecret, m.Job = d.IncomingUDPAddr, "e2e", "cell"
-		runLogDaemon("metron", m)
+		run("metron", m, daemontest.Ready)
 
 		By("a brain, a cell and the receptor")
 		b := startBrain()
@@ -100,12 +98,12 @@ var _ = Describe("CC bridge end to end", Serial, func() {
 
 		By("the file-server with the lifecycle bundle and the buildpacks")
 		static := GinkgoT().TempDir()
-		Expect(bundle.Write(static, lifecycleBin, filepath.Join("..", "..", "deploy", "buildpacks"))).To(Succeed())
+		Expect(bundle.Write(static, binDir, filepath.Join("..", "..", "deploy", "buildpacks"))).To(Succeed())
 		fc := fsconfig.DefaultConfig()
 		fc.ListenAddr = ports.Addr()
 		fc.StaticDirectory = static
 		fc.CCJobPollingInterval = config.Duration(100 * time.Millisecond)
-		runStaging("file-server", fc)
+		run("file-server", fc, daemontest.Ready)
 		fsURL = "http://" + fc.ListenAddr
 
 		By("one stand-in CC: the staging blobs and callbacks, and the app API")
@@ -128,7 +126,7 @@ var _ = Describe("CC bridge end to end", Serial, func() {
 		sc.CCBaseURL = cc.Server.URL
 		sc.CCBasicAuthUsername, sc.CCBasicAuthPassword = user, pass
 		sc.Lifecycles = []string{"buildpack/cflinuxfs3:" + bundle.LifecyclePath}
-		runStaging("stager", sc)
+		run("stager", sc, daemontest.Ready)
 
 		n := nsyncconfig.DefaultConfig()
 		n.ID, n.ListenAddr, n.ReceptorURL = "nsync-e2e", ports.Addr(), receptorURL
@@ -138,7 +136,7 @@ var _ = Describe("CC bridge end to end", Serial, func() {
 		n.FileServerURL = fsURL
 		n.ETCD = etcd
 		n.LockTTL, n.LockRetryInterval = config.Duration(3*time.Second), config.Duration(time.Second)
-		runBridge("nsync", n, `"msg":"ready"`)
+		run("nsync", n, `"msg":"ready"`)
 		nsyncURL = "http://" + n.ListenAddr
 
 		t := tpsconfig.DefaultConfig()
@@ -146,7 +144,7 @@ var _ = Describe("CC bridge end to end", Serial, func() {
 		t.CCBaseURL, t.CCBasicAuthUsername, t.CCBasicAuthPassword = cc.Server.URL, user, pass
 		t.ETCD = etcd
 		t.LockTTL, t.LockRetryInterval = config.Duration(3*time.Second), config.Duration(time.Second)
-		s := runBridge("tps", t, `"msg":"ready"`)
+		s := run("tps", t, `"msg":"ready"`)
 		Eventually(s.Out, 10*time.Second).Should(gbytes.Say(`"msg":"subscribed"`))
 		tpsURL = "http://" + t.ListenAddr
 

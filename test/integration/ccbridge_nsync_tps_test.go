@@ -17,7 +17,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
-	"github.com/onsi/gomega/gexec"
 	"google.golang.org/protobuf/proto"
 
 	"diego/ccbridge/ccclient"
@@ -32,7 +31,6 @@ import (
 	"diego/models"
 	receptorclient "diego/receptor/client"
 	receptorconfig "diego/receptor/config"
-	"diego/test/daemontest"
 	"diego/test/ports"
 )
 
@@ -43,28 +41,6 @@ import (
 // here the lifecycle bundle holds a stand-in launcher (a shell script that
 // runs the start command, as the real one does after its setup) and the
 // real healthcheck, so the recipe stays exactly as §3.3 builds it.
-
-// runTyped starts one of the bridge's binaries with its typed config.
-func runBridge(name string, cfg any, readyLine string) *gexec.Session {
-	GinkgoHelper()
-	return daemontest.Start(bridgeBinaries[name], cfg, readyLine)
-}
-
-var bridgeBinaries = map[string]string{}
-
-// buildBridge builds the receptor, nsync, TPS and (static) healthcheck
-// once per process.
-func buildBridge() {
-	GinkgoHelper()
-	for _, name := range []string{"receptor", "nsync", "tps", "healthcheck"} {
-		if bridgeBinaries[name] != "" {
-			continue
-		}
-		path, err := gexec.BuildWithEnvironment("diego/cmd/"+name, []string{"CGO_ENABLED=0"})
-		Expect(err).NotTo(HaveOccurred())
-		bridgeBinaries[name] = path
-	}
-}
 
 // tgz packs files (name → mode and contents) and directories (a name
 // ending in /).
@@ -115,7 +91,6 @@ var _ = Describe("nsync and TPS with a real cell", func() {
 	)
 
 	BeforeEach(func() {
-		buildBridge()
 		b = startBrain()
 		c := startCell(b, 1)
 		gardenAddr = c.garden
@@ -123,14 +98,14 @@ var _ = Describe("nsync and TPS with a real cell", func() {
 		receptorAddr := ports.Addr()
 		r := receptorconfig.DefaultConfig()
 		r.ListenAddr, r.BBSAddress = receptorAddr, b.bbsURL
-		runBridge("receptor", r, `"msg":"ready"`)
+		run("receptor", r, `"msg":"ready"`)
 		var err error
 		rc, err = receptorclient.New(receptorclient.Config{URL: "http://" + receptorAddr})
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func() (int, error) { cells, err := rc.Cells(ctx); return len(cells), err }, 20*time.Second).Should(Equal(1))
 
 		// The file-server: the lifecycle bundle and the droplet.
-		healthcheck, err := os.ReadFile(bridgeBinaries["healthcheck"])
+		healthcheck, err := os.ReadFile(binaries["healthcheck"])
 		Expect(err).NotTo(HaveOccurred())
 		lifecycle := tgz(map[string]tarFile{
 			"launcher":    {0o755, []byte(standInLauncher)},
@@ -190,14 +165,14 @@ var _ = Describe("nsync and TPS with a real cell", func() {
 		n.FileServerURL = fileServer.URL
 		n.ETCD = deployconfig.ETCD{Endpoints: []string{b.etcd.ClientURL()}}
 		n.LockTTL, n.LockRetryInterval = deployconfig.Duration(3*time.Second), deployconfig.Duration(time.Second)
-		runBridge("nsync", n, `"msg":"ready"`)
+		run("nsync", n, `"msg":"ready"`)
 
 		t := tpsconfig.DefaultConfig()
 		t.ID, t.ListenAddr, t.ReceptorURL, t.DopplerURL = "tps-it", ports.Addr(), "http://"+receptorAddr, doppler.URL
 		t.CCBaseURL, t.CCBasicAuthUsername, t.CCBasicAuthPassword = ccServer.URL, "user", "pass"
 		t.ETCD = deployconfig.ETCD{Endpoints: []string{b.etcd.ClientURL()}}
 		t.LockTTL, t.LockRetryInterval = deployconfig.Duration(3*time.Second), deployconfig.Duration(time.Second)
-		s := runBridge("tps", t, `"msg":"ready"`)
+		s := run("tps", t, `"msg":"ready"`)
 		Eventually(s.Out, 10*time.Second).Should(gbytes.Say(`"msg":"subscribed"`))
 		tpsURL = "http://" + t.ListenAddr
 	})

@@ -50,17 +50,10 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 	var (
 		cf         *cfclient.Client
 		routerURL  string
-		ccBin      string
 		dopplerURL string
 	)
 
 	BeforeEach(func() {
-		buildStaging()
-		buildBridge()
-		var err error
-		ccBin, err = gexec.Build("diego/cmd/cloud-controller")
-		Expect(err).NotTo(HaveOccurred())
-
 		ccAddr := ports.Addr()
 		ccURL := "http://" + ccAddr
 		d := dopplerconfig.DefaultConfig()
@@ -68,30 +61,30 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 		d.SharedSecret = "integration"
 		d.AuthMode, d.CCLogAccessURL = "cc", ccURL+"/internal/log_access"
 		d.DropsondePort = int(ports.Next())
-		runLogDaemon("doppler", d)
+		run("doppler", d, daemontest.Ready)
 		dopplerURL = "http://" + d.ListenAddr
 		m := metronconfig.DefaultConfig()
 		m.DropsondePort = 3457
 		m.DopplerAddress, m.SharedSecret, m.Job = d.IncomingUDPAddr, "integration", "cell"
-		runLogDaemon("metron", m)
+		run("metron", m, daemontest.Ready)
 
 		b := startBrain()
 		startCell(b, 1)
 		rc := receptorconfig.DefaultConfig()
 		rc.ListenAddr, rc.BBSAddress = ports.Addr(), b.bbsURL
-		runStaging("receptor", rc)
+		run("receptor", rc, daemontest.Ready)
 		receptorURL := "http://" + rc.ListenAddr
 		api, err := receptorclient.New(receptorclient.Config{URL: receptorURL})
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func() ([]receptor.CellResponse, error) { return api.Cells(context.Background()) }, 20*time.Second).Should(HaveLen(1))
 
 		static := GinkgoT().TempDir()
-		Expect(bundle.Write(static, lifecycleBin, filepath.Join("..", "..", "deploy", "buildpacks"))).To(Succeed())
+		Expect(bundle.Write(static, binDir, filepath.Join("..", "..", "deploy", "buildpacks"))).To(Succeed())
 		fc := fsconfig.DefaultConfig()
 		fc.ListenAddr = ports.Addr()
 		fc.StaticDirectory = static
 		fc.CCJobPollingInterval = config.Duration(100 * time.Millisecond)
-		runStaging("file-server", fc)
+		run("file-server", fc, daemontest.Ready)
 		fsURL := "http://" + fc.ListenAddr
 
 		const user, password = "internal_user", "internal-secret"
@@ -103,7 +96,7 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 		sc.FileServerURL, sc.CCUploaderURL = fsURL, fsURL
 		sc.CCBaseURL, sc.CCBasicAuthUsername, sc.CCBasicAuthPassword = ccURL, user, password
 		sc.Lifecycles = []string{"buildpack/cflinuxfs3:" + bundle.LifecyclePath}
-		runStaging("stager", sc)
+		run("stager", sc, daemontest.Ready)
 
 		n := nsyncconfig.DefaultConfig()
 		n.ID, n.ListenAddr, n.ReceptorURL = "nsync-cc", ports.Addr(), receptorURL
@@ -113,14 +106,14 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 		n.Lifecycles = []string{"buildpack/cflinuxfs3:" + bundle.LifecyclePath}
 		n.ETCD = config.ETCD{Endpoints: []string{b.etcd.ClientURL()}}
 		n.LockTTL, n.LockRetryInterval = config.Duration(3*time.Second), config.Duration(time.Second)
-		runBridge("nsync", n, `"msg":"ready"`)
+		run("nsync", n, `"msg":"ready"`)
 
 		t := tpsconfig.DefaultConfig()
 		t.ID, t.ListenAddr, t.ReceptorURL, t.DopplerURL = "tps-cc", ports.Addr(), receptorURL, dopplerURL
 		t.CCBaseURL, t.CCBasicAuthUsername, t.CCBasicAuthPassword = ccURL, user, password
 		t.ETCD = config.ETCD{Endpoints: []string{b.etcd.ClientURL()}}
 		t.LockTTL, t.LockRetryInterval = config.Duration(3*time.Second), config.Duration(time.Second)
-		runBridge("tps", t, `"msg":"ready"`)
+		run("tps", t, `"msg":"ready"`)
 
 		nats := natsrunner.New(0)
 		proc := ginkgomon_v2.Invoke(nats)
@@ -147,7 +140,7 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 		cc.FileServerURL, cc.FileServerStaticDir = fsURL, static
 		cc.StagingMemoryMB, cc.StagingDiskMB = 256, 1024
 		cc.DefaultAppMemoryMB, cc.DefaultAppDiskMB = 64, 128
-		daemontest.Start(ccBin, cc, `"msg":"ready"`)
+		daemontest.Start(binaries["cloud-controller"], cc, `"msg":"ready"`)
 		cf = &cfclient.Client{URL: ccURL}
 	})
 
@@ -205,8 +198,7 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 		Eventually(func() int { s, _ := get("hello.apps.localhost"); return s }, 30*time.Second).Should(Equal(http.StatusNotFound))
 
 		By("diego push: the same flow for people without the cf CLI")
-		diego, err := gexec.Build("diego/cmd/diego")
-		Expect(err).NotTo(HaveOccurred())
+		diego := binaries["diego"]
 		cmd := exec.Command(diego, "push", filepath.Join("..", "..", "deploy", "examples", "app"), "--name", "hello2", "--buildpack", "shell_buildpack")
 		cmd.Env = append(os.Environ(), "DIEGO_CC="+cf.URL, "DIEGO_CC_PASSWORD=admin")
 		push, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)

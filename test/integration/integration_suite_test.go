@@ -1,7 +1,11 @@
 package integration_test
 
 import (
-	"encoding/json"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,23 +30,53 @@ func TestIntegration(t *testing.T) {
 	RunSpecs(t, "Integration Suite")
 }
 
-var binaries map[string]string
+// suitePackages are every binary the suites run: the daemons and CLIs
+// under cmd/, and the buildpack lifecycle's builder and launcher (its
+// healthcheck is cmd/healthcheck).
+var suitePackages = []string{
+	"bbs", "auctioneer", "converger", "garden", "executor", "rep", "receptor", "router", "route-emitter",
+	"nsync", "tps", "healthcheck", "stager", "file-server", "metron", "doppler", "cloud-controller", "diego",
+	"diego/ccbridge/lifecycle/cmd/builder", "diego/ccbridge/lifecycle/cmd/launcher",
+}
+
+var (
+	// binaries are the suite's binaries by name (cmd/<name>, builder,
+	// launcher), built once per suite run: the first process builds them
+	// all in one go build, the others are given the directory.
+	binaries map[string]string
+	// binDir holds them; it is also the lifecycle bundle's source, the
+	// builder, launcher and healthcheck that bundle.Write packs.
+	binDir string
+)
 
 var _ = SynchronizedBeforeSuite(func() []byte {
-	built := map[string]string{}
-	// Static: garden re-executes itself inside containers.
-	for _, name := range []string{"bbs", "auctioneer", "converger", "garden", "executor", "rep", "receptor", "router", "route-emitter"} {
-		path, err := gexec.BuildWithEnvironment("diego/cmd/"+name, []string{"CGO_ENABLED=0"})
-		Expect(err).NotTo(HaveOccurred())
-		built[name] = path
+	dir, err := os.MkdirTemp("", "integration-bin-")
+	Expect(err).NotTo(HaveOccurred())
+	args := []string{"build", "-o", dir + "/"}
+	for _, p := range suitePackages {
+		if !strings.Contains(p, "/") {
+			p = "diego/cmd/" + p
+		}
+		args = append(args, p)
 	}
-	b, _ := json.Marshal(built)
-	return b
-}, func(b []byte) {
-	Expect(json.Unmarshal(b, &binaries)).To(Succeed())
+	cmd := exec.Command("go", args...)
+	// Static: garden re-executes itself inside containers, and the
+	// lifecycle binaries run in the containers' rootfs.
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(out))
+	return []byte(dir)
+}, func(dir []byte) {
+	binDir = string(dir)
+	binaries = map[string]string{}
+	for _, p := range suitePackages {
+		name := path.Base(p)
+		binaries[name] = filepath.Join(binDir, name)
+		Expect(binaries[name]).To(BeAnExistingFile())
+	}
 })
 
-var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
+var _ = SynchronizedAfterSuite(func() {}, func() { Expect(os.RemoveAll(binDir)).To(Succeed()) })
 
 // startEtcd runs an embedded etcd for one spec.
 func startEtcd() *etcdrunner.Runner {

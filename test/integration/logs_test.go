@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -22,25 +21,6 @@ import (
 	"diego/test/daemontest"
 	"diego/test/ports"
 )
-
-var (
-	logBinariesOnce sync.Once
-	logBinaries     = map[string]string{}
-)
-
-// runTyped runs the metron, doppler or diego binary; daemons get their
-// typed config.
-func runLogDaemon(name string, cfg any) *gexec.Session {
-	GinkgoHelper()
-	logBinariesOnce.Do(func() {
-		for _, n := range []string{"metron", "doppler", "diego"} {
-			path, err := gexec.BuildWithEnvironment("diego/cmd/"+n, []string{"CGO_ENABLED=0"})
-			Expect(err).NotTo(HaveOccurred())
-			logBinaries[n] = path
-		}
-	})
-	return daemontest.Start(logBinaries[name], cfg, `"msg":"ready"`)
-}
 
 // The cells' daemons send to metron on the default 127.0.0.1:3457 (the
 // suite's cells take no dropsonde setting), so this runs alone.
@@ -72,12 +52,12 @@ var _ = Describe("logs and metrics from a real cell", Serial, func() {
 		d.SharedSecret = "integration"
 		d.AuthMode, d.CCLogAccessURL = "cc", cc.URL+"/internal/log_access"
 		d.DropsondePort = int(ports.Next()) // its own metrics go nowhere here
-		runLogDaemon("doppler", d)
+		run("doppler", d, daemontest.Ready)
 
 		m := metronconfig.DefaultConfig()
 		m.DropsondePort = 3457
 		m.DopplerAddress, m.SharedSecret, m.Job = d.IncomingUDPAddr, "integration", "cell"
-		runLogDaemon("metron", m)
+		run("metron", m, daemontest.Ready)
 
 		b = startBrain()
 		var err error
@@ -91,7 +71,7 @@ var _ = Describe("logs and metrics from a real cell", Serial, func() {
 
 	diegoCLI := func(env []string, args ...string) *gexec.Session {
 		GinkgoHelper()
-		cmd := exec.Command(logBinaries["diego"], args...)
+		cmd := exec.Command(binaries["diego"], args...)
 		cmd.Env = append(os.Environ(), env...)
 		s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())

@@ -10,16 +10,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gbytes"
-	"github.com/onsi/gomega/gexec"
 
 	bbsclient "diego/bbs/client"
 	fsconfig "diego/ccbridge/fileserver/config"
@@ -29,6 +24,7 @@ import (
 	dconfig "diego/deploy/config"
 	"diego/models"
 	receptorconfig "diego/receptor/config"
+	"diego/test/daemontest"
 	"diego/test/ports"
 	"diego/test/stagingcc"
 )
@@ -36,49 +32,6 @@ import (
 // appBinary is the staged app: it serves "$GREETING from $HOME" (the
 // greeting comes from its .profile.d) on $PORT with busybox's httpd.
 const appBinary = "#!/bin/sh\nmkdir -p www && echo \"$GREETING from $HOME\" > www/index.html && exec httpd -f -p \"$PORT\" -h www\n"
-
-var (
-	stagingOnce     sync.Once
-	stagingBinaries map[string]string
-	lifecycleBin    string
-)
-
-// buildStaging builds, once per process, the receptor, stager and
-// file-server, and the static lifecycle binaries the bundle holds.
-func buildStaging() {
-	GinkgoHelper()
-	stagingOnce.Do(func() {
-		stagingBinaries = map[string]string{}
-		for _, name := range []string{"receptor", "stager", "file-server"} {
-			path, err := gexec.BuildWithEnvironment("diego/cmd/"+name, []string{"CGO_ENABLED=0"})
-			Expect(err).NotTo(HaveOccurred())
-			stagingBinaries[name] = path
-		}
-		dir, err := os.MkdirTemp("", "lifecycle-bin-")
-		Expect(err).NotTo(HaveOccurred())
-		cmd := exec.Command("go", "build", "-o", dir+"/", "diego/ccbridge/lifecycle/cmd/builder",
-			"diego/ccbridge/lifecycle/cmd/launcher", "diego/cmd/healthcheck")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		out, err := cmd.CombinedOutput()
-		Expect(err).NotTo(HaveOccurred(), string(out))
-		lifecycleBin = dir
-	})
-	Expect(stagingBinaries).To(HaveLen(3))
-}
-
-// runStaging starts a binary built by buildStaging with its typed config.
-func runStaging(name string, cfg any) *gexec.Session {
-	GinkgoHelper()
-	body, err := json.Marshal(cfg)
-	Expect(err).NotTo(HaveOccurred())
-	path := filepath.Join(GinkgoT().TempDir(), name+".json")
-	Expect(os.WriteFile(path, body, 0o644)).To(Succeed())
-	s, err := gexec.Start(exec.Command(stagingBinaries[name], "-config", path), GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { s.Interrupt().Wait(10 * time.Second) })
-	Eventually(s.Out, 20*time.Second).Should(gbytes.Say(`"msg":"ready"`))
-	return s
-}
 
 func tgzEntries(data []byte) map[string]string {
 	GinkgoHelper()
@@ -109,7 +62,6 @@ var _ = Describe("Staging", Ordered, func() {
 	)
 
 	BeforeAll(func() {
-		buildStaging()
 		b := startBrain()
 		bbsURL = b.bbsURL
 		startCell(b, 1)
@@ -117,15 +69,15 @@ var _ = Describe("Staging", Ordered, func() {
 		rc := receptorconfig.DefaultConfig()
 		rc.ListenAddr = ports.Addr()
 		rc.BBSAddress = b.bbsURL
-		runStaging("receptor", rc)
+		run("receptor", rc, daemontest.Ready)
 
 		static := GinkgoT().TempDir()
-		Expect(bundle.Write(static, lifecycleBin, filepath.Join("..", "..", "deploy", "buildpacks"))).To(Succeed())
+		Expect(bundle.Write(static, binDir, filepath.Join("..", "..", "deploy", "buildpacks"))).To(Succeed())
 		fc := fsconfig.DefaultConfig()
 		fc.ListenAddr = ports.Addr()
 		fc.StaticDirectory = static
 		fc.CCJobPollingInterval = dconfig.Duration(100 * time.Millisecond)
-		runStaging("file-server", fc)
+		run("file-server", fc, daemontest.Ready)
 		fsURL = "http://" + fc.ListenAddr
 
 		cc = stagingcc.New("internal", "secret")
@@ -145,7 +97,7 @@ var _ = Describe("Staging", Ordered, func() {
 		sc.CCBaseURL = cc.Server.URL
 		sc.CCBasicAuthUsername, sc.CCBasicAuthPassword = "internal", "secret"
 		sc.Lifecycles = []string{"buildpack/cflinuxfs3:" + bundle.LifecyclePath}
-		runStaging("stager", sc)
+		run("stager", sc, daemontest.Ready)
 	})
 
 	stage := func(stagingGuid, buildpack string) time.Time {

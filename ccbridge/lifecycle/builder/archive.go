@@ -3,22 +3,22 @@ package builder
 import (
 	"archive/tar"
 	"archive/zip"
-	"compress/gzip"
 	"crypto/tls"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"diego/deploy/tarball"
 )
 
 // writeDroplet writes the droplet tgz of §8.2: ./staging_info.yml, ./app/
 // (buildDir with its modes), and empty ./tmp/ and ./logs/.
 func writeDroplet(path, buildDir string, stagingInfo []byte) error {
-	return writeArchive(path, func(tw *tar.Writer) error {
+	return tarball.WriteFile(path, func(tw *tar.Writer) error {
 		now := time.Now()
 		if err := tw.WriteHeader(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: now}); err != nil {
 			return err
@@ -30,7 +30,7 @@ func writeDroplet(path, buildDir string, stagingInfo []byte) error {
 		if _, err := tw.Write(stagingInfo); err != nil {
 			return err
 		}
-		if err := addTree(tw, buildDir, "./app"); err != nil {
+		if err := tarball.AddTree(tw, buildDir, "./app", anonymous); err != nil {
 			return err
 		}
 		for _, d := range []string{"./tmp/", "./logs/"} {
@@ -44,79 +44,12 @@ func writeDroplet(path, buildDir string, stagingInfo []byte) error {
 
 // writeTGZ writes dir's contents as a tgz rooted at ".".
 func writeTGZ(path, dir string) error {
-	return writeArchive(path, func(tw *tar.Writer) error { return addTree(tw, dir, ".") })
+	return tarball.WriteFile(path, func(tw *tar.Writer) error { return tarball.AddTree(tw, dir, ".", anonymous) })
 }
 
-func writeArchive(path string, fill func(*tar.Writer) error) (err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	gz := gzip.NewWriter(f)
-	tw := tar.NewWriter(gz)
-	if err := fill(tw); err != nil {
-		return err
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	return gz.Close()
-}
-
-// addTree adds every file, directory and symlink under dir, named under
-// prefix.
-func addTree(tw *tar.Writer, dir, prefix string) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		name := prefix + "/" + filepath.ToSlash(rel)
-		if rel == "." {
-			name = prefix
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if info.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = name
-		if info.IsDir() {
-			hdr.Name += "/"
-		}
-		hdr.Uname, hdr.Gname = "", ""
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if !info.Mode().IsRegular() {
-			return nil
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(tw, f)
-		return err
-	})
-}
+// anonymous drops the staging user's names from the archives: the droplet
+// runs as another user on another cell.
+func anonymous(hdr *tar.Header) { hdr.Uname, hdr.Gname = "", "" }
 
 // download fetches a custom buildpack's zip (a URL key, §8.1) and unpacks it
 // into dir, keeping modes. Git URLs are not supported: the cells are

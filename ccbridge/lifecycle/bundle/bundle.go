@@ -8,13 +8,14 @@ package bundle
 import (
 	"archive/tar"
 	"archive/zip"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
+
+	"diego/deploy/tarball"
 )
 
 // LifecyclePath is the bundle's path under the static directory, as the
@@ -47,38 +48,26 @@ func Write(staticDir, binDir, buildpacksDir string) error {
 }
 
 // WriteLifecycle writes the tgz of the executables in binDir.
-func WriteLifecycle(dst, binDir string) (err error) {
+func WriteLifecycle(dst, binDir string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	f, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
+	return tarball.WriteFile(dst, func(tw *tar.Writer) error {
+		for _, name := range Binaries {
+			data, err := os.ReadFile(filepath.Join(binDir, name))
+			if err != nil {
+				return fmt.Errorf("lifecycle bundle: %w", err)
+			}
+			hdr := &tar.Header{Name: name, Mode: 0o755, Size: int64(len(data)), ModTime: time.Now(), Typeflag: tar.TypeReg}
+			if err := tw.WriteHeader(hdr); err != nil {
+				return err
+			}
+			if _, err := tw.Write(data); err != nil {
+				return err
+			}
 		}
-	}()
-	gz := gzip.NewWriter(f)
-	tw := tar.NewWriter(gz)
-	for _, name := range Binaries {
-		data, err := os.ReadFile(filepath.Join(binDir, name))
-		if err != nil {
-			return fmt.Errorf("lifecycle bundle: %w", err)
-		}
-		hdr := &tar.Header{Name: name, Mode: 0o755, Size: int64(len(data)), ModTime: time.Now(), Typeflag: tar.TypeReg}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if _, err := tw.Write(data); err != nil {
-			return err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	return gz.Close()
+		return nil
+	})
 }
 
 // ZipDir zips the tree at src into dst, keeping file modes (the

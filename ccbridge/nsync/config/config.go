@@ -21,16 +21,13 @@ type Config struct {
 	// ListenAddr serves the listener API (spec bridge §3.1).
 	ListenAddr string `json:"listen_addr"`
 
-	// ReceptorURL is the receptor nsync reads and writes through, with
-	// optional basic-auth credentials.
-	ReceptorURL      string `json:"receptor_url"`
-	ReceptorUsername string `json:"receptor_username"`
-	ReceptorPassword string `json:"receptor_password"`
+	// ReceptorClient is the receptor nsync reads and writes through:
+	// receptor_url, receptor_username, receptor_password.
+	config.ReceptorClient
 
-	// CCBaseURL is the CC's internal API the bulker pages.
-	CCBaseURL            string          `json:"cc_base_url"`
-	CCBasicAuthUsername  string          `json:"cc_basic_auth_username"`
-	CCBasicAuthPassword  string          `json:"cc_basic_auth_password"`
+	// CCClient is the CC's internal API the bulker pages: cc_base_url,
+	// cc_basic_auth_username, cc_basic_auth_password.
+	config.CCClient
 	CCPollingInterval    config.Duration `json:"cc_polling_interval"`
 	CCBulkBatchSize      int             `json:"cc_bulk_batch_size"`
 	DomainTTL            config.Duration `json:"domain_ttl"`
@@ -41,11 +38,9 @@ type Config struct {
 	Lifecycles    []string `json:"lifecycles"`
 	FileServerURL string   `json:"file_server_url"`
 
-	// ETCD reaches the etcd holding the bulker's lock.
-	ETCD              config.ETCD     `json:"etcd"`
-	Root              string          `json:"root"`
-	LockTTL           config.Duration `json:"lock_ttl"`
-	LockRetryInterval config.Duration `json:"lock_retry_interval"`
+	// Lock holds etcd (the bulker's lock), root, lock_ttl and
+	// lock_retry_interval.
+	config.Lock
 }
 
 // DefaultConfig is nsync's configuration when its file says nothing.
@@ -55,8 +50,8 @@ func DefaultConfig() Config {
 		Common:               config.Common{LogLevel: "info"},
 		ID:                   fmt.Sprintf("%s-%d", host, os.Getpid()),
 		ListenAddr:           "0.0.0.0:8787",
-		ReceptorURL:          "http://127.0.0.1:8887",
-		CCBaseURL:            "http://127.0.0.1:9022",
+		ReceptorClient:       config.ReceptorClient{ReceptorURL: "http://127.0.0.1:8887"},
+		CCClient:             config.CCClient{CCBaseURL: "http://127.0.0.1:9022"},
 		CCPollingInterval:    config.Duration(30 * time.Second),
 		CCBulkBatchSize:      500,
 		DomainTTL:            config.Duration(2 * time.Minute),
@@ -64,10 +59,7 @@ func DefaultConfig() Config {
 		CommunicationTimeout: config.Duration(30 * time.Second),
 		Lifecycles:           []string{"buildpack/cflinuxfs3:buildpack_app_lifecycle/buildpack_app_lifecycle.tgz"},
 		FileServerURL:        "http://127.0.0.1:8080",
-		ETCD:                 config.ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
-		Root:                 "/diego",
-		LockTTL:              config.Duration(15 * time.Second),
-		LockRetryInterval:    config.Duration(5 * time.Second),
+		Lock:                 config.DefaultLock(),
 	}
 }
 
@@ -77,9 +69,9 @@ func (c Config) Validate() error {
 	v.Common(c.Common)
 	v.Require(c.ID != "", "id must not be empty")
 	v.HostPort("listen_addr", c.ListenAddr, false)
-	for key, u := range map[string]string{"receptor_url": c.ReceptorURL, "cc_base_url": c.CCBaseURL, "file_server_url": c.FileServerURL} {
-		v.Require(strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://"), "%s %q must start with http:// or https://", key, u)
-	}
+	v.ReceptorClient(c.ReceptorClient)
+	v.CCClient(c.CCClient)
+	v.HTTPURL("file_server_url", c.FileServerURL)
 	v.Require(c.CCBulkBatchSize > 0, "cc_bulk_batch_size must be positive")
 	v.Require(c.BBSUpdateLRPWorkers > 0, "bbs_update_lrp_workers must be positive")
 	v.Require(c.DomainTTL >= c.CCPollingInterval, "domain_ttl must be at least cc_polling_interval, or the domain expires between passes")
@@ -89,9 +81,9 @@ func (c Config) Validate() error {
 	}
 	v.Positive(map[string]config.Duration{
 		"cc_polling_interval": c.CCPollingInterval, "domain_ttl": c.DomainTTL,
-		"communication_timeout": c.CommunicationTimeout, "lock_ttl": c.LockTTL, "lock_retry_interval": c.LockRetryInterval,
+		"communication_timeout": c.CommunicationTimeout,
 	})
-	v.ETCD(c.ETCD, c.Root)
+	v.Lock(c.Lock)
 	return v.Err()
 }
 

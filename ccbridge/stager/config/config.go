@@ -30,11 +30,10 @@ type Config struct {
 	// CommunicationTimeout bounds each receptor call.
 	CommunicationTimeout config.Duration `json:"communication_timeout"`
 
-	// CCBaseURL is CC's internal API, for the fallback completion URL;
-	// the basic auth credentials go on every completion POST.
-	CCBaseURL           string `json:"cc_base_url"`
-	CCBasicAuthUsername string `json:"cc_basic_auth_username"`
-	CCBasicAuthPassword string `json:"cc_basic_auth_password"`
+	// CCClient is CC's internal API (cc_base_url), for the fallback
+	// completion URL; its basic auth credentials (cc_basic_auth_username,
+	// cc_basic_auth_password) go on every completion POST.
+	config.CCClient
 
 	// FileServerURL serves the lifecycle bundles (<this>/v1/static/<path>).
 	FileServerURL string `json:"file_server_url"`
@@ -62,7 +61,7 @@ func DefaultConfig() Config {
 		StagingTaskCallbackURL: "http://stager.service.cf.internal:8888",
 		ReceptorAddress:        "http://127.0.0.1:8887",
 		CommunicationTimeout:   config.Duration(30e9),
-		CCBaseURL:              "http://127.0.0.1:9022",
+		CCClient:               config.CCClient{CCBaseURL: "http://127.0.0.1:9022"},
 		FileServerURL:          "http://127.0.0.1:8080",
 		CCUploaderURL:          "http://127.0.0.1:8080",
 		Lifecycles:             []string{"buildpack/cflinuxfs3:buildpack_app_lifecycle/buildpack_app_lifecycle.tgz"},

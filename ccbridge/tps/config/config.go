@@ -5,7 +5,6 @@ package config
 import (
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"diego/deploy/config"
@@ -23,28 +22,22 @@ type Config struct {
 	MaxInFlightRequests  int    `json:"max_in_flight_requests"`
 	BulkLRPStatusWorkers int    `json:"bulk_lrp_status_workers"`
 
-	// ReceptorURL is the receptor TPS reads through, with optional
-	// basic-auth credentials.
-	ReceptorURL      string `json:"receptor_url"`
-	ReceptorUsername string `json:"receptor_username"`
-	ReceptorPassword string `json:"receptor_password"`
+	// ReceptorClient is the receptor TPS reads through: receptor_url,
+	// receptor_username, receptor_password.
+	config.ReceptorClient
 
 	// DopplerURL serves /apps/:id/containermetrics (spec bridge §9.2).
 	DopplerURL string `json:"doppler_url"`
 
-	// CCBaseURL receives the watcher's reports (plain HTTP, spec bridge
-	// §9.2), with optional basic auth.
-	CCBaseURL               string          `json:"cc_base_url"`
-	CCBasicAuthUsername     string          `json:"cc_basic_auth_username"`
-	CCBasicAuthPassword     string          `json:"cc_basic_auth_password"`
+	// CCClient receives the watcher's reports (plain HTTP, spec bridge
+	// §9.2): cc_base_url, cc_basic_auth_username, cc_basic_auth_password.
+	config.CCClient
 	MaxEventHandlingWorkers int             `json:"max_event_handling_workers"`
 	CommunicationTimeout    config.Duration `json:"communication_timeout"`
 
-	// ETCD reaches the etcd holding the watcher's lock.
-	ETCD              config.ETCD     `json:"etcd"`
-	Root              string          `json:"root"`
-	LockTTL           config.Duration `json:"lock_ttl"`
-	LockRetryInterval config.Duration `json:"lock_retry_interval"`
+	// Lock holds etcd (the watcher's lock), root, lock_ttl and
+	// lock_retry_interval.
+	config.Lock
 }
 
 // DefaultConfig is TPS's configuration when its file says nothing.
@@ -56,15 +49,12 @@ func DefaultConfig() Config {
 		ListenAddr:              "0.0.0.0:1518",
 		MaxInFlightRequests:     200,
 		BulkLRPStatusWorkers:    15,
-		ReceptorURL:             "http://127.0.0.1:8887",
+		ReceptorClient:          config.ReceptorClient{ReceptorURL: "http://127.0.0.1:8887"},
 		DopplerURL:              "http://127.0.0.1:8084",
-		CCBaseURL:               "http://127.0.0.1:9022",
+		CCClient:                config.CCClient{CCBaseURL: "http://127.0.0.1:9022"},
 		MaxEventHandlingWorkers: 500,
 		CommunicationTimeout:    config.Duration(30 * time.Second),
-		ETCD:                    config.ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
-		Root:                    "/diego",
-		LockTTL:                 config.Duration(15 * time.Second),
-		LockRetryInterval:       config.Duration(5 * time.Second),
+		Lock:                    config.DefaultLock(),
 	}
 }
 
@@ -74,16 +64,14 @@ func (c Config) Validate() error {
 	v.Common(c.Common)
 	v.Require(c.ID != "", "id must not be empty")
 	v.HostPort("listen_addr", c.ListenAddr, false)
-	for key, u := range map[string]string{"receptor_url": c.ReceptorURL, "doppler_url": c.DopplerURL, "cc_base_url": c.CCBaseURL} {
-		v.Require(strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://"), "%s %q must start with http:// or https://", key, u)
-	}
+	v.ReceptorClient(c.ReceptorClient)
+	v.HTTPURL("doppler_url", c.DopplerURL)
+	v.CCClient(c.CCClient)
 	v.Require(c.MaxInFlightRequests > 0, "max_in_flight_requests must be positive")
 	v.Require(c.BulkLRPStatusWorkers > 0, "bulk_lrp_status_workers must be positive")
 	v.Require(c.MaxEventHandlingWorkers > 0, "max_event_handling_workers must be positive")
-	v.Positive(map[string]config.Duration{
-		"communication_timeout": c.CommunicationTimeout, "lock_ttl": c.LockTTL, "lock_retry_interval": c.LockRetryInterval,
-	})
-	v.ETCD(c.ETCD, c.Root)
+	v.Require(c.CommunicationTimeout > 0, "communication_timeout must be positive")
+	v.Lock(c.Lock)
 	return v.Err()
 }
 

@@ -94,7 +94,7 @@ func (s *runStep) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		s.logger.Error("run-step.spawn-failed", "error", err)
 		return err
 	}
-	s.logger.Debug("run-step.started", "process", process.ID())
+	s.logger.Debug("run-step.started", "garden_process_id", process.ID())
 	close(ready)
 
 	exited := make(chan exitResult, 1)
@@ -109,7 +109,7 @@ func (s *runStep) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	case <-signals:
 	}
 
-	s.logger.Info("run-step.interrupted", "process", process.ID())
+	s.logger.Info("run-step.interrupted", "garden_process_id", process.ID())
 	if err := process.Signal(garden.SignalTerminate); err != nil {
 		s.logger.Error("run-step.terminate-failed", "error", err)
 	}
@@ -122,7 +122,7 @@ func (s *runStep) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	case <-grace.C():
 	}
 
-	s.logger.Info("run-step.killing", "process", process.ID())
+	s.logger.Info("run-step.killing", "garden_process_id", process.ID())
 	if err := process.Signal(garden.SignalKill); err != nil {
 		s.logger.Error("run-step.kill-failed", "error", err)
 	}
@@ -134,7 +134,7 @@ func (s *runStep) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		return ErrExceededGracefulShutdownInterval
 	case <-exitTimer.C():
 		s.streamer.Flush()
-		s.logger.Error("run-step.did-not-exit", "process", process.ID())
+		s.logger.Error("run-step.did-not-exit", "garden_process_id", process.ID())
 		return ErrProcessDidNotExit
 	}
 }

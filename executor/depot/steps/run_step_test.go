@@ -3,6 +3,7 @@ package steps_test
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/onsi/gomega/gbytes"
 
 	"diego/deploy/clock/fakeclock"
+	"diego/deploy/logging"
 	"diego/executor"
 	"diego/executor/depot/steps"
 	"diego/garden"
@@ -73,6 +75,15 @@ var _ = Describe("RunStep", func() {
 		Expect(spec.User).To(Equal("vcap"))
 		Expect(spec.Env).To(Equal([]string{"CF_INSTANCE_IP=1.2.3.4", "FOO=bar"}))
 		Expect(*spec.Limits.Nofile).To(BeEquivalentTo(1024))
+		exitCh <- 0
+		Eventually(p.done).Should(Receive(BeNil()))
+	})
+
+	It("logs the garden process's id under garden_process_id (docs/logging.md)", func() {
+		logs := gbytes.NewBuffer()
+		p := run(steps.NewRun(container, action, streamer, logging.New(logs, slog.LevelDebug, "executor"), cfg))
+		Eventually(p.ready).Should(BeClosed())
+		Expect(logs).To(gbytes.Say(`"msg":"run-step.started".*"garden_process_id":"pid-1"`))
 		exitCh <- 0
 		Eventually(p.done).Should(Receive(BeNil()))
 	})

@@ -155,7 +155,8 @@ func TruncateFailureReason(reason string) string {
 
 // StepsRunner builds container's step tree against its garden container,
 // logging to streamer (the container's log streamer, log_streamer.New from
-// its log_config).
+// its log_config). The steps log through logger as it is: the depot's
+// already carries container_guid.
 //
 // The tree is serial(setup, long_running). long_running is the action alone
 // when nothing runs beside it; otherwise it is codependent(action,
@@ -183,7 +184,6 @@ func (t *Transformer) StepsRunner(logger *slog.Logger, container executor.Contai
 	if streamer == nil {
 		streamer = log_streamer.NewNoop()
 	}
-	logger = logger.With("container_guid", container.Guid)
 	if container.Action == nil {
 		return nil, fmt.Errorf("%w: the container has no run action", ErrInvalidAction)
 	}

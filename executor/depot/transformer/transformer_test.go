@@ -17,8 +17,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 
 	"diego/deploy/clock/fakeclock"
+	"diego/deploy/logging"
 	"diego/executor"
 	"diego/executor/depot/log_streamer"
 	"diego/executor/depot/steps"
@@ -235,6 +237,30 @@ var _ = Describe("Transformer", func() {
 			gc.appExit <- 0
 			Eventually(s.done).Should(Receive(BeNil()))
 			Expect(emitter.Messages()).To(ContainElement("Exit status 0"))
+		})
+
+		It("logs the steps through the caller's logger, which already carries container_guid, adding none", func() {
+			logs := gbytes.NewBuffer()
+			caller := logging.New(logs, slog.LevelDebug, "executor").With("container_guid", container.Guid)
+			r, err := transformer.New(cfg, deps).StepsRunner(caller, container, gc, streamer)
+			Expect(err).NotTo(HaveOccurred())
+			s := &started{signals: make(chan os.Signal, 1), ready: make(chan struct{}), done: make(chan error, 1)}
+			go func() { s.done <- r.Run(s.signals, s.ready) }()
+			Eventually(s.ready).Should(BeClosed())
+			gc.appExit <- 0
+			Eventually(s.done).Should(Receive(BeNil()))
+
+			var runLines []string
+			for _, line := range strings.Split(string(logs.Contents()), "\n") {
+				if strings.Contains(line, `"msg":"run-step.`) {
+					runLines = append(runLines, line)
+				}
+			}
+			Expect(runLines).NotTo(BeEmpty())
+			for _, line := range runLines {
+				Expect(strings.Count(line, `"container_guid"`)).To(Equal(1), line)
+				Expect(line).To(ContainSubstring(`"container_guid":"guid-1"`))
+			}
 		})
 
 		It("gives the process the networking env and then the action env, the action's winning (decision 46)", func() {

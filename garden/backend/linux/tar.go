@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"diego/deploy/tarball"
 )
 
 // extractTar unpacks the tar on r into dest, creating dest if needed. It
@@ -159,57 +161,15 @@ func extractEntry(root int, rel string, hdr *tar.Header, r io.Reader) error {
 // writeTar writes src as a tar (spec cell §2.7): the contents of src when it
 // ends in "/", otherwise src itself under its base name.
 func writeTar(w io.Writer, src string) error {
-	tw := tar.NewWriter(w)
-	var base, prefix string
+	base, prefix := filepath.Clean(src), filepath.Base(src)
 	if strings.HasSuffix(src, "/") {
-		base, prefix = filepath.Clean(src), "."
-	} else {
-		base, prefix = filepath.Clean(src), filepath.Base(src)
+		prefix = "."
 	}
 	if _, err := os.Lstat(base); err != nil {
 		return fmt.Errorf("stream out %s: %w", src, err)
 	}
-	err := filepath.Walk(base, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(base, p)
-		if err != nil {
-			return err
-		}
-		name := filepath.Join(prefix, rel)
-		if prefix == "." && rel != "." {
-			name = "./" + rel
-		}
-		link := ""
-		if info.Mode()&os.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = name
-		if info.IsDir() {
-			hdr.Name += "/"
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			return err
-		}
-		return nil
-	})
-	if err != nil {
+	tw := tar.NewWriter(w)
+	if err := tarball.AddTree(tw, base, prefix, nil); err != nil {
 		return err
 	}
 	return tw.Close()
