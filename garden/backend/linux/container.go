@@ -280,44 +280,55 @@ func (c *container) saveLocked() error {
 
 // tearDown kills everything in the container and removes its network,
 // cgroups and depot directory. It works on half-built containers and on
-// containers a previous garden left behind.
+// containers a previous garden left behind. The container's processes and
+// its network go in parallel, as neither needs the other gone first; the
+// subnet and ports are released once both are.
 func (c *container) tearDown() error {
 	start := c.b.clock.Now()
 	c.closeProxies()
-	var errs []error
 	c.mu.Lock()
 	mapped, root := c.mapped, c.rootPath
 	c.mu.Unlock()
-	if err := c.removePeas(); err != nil {
-		errs = append(errs, err)
-	}
-	// runc kills the init, which ends its pid namespace, and removes the
-	// container's state and cgroups.
-	if err := c.b.runc.delete(runcID(c.handle)); err != nil {
-		errs = append(errs, err)
-	}
-	if c.cg != nil {
-		if pids, err := c.cg.Procs(); err == nil {
-			for _, p := range pids {
-				_ = unix.Kill(p, unix.SIGKILL)
+	var killErrs []error
+	var killed, grouped time.Time
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := c.removePeas(); err != nil {
+			killErrs = append(killErrs, err)
+		}
+		// The init dies, which ends its pid namespace; runc removes the
+		// container's state and cgroups.
+		if err := c.b.runc.delete(runcID(c.handle)); err != nil {
+			killErrs = append(killErrs, err)
+		}
+		if c.cg != nil {
+			if pids, err := c.cg.Procs(); err == nil {
+				for _, p := range pids {
+					_ = unix.Kill(p, unix.SIGKILL)
+				}
 			}
 		}
-	}
-	killed := c.b.clock.Now()
+		killed = c.b.clock.Now()
+		if c.cg != nil {
+			if err := c.cg.Destroy(); err != nil {
+				killErrs = append(killErrs, err)
+			}
+		}
+		grouped = c.b.clock.Now()
+	}()
+	var errs []error
 	if err := c.b.net.tearDown(c.handle, c.network); err != nil {
 		errs = append(errs, err)
 	}
-	c.b.net.release(c.network)
 	networked := c.b.clock.Now()
+	<-done
+	errs = append(errs, killErrs...)
+	c.b.net.release(c.network)
 	for _, m := range mapped {
 		c.b.net.ports.release(m.HostPort)
 	}
-	if c.cg != nil {
-		if err := c.cg.Destroy(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	grouped := c.b.clock.Now()
+	removing := c.b.clock.Now()
 	// The overlay first, then the filesystem its layers live on.
 	if err := unmountRoot(root); err != nil {
 		errs = append(errs, err)
@@ -329,8 +340,8 @@ func (c *container) tearDown() error {
 		errs = append(errs, fmt.Errorf("removing %s: %w", c.dir, err))
 	}
 	c.b.logger.Debug("torn-down", "handle", c.handle, "kill", killed.Sub(start).String(),
-		"network", networked.Sub(killed).String(), "cgroups", grouped.Sub(networked).String(),
-		"depot", c.b.clock.Since(grouped).String())
+		"cgroups", grouped.Sub(killed).String(), "network", networked.Sub(start).String(),
+		"depot", c.b.clock.Since(removing).String())
 	return errors.Join(errs...)
 }
 

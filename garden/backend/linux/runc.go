@@ -2,6 +2,7 @@ package linux
 
 import (
 	"crypto/sha256"
+	"errors"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // runc runs Debian's runc against one state root per garden.
@@ -69,11 +73,81 @@ func (r *runc) state(id string) (runcState, error) {
 }
 
 // delete kills whatever is left of the container and removes its runc
-// state and cgroups; a container runc does not know is already gone.
+// state and cgroups; a container runc does not know is already gone. The
+// init is killed here first: runc's own `delete --force` sends SIGKILL and
+// then sleeps 100 ms before it looks again, which was most of a destroy's
+// time (docs/garden.md, B8). Given a stopped container, runc only removes.
 func (r *runc) delete(id string) error {
+	r.killInit(id)
 	out, err := r.command("delete", "--force", id).CombinedOutput()
 	if err != nil && !strings.Contains(string(out), "does not exist") {
 		return fmt.Errorf("runc delete: %w: %s", err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// initKillTimeout bounds killInit's wait; runc delete --force deals with
+// an init that outlives it.
+const initKillTimeout = 10 * time.Second
+
+// killInit sends SIGKILL to the container's init and waits, through a
+// pidfd, until it has exited: its pid namespace, and with it every process
+// of the container, is gone by then. The pid is runc's record only while
+// the process's start time matches runc's (pids are reused); it is checked
+// after the pidfd is open, which pins the process. Anything unexpected
+// (no state, a dead or different process) leaves the work to runc delete.
+func (r *runc) killInit(id string) {
+	var st struct {
+		Pid   int    `json:"init_process_pid"`
+		Start uint64 `json:"init_process_start"`
+	}
+	if err := readJSON(filepath.Join(r.root, id, "state.json"), &st); err != nil || st.Pid <= 0 {
+		return
+	}
+	fd, err := unix.PidfdOpen(st.Pid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	if start, err := procStartTime(st.Pid); err != nil || start != st.Start {
+		return
+	}
+	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil {
+		return
+	}
+	deadline := time.Now().Add(initKillTimeout)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || n > 0 {
+			return
+		}
+	}
+}
+
+// procStartTime is a process's start time in clock ticks since boot
+// (field 22 of /proc/<pid>/stat), as runc records it.
+func procStartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces and parentheses: count
+	// from the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields)+2)
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
 }
