@@ -153,21 +153,34 @@ func (c *container) create(spec garden.ContainerSpec, rootfs string, readOnly bo
 	c.mu.Lock()
 	c.initPid = pid
 	c.mu.Unlock()
-	if c.cg, err = c.b.cgroups.Create(c.handle, spec.Limits); err != nil {
-		return err
-	}
-	if err := c.protectInit(pid); err != nil {
-		return err
-	}
-	if err := c.saveLocked(); err != nil {
-		return err
-	}
-	guarded := c.b.clock.Now()
-	if err := c.b.net.setUp(c.handle, cn, c.initPid); err != nil {
+	// The init's protection and pids group, and the network, need only
+	// the init: they go in parallel.
+	var guardErr error
+	var guarded time.Time
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { guarded = c.b.clock.Now() }()
+		cg, err := c.b.cgroups.Create(c.handle, spec.Limits)
+		c.mu.Lock()
+		c.cg = cg
+		c.mu.Unlock()
+		if err == nil {
+			err = c.protectInit(pid)
+		}
+		if err == nil {
+			err = c.saveLocked()
+		}
+		guardErr = err
+	}()
+	netErr := c.b.net.setUp(c.handle, cn, pid)
+	networked := c.b.clock.Now()
+	<-done
+	if err := errors.Join(guardErr, netErr); err != nil {
 		return err
 	}
 	c.b.logger.Debug("create-phases", "handle", c.handle, "root", rooted.Sub(c.createdAt).String(),
-		"runc", ran.Sub(rooted).String(), "init", guarded.Sub(ran).String(), "network", c.b.clock.Since(guarded).String())
+		"runc", ran.Sub(rooted).String(), "init", guarded.Sub(ran).String(), "network", networked.Sub(ran).String())
 	for _, in := range spec.NetIn {
 		if _, _, err := c.NetIn(in.HostPort, in.ContainerPort); err != nil {
 			return err

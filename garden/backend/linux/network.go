@@ -64,14 +64,16 @@ func (cn containerNetwork) hostIface() string {
 
 // setUp builds the links for a container whose init is pid and its
 // iptables chains.
+// The rules name the interfaces, so they need not wait for the links: the
+// iptables-restore runs beside the netlink work.
 func (n *networker) setUp(handle string, cn containerNetwork, pid int) error {
-	if err := n.setUpLinks(cn, pid); err != nil {
-		return err
+	rules := make(chan error, 1)
+	go func() { rules <- n.restoreRules(n.instanceRules(handle, cn)) }()
+	err := n.setUpLinks(cn, pid)
+	if err == nil {
+		err = n.configureInside(cn, pid)
 	}
-	if err := n.configureInside(cn, pid); err != nil {
-		return err
-	}
-	return n.restoreRules(n.instanceRules(handle, cn))
+	return errors.Join(err, <-rules)
 }
 
 // tearDown deletes a container's links and rules. It is safe to call for
