@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -67,13 +68,24 @@ func (cn containerNetwork) hostIface() string {
 // The rules name the interfaces, so they need not wait for the links: the
 // iptables-restore runs beside the netlink work.
 func (n *networker) setUp(handle string, cn containerNetwork, pid int) error {
+	start := time.Now()
 	rules := make(chan error, 1)
-	go func() { rules <- n.restoreRules(n.instanceRules(handle, cn)) }()
+	var rulesTook time.Duration
+	go func() {
+		err := n.restoreRules(n.instanceRules(handle, cn))
+		rulesTook = time.Since(start)
+		rules <- err
+	}()
 	err := n.setUpLinks(cn, pid)
+	linked := time.Since(start)
 	if err == nil {
 		err = n.configureInside(cn, pid)
 	}
-	return errors.Join(err, <-rules)
+	inside := time.Since(start) - linked
+	err = errors.Join(err, <-rules)
+	n.logger.Debug("network-set-up", "handle", handle, "veth", linked.String(), "inside", inside.String(),
+		"iptables", rulesTook.String())
+	return err
 }
 
 // tearDown deletes a container's links and rules. It is safe to call for
