@@ -293,27 +293,28 @@ func (c *container) saveLocked() error {
 
 // tearDown kills everything in the container and removes its network,
 // cgroups and depot directory. It works on half-built containers and on
-// containers a previous garden left behind. The container's processes and
-// its network go in parallel, as neither needs the other gone first; the
-// subnet and ports are released once both are.
+// containers a previous garden left behind. The container (its processes,
+// cgroups, root and depot directory, in that order) and its network go in
+// parallel, as neither needs the other gone; the subnet and ports are
+// released once both are.
 func (c *container) tearDown() error {
 	start := c.b.clock.Now()
 	c.closeProxies()
 	c.mu.Lock()
 	mapped, root := c.mapped, c.rootPath
 	c.mu.Unlock()
-	var killErrs []error
-	var killed, grouped time.Time
+	var ctrErrs []error
+	var killed, grouped, removed time.Time
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if err := c.removePeas(); err != nil {
-			killErrs = append(killErrs, err)
+			ctrErrs = append(ctrErrs, err)
 		}
-		// The init dies, which ends its pid namespace; runc removes the
-		// container's state and cgroups.
+		// The init dies, which ends its pid namespace; its runc state and
+		// cgroups go.
 		if err := c.b.runc.delete(runcID(c.handle)); err != nil {
-			killErrs = append(killErrs, err)
+			ctrErrs = append(ctrErrs, err)
 		}
 		if c.cg != nil {
 			if pids, err := c.cg.Procs(); err == nil {
@@ -325,10 +326,21 @@ func (c *container) tearDown() error {
 		killed = c.b.clock.Now()
 		if c.cg != nil {
 			if err := c.cg.Destroy(); err != nil {
-				killErrs = append(killErrs, err)
+				ctrErrs = append(ctrErrs, err)
 			}
 		}
 		grouped = c.b.clock.Now()
+		// The overlay first, then the filesystem its layers live on.
+		if err := unmountRoot(root); err != nil {
+			ctrErrs = append(ctrErrs, err)
+		}
+		if err := releaseLayers(c.dir); err != nil {
+			ctrErrs = append(ctrErrs, err)
+		}
+		if err := os.RemoveAll(c.dir); err != nil {
+			ctrErrs = append(ctrErrs, fmt.Errorf("removing %s: %w", c.dir, err))
+		}
+		removed = c.b.clock.Now()
 	}()
 	var errs []error
 	if err := c.b.net.tearDown(c.handle, c.network); err != nil {
@@ -336,25 +348,14 @@ func (c *container) tearDown() error {
 	}
 	networked := c.b.clock.Now()
 	<-done
-	errs = append(errs, killErrs...)
+	errs = append(errs, ctrErrs...)
 	c.b.net.release(c.network)
 	for _, m := range mapped {
 		c.b.net.ports.release(m.HostPort)
 	}
-	removing := c.b.clock.Now()
-	// The overlay first, then the filesystem its layers live on.
-	if err := unmountRoot(root); err != nil {
-		errs = append(errs, err)
-	}
-	if err := releaseLayers(c.dir); err != nil {
-		errs = append(errs, err)
-	}
-	if err := os.RemoveAll(c.dir); err != nil {
-		errs = append(errs, fmt.Errorf("removing %s: %w", c.dir, err))
-	}
 	c.b.logger.Debug("torn-down", "handle", c.handle, "kill", killed.Sub(start).String(),
-		"cgroups", grouped.Sub(killed).String(), "network", networked.Sub(start).String(),
-		"depot", c.b.clock.Since(removing).String())
+		"cgroups", grouped.Sub(killed).String(), "depot", removed.Sub(grouped).String(),
+		"network", networked.Sub(start).String())
 	return errors.Join(errs...)
 }
 
