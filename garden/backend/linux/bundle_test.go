@@ -134,6 +134,13 @@ var _ = Describe("the OCI bundle", func() {
 		}
 		arches := seccompProfile().Architectures
 		Expect(arches).To(ContainElements(specs.ArchX86_64, specs.ArchX86))
+		status, err := os.ReadFile("/proc/self/status")
+		Expect(err).NotTo(HaveOccurred())
+		if !strings.Contains(string(status), "\nSeccomp:\t0\n") {
+			// Under a filter of its own garden does not probe, and keeps x32.
+			Expect(arches).To(ContainElement(specs.ArchX32))
+			return
+		}
 		_, _, errno := unix.RawSyscall(x32SyscallBit|unix.SYS_GETPID, 0, 0, 0)
 		if errno == unix.ENOSYS {
 			Expect(arches).NotTo(ContainElement(specs.ArchX32))
