@@ -3,6 +3,11 @@ package linux
 import (
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -121,6 +126,38 @@ var _ = Describe("the OCI bundle", func() {
 			"kexec_load", "init_module", "reboot", "keyctl", "userfaultfd", "clone", "clone3", "socket"))
 		Expect(p.Syscalls).To(ContainElement(specs.LinuxSyscall{Names: []string{"clone"}, Action: specs.ActAllow,
 			Args: []specs.LinuxSeccompArg{{Index: 0, Value: cloneNamespaceFlags, Op: specs.OpMaskedEqual}}}))
+	})
+
+	It("filters every architecture this kernel runs system calls of", func() {
+		if runtime.GOARCH != "amd64" {
+			Skip("the architectures are amd64's")
+		}
+		arches := seccompProfile().Architectures
+		Expect(arches).To(ContainElements(specs.ArchX86_64, specs.ArchX86))
+		status, err := os.ReadFile("/proc/self/status")
+		Expect(err).NotTo(HaveOccurred())
+		if !strings.Contains(string(status), "\nSeccomp:\t0\n") {
+			// Under a filter of its own garden does not probe, and keeps x32.
+			Expect(arches).To(ContainElement(specs.ArchX32))
+			return
+		}
+		_, _, errno := unix.RawSyscall(x32SyscallBit|unix.SYS_GETPID, 0, 0, 0)
+		if errno == unix.ENOSYS {
+			Expect(arches).NotTo(ContainElement(specs.ArchX32))
+		} else {
+			Expect(arches).To(ContainElement(specs.ArchX32))
+		}
+	})
+
+	It("reads a process's start time as runc records it", func() {
+		stat, err := os.ReadFile("/proc/self/stat")
+		Expect(err).NotTo(HaveOccurred())
+		// The test binary's name has no spaces: field 22 counts plainly.
+		start, err := procStartTime(os.Getpid())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strconv.FormatUint(start, 10)).To(Equal(strings.Fields(string(stat))[21]))
+		_, err = procStartTime(-1)
+		Expect(err).To(HaveOccurred())
 	})
 
 	It("names runc containers by a hash of the handle, in runc's alphabet", func() {

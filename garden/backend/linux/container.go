@@ -153,21 +153,34 @@ func (c *container) create(spec garden.ContainerSpec, rootfs string, readOnly bo
 	c.mu.Lock()
 	c.initPid = pid
 	c.mu.Unlock()
-	if c.cg, err = c.b.cgroups.Create(c.handle, spec.Limits); err != nil {
-		return err
-	}
-	if err := c.protectInit(pid); err != nil {
-		return err
-	}
-	if err := c.saveLocked(); err != nil {
-		return err
-	}
-	guarded := c.b.clock.Now()
-	if err := c.b.net.setUp(c.handle, cn, c.initPid); err != nil {
+	// The init's protection and pids group, and the network, need only
+	// the init: they go in parallel.
+	var guardErr error
+	var guarded time.Time
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { guarded = c.b.clock.Now() }()
+		cg, err := c.b.cgroups.Create(c.handle, spec.Limits)
+		c.mu.Lock()
+		c.cg = cg
+		c.mu.Unlock()
+		if err == nil {
+			err = c.protectInit(pid)
+		}
+		if err == nil {
+			err = c.saveLocked()
+		}
+		guardErr = err
+	}()
+	netErr := c.b.net.setUp(c.handle, cn, pid)
+	networked := c.b.clock.Now()
+	<-done
+	if err := errors.Join(guardErr, netErr); err != nil {
 		return err
 	}
 	c.b.logger.Debug("create-phases", "handle", c.handle, "root", rooted.Sub(c.createdAt).String(),
-		"runc", ran.Sub(rooted).String(), "init", guarded.Sub(ran).String(), "network", c.b.clock.Since(guarded).String())
+		"runc", ran.Sub(rooted).String(), "init", guarded.Sub(ran).String(), "network", networked.Sub(ran).String())
 	for _, in := range spec.NetIn {
 		if _, _, err := c.NetIn(in.HostPort, in.ContainerPort); err != nil {
 			return err
@@ -280,57 +293,69 @@ func (c *container) saveLocked() error {
 
 // tearDown kills everything in the container and removes its network,
 // cgroups and depot directory. It works on half-built containers and on
-// containers a previous garden left behind.
+// containers a previous garden left behind. The container (its processes,
+// cgroups, root and depot directory, in that order) and its network go in
+// parallel, as neither needs the other gone; the subnet and ports are
+// released once both are.
 func (c *container) tearDown() error {
 	start := c.b.clock.Now()
 	c.closeProxies()
-	var errs []error
 	c.mu.Lock()
 	mapped, root := c.mapped, c.rootPath
 	c.mu.Unlock()
-	if err := c.removePeas(); err != nil {
-		errs = append(errs, err)
-	}
-	// runc kills the init, which ends its pid namespace, and removes the
-	// container's state and cgroups.
-	if err := c.b.runc.delete(runcID(c.handle)); err != nil {
-		errs = append(errs, err)
-	}
-	if c.cg != nil {
-		if pids, err := c.cg.Procs(); err == nil {
-			for _, p := range pids {
-				_ = unix.Kill(p, unix.SIGKILL)
+	var ctrErrs []error
+	var killed, grouped, removed time.Time
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := c.removePeas(); err != nil {
+			ctrErrs = append(ctrErrs, err)
+		}
+		// The init dies, which ends its pid namespace; its runc state and
+		// cgroups go.
+		if err := c.b.runc.delete(runcID(c.handle)); err != nil {
+			ctrErrs = append(ctrErrs, err)
+		}
+		if c.cg != nil {
+			if pids, err := c.cg.Procs(); err == nil {
+				for _, p := range pids {
+					_ = unix.Kill(p, unix.SIGKILL)
+				}
 			}
 		}
-	}
-	killed := c.b.clock.Now()
+		killed = c.b.clock.Now()
+		if c.cg != nil {
+			if err := c.cg.Destroy(); err != nil {
+				ctrErrs = append(ctrErrs, err)
+			}
+		}
+		grouped = c.b.clock.Now()
+		// The overlay first, then the filesystem its layers live on.
+		if err := unmountRoot(root); err != nil {
+			ctrErrs = append(ctrErrs, err)
+		}
+		if err := releaseLayers(c.dir); err != nil {
+			ctrErrs = append(ctrErrs, err)
+		}
+		if err := os.RemoveAll(c.dir); err != nil {
+			ctrErrs = append(ctrErrs, fmt.Errorf("removing %s: %w", c.dir, err))
+		}
+		removed = c.b.clock.Now()
+	}()
+	var errs []error
 	if err := c.b.net.tearDown(c.handle, c.network); err != nil {
 		errs = append(errs, err)
 	}
-	c.b.net.release(c.network)
 	networked := c.b.clock.Now()
+	<-done
+	errs = append(errs, ctrErrs...)
+	c.b.net.release(c.network)
 	for _, m := range mapped {
 		c.b.net.ports.release(m.HostPort)
 	}
-	if c.cg != nil {
-		if err := c.cg.Destroy(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	grouped := c.b.clock.Now()
-	// The overlay first, then the filesystem its layers live on.
-	if err := unmountRoot(root); err != nil {
-		errs = append(errs, err)
-	}
-	if err := releaseLayers(c.dir); err != nil {
-		errs = append(errs, err)
-	}
-	if err := os.RemoveAll(c.dir); err != nil {
-		errs = append(errs, fmt.Errorf("removing %s: %w", c.dir, err))
-	}
 	c.b.logger.Debug("torn-down", "handle", c.handle, "kill", killed.Sub(start).String(),
-		"network", networked.Sub(killed).String(), "cgroups", grouped.Sub(networked).String(),
-		"depot", c.b.clock.Since(grouped).String())
+		"cgroups", grouped.Sub(killed).String(), "depot", removed.Sub(grouped).String(),
+		"network", networked.Sub(start).String())
 	return errors.Join(errs...)
 }
 

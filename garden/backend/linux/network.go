@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -64,31 +65,49 @@ func (cn containerNetwork) hostIface() string {
 
 // setUp builds the links for a container whose init is pid and its
 // iptables chains.
+// The rules name the interfaces, so they need not wait for the links: the
+// iptables-restore runs beside the netlink work.
 func (n *networker) setUp(handle string, cn containerNetwork, pid int) error {
-	if err := n.setUpLinks(cn, pid); err != nil {
-		return err
+	start := time.Now()
+	rules := make(chan error, 1)
+	var rulesTook time.Duration
+	go func() {
+		err := n.restoreRules(n.instanceRules(handle, cn))
+		rulesTook = time.Since(start)
+		rules <- err
+	}()
+	err := n.setUpLinks(cn, pid)
+	linked := time.Since(start)
+	if err == nil {
+		err = n.configureInside(cn, pid)
 	}
-	if err := n.configureInside(cn, pid); err != nil {
-		return err
-	}
-	return n.restoreRules(n.instanceRules(handle, cn))
+	inside := time.Since(start) - linked
+	err = errors.Join(err, <-rules)
+	n.logger.Debug("network-set-up", "handle", handle, "veth", linked.String(), "inside", inside.String(),
+		"iptables", rulesTook.String())
+	return err
 }
 
 // tearDown deletes a container's links and rules. It is safe to call for
 // a half-built container.
 func (n *networker) tearDown(handle string, cn containerNetwork) error {
-	var errs []error
-	if err := n.tearDownLinks(cn); err != nil {
-		errs = append(errs, err)
-	}
 	if cn.ID == "" {
-		return errors.Join(errs...)
+		return n.tearDownLinks(cn)
 	}
+	// The links and the rules go in parallel: neither refers to the other.
+	links := make(chan error, 1)
+	go func() { links <- n.tearDownLinks(cn) }()
+	errs := []error{n.tearDownRules(handle, cn)}
+	return errors.Join(append(errs, <-links)...)
+}
+
+// tearDownRules deletes a container's rules and chains.
+func (n *networker) tearDownRules(handle string, cn containerNetwork) error {
 	// The rules are known exactly: delete them in one restore. When that
 	// fails (a half-built container, rules changed by hand) list the
 	// tables and remove whatever is the container's.
 	if err := n.restoreRules(n.teardownRules(handle, cn)); err == nil {
-		return errors.Join(errs...)
+		return nil
 	}
 	// By comment, and by the container's own subnet too when it has it to
 	// itself: a handle with quotes or backslashes may not read back as it
@@ -97,14 +116,11 @@ func (n *networker) tearDown(handle string, cn containerNetwork) error {
 	if _, size, _, ok := subnetOf(cn); ok && size == 4 {
 		ownSubnet = "-s " + cn.Subnet + " "
 	}
-	if err := n.purge(func(line string) bool {
+	return n.purge(func(line string) bool {
 		return hasComment(line, handle) || (ownSubnet != "" && strings.Contains(line, ownSubnet))
 	}, func(chain string) bool {
 		return strings.HasPrefix(chain, n.instanceChain(cn.ID))
-	}); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	})
 }
 
 // deleteLink deletes the named link if it is there.

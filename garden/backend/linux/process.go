@@ -269,6 +269,7 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 	if childFiles[1] != nil {
 		cmd.Stdout, cmd.Stderr = childFiles[1], childFiles[2]
 	}
+	started := time.Now()
 	err = cmd.Start()
 	statusW.Close()
 	for _, f := range childFiles {
@@ -329,6 +330,7 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 		return nil, startErr
 	}
 
+	c.b.logger.Debug("process-started", "handle", c.handle, "dadoo_and_runc", time.Since(started).String())
 	if pe == nil {
 		p.dir = dir
 		// What a restarted garden needs to find the process again.

@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -94,7 +95,9 @@ func main() {
 	g := startGarden(rootfsDir, work)
 	atFatal(g.destroyAllAndStop)
 	stopProfile := benchutil.Profile()
+	cpu0 := treeCPU(g.cmd.Process.Pid)
 	m := runGarden(g.client)
+	gardenCPU := treeCPU(g.cmd.Process.Pid) - cpu0
 	stopProfile()
 	g.destroyAllAndStop()
 	_ = os.RemoveAll(work)
@@ -116,12 +119,21 @@ func main() {
 			"destroy_p50_ms": m.destroy.Percentile(50), "destroy_p99_ms": m.destroy.Percentile(99),
 			"cycle_p50_ms": m.cycle.Percentile(50), "cycle_p99_ms": m.cycle.Percentile(99),
 			"p99_target_ms": p99Target, "disk_limit_bytes": diskLimit.ByteHard,
+			// CPU per cycle, which a loaded machine distorts less than
+			// the rates: runc's (the runs and their containers) and the
+			// garden daemon's with the processes it reaped (runc,
+			// iptables-restore, garden-dadoo with runc exec and the
+			// process), without the containers' inits, which the
+			// host's init reaps.
+			"runc_cpu_ms_per_run":     anchor.cpu.Seconds() * 1000 / float64(max(anchor.lat.Count(), 1)),
+			"garden_cpu_ms_per_cycle": gardenCPU.Seconds() * 1000 / float64(max(m.cycle.Count(), 1)),
 		},
 	}.Print()
 }
 
 type anchorResult struct {
 	rate     float64
+	cpu      time.Duration // of the runs (runc reaps its container)
 	elapsed  time.Duration
 	lat      benchutil.Latencies
 	failures int64
@@ -173,6 +185,7 @@ func runAnchor(runc, rootfsDir, work string) *anchorResult {
 	a := &anchorResult{}
 	var failures atomic.Int64
 	var wg sync.WaitGroup
+	cpu0 := childrenCPU()
 	start := time.Now()
 	for w := range workers {
 		wg.Add(1)
@@ -191,6 +204,7 @@ func runAnchor(runc, rootfsDir, work string) *anchorResult {
 	}
 	wg.Wait()
 	a.elapsed = time.Since(start)
+	a.cpu = childrenCPU() - cpu0
 	a.failures = failures.Load()
 	a.rate = float64(a.lat.Count()) / a.elapsed.Seconds()
 	return a
@@ -348,4 +362,34 @@ func runGarden(c garden.Client) *gardenResult {
 	r.failures = failures.Load()
 	r.rate = float64(r.cycle.Count()) / r.elapsed.Seconds()
 	return r
+}
+
+// childrenCPU is the user and system time of this process's reaped
+// children.
+func childrenCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// treeCPU is a process's user and system time with its reaped children's
+// (/proc/<pid>/stat fields 14–17, in USER_HZ ticks of 10 ms).
+func treeCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 15 {
+		return 0
+	}
+	var ticks int64
+	for _, f := range fields[11:15] {
+		n, _ := strconv.ParseInt(f, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
