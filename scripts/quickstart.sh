@@ -277,6 +277,13 @@ step "curl http://hello.apps.localhost:8081/ (the pushed app, through the router
 wait_for "$TIMEOUT" "the router to route hello.apps.localhost" \
 	bash -c "curl -fsS -m 5 http://hello.apps.localhost:8081/ | grep -q 'hello from cf push'"
 curl -fsS -m 5 http://hello.apps.localhost:8081/
+step "$DIEGO push deploy/examples/app --name hello again (an update: upload, stop, start; the same bits keep their droplet)"
+began=$EPOCHREALTIME
+$DIEGO push deploy/examples/app --name hello | tee "$WORK/push2.log" || fail "the second diego push failed"
+grep -q '^Updating app hello' "$WORK/push2.log" || fail "the second diego push did not update hello"
+echo "the second diego push to the first RUNNING instance: $(python3 -c "print('%.1f' % ($EPOCHREALTIME - $began))")s (first: ${took}s)"
+wait_for "$TIMEOUT" "the router to route hello.apps.localhost again" \
+	bash -c "curl -fsS -m 5 http://hello.apps.localhost:8081/ | grep -q 'hello from cf push'"
 step "cf delete hello -f (the CLI's calls, with curl)"
 token=$(curl -fsS -m 10 -u cf: -d grant_type=password -d username=admin --data-urlencode "password=$DIEGO_CC_PASSWORD" \
 	"$DIEGO_CC/uaa/oauth/token" | json 'd["access_token"]') || fail "cannot log in to $DIEGO_CC"

@@ -155,6 +155,7 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 		cc.StagingMemoryMB, cc.StagingDiskMB = 256, 1024
 		cc.DefaultAppMemoryMB, cc.DefaultAppDiskMB = 64, 128
 		cc.ResourcePoolMinSize = 1 // the example app's small files join the resource cache
+		cc.DopplerLoggingEndpoint = "ws" + strings.TrimPrefix(dopplerURL, "http")
 		daemontest.Start(ccBin, cc, `"msg":"ready"`)
 		cf = &cfclient.Client{URL: ccURL}
 	})
@@ -220,8 +221,8 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 		Eventually(func() float64 {
 			return cf.Apps()[0].(cfclient.Obj)["running_instances"].(float64)
 		}, 60*time.Second).Should(BeNumerically("==", 2))
-		Eventually(tail.Lines, 30*time.Second).Should(ContainElement(MatchRegexp(`^\[APP/1\] OUT .*Container became healthy`)))
-		Expect(tail.Lines()).NotTo(ContainElement(ContainSubstring("[APP/0] OUT Container became healthy")), "a tail has only what came after it")
+		Eventually(tail.Lines, 30*time.Second).Should(ContainElement(MatchRegexp(`^\[CELL/1\] OUT Container became healthy$`)))
+		Expect(tail.Lines()).NotTo(ContainElement(ContainSubstring("[CELL/0] OUT Container became healthy")), "a tail has only what came after it")
 		tail.Close()
 
 		cf.Stop("hello")
