@@ -262,14 +262,16 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(again).Should(gexec.Exit(2), "no password: a usage error")
 
-		By("diego logs: the operator token reads a receptor-level task's logs, which no CC token may")
-		Expect(receptors.CreateTask(context.Background(), receptor.TaskCreateRequest{
-			TaskGuid: "operator-task", Domain: "operator", RootFS: "preloaded:cflinuxfs3", MemoryMB: 32, DiskMB: 32,
-			LogGuid: "operator-task", LogSource: "TASK",
-			Action: &models.Action{RunAction: &models.RunAction{Path: "sh", Args: []string{"-c", "echo the operator reads this"}, User: "vcap"}},
+		By("diego logs: the operator token reads a receptor-level LRP's logs, which no CC token may")
+		Expect(receptors.CreateDesiredLRP(context.Background(), receptor.DesiredLRPCreateRequest{
+			ProcessGuid: "operator-lrp", Domain: "operator", RootFS: "preloaded:cflinuxfs3", Instances: 1, MemoryMB: 32, DiskMB: 32,
+			LogGuid: "operator-lrp", LogSource: "APP",
+			Action: &models.Action{RunAction: &models.RunAction{Path: "sh", User: "vcap",
+				Args: []string{"-c", "echo the operator reads this; exec sleep 1000"}}},
 		})).To(Succeed())
+		DeferCleanup(func() { _ = receptors.DeleteDesiredLRP(context.Background(), "operator-lrp") })
 		diegoLogs := func(token string) *gexec.Session {
-			cmd := exec.Command(diego, "logs", "operator-task", "--recent")
+			cmd := exec.Command(diego, "logs", "operator-lrp", "--recent")
 			cmd.Env = append(os.Environ(), "DIEGO_DOPPLER="+dopplerURL, "DIEGO_DOPPLER_TOKEN="+token)
 			s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 			Expect(err).NotTo(HaveOccurred())
@@ -278,7 +280,7 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 			return s
 		}
 		Eventually(func() string { return string(diegoLogs(operatorToken).Out.Contents()) }, 60*time.Second).Should(
-			MatchRegexp(`(?m)^\S+ \[TASK/0\] OUT the operator reads this$`))
+			MatchRegexp(`(?m)^\S+ \[APP/0\] OUT the operator reads this$`))
 		refused := diegoLogs(cf.Token)
 		Expect(refused.ExitCode()).To(Equal(1))
 		Expect(string(refused.Err.Contents())).To(ContainSubstring("doppler answered 404"), "a CC token: no such CC app")
