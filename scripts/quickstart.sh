@@ -120,7 +120,9 @@ fi
 # The doppler is in auth mode cc (docs/decisions.md 103): diego logs and
 # diego top send the operator token, diego push logs in with the CC
 # password; env.sh (mode 0600) has both.
-[ -f "$STATE_DIR/env.sh" ] || fail "$STATE_DIR/env.sh is missing: set STATE_DIR to the launcher's state dir"
+# The launcher writes env.sh just after it logs "cluster healthy in".
+wait_for 10 "$STATE_DIR/env.sh (STATE_DIR is the launcher's state dir) to export DIEGO_DOPPLER_TOKEN" \
+	grep -q '^export DIEGO_DOPPLER_TOKEN=' "$STATE_DIR/env.sh"
 eval "$(grep -E '^export (DIEGO_DOPPLER_TOKEN|DIEGO_CC|DIEGO_CC_PASSWORD)=' "$STATE_DIR/env.sh")"
 [ -n "${DIEGO_DOPPLER_TOKEN:-}" ] && [ -n "${DIEGO_CC_PASSWORD:-}" ] ||
 	fail "$STATE_DIR/env.sh sets no DIEGO_DOPPLER_TOKEN or DIEGO_CC_PASSWORD: restart the cluster with this tree's launcher"
