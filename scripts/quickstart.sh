@@ -120,7 +120,8 @@ fi
 # The doppler is in auth mode cc (docs/decisions.md 103): diego logs and
 # diego top send the operator token, diego push logs in with the CC
 # password; env.sh (mode 0600) has both.
-# The launcher writes env.sh just after it logs "cluster healthy in".
+# The launcher writes env.sh before it logs "cluster healthy in" (an older
+# launcher wrote it just after).
 wait_for 10 "$STATE_DIR/env.sh (STATE_DIR is the launcher's state dir) to export DIEGO_DOPPLER_TOKEN" \
 	grep -q '^export DIEGO_DOPPLER_TOKEN=' "$STATE_DIR/env.sh"
 eval "$(grep -E '^export (DIEGO_DOPPLER_TOKEN|DIEGO_CC|DIEGO_CC_PASSWORD)=' "$STATE_DIR/env.sh")"

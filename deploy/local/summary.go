@@ -100,12 +100,17 @@ func (p *Plan) Summary() string {
 	return b.String()
 }
 
-func (c *Cluster) printSummary() {
+// writeEnv writes EnvFile before the cluster says it is healthy, so a
+// script that waits for that line can source it at once.
+func (c *Cluster) writeEnv() {
 	// 0600: it holds the CC password and the doppler's operator token.
 	if err := os.WriteFile(c.Plan.EnvFile(), []byte(c.Plan.Env()), 0o600); err != nil {
 		c.Log.Printf("writing %s: %v", c.Plan.EnvFile(), err)
 	} else if err := os.Chmod(c.Plan.EnvFile(), 0o600); err != nil { // an older file was 0644
 		c.Log.Printf("writing %s: %v", c.Plan.EnvFile(), err)
 	}
+}
+
+func (c *Cluster) printSummary() {
 	c.Log.Block(c.Out, c.Plan.Summary())
 }
