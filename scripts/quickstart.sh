@@ -12,8 +12,9 @@
 #                                   ends tee too, and the launcher must still stop
 #                                   cleanly with nobody reading its output
 #
-# Environment: STATE_DIR (the launcher's state dir, for --start's checks;
-# default /var/lib/diego/local), TIMEOUT (seconds each wait may take, 90).
+# Environment: STATE_DIR (the launcher's state dir: its env.sh has the
+# doppler token and CC password; default /var/lib/diego/local), TIMEOUT
+# (seconds each wait may take, 90).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -116,6 +117,16 @@ with open(sys.argv[1], "wb") as log:
 fi
 
 [ -x "$DIEGO" ] || fail "$DIEGO is missing: run make build (or make run)"
+# The doppler is in auth mode cc (docs/decisions.md 103): diego logs and
+# diego top send the operator token, diego push logs in with the CC
+# password; env.sh (mode 0600) has both.
+# The launcher writes env.sh before it logs "cluster healthy in" (an older
+# launcher wrote it just after).
+wait_for 10 "$STATE_DIR/env.sh (STATE_DIR is the launcher's state dir) to export DIEGO_DOPPLER_TOKEN" \
+	grep -q '^export DIEGO_DOPPLER_TOKEN=' "$STATE_DIR/env.sh"
+eval "$(grep -E '^export (DIEGO_DOPPLER_TOKEN|DIEGO_CC|DIEGO_CC_PASSWORD)=' "$STATE_DIR/env.sh")"
+[ -n "${DIEGO_DOPPLER_TOKEN:-}" ] && [ -n "${DIEGO_CC_PASSWORD:-}" ] ||
+	fail "$STATE_DIR/env.sh sets no DIEGO_DOPPLER_TOKEN or DIEGO_CC_PASSWORD: restart the cluster with this tree's launcher"
 
 step "export DIEGO_RECEPTOR=$DIEGO_RECEPTOR; $DIEGO cells"
 $DIEGO cells || fail "cannot list cells: is the cluster running (make run)?"
@@ -152,6 +163,9 @@ echo "result: $result"
 step "$DIEGO logs hello-task --recent"
 wait_for "$TIMEOUT" "hello-task's output in diego logs" bash -c "$DIEGO logs hello-task --recent | grep -q '\[TASK/0\] OUT hello from diego'"
 $DIEGO logs hello-task --recent
+out=$(DIEGO_DOPPLER_TOKEN= $DIEGO logs hello-task --recent 2>&1) && fail "the doppler served hello-task's logs without a token"
+[[ $out == *"doppler answered 401"* ]] || fail "diego logs without a token: $out"
+echo "without the operator token: $out"
 $DIEGO delete-task hello-task
 
 step "$DIEGO create-task deploy/examples/stack-task.json (preloaded:cflinuxfs4, the Debian stack: nc -z and curl)"
@@ -254,6 +268,39 @@ took=$((SECONDS - desired_at))
 echo "checked-lrp RUNNING ${took}s after it was desired (its server listens after 5 s)"
 [ "$took" -ge 5 ] || fail "checked-lrp was RUNNING before its check could pass"
 $DIEGO delete-lrp checked-lrp
+
+step "$DIEGO push deploy/examples/app --name hello --buildpack shell_buildpack (through the Cloud Controller at $DIEGO_CC)"
+began=$EPOCHREALTIME
+$DIEGO push deploy/examples/app --name hello --buildpack shell_buildpack | tee "$WORK/push.log" ||
+	fail "diego push failed"
+took=$(python3 -c "print('%.1f' % ($EPOCHREALTIME - $began))")
+grep -q '^Downloaded app package' "$WORK/push.log" || fail "diego push printed no staging log lines"
+echo "diego push to the first RUNNING instance (staging included): ${took}s"
+step "curl http://hello.apps.localhost:8081/ (the pushed app, through the router)"
+wait_for "$TIMEOUT" "the router to route hello.apps.localhost" \
+	bash -c "curl -fsS -m 5 http://hello.apps.localhost:8081/ | grep -q 'hello from cf push'"
+curl -fsS -m 5 http://hello.apps.localhost:8081/
+step "$DIEGO push deploy/examples/app --name hello again (an update: upload, stop, start; the same bits keep their droplet)"
+began=$EPOCHREALTIME
+$DIEGO push deploy/examples/app --name hello | tee "$WORK/push2.log" || fail "the second diego push failed"
+grep -q '^Updating app hello' "$WORK/push2.log" || fail "the second diego push did not update hello"
+echo "the second diego push to the first RUNNING instance: $(python3 -c "print('%.1f' % ($EPOCHREALTIME - $began))")s (first: ${took}s)"
+wait_for "$TIMEOUT" "the router to route hello.apps.localhost again" \
+	bash -c "curl -fsS -m 5 http://hello.apps.localhost:8081/ | grep -q 'hello from cf push'"
+step "cf delete hello -f (the CLI's calls, with curl)"
+token=$(curl -fsS -m 10 -u cf: -d grant_type=password -d username=admin --data-urlencode "password=$DIEGO_CC_PASSWORD" \
+	"$DIEGO_CC/uaa/oauth/token" | json 'd["access_token"]') || fail "cannot log in to $DIEGO_CC"
+cc_get() { curl -fsS -m 10 -H "Authorization: bearer $token" "$DIEGO_CC$1"; }
+org=$(cc_get "/v2/organizations?q=name%3Adiego" | json 'd["resources"][0]["metadata"]["guid"]')
+space=$(cc_get "/v2/organizations/$org/spaces?q=name%3Adev" | json 'd["resources"][0]["metadata"]["guid"]')
+app=$(cc_get "/v2/spaces/$space/apps?q=name%3Ahello&inline-relations-depth=1" | json 'd["resources"][0]["metadata"]["guid"]') ||
+	fail "the Cloud Controller does not list hello"
+status=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: bearer $token" \
+	"$DIEGO_CC/v2/apps/$app?async=true&recursive=true")
+[ "$status" = 204 ] || fail "DELETE /v2/apps/$app answered $status"
+wait_for "$TIMEOUT" "the router to forget hello.apps.localhost" \
+	bash -c "curl -sS -m 5 -o /dev/null -D - http://hello.apps.localhost:8081/ | grep -qi '^X-Cf-RouterError: unknown_route'"
+echo "deleted; the router answers 404 unknown_route for hello.apps.localhost"
 
 step "what $DIEGO events saw"
 sleep 1

@@ -117,7 +117,7 @@ var _ = Describe("diego logs and diego top", func() {
 	It("says what the doppler refused", func() {
 		s := diego([]string{"DIEGO_DOPPLER=" + env[0][len("DIEGO_DOPPLER="):], "DIEGO_DOPPLER_TOKEN=wrong"}, "", "logs", "app", "--recent")
 		Eventually(s, 10*time.Second).Should(gexec.Exit(1))
-		Expect(s.Err).To(gbytes.Say(`doppler answered 401`))
+		Expect(s.Err).To(gbytes.Say(`doppler answered 401 .*\(set --token or \$DIEGO_DOPPLER_TOKEN; the local cluster's env.sh exports the doppler's operator token\)`))
 	})
 
 	It("has per-command help and shell completion", func() {

@@ -88,4 +88,12 @@ var _ = Describe("doppler", func() {
 		Eventually(s, 10*time.Second).Should(gexec.Exit(2))
 		Expect(s.Err).To(gbytes.Say(`auth_mode must be none, token or cc`))
 	})
+
+	It("refuses an operator token outside auth mode cc, where nothing would check the others", func() {
+		cfg := config.DefaultConfig()
+		cfg.SharedSecret, cfg.OperatorToken = "shh", "operator"
+		s := startDoppler(cfg)
+		Eventually(s, 10*time.Second).Should(gexec.Exit(2))
+		Expect(s.Err).To(gbytes.Say(`operator_token is only for auth_mode cc`))
+	})
 })

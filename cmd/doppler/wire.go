@@ -19,7 +19,7 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	store := doppler.NewStore(clk, cfg.MaxRetainedLogMessages, cfg.ContainerMetricTTL.Duration())
 	ingest := doppler.NewIngest(cfg.IncomingUDPAddr, cfg.SharedSecret, store, logger)
 	api, err := doppler.NewAPI(doppler.HandlerConfig{
-		AuthMode: cfg.AuthMode, AuthToken: cfg.AuthToken, CCLogAccessURL: cfg.CCLogAccessURL,
+		AuthMode: cfg.AuthMode, AuthToken: cfg.AuthToken, CCLogAccessURL: cfg.CCLogAccessURL, OperatorToken: cfg.OperatorToken,
 		PingInterval: cfg.WebsocketPingInterval.Duration(),
 	}, store, clk, logger)
 	if err != nil {

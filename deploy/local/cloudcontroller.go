@@ -12,6 +12,7 @@ import (
 	"time"
 
 	ccconfig "diego/ccbridge/cloudcontroller/config"
+	dopplerconfig "diego/metron/doppler/config"
 )
 
 // The local cluster's Cloud Controller (cloud-controller.md): the cf CLI's
@@ -35,15 +36,55 @@ func (p *Plan) CCCredentialsFile() string { return filepath.Join(p.StateDir, "cc
 type ccCredentials struct {
 	AdminPassword      string `json:"admin_password"`
 	TokenSigningSecret string `json:"token_signing_secret"`
+	// DopplerOperatorToken opens the doppler's logs of every log guid to
+	// the operator's `diego logs` and `diego top` (docs/decisions.md 103).
+	DopplerOperatorToken string `json:"doppler_operator_token"`
 }
 
-// cloudController is the Cloud Controller's daemon, with the credentials
-// of CCCredentialsFile, or new ones that the first start writes there.
-func (p *Plan) cloudController() []Daemon {
-	creds, err := p.readCCCredentials()
-	if err != nil {
-		creds = ccCredentials{AdminPassword: randomHex(8), TokenSigningSecret: randomHex(32)}
+// credentials are those of CCCredentialsFile, or new ones that the first
+// start writes there; a file from before the doppler's operator token
+// keeps its password and secret and gains a token.
+func (p *Plan) credentials() ccCredentials {
+	if p.ccCreds == nil {
+		creds, err := p.readCCCredentials()
+		if err != nil {
+			creds = ccCredentials{AdminPassword: randomHex(8), TokenSigningSecret: randomHex(32)}
+		}
+		if creds.DopplerOperatorToken == "" {
+			creds.DopplerOperatorToken = randomHex(32)
+		}
+		p.ccCreds = &creds
 	}
+	return *p.ccCreds
+}
+
+// DopplerOperatorToken is the bearer token of the operator's log reads
+// (env.sh's DIEGO_DOPPLER_TOKEN).
+func (p *Plan) DopplerOperatorToken() string { return p.credentials().DopplerOperatorToken }
+
+// ccDopplerAuth puts the doppler in auth mode cc (cloud-controller.md
+// §10.2): the cf CLI's reads are the CC's to allow, and the operator's
+// token reads every log guid, CC app or not.
+func (p *Plan) ccDopplerAuth(d *dopplerconfig.Config) {
+	d.AuthMode = "cc"
+	d.CCLogAccessURL = p.CCURL() + "/internal/log_access"
+	d.OperatorToken = p.DopplerOperatorToken()
+}
+
+// ccEnv is env.sh's lines for `diego push`, `diego logs` and `diego top`.
+func (p *Plan) ccEnv() []string {
+	return []string{
+		"# diego push logs in to the Cloud Controller; diego logs and diego top read the doppler with the operator's token.",
+		"export DIEGO_CC=" + p.CCURL(),
+		"export DIEGO_CC_PASSWORD=" + p.credentials().AdminPassword,
+		"export DIEGO_DOPPLER_TOKEN=" + p.DopplerOperatorToken(),
+	}
+}
+
+// cloudController is the Cloud Controller's daemon, with the plan's
+// credentials.
+func (p *Plan) cloudController() []Daemon {
+	creds := p.credentials()
 	cc := ccconfig.DefaultConfig()
 	cc.ListenAddr = hostPort(CCPort)
 	cc.ExternalURL, cc.InternalURL = p.CCURL(), p.CCURL()
@@ -103,19 +144,18 @@ func (p *Plan) ccConfig() (ccconfig.Config, bool) {
 }
 
 // prepareCloudController writes the plan's credentials (mode 0600) unless
-// the file holds them already, so that the next start keeps the password
-// and every token it signed.
+// the file holds them already, so that the next start keeps the password,
+// every token it signed and the doppler's operator token.
 func (c *Cluster) prepareCloudController() error {
-	cfg, ok := c.Plan.ccConfig()
-	if !ok {
+	if _, ok := c.Plan.ccConfig(); !ok {
 		return nil
 	}
-	if _, err := c.Plan.readCCCredentials(); err == nil {
+	if held, err := c.Plan.readCCCredentials(); err == nil && held.DopplerOperatorToken != "" {
 		return nil
-	} else if !errors.Is(err, os.ErrNotExist) {
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	data, _ := json.Marshal(ccCredentials{AdminPassword: cfg.AdminPassword, TokenSigningSecret: cfg.TokenSigningSecret})
+	data, _ := json.Marshal(c.Plan.credentials())
 	tmp := c.Plan.CCCredentialsFile() + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("writing the cloud controller's credentials: %w", err)
@@ -128,5 +168,6 @@ func (p *Plan) cloudControllerSummary(w io.Writer) {
 	if cfg, ok := p.ccConfig(); ok {
 		fmt.Fprintf(w, "\n  cf api %s && cf login -u %s -p %s    # then: cf push APP -p DIR -b shell_buildpack\n",
 			p.CCURL(), cfg.AdminUser, cfg.AdminPassword)
+		fmt.Fprintf(w, "  (. %s && bin/diego push deploy/examples/app --name hello)   # the same without the cf CLI\n", p.EnvFile())
 	}
 }

@@ -71,6 +71,7 @@ func (c *Cluster) Run(signals <-chan os.Signal) error {
 
 	err := c.start(stopping)
 	if err == nil {
+		c.writeEnv() // summary.go
 		c.Log.Printf("cluster healthy in %.1fs", time.Since(start).Seconds())
 		c.printSummary()
 		select {

@@ -26,7 +26,8 @@ const (
 	metronStopTimeout = 5 * time.Second
 )
 
-// DopplerURL is where `diego logs` and `diego top` read.
+// DopplerURL is where `diego logs` and `diego top` read (with env.sh's
+// operator token) and where `cf logs` reads (with its CC token).
 func (p *Plan) DopplerURL() string { return "http://" + hostPort(DopplerPort) }
 
 // CellDropsondePort is the UDP port of cell i's metron.
@@ -42,6 +43,7 @@ func (p *Plan) withLoggregator(daemons []Daemon) []Daemon {
 	d.SharedSecret = LoggregatorSecret
 	d.DropsondePort = DropsondePort
 	d.LogLevel = p.LogLevel
+	p.ccDopplerAuth(&d) // cloudcontroller.go
 
 	metron := func(name, job string, index, port int) Daemon {
 		m := metronconfig.DefaultConfig()
@@ -56,7 +58,7 @@ func (p *Plan) withLoggregator(daemons []Daemon) []Daemon {
 
 	out := []Daemon{
 		{Name: dopplerName, Binary: "doppler", Kind: KindBrain, ConfigPath: p.configPath(dopplerName), Config: d,
-			Endpoint: p.DopplerURL() + " (diego logs, diego top)", StopTimeout: metronStopTimeout},
+			Endpoint: p.DopplerURL() + " (auth cc: cf logs; diego logs, diego top with env.sh's token)", StopTimeout: metronStopTimeout},
 		metron(brainMetronName, "brain", 0, DropsondePort),
 	}
 	for _, daemon := range daemons {

@@ -167,6 +167,7 @@ type Plan struct {
 	// Daemons in start order: brain, then each cell's garden, executor
 	// and rep.
 	Daemons []Daemon
+	ccCreds *ccCredentials // cloudcontroller.go
 }
 
 // NewPlan lays out the cluster that opts describe.

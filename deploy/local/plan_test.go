@@ -305,6 +305,6 @@ var _ = Describe("NewPlan", func() {
 		env := p.Env()
 		Expect(env).To(ContainSubstring("export DIEGO_RECEPTOR=http://127.0.0.1:8887\n"))
 		Expect(env).To(ContainSubstring("export BBS_CLIENT_CERT_FILE=/var/lib/diego/local/certs/cli.crt\n"))
-		Expect(strings.Count(env, "export ")).To(Equal(6))
+		Expect(strings.Count(env, "export ")).To(Equal(9))
 	})
 })

@@ -25,6 +25,7 @@ func (p *Plan) Env() string {
 		"export BBS_CLIENT_CERT_FILE=" + cli[0],
 		"export BBS_CLIENT_KEY_FILE=" + cli[1],
 		strings.Join(p.routingEnv(), "\n"),
+		strings.Join(p.ccEnv(), "\n"), // cloudcontroller.go
 		"",
 	}, "\n")
 }
@@ -84,6 +85,7 @@ func (p *Plan) Summary() string {
 	tw.Flush()
 	fmt.Fprintf(&b, "\nIn another terminal (the CLI's settings are in %s):\n\n", p.EnvFile())
 	fmt.Fprintf(&b, "  export DIEGO_RECEPTOR=%s\n", p.ReceptorURL)
+	fmt.Fprintf(&b, "  . %s    # also the doppler token of diego logs/top and the CC password of diego push\n", p.EnvFile())
 	b.WriteString("  bin/diego cells\n")
 	b.WriteString("  bin/diego create-task deploy/examples/task.json && bin/diego task hello-task\n")
 	b.WriteString("  bin/diego create-task deploy/examples/stack-task.json && bin/diego task stack-task\n")
@@ -98,9 +100,17 @@ func (p *Plan) Summary() string {
 	return b.String()
 }
 
-func (c *Cluster) printSummary() {
-	if err := os.WriteFile(c.Plan.EnvFile(), []byte(c.Plan.Env()), 0o644); err != nil {
+// writeEnv writes EnvFile before the cluster says it is healthy, so a
+// script that waits for that line can source it at once.
+func (c *Cluster) writeEnv() {
+	// 0600: it holds the CC password and the doppler's operator token.
+	if err := os.WriteFile(c.Plan.EnvFile(), []byte(c.Plan.Env()), 0o600); err != nil {
+		c.Log.Printf("writing %s: %v", c.Plan.EnvFile(), err)
+	} else if err := os.Chmod(c.Plan.EnvFile(), 0o600); err != nil { // an older file was 0644
 		c.Log.Printf("writing %s: %v", c.Plan.EnvFile(), err)
 	}
+}
+
+func (c *Cluster) printSummary() {
 	c.Log.Block(c.Out, c.Plan.Summary())
 }

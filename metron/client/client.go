@@ -31,6 +31,9 @@ type Config struct {
 	Authorization string
 	// Timeout bounds the multipart reads (not the stream).
 	Timeout time.Duration
+	// Origin, when set, is the stream handshake's Origin header (the cf
+	// CLI sends http://localhost).
+	Origin string
 }
 
 // Client is a doppler consumer.
@@ -145,6 +148,9 @@ func (c *Client) Stream(ctx context.Context, appID string) (<-chan *events.Envel
 	header := http.Header{}
 	if c.cfg.Authorization != "" {
 		header.Set("Authorization", c.cfg.Authorization)
+	}
+	if c.cfg.Origin != "" {
+		header.Set("Origin", c.cfg.Origin)
 	}
 	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL, header)
 	if err != nil {

@@ -2,6 +2,7 @@ package doppler
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -37,15 +38,34 @@ func (noAuth) authorize(*http.Request, string) int { return 0 }
 type tokenAuth struct{ token string }
 
 func (t tokenAuth) authorize(r *http.Request, _ string) int {
-	h := authorization(r)
-	if h == "" {
-		return http.StatusUnauthorized
-	}
-	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "bearer") || tok != t.token {
+	if !bearerIs(authorization(r), t.token) {
 		return http.StatusUnauthorized
 	}
 	return 0
+}
+
+// bearerIs reports whether header is `bearer <token>` (scheme in any case),
+// comparing the token in constant time.
+func bearerIs(header, token string) bool {
+	scheme, tok, ok := strings.Cut(header, " ")
+	return ok && token != "" && strings.EqualFold(scheme, "bearer") &&
+		subtle.ConstantTimeCompare([]byte(tok), []byte(token)) == 1
+}
+
+// operatorAuth admits the operator's static token for every app id, and
+// leaves every other request to next: the cf-facing checks stay the CC's,
+// while the operator's tools read the logs of log guids that are no CC app
+// (tasks and LRPs desired through the receptor).
+type operatorAuth struct {
+	token string
+	next  authorizer
+}
+
+func (o operatorAuth) authorize(r *http.Request, app string) int {
+	if bearerIs(authorization(r), o.token) {
+		return 0
+	}
+	return o.next.authorize(r, app)
 }
 
 // authorization is the Authorization header, or the authorization cookie

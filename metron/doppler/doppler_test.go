@@ -225,6 +225,50 @@ var _ = Describe("Doppler", func() {
 			_, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(api.URL, "http")+"/apps/app/stream", http.Header{"Authorization": {"bearer bad"}})
 			Expect(err).To(MatchError(websocket.ErrBadHandshake))
 		})
+
+		It("in cc mode with an operator token, admits that token for any app without asking, and the rest as before", func() {
+			var asked atomic.Int32
+			cc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				asked.Add(1)
+				switch {
+				case r.URL.Path == "/internal/log_access/not-a-cc-app":
+					w.WriteHeader(404)
+				case r.Header.Get("Authorization") == "bearer cc-token":
+					_, _ = io.WriteString(w, "{}")
+				default:
+					w.WriteHeader(401)
+				}
+			}))
+			defer cc.Close()
+			api := newServer(store, clock, doppler.HandlerConfig{AuthMode: doppler.AuthCC, CCLogAccessURL: cc.URL + "/internal/log_access",
+				OperatorToken: "operator-secret"})
+			get := func(app, auth string) int {
+				req, _ := http.NewRequest("GET", api.URL+"/apps/"+app+"/recentlogs", nil)
+				if auth != "" {
+					req.Header.Set("Authorization", auth)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				Expect(err).NotTo(HaveOccurred())
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			Expect(get("not-a-cc-app", "bearer operator-secret")).To(Equal(200))
+			Expect(get("not-a-cc-app", "Bearer operator-secret")).To(Equal(200))
+			Expect(asked.Load()).To(BeZero(), "the operator token is not the CC's to judge")
+			Expect(get("not-a-cc-app", "bearer cc-token")).To(Equal(404), "a CC token reads only CC apps")
+			Expect(get("app", "bearer cc-token")).To(Equal(200))
+			Expect(get("app", "bearer operator-secre")).To(Equal(401))
+			Expect(get("app", "operator-secret")).To(Equal(401), "bearer scheme only")
+			Expect(get("app", "")).To(Equal(401))
+
+			ingest.Handle(signed(logEnv("not-a-cc-app", "task line", 1, "0")))
+			c, err := client.New(client.Config{URL: api.URL, Authorization: "bearer operator-secret"})
+			Expect(err).NotTo(HaveOccurred())
+			logs, err := c.RecentLogs(context.Background(), "not-a-cc-app")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(logs).To(HaveLen(1))
+			Expect(string(logs[0].GetLogMessage().GetMessage())).To(Equal("task line"))
+		})
 	})
 })
 

@@ -24,7 +24,10 @@ const writeTimeout = 10 * time.Second
 // HandlerConfig configures the traffic-controller routes.
 type HandlerConfig struct {
 	AuthMode, AuthToken, CCLogAccessURL string
-	PingInterval                        time.Duration
+	// OperatorToken, in AuthCC mode, is a bearer token admitted for every
+	// app id without asking the CC (the operator's `diego logs`/`diego top`).
+	OperatorToken string
+	PingInterval  time.Duration
 }
 
 // API serves the stream, recentlogs and containermetrics routes.
@@ -45,6 +48,9 @@ func NewAPI(cfg HandlerConfig, store *Store, clk clock.Clock, logger *slog.Logge
 		auth = tokenAuth{token: cfg.AuthToken}
 	case AuthCC:
 		auth = newCCAuth(cfg.CCLogAccessURL, clk, logger)
+		if cfg.OperatorToken != "" {
+			auth = operatorAuth{token: cfg.OperatorToken, next: auth}
+		}
 	}
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 30 * time.Second

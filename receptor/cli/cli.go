@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	dopplerclient "diego/metron/client"
 	"diego/receptor"
 	"diego/receptor/client"
 )
@@ -252,6 +254,13 @@ func explain(err error, url string) string {
 			return fmt.Sprintf("%s: %s (set --username/--password or $%s/$%s)", rerr.Type, rerr.Message, EnvUsername, EnvPassword)
 		}
 		return fmt.Sprintf("%s: %s", rerr.Type, rerr.Message)
+	}
+	var derr *dopplerclient.Error
+	if errors.As(err, &derr) && derr.StatusCode == http.StatusUnauthorized {
+		return fmt.Sprintf("%v (set --token or $%s; the local cluster's env.sh exports the doppler's operator token)", err, EnvDopplerToken)
+	}
+	if errors.As(err, &derr) && derr.StatusCode == http.StatusNotFound {
+		return fmt.Sprintf("%v (the Cloud Controller knows no such app; other log guids need the doppler's operator token)", err)
 	}
 	if strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "no such host") {
 		return fmt.Sprintf("cannot reach the receptor at %s: %v (set --receptor or $%s)", url, err, EnvReceptor)

@@ -16,8 +16,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
+	"github.com/gorilla/websocket"
 	. "github.com/onsi/gomega"
+	"google.golang.org/protobuf/proto"
+
+	"diego/metron/events"
 )
 
 // Client makes the cf CLI v6's calls (spec cloud-controller.md), one
@@ -30,6 +35,9 @@ type Client struct {
 	Calls        []string
 	LastStatus   int
 	LastResponse map[string]any
+	// Matched is how many files the last PushFiles left out of its zip
+	// because the resource match found them.
+	Matched int
 }
 
 type Obj = map[string]any
@@ -216,18 +224,41 @@ func (c *Client) UploadBits(app string, resourcesJSON string, zipBytes []byte, a
 	return s, out
 }
 
-// pushFiles is the CLI's bits step: resource match, then upload and job poll.
+// PushFiles is the CLI's bits step: resource match, then the upload of the
+// unmatched files (the matched ones listed in `resources`) and the job poll.
 func (c *Client) PushFiles(app string, files map[string]string) {
-	var match []Obj
+	match := []Obj{}
 	for _, body := range files {
 		sum := sha1.Sum([]byte(body))
 		match = append(match, Obj{"sha1": hex.EncodeToString(sum[:]), "size": len(body)})
 	}
-	matched := []any{}
+	matched := []Obj{}
 	s, b := c.Raw("PUT", "/v2/resource_match", bytes.NewReader(mustJSON(match)), "application/json", "bearer "+c.Token)
 	Expect(s).To(Equal(200))
 	Expect(json.Unmarshal(b, &matched)).To(Succeed())
-	status, job := c.UploadBits(app, "[]", AppZip(files), true)
+	held := map[string]bool{}
+	for _, m := range matched {
+		held[fmt.Sprintf("%v/%v", m["sha1"], m["size"])] = true
+	}
+	resources, upload := []Obj{}, map[string]string{}
+	for name, body := range files {
+		sum := sha1.Sum([]byte(body))
+		if !held[fmt.Sprintf("%s/%d", hex.EncodeToString(sum[:]), len(body))] {
+			upload[name] = body
+			continue
+		}
+		mode := "0644"
+		if strings.HasSuffix(name, ".sh") {
+			mode = "0755"
+		}
+		resources = append(resources, Obj{"fn": name, "sha1": hex.EncodeToString(sum[:]), "size": len(body), "mode": mode})
+	}
+	var zipped []byte
+	if len(upload) > 0 {
+		zipped = AppZip(upload)
+	}
+	c.Matched = len(resources)
+	status, job := c.UploadBits(app, string(mustJSON(resources)), zipped, true)
 	Expect(status).To(Equal(201), "%v", job)
 	Expect(job["metadata"].(Obj)["url"]).To(HavePrefix("/v2/jobs/"))
 	j := c.Must(200, "GET", job["metadata"].(Obj)["url"].(string), nil)
@@ -400,4 +431,73 @@ func (c *Client) RecentLogs(doppler, name string) []byte {
 	Expect(resp.StatusCode).To(Equal(200), string(body))
 	Expect(resp.Header.Get("Content-Type")).To(MatchRegexp(`^multipart/x-protobuf; boundary=.+`))
 	return body
+}
+
+// LogTail is a live `cf logs NAME`: the doppler's websocket stream.
+type LogTail struct {
+	conn  *websocket.Conn
+	mu    sync.Mutex
+	lines []string
+	done  chan struct{}
+}
+
+// Logs is `cf logs NAME`: the app lookup, then the websocket
+// `/apps/:guid/stream` with the bearer token and Origin http://localhost
+// (spec cloud-controller.md §10.1); every LogMessage is kept as
+// `[SOURCE/INSTANCE] OUT message`. Close ends it.
+func (c *Client) Logs(doppler, name string) *LogTail {
+	app := c.FindApp(name)
+	Expect(app).NotTo(BeNil())
+	conn, status := DialStream(doppler, GuidOf(app), "bearer "+c.Token)
+	Expect(status).To(Equal(http.StatusSwitchingProtocols))
+	t := &LogTail{conn: conn, done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		for {
+			_, b, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			var env events.Envelope
+			if proto.Unmarshal(b, &env) != nil || env.GetLogMessage() == nil {
+				continue
+			}
+			m := env.GetLogMessage()
+			t.mu.Lock()
+			t.lines = append(t.lines, fmt.Sprintf("[%s/%s] %s %s", m.GetSourceType(), m.GetSourceInstance(), m.GetMessageType(), m.GetMessage()))
+			t.mu.Unlock()
+		}
+	}()
+	return t
+}
+
+// Lines are the log lines read so far.
+func (t *LogTail) Lines() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]string(nil), t.lines...)
+}
+
+// Close ends the tail as the CLI's Ctrl-C does.
+func (t *LogTail) Close() {
+	_ = t.conn.Close()
+	<-t.done
+}
+
+// DialStream opens the doppler's stream of guid as the cf CLI does, with
+// the Authorization header auth (none when empty); it returns the
+// connection (nil when refused) and the handshake's status.
+func DialStream(doppler, guid, auth string) (*websocket.Conn, int) {
+	header := http.Header{"Origin": {"http://localhost"}}
+	if auth != "" {
+		header.Set("Authorization", auth)
+	}
+	conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(doppler, "http")+"/apps/"+guid+"/stream", header)
+	if resp == nil {
+		Expect(err).NotTo(HaveOccurred())
+	}
+	if resp.Body != nil {
+		resp.Body.Close()
+	}
+	return conn, resp.StatusCode
 }

@@ -26,6 +26,7 @@ import (
 	"diego/deploy/config"
 	metronconfig "diego/metron/agent/config"
 	dopplerconfig "diego/metron/doppler/config"
+	"diego/models"
 	"diego/receptor"
 	receptorclient "diego/receptor/client"
 	receptorconfig "diego/receptor/config"
@@ -51,7 +52,12 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 		cf         *cfclient.Client
 		routerURL  string
 		dopplerURL string
+		receptors  *receptorclient.Client
+		cellID     string
 	)
+	// operatorToken is the doppler's operator token (docs/decisions.md 103),
+	// which `diego logs` sends for log guids that are no CC app.
+	const operatorToken = "operator-token"
 
 	BeforeEach(func() {
 		ccAddr := ports.Addr()
@@ -59,7 +65,7 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 		d := dopplerconfig.DefaultConfig()
 		d.ListenAddr, d.IncomingUDPAddr = ports.Addr(), ports.Addr()
 		d.SharedSecret = "integration"
-		d.AuthMode, d.CCLogAccessURL = "cc", ccURL+"/internal/log_access"
+		d.AuthMode, d.CCLogAccessURL, d.OperatorToken = "cc", ccURL+"/internal/log_access", operatorToken
 		d.DropsondePort = int(ports.Next())
 		run("doppler", d, daemontest.Ready)
 		dopplerURL = "http://" + d.ListenAddr
@@ -69,7 +75,7 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 		run("metron", m, daemontest.Ready)
 
 		b := startBrain()
-		startCell(b, 1)
+		cellID = startCell(b, 1).id
 		rc := receptorconfig.DefaultConfig()
 		rc.ListenAddr, rc.BBSAddress = ports.Addr(), b.bbsURL
 		run("receptor", rc, daemontest.Ready)
@@ -77,6 +83,7 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 		api, err := receptorclient.New(receptorclient.Config{URL: receptorURL})
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func() ([]receptor.CellResponse, error) { return api.Cells(context.Background()) }, 20*time.Second).Should(HaveLen(1))
+		receptors = api
 
 		static := GinkgoT().TempDir()
 		Expect(bundle.Write(static, binDir, filepath.Join("..", "..", "deploy", "buildpacks"))).To(Succeed())
@@ -140,6 +147,8 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 		cc.FileServerURL, cc.FileServerStaticDir = fsURL, static
 		cc.StagingMemoryMB, cc.StagingDiskMB = 256, 1024
 		cc.DefaultAppMemoryMB, cc.DefaultAppDiskMB = 64, 128
+		cc.ResourcePoolMinSize = 1 // the example app's small files join the resource cache
+		cc.DopplerLoggingEndpoint = "ws" + strings.TrimPrefix(dopplerURL, "http")
 		daemontest.Start(binaries["cloud-controller"], cc, `"msg":"ready"`)
 		cf = &cfclient.Client{URL: ccURL}
 	})
@@ -177,17 +186,37 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 
 		By("cf logs --recent: the doppler asks the CC whether the token may read the app")
 		Eventually(func() string { return string(cf.RecentLogs(dopplerURL, "hello")) }, 30*time.Second).Should(ContainSubstring("Container became healthy"))
-		req, _ := http.NewRequest("GET", dopplerURL+"/apps/"+cfclient.GuidOf(cf.FindApp("hello"))+"/recentlogs", nil)
-		req.Header.Set("Authorization", "bearer not-a-token")
-		resp, err := http.DefaultClient.Do(req)
-		Expect(err).NotTo(HaveOccurred())
-		resp.Body.Close()
-		Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized))
+		helloGuid := cfclient.GuidOf(cf.FindApp("hello"))
+		recentStatus := func(guid, auth string) int {
+			req, _ := http.NewRequest("GET", dopplerURL+"/apps/"+guid+"/recentlogs", nil)
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			Expect(err).NotTo(HaveOccurred())
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		Expect(recentStatus(helloGuid, "bearer not-a-token")).To(Equal(http.StatusUnauthorized))
+		Expect(recentStatus(helloGuid, "")).To(Equal(http.StatusUnauthorized))
+		Expect(recentStatus("00000000-0000-0000-0000-000000000000", "bearer "+cf.Token)).To(Equal(http.StatusNotFound), "no such CC app")
+		for auth, status := range map[string]int{"": http.StatusUnauthorized, "bearer not-a-token": http.StatusUnauthorized} {
+			_, got := cfclient.DialStream(dopplerURL, helloGuid, auth)
+			Expect(got).To(Equal(status), "stream with %q", auth)
+		}
+		_, got := cfclient.DialStream(dopplerURL, "00000000-0000-0000-0000-000000000000", "bearer "+cf.Token)
+		Expect(got).To(Equal(http.StatusNotFound))
 
+		By("cf logs: the live tail sees the new instance's lines while cf scale runs")
+		tail := cf.Logs(dopplerURL, "hello")
+		DeferCleanup(tail.Close)
 		cf.Scale("hello", 2)
 		Eventually(func() float64 {
 			return cf.Apps()[0].(cfclient.Obj)["running_instances"].(float64)
 		}, 60*time.Second).Should(BeNumerically("==", 2))
+		Eventually(tail.Lines, 30*time.Second).Should(ContainElement(MatchRegexp(`^\[CELL/1\] OUT Container became healthy$`)))
+		Expect(tail.Lines()).NotTo(ContainElement(ContainSubstring("[CELL/0] OUT Container became healthy")), "a tail has only what came after it")
+		tail.Close()
 
 		cf.Stop("hello")
 		Eventually(func() int { s, _ := get("hello.apps.localhost"); return s }, 30*time.Second).Should(Equal(http.StatusNotFound))
@@ -197,17 +226,103 @@ var _ = Describe("The Cloud Controller with the real bridge", Serial, func() {
 		cf.Delete("hello")
 		Eventually(func() int { s, _ := get("hello.apps.localhost"); return s }, 30*time.Second).Should(Equal(http.StatusNotFound))
 
-		By("diego push: the same flow for people without the cf CLI")
+		By("diego push: the same flow for people without the cf CLI, with the staging log tail")
 		diego := binaries["diego"]
-		cmd := exec.Command(diego, "push", filepath.Join("..", "..", "deploy", "examples", "app"), "--name", "hello2", "--buildpack", "shell_buildpack")
-		cmd.Env = append(os.Environ(), "DIEGO_CC="+cf.URL, "DIEGO_CC_PASSWORD=admin")
-		push, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
-		Expect(err).NotTo(HaveOccurred())
-		Eventually(push, 90*time.Second).Should(gexec.Exit(0))
-		Expect(string(push.Out.Contents())).To(ContainSubstring("hello2 is running"))
+		example := filepath.Join("..", "..", "deploy", "examples", "app")
+		diegoPush := func(args ...string) string {
+			GinkgoHelper()
+			cmd := exec.Command(diego, append([]string{"push", example, "--name", "hello2"}, args...)...)
+			cmd.Env = append(os.Environ(), "DIEGO_CC="+cf.URL, "DIEGO_CC_PASSWORD=admin")
+			push, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(func() { push.Kill().Wait(5 * time.Second) })
+			Eventually(push, 90*time.Second).Should(gexec.Exit(0))
+			Expect(string(push.Err.Contents())).NotTo(ContainSubstring("Warning"), "the staging tail connects")
+			return string(push.Out.Contents())
+		}
+		out := diegoPush("--buildpack", "shell_buildpack")
+		Expect(out).To(ContainSubstring("2 file(s), 1 already on the Cloud Controller, 1 zipped"), "index.html is the cf-pushed one")
+		Expect(out).To(MatchRegexp(`(?m)^Downloaded app package \(`), "an STG line")
+		Expect(out).To(MatchRegexp(`(?m)^Uploading droplet`), "an STG line")
+		Expect(out).To(ContainSubstring("hello2 is running"))
 		Eventually(func() string { _, body := get("hello2.apps.localhost"); return body }, 30*time.Second).Should(Equal("hello from cf push"))
-		again, err := gexec.Start(exec.Command(diego, "push", filepath.Join("..", "..", "deploy", "examples", "app"), "--name", "hello2"), GinkgoWriter, GinkgoWriter)
+		out = diegoPush()
+		Expect(out).To(ContainSubstring("2 file(s), 2 already on the Cloud Controller, 0 zipped (0 bytes)"), "a push of the same files uploads none")
+		Expect(out).To(ContainSubstring("hello2 is running"))
+		Eventually(func() string { _, body := get("hello2.apps.localhost"); return body }, 30*time.Second).Should(Equal("hello from cf push"))
+		again, err := gexec.Start(exec.Command(diego, "push", example, "--name", "hello2"), GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(again).Should(gexec.Exit(2), "no password: a usage error")
+
+		By("diego logs: the operator token reads a receptor-level LRP's logs, which no CC token may")
+		Expect(receptors.CreateDesiredLRP(context.Background(), receptor.DesiredLRPCreateRequest{
+			ProcessGuid: "operator-lrp", Domain: "operator", RootFS: "preloaded:cflinuxfs3", Instances: 1, MemoryMB: 32, DiskMB: 32,
+			LogGuid: "operator-lrp", LogSource: "APP",
+			Action: &models.Action{RunAction: &models.RunAction{Path: "sh", User: "vcap",
+				Args: []string{"-c", "echo the operator reads this; exec sleep 1000"}}},
+		})).To(Succeed())
+		DeferCleanup(func() { _ = receptors.DeleteDesiredLRP(context.Background(), "operator-lrp") })
+		diegoLogs := func(token string) *gexec.Session {
+			cmd := exec.Command(diego, "logs", "operator-lrp", "--recent")
+			cmd.Env = append(os.Environ(), "DIEGO_DOPPLER="+dopplerURL, "DIEGO_DOPPLER_TOKEN="+token)
+			s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(func() { s.Kill().Wait(5 * time.Second) })
+			Eventually(s, 10*time.Second).Should(gexec.Exit())
+			return s
+		}
+		Eventually(func() string { return string(diegoLogs(operatorToken).Out.Contents()) }, 60*time.Second).Should(
+			MatchRegexp(`(?m)^\S+ \[APP/0\] OUT the operator reads this$`))
+		refused := diegoLogs(cf.Token)
+		Expect(refused.ExitCode()).To(Equal(1))
+		Expect(string(refused.Err.Contents())).To(ContainSubstring("doppler answered 404"), "a CC token: no such CC app")
+		refused = diegoLogs("wrong")
+		Expect(refused.ExitCode()).To(Equal(1))
+		Expect(string(refused.Err.Contents())).To(ContainSubstring("doppler answered 401"))
+
+		By("a real crash: the process exits, the TPS watcher reports it, cf events shows app.crash")
+		created := cf.Must(201, "POST", "/v2/apps?async=true", cfclient.Obj{"name": "crasher", "space_guid": cf.Space,
+			"buildpack": "shell_buildpack", "health_check_type": "process"})
+		crasher := cfclient.GuidOf(created)
+		cf.PushFiles(crasher, map[string]string{"run.sh": "#!/bin/bash\necho going down; exit 3\n"})
+		started := cf.Must(201, "PUT", "/v2/apps/"+crasher+"?async=true&inline-relations-depth=1", cfclient.Obj{"state": "STARTED"})
+		version := cfclient.Entity(started)["version"].(string)
+		var crash cfclient.Obj
+		Eventually(func() []any {
+			var crashes []any
+			for _, e := range cf.Events("crasher") {
+				if cfclient.Entity(e.(cfclient.Obj))["type"] == "app.crash" {
+					crashes = append(crashes, e)
+				}
+			}
+			return crashes
+		}, 90*time.Second, time.Second).ShouldNot(BeEmpty())
+		for _, e := range cf.Events("crasher") {
+			if cfclient.Entity(e.(cfclient.Obj))["type"] == "app.crash" {
+				crash = cfclient.Entity(e.(cfclient.Obj))
+				break // newest first: the last crash
+			}
+		}
+		Expect(crash).To(HaveKeyWithValue("actor", crasher))
+		Expect(crash).To(HaveKeyWithValue("actor_type", "app"))
+		Expect(crash).To(HaveKeyWithValue("actor_name", "crasher"))
+		Expect(crash).To(HaveKeyWithValue("actee", crasher))
+		Expect(crash).To(HaveKeyWithValue("actee_type", "app"))
+		Expect(crash).To(HaveKeyWithValue("actee_name", "crasher"))
+		Expect(crash).To(HaveKeyWithValue("space_guid", cf.Space))
+		Expect(crash).To(HaveKeyWithValue("organization_guid", cf.Org))
+		Expect(crash["timestamp"]).To(MatchRegexp(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`))
+		meta := crash["metadata"].(cfclient.Obj)
+		Expect(meta).To(HaveKeyWithValue("index", BeNumerically("==", 0)))
+		Expect(meta).To(HaveKeyWithValue("reason", "CRASHED"))
+		Expect(meta).To(HaveKeyWithValue("exit_description", ContainSubstring("Exited with status 3")))
+		Expect(meta).To(HaveKeyWithValue("crash_count", BeNumerically(">=", 1)))
+		Expect(meta).To(HaveKeyWithValue("cell_id", cellID))
+		Expect(meta).To(HaveKeyWithValue("version", version))
+		Expect(meta["instance"]).To(BeAssignableToTypeOf(""))
+		Expect(meta["instance"]).NotTo(BeEmpty())
+		Expect(meta).To(HaveKey("crash_timestamp"))
+		Expect(meta).NotTo(HaveKey("exit_status"), "only when TPS sends it")
+		cf.Stop("crasher")
 	})
 })

@@ -28,6 +28,10 @@ type Config struct {
 	AuthMode       string `json:"auth_mode"`
 	AuthToken      string `json:"auth_token"`
 	CCLogAccessURL string `json:"cc_log_access_url"`
+	// OperatorToken, in auth_mode cc, is a bearer token admitted for every
+	// app id without asking the CC: the operator's, for log guids that are
+	// not CC apps (docs/decisions.md 103). Empty admits only CC tokens.
+	OperatorToken string `json:"operator_token"`
 	// DropsondePort is the local metron's port, for the doppler's own metrics.
 	DropsondePort int `json:"dropsonde_port"`
 	// ReportInterval is how often the doppler sends its own counters.
@@ -65,8 +69,10 @@ func (c Config) Validate() error {
 	switch c.AuthMode {
 	case "none", "cc":
 		v.Require(c.AuthMode != "cc" || c.CCLogAccessURL != "", "cc_log_access_url must be set for auth_mode cc")
+		v.Require(c.AuthMode == "cc" || c.OperatorToken == "", "operator_token is only for auth_mode cc")
 	case "token":
 		v.Require(c.AuthToken != "", "auth_token must be set for auth_mode token")
+		v.Require(c.OperatorToken == "", "operator_token is only for auth_mode cc")
 	default:
 		v.Require(false, "auth_mode must be none, token or cc, not %q", c.AuthMode)
 	}
