@@ -201,12 +201,17 @@ func checkPorts(ports map[int]string) error {
 	return nil
 }
 
+// writeJSON writes a daemon's config owner-only: several carry secrets (the
+// CC's signing secret and admin password, the doppler's operator token).
 func writeJSON(path string, v any) error {
 	body, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", path, err)
 	}
-	return os.WriteFile(path, append(body, '\n'), 0o644)
+	if err := os.WriteFile(path, append(body, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0o600) // a file left by an older launcher was 0644
 }
 
 // waitForCells waits until the receptor lists every cell, which means each
