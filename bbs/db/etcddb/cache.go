@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,9 +45,10 @@ type recordCache struct {
 
 	bmu      sync.Mutex
 	next     *barrierRound // the round new readers join; nil when none waits
-	inFlight bool
+	inFlight int           // rounds sent and not yet answered
 
-	served atomic.Int64 // reads answered from the tree
+	served    atomic.Int64 // reads answered from the tree
+	committed atomic.Int64 // the highest revision a write through the cache reached
 }
 
 // barrierRound is one shared quorum read of etcd's revision.
@@ -62,7 +64,15 @@ const (
 	barrierWait = 2 * time.Second
 	// barrierTimeout bounds the shared quorum read.
 	barrierTimeout = 5 * time.Second
+	// maxBarrierRounds bounds the quorum reads in flight at once: a reader
+	// that finds them all busy joins the round the first to return sends.
+	maxBarrierRounds = 4
 )
+
+// cacheApplyHook, set by tests only (export_test.go), runs before the cache
+// applies each watch response, so that a test can hold the cache behind
+// etcd.
+var cacheApplyHook func()
 
 func keyLess(a, b *mvccpb.KeyValue) bool { return bytes.Compare(a.Key, b.Key) < 0 }
 
@@ -146,6 +156,9 @@ func (c *recordCache) follow(ctx context.Context, loaded func()) error {
 		if err := wr.Err(); err != nil {
 			return err
 		}
+		if cacheApplyHook != nil {
+			cacheApplyHook()
+		}
 		c.mu.Lock()
 		for _, ev := range wr.Events {
 			if ev.Type == clientv3.EventTypeDelete {
@@ -190,9 +203,12 @@ func (c *recordCache) barrier(ctx context.Context) bool {
 		c.next = &barrierRound{done: make(chan struct{})}
 	}
 	round := c.next
-	if !c.inFlight {
-		c.inFlight = true
-		go c.runBarriers()
+	if c.inFlight < maxBarrierRounds {
+		// A free slot: send the round now rather than behind one that
+		// was sent before this reader arrived.
+		c.inFlight++
+		c.next = nil
+		go c.runBarriers(round)
 	}
 	c.bmu.Unlock()
 	select {
@@ -203,6 +219,12 @@ func (c *recordCache) barrier(ctx context.Context) bool {
 	if round.err != nil {
 		return false
 	}
+	return c.waitApplied(ctx, round.rev)
+}
+
+// waitApplied returns once the watch has applied rev; false if the cache
+// goes down, or cannot catch up within barrierWait.
+func (c *recordCache) waitApplied(ctx context.Context, rev int64) bool {
 	timeout := time.NewTimer(barrierWait)
 	defer timeout.Stop()
 	for {
@@ -212,7 +234,7 @@ func (c *recordCache) barrier(ctx context.Context) bool {
 		if !ready {
 			return false
 		}
-		if applied >= round.rev {
+		if applied >= rev {
 			return true
 		}
 		select {
@@ -225,21 +247,12 @@ func (c *recordCache) barrier(ctx context.Context) bool {
 	}
 }
 
-// runBarriers sends one quorum read per round while readers keep joining.
-// A round is sent only after every reader in it arrived, so the revision it
-// reads is at least that of any write those readers could have seen
-// complete.
-func (c *recordCache) runBarriers() {
-	for {
-		c.bmu.Lock()
-		round := c.next
-		c.next = nil
-		if round == nil {
-			c.inFlight = false
-			c.bmu.Unlock()
-			return
-		}
-		c.bmu.Unlock()
+// runBarriers sends round, then the round readers joined meanwhile, while
+// readers keep joining; up to maxBarrierRounds run at once. A round is sent
+// only after every reader in it arrived, so the revision it reads is at
+// least that of any write those readers could have seen complete.
+func (c *recordCache) runBarriers(round *barrierRound) {
+	for round != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), barrierTimeout)
 		resp, err := c.kv.Get(ctx, c.prefix+"barrier", clientv3.WithCountOnly())
 		if err == nil {
@@ -256,6 +269,12 @@ func (c *recordCache) runBarriers() {
 		cancel()
 		round.err = err
 		close(round.done)
+		c.bmu.Lock()
+		round, c.next = c.next, nil
+		if round == nil {
+			c.inFlight--
+		}
+		c.bmu.Unlock()
 	}
 }
 
@@ -285,6 +304,31 @@ func (c *recordCache) serve(op clientv3.Op) *pb.RangeResponse {
 	return resp
 }
 
+// indexed reads through an index in one snapshot behind one barrier: the
+// keys under indexPrefix, each turned into its record's key by recordKey,
+// and the records they name that exist, in index order. ok is false when
+// the cache cannot answer; the caller then reads etcd.
+func (c *recordCache) indexed(ctx context.Context, indexPrefix string, recordKey func(indexKey string) (string, bool)) (kvs []*mvccpb.KeyValue, ok bool) {
+	if !strings.HasPrefix(indexPrefix, c.prefix) || !c.barrier(ctx) {
+		return nil, false
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if !c.ready {
+		return nil, false
+	}
+	c.served.Add(1)
+	c.tree.AscendRange(&mvccpb.KeyValue{Key: []byte(indexPrefix)}, &mvccpb.KeyValue{Key: []byte(prefixEnd(indexPrefix))}, func(ikv *mvccpb.KeyValue) bool {
+		if key, ok := recordKey(string(ikv.Key)); ok {
+			if kv, found := c.tree.Get(&mvccpb.KeyValue{Key: []byte(key)}); found {
+				kvs = append(kvs, kv)
+			}
+		}
+		return true
+	})
+	return kvs, true
+}
+
 // servable says whether the cache can answer op: a plain Get below the
 // prefix, at the cache's revision (or the latest).
 func (c *recordCache) servable(op clientv3.Op) bool {
@@ -304,6 +348,25 @@ func prefixEnd(prefix string) string { return clientv3.GetPrefixRangeEnd(prefix)
 // Get serves a read from the cache when it can, else from etcd.
 func (c *recordCache) Get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
 	op := clientv3.OpGet(key, opts...)
+	if wr := roundOf(ctx); wr != nil && wr.skipBarrier {
+		// A write's first read (retryFromCache): its compare checks it.
+		// It waits only for the writes this BBS has committed, so that a
+		// client's write sees its own previous one (no etcd request).
+		wr.skipBarrier = false
+		if len(op.RangeBytes()) == 0 && op.Rev() == 0 && c.servable(op) && c.waitApplied(ctx, c.committed.Load()) {
+			c.mu.RLock()
+			var resp *pb.RangeResponse
+			if c.ready {
+				resp = c.serve(op)
+				c.served.Add(1)
+			}
+			c.mu.RUnlock()
+			if resp != nil {
+				wr.unguarded = true
+				return (*clientv3.GetResponse)(resp), nil
+			}
+		}
+	}
 	if c.servable(op) && c.barrier(ctx) {
 		c.mu.RLock()
 		ok := c.ready && (op.Rev() == 0 || op.Rev() == c.applied)
@@ -321,7 +384,11 @@ func (c *recordCache) Get(ctx context.Context, key string, opts ...clientv3.OpOp
 }
 
 func (c *recordCache) Put(ctx context.Context, key, val string, opts ...clientv3.OpOption) (*clientv3.PutResponse, error) {
-	return c.kv.Put(ctx, key, val, opts...)
+	resp, err := c.kv.Put(ctx, key, val, opts...)
+	if err == nil {
+		c.wrote(resp.Header.GetRevision())
+	}
+	return resp, err
 }
 
 func (c *recordCache) GetStream(ctx context.Context, key string, opts ...clientv3.OpOption) (clientv3.GetStreamChan, error) {
@@ -329,7 +396,11 @@ func (c *recordCache) GetStream(ctx context.Context, key string, opts ...clientv
 }
 
 func (c *recordCache) Delete(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.DeleteResponse, error) {
-	return c.kv.Delete(ctx, key, opts...)
+	resp, err := c.kv.Delete(ctx, key, opts...)
+	if err == nil {
+		c.wrote(resp.Header.GetRevision())
+	}
+	return resp, err
 }
 
 func (c *recordCache) Compact(ctx context.Context, rev int64, opts ...clientv3.CompactOption) (*clientv3.CompactResponse, error) {
@@ -337,7 +408,20 @@ func (c *recordCache) Compact(ctx context.Context, rev int64, opts ...clientv3.C
 }
 
 func (c *recordCache) Do(ctx context.Context, op clientv3.Op) (clientv3.OpResponse, error) {
-	return c.kv.Do(ctx, op)
+	resp, err := c.kv.Do(ctx, op)
+	if err == nil && !op.IsGet() {
+		var h *pb.ResponseHeader
+		switch {
+		case resp.Put() != nil:
+			h = resp.Put().Header
+		case resp.Del() != nil:
+			h = resp.Del().Header
+		case resp.Txn() != nil:
+			h = resp.Txn().Header
+		}
+		c.wrote(h.GetRevision())
+	}
+	return resp, err
 }
 
 // Txn serves a transaction of Gets alone from the cache (one snapshot, at
@@ -372,7 +456,21 @@ func (t *cachedTxn) Commit() (*clientv3.TxnResponse, error) {
 	if resp := t.fromCache(); resp != nil {
 		return resp, nil
 	}
-	return t.c.kv.Txn(t.ctx).If(t.cmps...).Then(t.thenOps...).Else(t.elses...).Commit()
+	resp, err := t.c.kv.Txn(t.ctx).If(t.cmps...).Then(t.thenOps...).Else(t.elses...).Commit()
+	if err == nil {
+		t.c.wrote(resp.Header.GetRevision())
+	}
+	return resp, err
+}
+
+// wrote records the revision a write through the cache reached.
+func (c *recordCache) wrote(rev int64) {
+	for {
+		cur := c.committed.Load()
+		if rev <= cur || c.committed.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
 }
 
 // fromCache answers a read-only transaction, or nil.

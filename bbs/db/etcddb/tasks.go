@@ -109,7 +109,7 @@ func (e *ETCDDB) StartTask(ctx context.Context, logger *slog.Logger, taskGuid, c
 		before, after *models.Task
 		shouldStart   bool
 	)
-	err := retryLostRace(ctx, logger, "start-task", func(attempt int) error {
+	err := retryFromCache(ctx, logger, "start-task", func(ctx context.Context, attempt int) error {
 		cur, rev, err := e.task(ctx, taskGuid)
 		if err != nil {
 			return err
@@ -222,7 +222,7 @@ func (e *ETCDDB) ResolvingTask(ctx context.Context, logger *slog.Logger, taskGui
 func (e *ETCDDB) DeleteTask(ctx context.Context, logger *slog.Logger, taskGuid string) (*models.Task, error) {
 	logger = logging.Session(logger, "delete-task", "task_guid", taskGuid)
 	var deleted *models.Task
-	err := retryLostRace(ctx, logger, "delete-task", func(attempt int) error {
+	err := retryFromCache(ctx, logger, "delete-task", func(ctx context.Context, attempt int) error {
 		task, rev, err := e.task(ctx, taskGuid)
 		if err != nil {
 			return err
@@ -251,7 +251,7 @@ func (e *ETCDDB) DeleteTask(ctx context.Context, logger *slog.Logger, taskGuid s
 // refuse.
 func (e *ETCDDB) transitionTask(ctx context.Context, logger *slog.Logger, name, taskGuid string, op models.TaskOperation, modify func(*models.Task) error) (*models.Task, *models.Task, error) {
 	var before, after *models.Task
-	err := retryLostRace(ctx, logger, name, func(attempt int) error {
+	err := retryFromCache(ctx, logger, name, func(ctx context.Context, attempt int) error {
 		cur, rev, err := e.task(ctx, taskGuid)
 		if err != nil {
 			return err
