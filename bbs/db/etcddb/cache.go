@@ -47,8 +47,14 @@ type recordCache struct {
 	next     *barrierRound // the round new readers join; nil when none waits
 	inFlight int           // rounds sent and not yet answered
 
-	served    atomic.Int64 // reads answered from the tree
-	committed atomic.Int64 // the highest revision a write through the cache reached
+	served atomic.Int64 // reads answered from the tree
+
+	// recent holds what this BBS's own transactions wrote until the watch
+	// has applied it, so that a write's first read sees the BBS's previous
+	// writes without waiting for the watch (a client's start right after
+	// its claim). A nil value is a delete.
+	rmu    sync.Mutex
+	recent map[string]recentWrite
 }
 
 // barrierRound is one shared quorum read of etcd's revision.
@@ -84,7 +90,7 @@ func keyLess(a, b *mvccpb.KeyValue) bool { return bytes.Compare(a.Key, b.Key) < 
 func (e *ETCDDB) RecordCache(logger *slog.Logger) ifrit.Runner {
 	c := &recordCache{
 		kv: e.client, client: e.client, prefix: e.keys.Root() + "/", logger: logger,
-		tree: btree.NewG(32, keyLess), advanced: make(chan struct{}),
+		tree: btree.NewG(32, keyLess), advanced: make(chan struct{}), recent: map[string]recentWrite{},
 	}
 	e.kv = c
 	return ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
@@ -350,21 +356,10 @@ func (c *recordCache) Get(ctx context.Context, key string, opts ...clientv3.OpOp
 	op := clientv3.OpGet(key, opts...)
 	if wr := roundOf(ctx); wr != nil && wr.skipBarrier {
 		// A write's first read (retryFromCache): its compare checks it.
-		// It waits only for the writes this BBS has committed, so that a
-		// client's write sees its own previous one (no etcd request).
 		wr.skipBarrier = false
-		if len(op.RangeBytes()) == 0 && op.Rev() == 0 && c.servable(op) && c.waitApplied(ctx, c.committed.Load()) {
-			c.mu.RLock()
-			var resp *pb.RangeResponse
-			if c.ready {
-				resp = c.serve(op)
-				c.served.Add(1)
-			}
-			c.mu.RUnlock()
-			if resp != nil {
-				wr.unguarded = true
-				return (*clientv3.GetResponse)(resp), nil
-			}
+		if resp := c.firstRead(op); resp != nil {
+			wr.unguarded = true
+			return (*clientv3.GetResponse)(resp), nil
 		}
 	}
 	if c.servable(op) && c.barrier(ctx) {
@@ -383,12 +378,83 @@ func (c *recordCache) Get(ctx context.Context, key string, opts ...clientv3.OpOp
 	return c.kv.Get(ctx, key, opts...)
 }
 
-func (c *recordCache) Put(ctx context.Context, key, val string, opts ...clientv3.OpOption) (*clientv3.PutResponse, error) {
-	resp, err := c.kv.Put(ctx, key, val, opts...)
-	if err == nil {
-		c.wrote(resp.Header.GetRevision())
+// recentWrite is a key as one of this BBS's transactions left it.
+type recentWrite struct {
+	kv  *mvccpb.KeyValue // nil: deleted
+	rev int64
+}
+
+// maxRecent bounds the recent writes kept; past it the applied ones are
+// swept.
+const maxRecent = 4096
+
+// remember records the puts and single-key deletes of a transaction that
+// succeeded at rev.
+func (c *recordCache) remember(rev int64, ops []clientv3.Op) {
+	c.mu.RLock()
+	applied := c.applied
+	c.mu.RUnlock()
+	if rev <= applied {
+		return
 	}
-	return resp, err
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if len(c.recent) >= maxRecent {
+		for k, w := range c.recent {
+			if w.rev <= applied {
+				delete(c.recent, k)
+			}
+		}
+		if len(c.recent) >= maxRecent {
+			return // the watch is far behind: first reads will lose their compare instead
+		}
+	}
+	for _, op := range ops {
+		key := string(op.KeyBytes())
+		switch {
+		case op.IsPut():
+			c.recent[key] = recentWrite{kv: &mvccpb.KeyValue{Key: op.KeyBytes(), Value: op.ValueBytes(), ModRevision: rev}, rev: rev}
+		case op.IsDelete() && len(op.RangeBytes()) == 0:
+			c.recent[key] = recentWrite{rev: rev}
+		}
+	}
+}
+
+// firstRead answers a write's first read of one key without the barrier:
+// the cached record, or this BBS's own later write of it. nil when the
+// cache cannot answer.
+func (c *recordCache) firstRead(op clientv3.Op) *pb.RangeResponse {
+	if len(op.RangeBytes()) != 0 || op.Rev() != 0 || op.IsCountOnly() || op.IsKeysOnly() || !c.servable(op) {
+		return nil
+	}
+	c.mu.RLock()
+	if !c.ready {
+		c.mu.RUnlock()
+		return nil
+	}
+	resp := c.serve(op)
+	applied := c.applied
+	c.mu.RUnlock()
+	c.served.Add(1)
+	key := string(op.KeyBytes())
+	c.rmu.Lock()
+	w, ok := c.recent[key]
+	if ok && w.rev <= applied {
+		delete(c.recent, key) // the tree has it, or something later
+		ok = false
+	}
+	c.rmu.Unlock()
+	if ok {
+		resp.Kvs, resp.Count = nil, 0
+		if w.kv != nil {
+			resp.Kvs, resp.Count = []*mvccpb.KeyValue{w.kv}, 1
+		}
+	}
+	return resp
+}
+
+func (c *recordCache) Put(ctx context.Context, key, val string, opts ...clientv3.OpOption) (*clientv3.PutResponse, error) {
+	return c.kv.Put(ctx, key, val, opts...)
 }
 
 func (c *recordCache) GetStream(ctx context.Context, key string, opts ...clientv3.OpOption) (clientv3.GetStreamChan, error) {
@@ -396,11 +462,7 @@ func (c *recordCache) GetStream(ctx context.Context, key string, opts ...clientv
 }
 
 func (c *recordCache) Delete(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.DeleteResponse, error) {
-	resp, err := c.kv.Delete(ctx, key, opts...)
-	if err == nil {
-		c.wrote(resp.Header.GetRevision())
-	}
-	return resp, err
+	return c.kv.Delete(ctx, key, opts...)
 }
 
 func (c *recordCache) Compact(ctx context.Context, rev int64, opts ...clientv3.CompactOption) (*clientv3.CompactResponse, error) {
@@ -408,20 +470,7 @@ func (c *recordCache) Compact(ctx context.Context, rev int64, opts ...clientv3.C
 }
 
 func (c *recordCache) Do(ctx context.Context, op clientv3.Op) (clientv3.OpResponse, error) {
-	resp, err := c.kv.Do(ctx, op)
-	if err == nil && !op.IsGet() {
-		var h *pb.ResponseHeader
-		switch {
-		case resp.Put() != nil:
-			h = resp.Put().Header
-		case resp.Del() != nil:
-			h = resp.Del().Header
-		case resp.Txn() != nil:
-			h = resp.Txn().Header
-		}
-		c.wrote(h.GetRevision())
-	}
-	return resp, err
+	return c.kv.Do(ctx, op)
 }
 
 // Txn serves a transaction of Gets alone from the cache (one snapshot, at
@@ -457,20 +506,10 @@ func (t *cachedTxn) Commit() (*clientv3.TxnResponse, error) {
 		return resp, nil
 	}
 	resp, err := t.c.kv.Txn(t.ctx).If(t.cmps...).Then(t.thenOps...).Else(t.elses...).Commit()
-	if err == nil {
-		t.c.wrote(resp.Header.GetRevision())
+	if err == nil && resp.Succeeded {
+		t.c.remember(resp.Header.GetRevision(), t.thenOps)
 	}
 	return resp, err
-}
-
-// wrote records the revision a write through the cache reached.
-func (c *recordCache) wrote(rev int64) {
-	for {
-		cur := c.committed.Load()
-		if rev <= cur || c.committed.CompareAndSwap(cur, rev) {
-			return
-		}
-	}
 }
 
 // fromCache answers a read-only transaction, or nil.
