@@ -29,8 +29,11 @@ import (
 // read that arrived before it was sent, then a wait until the watch has
 // applied R. A read thus sees every write that completed before it began,
 // as a direct etcd read would, at the cost of one etcd request per batch of
-// concurrent readers instead of one per read. While the watch is down (or
-// lags by more than barrierWait) reads go to etcd directly.
+// concurrent readers instead of one per read; up to maxBarrierRounds run at
+// once (decision 132). While the watch is down (or lags by more than
+// barrierWait) reads go to etcd directly. A write's first read skips the
+// barrier (firstRead, decision 131), and a read through the cell index is
+// one snapshot behind one barrier (indexed, decision 133).
 type recordCache struct {
 	kv     clientv3.KV
 	client *clientv3.Client
