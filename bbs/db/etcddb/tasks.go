@@ -39,6 +39,20 @@ func (e *ETCDDB) Tasks(ctx context.Context, logger *slog.Logger, filter db.TaskF
 		return listRecords[models.Task](ctx, logger, e.kv, e.keys.TaskPrefix())
 	}
 
+	if c, ok := e.kv.(*recordCache); ok {
+		// The index and its records from one snapshot of the cache.
+		taskKey := func(indexKey string) (string, bool) {
+			g, ok := guidFromIndexKey(indexKey)
+			return e.keys.Task(g), ok
+		}
+		if kvs, ok := c.indexed(ctx, prefix, taskKey); ok {
+			tasks := make([]*models.Task, 0, len(kvs))
+			for _, kv := range kvs {
+				tasks = appendDecoded(logger, tasks, kv.Key, kv.Value)
+			}
+			return filterTasks(tasks, filter), nil
+		}
+	}
 	guids, rev, err := indexedGuids(ctx, e.kv, prefix)
 	if err != nil {
 		return nil, err
