@@ -80,8 +80,8 @@ const (
 
 // cacheApplyHook, set by tests only (export_test.go), runs before the cache
 // applies each watch response, so that a test can hold the cache behind
-// etcd.
-var cacheApplyHook func()
+// etcd. Atomic: the cache's goroutine reads it while tests set it.
+var cacheApplyHook atomic.Pointer[func()]
 
 func keyLess(a, b *mvccpb.KeyValue) bool { return bytes.Compare(a.Key, b.Key) < 0 }
 
@@ -165,8 +165,8 @@ func (c *recordCache) follow(ctx context.Context, loaded func()) error {
 		if err := wr.Err(); err != nil {
 			return err
 		}
-		if cacheApplyHook != nil {
-			cacheApplyHook()
+		if hook := cacheApplyHook.Load(); hook != nil {
+			(*hook)()
 		}
 		c.mu.Lock()
 		for _, ev := range wr.Events {

@@ -51,4 +51,10 @@ func (e *ETCDDB) CacheServed() (int64, bool) {
 
 // SetCacheApplyHook runs hook before the record cache applies each watch
 // response (a hook that blocks holds the cache behind etcd); nil removes it.
-func SetCacheApplyHook(hook func()) { cacheApplyHook = hook }
+func SetCacheApplyHook(hook func()) {
+	if hook == nil {
+		cacheApplyHook.Store(nil)
+		return
+	}
+	cacheApplyHook.Store(&hook)
+}
