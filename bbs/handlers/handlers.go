@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -256,7 +257,10 @@ func writeProto(w http.ResponseWriter, logger *slog.Logger, msg proto.Message) {
 		http.Error(w, "encoding the response failed", http.StatusInternalServerError)
 		return
 	}
+	// The whole body is at hand: say its length, so that a large answer (a
+	// cell's LRPs) goes out in one piece rather than chunked.
 	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }

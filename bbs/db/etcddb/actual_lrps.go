@@ -112,6 +112,13 @@ func (e *ETCDDB) ActualLRPs(ctx context.Context, logger *slog.Logger, filter db.
 	switch {
 	case filter.CellID != "":
 		prefix := e.keys.ActualByCellPrefix(filter.CellID)
+		if c, ok := e.kv.(*recordCache); ok {
+			// The rep's fetch: the cell's index and its records from one
+			// snapshot of the cache.
+			if kvs, ok = c.indexed(ctx, prefix, func(k string) (string, bool) { return e.actualKeyFromCellIndex(prefix, k) }); ok {
+				break
+			}
+		}
 		resp, err := e.kv.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
 		if err != nil {
 			return nil, etcdError("range", prefix, err)
@@ -473,7 +480,7 @@ func (e *ETCDDB) ClaimActualLRP(ctx context.Context, logger *slog.Logger, proces
 	logger = logging.Session(logger, "claim-actual-lrp", "process_guid", processGuid, "index", index,
 		"instance_guid", instanceKey.GetInstanceGuid(), "cell_id", instanceKey.GetCellId())
 	var before, after *models.ActualLRP
-	err := retryLostRace(ctx, logger, "claim-actual-lrp", func(attempt int) error {
+	err := retryFromCache(ctx, logger, "claim-actual-lrp", func(ctx context.Context, attempt int) error {
 		cur, rev, err := e.actual(ctx, processGuid, index)
 		if err != nil {
 			return err
@@ -515,7 +522,7 @@ func (e *ETCDDB) StartActualLRP(ctx context.Context, logger *slog.Logger, key *m
 		"instance_guid", instanceKey.GetInstanceGuid(), "cell_id", instanceKey.GetCellId())
 	instKey := e.keys.ActualInstance(key.GetProcessGuid(), key.GetIndex())
 	var before, after *models.ActualLRP
-	err := retryLostRace(ctx, logger, "start-actual-lrp", func(attempt int) error {
+	err := retryFromCache(ctx, logger, "start-actual-lrp", func(ctx context.Context, attempt int) error {
 		cur, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
 		if errors.Is(err, models.ErrResourceNotFound) {
 			staged("start-actual-lrp", attempt)
@@ -645,7 +652,7 @@ func (e *ETCDDB) crashOnce(ctx context.Context, logger *slog.Logger, key *models
 func (e *ETCDDB) FailActualLRP(ctx context.Context, logger *slog.Logger, key *models.ActualLRPKey, placementError string) (*models.ActualLRP, *models.ActualLRP, error) {
 	logger = logging.Session(logger, "fail-actual-lrp", "process_guid", key.GetProcessGuid(), "index", key.GetIndex())
 	var before, after *models.ActualLRP
-	err := retryLostRace(ctx, logger, "fail-actual-lrp", func(attempt int) error {
+	err := retryFromCache(ctx, logger, "fail-actual-lrp", func(ctx context.Context, attempt int) error {
 		cur, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
 		if err != nil {
 			return err
@@ -676,7 +683,7 @@ func (e *ETCDDB) FailActualLRP(ctx context.Context, logger *slog.Logger, key *mo
 // holds it.
 func (e *ETCDDB) RemoveActualLRP(ctx context.Context, logger *slog.Logger, processGuid string, index int32, instanceKey *models.ActualLRPInstanceKey) error {
 	logger = logging.Session(logger, "remove-actual-lrp", "process_guid", processGuid, "index", index)
-	return retryLostRace(ctx, logger, "remove-actual-lrp", func(attempt int) error {
+	return retryFromCache(ctx, logger, "remove-actual-lrp", func(ctx context.Context, attempt int) error {
 		lrp, rev, err := e.actual(ctx, processGuid, index)
 		if err != nil {
 			return err
@@ -704,7 +711,7 @@ func (e *ETCDDB) UnclaimActualLRP(ctx context.Context, logger *slog.Logger, key 
 // allowed (when set) must accept the fresh record first.
 func (e *ETCDDB) unclaimLoop(ctx context.Context, logger *slog.Logger, op string, key *models.ActualLRPKey, allowed func(*models.ActualLRP) bool) (*models.ActualLRP, *models.ActualLRP, error) {
 	var before, after *models.ActualLRP
-	err := retryLostRace(ctx, logger, op, func(attempt int) error {
+	err := retryFromCache(ctx, logger, op, func(ctx context.Context, attempt int) error {
 		cur, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
 		if err != nil {
 			return err
@@ -758,7 +765,7 @@ func (e *ETCDDB) RetireActualLRP(ctx context.Context, logger *slog.Logger, key *
 		lrp     *models.ActualLRP
 		removed bool
 	)
-	err := retryLostRace(ctx, logger, "retire-actual-lrp", func(attempt int) error {
+	err := retryFromCache(ctx, logger, "retire-actual-lrp", func(ctx context.Context, attempt int) error {
 		cur, rev, err := e.actual(ctx, key.GetProcessGuid(), key.GetIndex())
 		if err != nil {
 			return err

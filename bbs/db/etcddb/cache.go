@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,8 +29,11 @@ import (
 // read that arrived before it was sent, then a wait until the watch has
 // applied R. A read thus sees every write that completed before it began,
 // as a direct etcd read would, at the cost of one etcd request per batch of
-// concurrent readers instead of one per read. While the watch is down (or
-// lags by more than barrierWait) reads go to etcd directly.
+// concurrent readers instead of one per read; up to maxBarrierRounds run at
+// once (decision 132). While the watch is down (or lags by more than
+// barrierWait) reads go to etcd directly. A write's first read skips the
+// barrier (firstRead, decision 131), and a read through the cell index is
+// one snapshot behind one barrier (indexed, decision 133).
 type recordCache struct {
 	kv     clientv3.KV
 	client *clientv3.Client
@@ -44,9 +48,16 @@ type recordCache struct {
 
 	bmu      sync.Mutex
 	next     *barrierRound // the round new readers join; nil when none waits
-	inFlight bool
+	inFlight int           // rounds sent and not yet answered
 
 	served atomic.Int64 // reads answered from the tree
+
+	// recent holds what this BBS's own transactions wrote until the watch
+	// has applied it, so that a write's first read sees the BBS's previous
+	// writes without waiting for the watch (a client's start right after
+	// its claim). A nil value is a delete.
+	rmu    sync.Mutex
+	recent map[string]recentWrite
 }
 
 // barrierRound is one shared quorum read of etcd's revision.
@@ -62,7 +73,15 @@ const (
 	barrierWait = 2 * time.Second
 	// barrierTimeout bounds the shared quorum read.
 	barrierTimeout = 5 * time.Second
+	// maxBarrierRounds bounds the quorum reads in flight at once: a reader
+	// that finds them all busy joins the round the first to return sends.
+	maxBarrierRounds = 4
 )
+
+// cacheApplyHook, set by tests only (export_test.go), runs before the cache
+// applies each watch response, so that a test can hold the cache behind
+// etcd. Atomic: the cache's goroutine reads it while tests set it.
+var cacheApplyHook atomic.Pointer[func()]
 
 func keyLess(a, b *mvccpb.KeyValue) bool { return bytes.Compare(a.Key, b.Key) < 0 }
 
@@ -74,7 +93,7 @@ func keyLess(a, b *mvccpb.KeyValue) bool { return bytes.Compare(a.Key, b.Key) < 
 func (e *ETCDDB) RecordCache(logger *slog.Logger) ifrit.Runner {
 	c := &recordCache{
 		kv: e.client, client: e.client, prefix: e.keys.Root() + "/", logger: logger,
-		tree: btree.NewG(32, keyLess), advanced: make(chan struct{}),
+		tree: btree.NewG(32, keyLess), advanced: make(chan struct{}), recent: map[string]recentWrite{},
 	}
 	e.kv = c
 	return ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
@@ -146,6 +165,9 @@ func (c *recordCache) follow(ctx context.Context, loaded func()) error {
 		if err := wr.Err(); err != nil {
 			return err
 		}
+		if hook := cacheApplyHook.Load(); hook != nil {
+			(*hook)()
+		}
 		c.mu.Lock()
 		for _, ev := range wr.Events {
 			if ev.Type == clientv3.EventTypeDelete {
@@ -190,9 +212,12 @@ func (c *recordCache) barrier(ctx context.Context) bool {
 		c.next = &barrierRound{done: make(chan struct{})}
 	}
 	round := c.next
-	if !c.inFlight {
-		c.inFlight = true
-		go c.runBarriers()
+	if c.inFlight < maxBarrierRounds {
+		// A free slot: send the round now rather than behind one that
+		// was sent before this reader arrived.
+		c.inFlight++
+		c.next = nil
+		go c.runBarriers(round)
 	}
 	c.bmu.Unlock()
 	select {
@@ -203,6 +228,12 @@ func (c *recordCache) barrier(ctx context.Context) bool {
 	if round.err != nil {
 		return false
 	}
+	return c.waitApplied(ctx, round.rev)
+}
+
+// waitApplied returns once the watch has applied rev; false if the cache
+// goes down, or cannot catch up within barrierWait.
+func (c *recordCache) waitApplied(ctx context.Context, rev int64) bool {
 	timeout := time.NewTimer(barrierWait)
 	defer timeout.Stop()
 	for {
@@ -212,7 +243,7 @@ func (c *recordCache) barrier(ctx context.Context) bool {
 		if !ready {
 			return false
 		}
-		if applied >= round.rev {
+		if applied >= rev {
 			return true
 		}
 		select {
@@ -225,21 +256,12 @@ func (c *recordCache) barrier(ctx context.Context) bool {
 	}
 }
 
-// runBarriers sends one quorum read per round while readers keep joining.
-// A round is sent only after every reader in it arrived, so the revision it
-// reads is at least that of any write those readers could have seen
-// complete.
-func (c *recordCache) runBarriers() {
-	for {
-		c.bmu.Lock()
-		round := c.next
-		c.next = nil
-		if round == nil {
-			c.inFlight = false
-			c.bmu.Unlock()
-			return
-		}
-		c.bmu.Unlock()
+// runBarriers sends round, then the round readers joined meanwhile, while
+// readers keep joining; up to maxBarrierRounds run at once. A round is sent
+// only after every reader in it arrived, so the revision it reads is at
+// least that of any write those readers could have seen complete.
+func (c *recordCache) runBarriers(round *barrierRound) {
+	for round != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), barrierTimeout)
 		resp, err := c.kv.Get(ctx, c.prefix+"barrier", clientv3.WithCountOnly())
 		if err == nil {
@@ -256,6 +278,12 @@ func (c *recordCache) runBarriers() {
 		cancel()
 		round.err = err
 		close(round.done)
+		c.bmu.Lock()
+		round, c.next = c.next, nil
+		if round == nil {
+			c.inFlight--
+		}
+		c.bmu.Unlock()
 	}
 }
 
@@ -285,6 +313,31 @@ func (c *recordCache) serve(op clientv3.Op) *pb.RangeResponse {
 	return resp
 }
 
+// indexed reads through an index in one snapshot behind one barrier: the
+// keys under indexPrefix, each turned into its record's key by recordKey,
+// and the records they name that exist, in index order. ok is false when
+// the cache cannot answer; the caller then reads etcd.
+func (c *recordCache) indexed(ctx context.Context, indexPrefix string, recordKey func(indexKey string) (string, bool)) (kvs []*mvccpb.KeyValue, ok bool) {
+	if !strings.HasPrefix(indexPrefix, c.prefix) || !c.barrier(ctx) {
+		return nil, false
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if !c.ready {
+		return nil, false
+	}
+	c.served.Add(1)
+	c.tree.AscendRange(&mvccpb.KeyValue{Key: []byte(indexPrefix)}, &mvccpb.KeyValue{Key: []byte(prefixEnd(indexPrefix))}, func(ikv *mvccpb.KeyValue) bool {
+		if key, ok := recordKey(string(ikv.Key)); ok {
+			if kv, found := c.tree.Get(&mvccpb.KeyValue{Key: []byte(key)}); found {
+				kvs = append(kvs, kv)
+			}
+		}
+		return true
+	})
+	return kvs, true
+}
+
 // servable says whether the cache can answer op: a plain Get below the
 // prefix, at the cache's revision (or the latest).
 func (c *recordCache) servable(op clientv3.Op) bool {
@@ -304,6 +357,14 @@ func prefixEnd(prefix string) string { return clientv3.GetPrefixRangeEnd(prefix)
 // Get serves a read from the cache when it can, else from etcd.
 func (c *recordCache) Get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
 	op := clientv3.OpGet(key, opts...)
+	if wr := roundOf(ctx); wr != nil && wr.skipBarrier {
+		// A write's first read (retryFromCache): its compare checks it.
+		wr.skipBarrier = false
+		if resp := c.firstRead(op); resp != nil {
+			wr.unguarded = true
+			return (*clientv3.GetResponse)(resp), nil
+		}
+	}
 	if c.servable(op) && c.barrier(ctx) {
 		c.mu.RLock()
 		ok := c.ready && (op.Rev() == 0 || op.Rev() == c.applied)
@@ -318,6 +379,81 @@ func (c *recordCache) Get(ctx context.Context, key string, opts ...clientv3.OpOp
 		}
 	}
 	return c.kv.Get(ctx, key, opts...)
+}
+
+// recentWrite is a key as one of this BBS's transactions left it.
+type recentWrite struct {
+	kv  *mvccpb.KeyValue // nil: deleted
+	rev int64
+}
+
+// maxRecent bounds the recent writes kept; past it the applied ones are
+// swept.
+const maxRecent = 4096
+
+// remember records the puts and single-key deletes of a transaction that
+// succeeded at rev.
+func (c *recordCache) remember(rev int64, ops []clientv3.Op) {
+	c.mu.RLock()
+	applied := c.applied
+	c.mu.RUnlock()
+	if rev <= applied {
+		return
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if len(c.recent) >= maxRecent {
+		for k, w := range c.recent {
+			if w.rev <= applied {
+				delete(c.recent, k)
+			}
+		}
+		if len(c.recent) >= maxRecent {
+			return // the watch is far behind: first reads will lose their compare instead
+		}
+	}
+	for _, op := range ops {
+		key := string(op.KeyBytes())
+		switch {
+		case op.IsPut():
+			c.recent[key] = recentWrite{kv: &mvccpb.KeyValue{Key: op.KeyBytes(), Value: op.ValueBytes(), ModRevision: rev}, rev: rev}
+		case op.IsDelete() && len(op.RangeBytes()) == 0:
+			c.recent[key] = recentWrite{rev: rev}
+		}
+	}
+}
+
+// firstRead answers a write's first read of one key without the barrier:
+// the cached record, or this BBS's own later write of it. nil when the
+// cache cannot answer.
+func (c *recordCache) firstRead(op clientv3.Op) *pb.RangeResponse {
+	if len(op.RangeBytes()) != 0 || op.Rev() != 0 || op.IsCountOnly() || op.IsKeysOnly() || !c.servable(op) {
+		return nil
+	}
+	c.mu.RLock()
+	if !c.ready {
+		c.mu.RUnlock()
+		return nil
+	}
+	resp := c.serve(op)
+	applied := c.applied
+	c.mu.RUnlock()
+	c.served.Add(1)
+	key := string(op.KeyBytes())
+	c.rmu.Lock()
+	w, ok := c.recent[key]
+	if ok && w.rev <= applied {
+		delete(c.recent, key) // the tree has it, or something later
+		ok = false
+	}
+	c.rmu.Unlock()
+	if ok {
+		resp.Kvs, resp.Count = nil, 0
+		if w.kv != nil {
+			resp.Kvs, resp.Count = []*mvccpb.KeyValue{w.kv}, 1
+		}
+	}
+	return resp
 }
 
 func (c *recordCache) Put(ctx context.Context, key, val string, opts ...clientv3.OpOption) (*clientv3.PutResponse, error) {
@@ -372,7 +508,11 @@ func (t *cachedTxn) Commit() (*clientv3.TxnResponse, error) {
 	if resp := t.fromCache(); resp != nil {
 		return resp, nil
 	}
-	return t.c.kv.Txn(t.ctx).If(t.cmps...).Then(t.thenOps...).Else(t.elses...).Commit()
+	resp, err := t.c.kv.Txn(t.ctx).If(t.cmps...).Then(t.thenOps...).Else(t.elses...).Commit()
+	if err == nil && resp.Succeeded {
+		t.c.remember(resp.Header.GetRevision(), t.thenOps)
+	}
+	return resp, err
 }
 
 // fromCache answers a read-only transaction, or nil.

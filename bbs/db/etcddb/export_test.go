@@ -48,3 +48,13 @@ func (e *ETCDDB) CacheServed() (int64, bool) {
 	defer c.mu.RUnlock()
 	return c.served.Load(), c.ready
 }
+
+// SetCacheApplyHook runs hook before the record cache applies each watch
+// response (a hook that blocks holds the cache behind etcd); nil removes it.
+func SetCacheApplyHook(hook func()) {
+	if hook == nil {
+		cacheApplyHook.Store(nil)
+		return
+	}
+	cacheApplyHook.Store(&hook)
+}

@@ -28,6 +28,9 @@ func unchanged(key string, rev int64) clientv3.Cmp {
 // commitTxn applies ops if every guard holds, else fails with failed naming
 // key. Store failures are UnknownError.
 func commitTxn(ctx context.Context, kv clientv3.KV, key, op string, cmps []clientv3.Cmp, ops []clientv3.Op, failed *models.Error) error {
+	if wr := roundOf(ctx); wr != nil {
+		wr.committed = true
+	}
 	resp, err := kv.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
 		return etcdError(op, key, err)

@@ -59,3 +59,53 @@ func retryLostRace(ctx context.Context, logger *slog.Logger, op string, round fu
 	logger.Info("gave-up-after-lost-races", "op", op, "attempts", casAttempts)
 	return err
 }
+
+// retryFromCache is retryLostRace for the writes whose round reads one
+// record and guards the transaction on that record's revision (decision
+// 131). The first round's read comes from the record cache without the
+// read barrier: the compare on the revision it returns is the check, so a
+// stale record loses the compare and the next round reads through a fresh
+// barrier. A first round that decides without writing (a no-op repeat, an
+// illegal transition, a missing record) is confirmed by a round that reads
+// through the barrier, since nothing compared what it read.
+func retryFromCache(ctx context.Context, logger *slog.Logger, op string, round func(ctx context.Context, attempt int) error) error {
+	var err error
+	rounds := casAttempts
+	for attempt := 1; attempt <= rounds; attempt++ {
+		wr := &writeRound{skipBarrier: attempt == 1}
+		err = round(context.WithValue(ctx, writeRoundKey{}, wr), attempt)
+		if ctx.Err() != nil {
+			return err
+		}
+		var lost *lostRace
+		switch {
+		case errors.As(err, &lost):
+			logger.Debug("lost-race-rereading", "op", op, "attempt", attempt, "key", lost.key)
+		case wr.unguarded && !wr.committed:
+			// Not a lost race: the confirmation is a round of its own.
+			rounds++
+			logger.Debug("confirming-cached-read", "op", op)
+		default:
+			return err
+		}
+	}
+	logger.Info("gave-up-after-lost-races", "op", op, "attempts", casAttempts)
+	return err
+}
+
+// writeRound is one round of retryFromCache, carried in its context: the
+// record cache serves the round's first Get without the barrier when
+// skipBarrier is set and says so in unguarded; commitTxn records that the
+// round sent its guarded transaction.
+type writeRound struct {
+	skipBarrier bool
+	unguarded   bool
+	committed   bool
+}
+
+type writeRoundKey struct{}
+
+func roundOf(ctx context.Context) *writeRound {
+	wr, _ := ctx.Value(writeRoundKey{}).(*writeRound)
+	return wr
+}

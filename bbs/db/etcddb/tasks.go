@@ -39,6 +39,20 @@ func (e *ETCDDB) Tasks(ctx context.Context, logger *slog.Logger, filter db.TaskF
 		return listRecords[models.Task](ctx, logger, e.kv, e.keys.TaskPrefix())
 	}
 
+	if c, ok := e.kv.(*recordCache); ok {
+		// The index and its records from one snapshot of the cache.
+		taskKey := func(indexKey string) (string, bool) {
+			g, ok := guidFromIndexKey(indexKey)
+			return e.keys.Task(g), ok
+		}
+		if kvs, ok := c.indexed(ctx, prefix, taskKey); ok {
+			tasks := make([]*models.Task, 0, len(kvs))
+			for _, kv := range kvs {
+				tasks = appendDecoded(logger, tasks, kv.Key, kv.Value)
+			}
+			return filterTasks(tasks, filter), nil
+		}
+	}
 	guids, rev, err := indexedGuids(ctx, e.kv, prefix)
 	if err != nil {
 		return nil, err
@@ -109,7 +123,7 @@ func (e *ETCDDB) StartTask(ctx context.Context, logger *slog.Logger, taskGuid, c
 		before, after *models.Task
 		shouldStart   bool
 	)
-	err := retryLostRace(ctx, logger, "start-task", func(attempt int) error {
+	err := retryFromCache(ctx, logger, "start-task", func(ctx context.Context, attempt int) error {
 		cur, rev, err := e.task(ctx, taskGuid)
 		if err != nil {
 			return err
@@ -222,7 +236,7 @@ func (e *ETCDDB) ResolvingTask(ctx context.Context, logger *slog.Logger, taskGui
 func (e *ETCDDB) DeleteTask(ctx context.Context, logger *slog.Logger, taskGuid string) (*models.Task, error) {
 	logger = logging.Session(logger, "delete-task", "task_guid", taskGuid)
 	var deleted *models.Task
-	err := retryLostRace(ctx, logger, "delete-task", func(attempt int) error {
+	err := retryFromCache(ctx, logger, "delete-task", func(ctx context.Context, attempt int) error {
 		task, rev, err := e.task(ctx, taskGuid)
 		if err != nil {
 			return err
@@ -251,7 +265,7 @@ func (e *ETCDDB) DeleteTask(ctx context.Context, logger *slog.Logger, taskGuid s
 // refuse.
 func (e *ETCDDB) transitionTask(ctx context.Context, logger *slog.Logger, name, taskGuid string, op models.TaskOperation, modify func(*models.Task) error) (*models.Task, *models.Task, error) {
 	var before, after *models.Task
-	err := retryLostRace(ctx, logger, name, func(attempt int) error {
+	err := retryFromCache(ctx, logger, name, func(ctx context.Context, attempt int) error {
 		cur, rev, err := e.task(ctx, taskGuid)
 		if err != nil {
 			return err
