@@ -91,7 +91,6 @@ var _ = Describe("Cell", func() {
 			Expect(cell.State.LRPs).To(HaveLen(4))
 			Expect(cell.Work.LRPs).To(Equal([]rep.LRP{lrp}))
 			Expect(cell.Work.CellID).To(Equal("c"))
-			Expect(cell.State.StartingContainerCount).To(Equal(2))
 		})
 
 		It("takes the resources and lists the task", func() {
@@ -102,10 +101,23 @@ var _ = Describe("Cell", func() {
 			Expect(cell.Work.Tasks).To(Equal([]rep.Task{task}))
 		})
 
+		It("counts every reservation as a starting container, so later scores see it", func() {
+			before := cell.LRPScore(cfg, "new", need)
+			cell.ReserveLRP(rep.LRP{ProcessGuid: "worker", Index: 1, Resource: need})
+			Expect(cell.State.StartingContainerCount).To(Equal(3))
+			cell.ReserveTask(rep.Task{TaskGuid: "t2", Resource: need})
+			Expect(cell.State.StartingContainerCount).To(Equal(4))
+			// two more containers' resources, and two more starting ones
+			// at 0.25 each
+			resourceStep := (10.0/100 + 20.0/200 + 1.0/10) / 3
+			Expect(cell.LRPScore(cfg, "new", need)).To(BeNumerically("~", before+2*resourceStep+2*0.25, 1e-9))
+		})
+
 		It("never touches the state it was built from", func() {
 			cell.ReserveLRP(rep.LRP{ProcessGuid: "web"})
 			Expect(state.LRPs).To(HaveLen(3))
 			Expect(state.AvailableResources.Containers).To(Equal(5))
+			Expect(state.StartingContainerCount).To(Equal(2))
 		})
 	})
 })

@@ -99,7 +99,9 @@ var _ = Describe("Schedule", func() {
 		a, b := newCell("A", "z", 100, 100, 100), newCell("B", "z", 100, 100, 100)
 		a.StartingContainerCount, b.StartingContainerCount = 1, 2
 		r := auctionrunner.Schedule(cfg, []rep.CellState{a, b}, lrps(lrpReq("web", 1, 0, 1, 2)), tasks(taskReq("t", 1)))
-		Expect(placements(r.PerCell)).To(Equal(map[string]string{"web/0": "A", "t": "A"}))
+		// web/0 makes A's starting count 2, B's too: the task goes to the
+		// emptier B. Then 3 + 2 placements reach the limit of 5.
+		Expect(placements(r.PerCell)).To(Equal(map[string]string{"web/0": "A", "t": "B"}))
 		Expect(failedLRPErrors(r)).To(Equal(map[string]string{
 			"web/1": "waiting to start instance: reached in-flight start limit",
 			"web/2": "waiting to start instance: reached in-flight start limit",

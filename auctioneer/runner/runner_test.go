@@ -329,6 +329,39 @@ var _ = Describe("Runner", func() {
 		Expect(performed(cell)[0].Tasks[0].TaskGuid).To(Equal("t1"))
 	})
 
+	It("fetches each cell's state once per round and places the whole batch on that copy", func() {
+		a := addCell("cell-a", cellState("cell-a", 1024), nil)
+		b := addCell("cell-b", cellState("cell-b", 1024), nil)
+		start()
+
+		r.Add([]auctioneer.LRPStartRequest{lrpReq("pg", 64, 0, 1, 2, 3, 4, 5), lrpReq("other", 64, 0)}, nil)
+		Eventually(a.PerformCallCount).Should(Equal(1))
+		Eventually(b.PerformCallCount).Should(Equal(1))
+		Expect(a.StateCallCount()).To(Equal(1))
+		Expect(b.StateCallCount()).To(Equal(1))
+		// Every placement of the round saw the ones before it: pg's six
+		// instances split three and three, and the seventh LRP evens the
+		// cells out.
+		pgOn := func(w rep.Work) int {
+			n := 0
+			for _, l := range w.LRPs {
+				if l.ProcessGuid == "pg" {
+					n++
+				}
+			}
+			return n
+		}
+		Expect(pgOn(performed(a)[0])).To(Equal(3))
+		Expect(pgOn(performed(b)[0])).To(Equal(3))
+		Expect(len(performed(a)[0].LRPs) + len(performed(b)[0].LRPs)).To(Equal(7))
+
+		// The next batch is a new round, with states fetched afresh.
+		r.Add([]auctioneer.LRPStartRequest{lrpReq("pg", 64, 6)}, nil)
+		Eventually(func() int { return a.PerformCallCount() + b.PerformCallCount() }).Should(Equal(3))
+		Expect(a.StateCallCount()).To(Equal(2))
+		Expect(b.StateCallCount()).To(Equal(2))
+	})
+
 	It("puts work that arrives during a round into the next round", func() {
 		cell := addCell("cell-1", cellState("cell-1", 1024), nil)
 		release := make(chan struct{})

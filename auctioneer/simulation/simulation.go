@@ -126,19 +126,6 @@ func Received(r auctionrunner.Result) []int {
 	return counts
 }
 
-// Holding is, for every cell that received new work in the round, the
-// number of LRP instances it holds after the round (what it held before
-// plus what it received), in cell order.
-func Holding(r auctionrunner.Result) []int {
-	var counts []int
-	for _, c := range r.Cells {
-		if len(c.Work.LRPs) > 0 {
-			counts = append(counts, len(c.State.LRPs))
-		}
-	}
-	return counts
-}
-
 // MaxDeviation is the largest distance of a count from the counts' mean.
 func MaxDeviation(counts []int) float64 {
 	if len(counts) == 0 {

@@ -100,7 +100,7 @@ var _ = Describe("Auction simulation", func() {
 
 	Describe("imbalanced cells (a deploy)", func() {
 		for _, c := range []struct{ loaded, lrps int }{{95, 500}, {99, 100}} {
-			It(fmt.Sprintf("fills the %d empty cells first and ends within ±1 with %d new LRPs", 100-c.loaded, c.lrps), func() {
+			It(fmt.Sprintf("spreads %d new LRPs within ±1 without overloading the %d empty cells", c.lrps, 100-c.loaded), func() {
 				cells := simulation.NewCells(100)
 				for i := range c.loaded {
 					simulation.Preload(&cells[i], 50)
@@ -108,14 +108,14 @@ var _ = Describe("Auction simulation", func() {
 				r := schedule(simulation.Config(), cells, simulation.Singles("app", c.lrps, 1))
 				Expect(r.FailedLRPs).To(BeEmpty())
 				Expect(simulation.Placed(r)).To(Equal(c.lrps))
-				// The empty cells absorb the imbalance before the others
-				// get anything more, so what a cell received cannot be
-				// even (~50 on an empty cell, 0–3 on a loaded one); the
-				// count that ends within ±1 is what each cell holds.
+				// Each placement counts as a starting container on its cell
+				// (decision 124), so an empty cell stops winning after a
+				// couple of placements instead of taking ~50 while the
+				// others wait: what every cell received is even.
+				expectWithin(simulation.Received(r), 1)
 				for i := c.loaded; i < 100; i++ {
-					Expect(len(r.Cells[i].Work.LRPs)).To(BeNumerically(">=", 50), "empty cell %s", r.Cells[i].State.CellID)
+					Expect(len(r.Cells[i].Work.LRPs)).To(BeNumerically(">=", 1), "empty cell %s", r.Cells[i].State.CellID)
 				}
-				expectWithin(simulation.Holding(r), 1)
 			})
 		}
 	})

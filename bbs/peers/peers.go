@@ -8,8 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"diego/auctioneer"
 	auctioneerclient "diego/auctioneer/client"
@@ -22,12 +25,24 @@ type LockValueReader interface {
 	Value(ctx context.Context, key string) ([]byte, error)
 }
 
+// AddressTTL is how long the auctioneer's address, once read from its lock,
+// is used without reading the lock again. A burst of desires would
+// otherwise put one etcd read in front of every auction request (decision
+// 126); a request that fails forgets the address, so the next one reads
+// the lock afresh.
+const AddressTTL = time.Second
+
 // Auctioneer sends auction requests to whichever auctioneer holds the lock.
 type Auctioneer struct {
 	locks   LockValueReader
 	lockKey string
 	http    *http.Client
 	tls     AuctioneerTLS
+	now     func() time.Time
+
+	mu     sync.Mutex
+	cached *auctioneerclient.Client
+	readAt time.Time
 }
 
 // AuctioneerTLS is how the BBS reaches the auctioneer (diego-release's
@@ -53,7 +68,7 @@ func NewAuctioneer(locks LockValueReader, lockKey string, httpClient *http.Clien
 	} else if t.Require {
 		return nil, errors.New("auctioneer client TLS: auctioneer_require_tls needs a CA, a client certificate and its key")
 	}
-	return &Auctioneer{locks: locks, lockKey: lockKey, http: httpClient, tls: t}, nil
+	return &Auctioneer{locks: locks, lockKey: lockKey, http: httpClient, tls: t, now: time.Now}, nil
 }
 
 func setClientTLS(httpClient *http.Client, certFile, keyFile, caFile string) error {
@@ -72,41 +87,90 @@ func setClientTLS(httpClient *http.Client, certFile, keyFile, caFile string) err
 	return nil
 }
 
-func (a *Auctioneer) client(ctx context.Context) (*auctioneerclient.Client, error) {
+// client returns the auctioneer's client and whether it came from the
+// cache rather than a fresh read of the lock.
+func (a *Auctioneer) client(ctx context.Context) (*auctioneerclient.Client, bool, error) {
+	a.mu.Lock()
+	if a.cached != nil && a.now().Sub(a.readAt) < AddressTTL {
+		c := a.cached
+		a.mu.Unlock()
+		return c, true, nil
+	}
+	a.mu.Unlock()
+	readAt := a.now()
 	value, err := a.locks.Value(ctx, a.lockKey)
 	if err != nil {
-		return nil, fmt.Errorf("finding the auctioneer: %w", err)
+		return nil, false, fmt.Errorf("finding the auctioneer: %w", err)
 	}
 	var p auctioneer.Presence
 	if err := json.Unmarshal(value, &p); err != nil || p.Address == "" {
-		return nil, fmt.Errorf("finding the auctioneer: bad lock value %q", value)
+		return nil, false, fmt.Errorf("finding the auctioneer: bad lock value %q", value)
 	}
 	secure := strings.HasPrefix(p.Address, "https://")
 	switch {
 	case a.tls.Require && !secure:
-		return nil, fmt.Errorf("TLS to the auctioneer is required but it advertises %s", p.Address)
+		return nil, false, fmt.Errorf("TLS to the auctioneer is required but it advertises %s", p.Address)
 	case secure && a.tls.CertFile == "":
-		return nil, fmt.Errorf("the auctioneer advertises %s but no auctioneer client certificate is configured", p.Address)
+		return nil, false, fmt.Errorf("the auctioneer advertises %s but no auctioneer client certificate is configured", p.Address)
 	}
-	return auctioneerclient.New(a.http, p.Address), nil
+	c := auctioneerclient.New(a.http, p.Address)
+	a.mu.Lock()
+	a.cached, a.readAt = c, readAt
+	a.mu.Unlock()
+	return c, false, nil
+}
+
+// forget drops the address c came from, unless a newer one replaced it.
+func (a *Auctioneer) forget(c *auctioneerclient.Client) {
+	a.mu.Lock()
+	if a.cached == c {
+		a.cached = nil
+	}
+	a.mu.Unlock()
 }
 
 // RequestLRPAuctions asks the active auctioneer to place LRP instances.
 func (a *Auctioneer) RequestLRPAuctions(ctx context.Context, reqs []*auctioneer.LRPStartRequest) error {
-	c, err := a.client(ctx)
-	if err != nil {
-		return err
-	}
-	return c.RequestLRPAuctions(ctx, reqs)
+	return a.send(ctx, func(c *auctioneerclient.Client) error { return c.RequestLRPAuctions(ctx, reqs) })
 }
 
 // RequestTaskAuctions asks the active auctioneer to place tasks.
 func (a *Auctioneer) RequestTaskAuctions(ctx context.Context, reqs []*auctioneer.TaskStartRequest) error {
-	c, err := a.client(ctx)
+	return a.send(ctx, func(c *auctioneerclient.Client) error { return c.RequestTaskAuctions(ctx, reqs) })
+}
+
+// send makes one request. A failure forgets the address; when the address
+// came from the cache and nothing reached it (the connection was refused:
+// the auctioneer it names is gone), the lock is read again and the request
+// sent once more, so the cache never loses a request a fresh read would
+// have delivered.
+func (a *Auctioneer) send(ctx context.Context, request func(*auctioneerclient.Client) error) error {
+	c, cached, err := a.client(ctx)
 	if err != nil {
 		return err
 	}
-	return c.RequestTaskAuctions(ctx, reqs)
+	err = request(c)
+	if err == nil {
+		return nil
+	}
+	a.forget(c)
+	if !cached || !notDelivered(err) {
+		return err
+	}
+	if c, _, err = a.client(ctx); err != nil {
+		return err
+	}
+	if err = request(c); err != nil {
+		a.forget(c)
+	}
+	return err
+}
+
+// notDelivered says whether err is a failure to connect, so the request
+// never reached the server.
+func notDelivered(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // Reps builds rep clients over one shared HTTP client. Nothing is cached

@@ -236,9 +236,11 @@ func resources(r executor.ExecutorResources) rep.Resources {
 }
 
 // jsonList reads a JSON-array tag; a missing or bad tag is an empty list.
+// The empty array, what nearly every container carries, skips the decoder:
+// /state reads two such tags per container on every auction round.
 func jsonList(tag string) []string {
 	var out []string
-	if tag != "" {
+	if tag != "" && tag != "[]" {
 		_ = json.Unmarshal([]byte(tag), &out)
 	}
 	return nonNil(out)

@@ -65,7 +65,7 @@ func (e executorEvents) SubscribeToEvents() (EventStream, error) {
 //counterfeiter:generate . BBSClient
 type BBSClient interface {
 	ActualLRPs(ctx context.Context, f bbsclient.ActualLRPFilter) ([]*models.ActualLRP, error)
-	DesiredLRPByProcessGuid(ctx context.Context, processGuid string) (*models.DesiredLRP, error)
+	DesiredLRPs(ctx context.Context, f bbsclient.DesiredLRPFilter) ([]*models.DesiredLRP, error)
 	ClaimActualLRP(ctx context.Context, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey) error
 	StartActualLRP(ctx context.Context, req *models.StartActualLRPRequest) error
 	CrashActualLRP(ctx context.Context, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey, errorMessage string) error

@@ -76,7 +76,7 @@ func (p *processor) claim(ctx context.Context, logger *slog.Logger, c executor.C
 // runLRP runs a claimed reservation. If it cannot, the container goes and
 // the instance record is removed, so convergence places the index anew.
 func (p *processor) runLRP(ctx context.Context, logger *slog.Logger, c executor.Container, key *models.ActualLRPKey, instanceKey *models.ActualLRPInstanceKey) {
-	desired, err := p.bbs.DesiredLRPByProcessGuid(ctx, key.GetProcessGuid())
+	desired, err := p.desired.Get(ctx, key.GetProcessGuid())
 	if err != nil {
 		logger.Error("failed-to-fetch-desired-lrp", "error", err)
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	bbsclient "diego/bbs/client"
 	"diego/executor"
 	"diego/models"
 	repsync "diego/rep/sync"
@@ -26,7 +27,7 @@ var _ = Describe("the LRP processor", func() {
 		ctx = context.Background()
 		desired = &models.DesiredLRP{ProcessGuid: "pg-1", Domain: "cf-apps", RootFs: "preloaded:cflinuxfs3",
 			Action: models.WrapAction(&models.RunAction{Path: "/bin/app", User: "vcap"}), Ports: []uint32{8080}}
-		f.bbs.DesiredLRPByProcessGuidReturns(desired, nil)
+		f.bbs.DesiredLRPsReturns([]*models.DesiredLRP{desired}, nil)
 	})
 
 	JustBeforeEach(func() {
@@ -84,9 +85,9 @@ var _ = Describe("the LRP processor", func() {
 				Expect(key).To(Equal(lrpKey))
 				Expect(ik).To(Equal(lrpInstanceKey))
 
-				Expect(f.bbs.DesiredLRPByProcessGuidCallCount()).To(Equal(1))
-				_, pg := f.bbs.DesiredLRPByProcessGuidArgsForCall(0)
-				Expect(pg).To(Equal("pg-1"))
+				Expect(f.bbs.DesiredLRPsCallCount()).To(Equal(1))
+				_, filter := f.bbs.DesiredLRPsArgsForCall(0)
+				Expect(filter).To(Equal(bbsclient.DesiredLRPFilter{ProcessGuids: []string{"pg-1"}}))
 
 				want, err := repsync.NewLRPRunRequest(desired, lrpKey, lrpInstanceKey, f.cfg.StackPathMap)
 				Expect(err).NotTo(HaveOccurred())
@@ -100,24 +101,88 @@ var _ = Describe("the LRP processor", func() {
 				f.bbs.ClaimActualLRPReturns(models.ErrActualLRPCannotBeClaimed)
 				process(lrpContainer(executor.StateReserved))
 				expectDeleted()
-				Expect(f.bbs.DesiredLRPByProcessGuidCallCount()).To(BeZero())
+				Expect(f.bbs.DesiredLRPsCallCount()).To(BeZero())
 				Expect(f.executor.RunContainerCallCount()).To(BeZero())
 			})
 
 			It("stops on any other claim error", func() {
 				f.bbs.ClaimActualLRPReturns(errors.New("bbs down"))
 				process(lrpContainer(executor.StateReserved))
-				Expect(f.bbs.DesiredLRPByProcessGuidCallCount()).To(BeZero())
+				Expect(f.bbs.DesiredLRPsCallCount()).To(BeZero())
 				Expect(f.executor.RunContainerCallCount()).To(BeZero())
 				Expect(f.executor.DeleteContainerCallCount()).To(BeZero())
 			})
 
 			It("stops when the desired LRP cannot be fetched", func() {
-				f.bbs.DesiredLRPByProcessGuidReturns(nil, models.ErrResourceNotFound)
+				f.bbs.DesiredLRPsReturns(nil, errors.New("bbs down"))
 				process(lrpContainer(executor.StateReserved))
 				Expect(f.executor.RunContainerCallCount()).To(BeZero())
 				Expect(f.executor.DeleteContainerCallCount()).To(BeZero())
 				Expect(f.bbs.RemoveActualLRPCallCount()).To(BeZero())
+			})
+
+			It("stops when there is no desired LRP any more", func() {
+				f.bbs.DesiredLRPsReturns([]*models.DesiredLRP{}, nil)
+				process(lrpContainer(executor.StateReserved))
+				Expect(f.bbs.DesiredLRPsCallCount()).To(Equal(1))
+				Expect(f.executor.RunContainerCallCount()).To(BeZero())
+				Expect(f.executor.DeleteContainerCallCount()).To(BeZero())
+				Expect(f.bbs.RemoveActualLRPCallCount()).To(BeZero())
+			})
+
+			It("fetches the desired LRPs of containers reserved together in one request", func() {
+				// The first fetch is held until the other two containers
+				// ask: they wait for a second fetch that began after they
+				// asked, and share it.
+				other := &models.DesiredLRP{ProcessGuid: "pg-2", Domain: "cf-apps", RootFs: "preloaded:cflinuxfs3",
+					Action: models.WrapAction(&models.RunAction{Path: "/bin/app", User: "vcap"})}
+				release := make(chan struct{})
+				f.bbs.DesiredLRPsStub = func(_ context.Context, filter bbsclient.DesiredLRPFilter) ([]*models.DesiredLRP, error) {
+					if f.bbs.DesiredLRPsCallCount() == 1 {
+						<-release
+					}
+					return []*models.DesiredLRP{desired, other}, nil
+				}
+				containers := map[string]executor.Container{}
+				for _, c := range []struct{ guid, pg, index string }{{"ig-1", "pg-1", "0"}, {"ig-2", "pg-2", "0"}, {"ig-3", "pg-1", "1"}} {
+					container := lrpContainer(executor.StateReserved) // fresh tags each call
+					container.Guid = c.guid
+					container.Tags[repsync.InstanceGuidTag] = c.guid
+					container.Tags[repsync.ProcessGuidTag] = c.pg
+					container.Tags[repsync.ProcessIndexTag] = c.index
+					containers[c.guid] = container
+				}
+				f.executor.GetContainerStub = func(guid string) (executor.Container, error) { return containers[guid], nil }
+
+				done := make(chan struct{}, 3)
+				for _, guid := range []string{"ig-1", "ig-2", "ig-3"} {
+					go func() {
+						defer GinkgoRecover()
+						g.ContainerOperation(guid).Execute(ctx)
+						done <- struct{}{}
+					}()
+					if guid == "ig-1" {
+						Eventually(f.bbs.DesiredLRPsCallCount).Should(Equal(1))
+					}
+				}
+				Eventually(f.bbs.ClaimActualLRPCallCount).Should(Equal(3))
+				Consistently(f.bbs.DesiredLRPsCallCount, 50*time.Millisecond).Should(Equal(1))
+				close(release)
+				for range 3 {
+					Eventually(done).Should(Receive())
+				}
+
+				Expect(f.bbs.DesiredLRPsCallCount()).To(Equal(2))
+				_, first := f.bbs.DesiredLRPsArgsForCall(0)
+				Expect(first.ProcessGuids).To(Equal([]string{"pg-1"}))
+				_, second := f.bbs.DesiredLRPsArgsForCall(1)
+				Expect(second.ProcessGuids).To(ConsistOf("pg-2", "pg-1"))
+				Expect(f.executor.RunContainerCallCount()).To(Equal(3))
+				var ran []string
+				for i := range 3 {
+					ran = append(ran, f.executor.RunContainerArgsForCall(i).Guid)
+				}
+				Expect(ran).To(ConsistOf("ig-1", "ig-2", "ig-3"))
 			})
 
 			It("removes the actual LRP and deletes the container when run fails", func() {
@@ -156,7 +221,7 @@ var _ = Describe("the LRP processor", func() {
 				f.bbs.ClaimActualLRPReturns(errors.New("bbs down"))
 				process(lrpContainer(state))
 				Expect(f.executor.DeleteContainerCallCount()).To(Equal(1))
-				Expect(f.bbs.DesiredLRPByProcessGuidCallCount()).To(BeZero())
+				Expect(f.bbs.DesiredLRPsCallCount()).To(BeZero())
 			},
 			Entry("initializing", executor.StateInitializing),
 			Entry("created", executor.StateCreated),

@@ -33,6 +33,7 @@ type processor struct {
 	stacks            map[string]string
 	executor          ExecutorClient
 	bbs               BBSClient
+	desired           *desiredLoader
 	flag              Evacuation
 	appLog            AppLog
 

@@ -139,6 +139,7 @@ func New(cfg Config, deps Deps) (*Generator, error) {
 			stacks:            cfg.StackPathMap,
 			executor:          deps.Executor,
 			bbs:               deps.BBS,
+			desired:           newDesiredLoader(deps.BBS),
 			flag:              deps.Flag,
 			appLog:            deps.AppLog,
 			replacementLogged: map[string]bool{},

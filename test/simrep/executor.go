@@ -15,6 +15,11 @@ import (
 // container completes as soon as it runs (its action "succeeds"), an LRP's
 // runs until stopped. Every transition is an event, as the real executor
 // sends them.
+//
+// A stored container is never changed: a transition stores a changed deep
+// copy. So reads (a /state lists every container on every auction round)
+// hand out shallow copies that share the stored maps and slices, which no
+// reader writes to, instead of copying every tag map each time.
 type Executor struct {
 	total executor.ExecutorResources
 
@@ -66,7 +71,7 @@ func (e *Executor) ListContainers(filter executor.Tags) ([]executor.Container, e
 	out := make([]executor.Container, 0, len(e.containers))
 	for _, c := range e.containers {
 		if c.HasTags(filter) {
-			out = append(out, c.Copy())
+			out = append(out, *c)
 		}
 	}
 	return out, nil
@@ -80,7 +85,7 @@ func (e *Executor) GetContainer(guid string) (executor.Container, error) {
 	if !ok {
 		return executor.Container{}, executor.ErrContainerNotFound
 	}
-	return c.Copy(), nil
+	return *c, nil
 }
 
 // AllocateContainers reserves each request that fits and is new, in order.
@@ -117,13 +122,14 @@ func (e *Executor) AllocateContainers(requests []executor.AllocationRequest) ([]
 func (e *Executor) RunContainer(req executor.RunRequest) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c, ok := e.containers[req.Guid]
+	stored, ok := e.containers[req.Guid]
 	if !ok {
 		return executor.ErrContainerNotFound
 	}
-	if c.State != executor.StateReserved {
+	if stored.State != executor.StateReserved {
 		return executor.ErrInvalidTransition
 	}
+	c := stored.Copy()
 	c.RunInfo = req.RunInfo
 	c.Ports = append([]executor.PortMapping(nil), req.Ports...)
 	for k, v := range req.Tags {
@@ -134,10 +140,13 @@ func (e *Executor) RunContainer(req executor.RunRequest) error {
 		c.Ports[i].HostPort = uint16(61000 + i)
 	}
 	c.State = executor.StateRunning
-	e.emit(executor.EventTypeContainerRunning, c)
+	e.containers[req.Guid] = &c
+	e.emit(executor.EventTypeContainerRunning, &c)
 	if c.Tags[repsync.LifecycleTag] == repsync.TaskLifecycle {
-		c.State = executor.StateCompleted
-		e.emit(executor.EventTypeContainerComplete, c)
+		done := c.Copy()
+		done.State = executor.StateCompleted
+		e.containers[req.Guid] = &done
+		e.emit(executor.EventTypeContainerComplete, &done)
 	}
 	return nil
 }
@@ -146,14 +155,16 @@ func (e *Executor) RunContainer(req executor.RunRequest) error {
 func (e *Executor) StopContainer(guid string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c, ok := e.containers[guid]
+	stored, ok := e.containers[guid]
 	if !ok {
 		return executor.ErrContainerNotFound
 	}
-	if c.State != executor.StateCompleted {
+	if stored.State != executor.StateCompleted {
+		c := stored.Copy()
 		c.State = executor.StateCompleted
 		c.RunResult = executor.ContainerRunResult{Stopped: true}
-		e.emit(executor.EventTypeContainerComplete, c)
+		e.containers[guid] = &c
+		e.emit(executor.EventTypeContainerComplete, &c)
 	}
 	return nil
 }
@@ -197,9 +208,10 @@ func (e *Executor) Close() {
 	e.subscribers = map[*eventStream]struct{}{}
 }
 
-// emit queues an event on every stream; e.mu is held.
+// emit queues an event on every stream; e.mu is held. c is stored and
+// never changed again, so the event shares it.
 func (e *Executor) emit(t executor.EventType, c *executor.Container) {
-	ev := executor.Event{Type: t, Container: c.Copy()}
+	ev := executor.Event{Type: t, Container: *c}
 	for s := range e.subscribers {
 		s.push(ev)
 	}

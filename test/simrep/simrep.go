@@ -60,13 +60,21 @@ type Rep struct {
 	lease     clientv3.LeaseID
 	keepAlive context.CancelFunc
 	started   atomic.Int64
+	fetches   atomic.Int64
 }
 
 // countingBBS counts the instances the rep started in the BBS, so that a
-// benchmark sees progress without reading every record.
+// benchmark sees progress without reading every record, and the rep's
+// desired-LRP fetches.
 type countingBBS struct {
 	*bbsclient.Client
 	started *atomic.Int64
+	fetches *atomic.Int64
+}
+
+func (c countingBBS) DesiredLRPs(ctx context.Context, f bbsclient.DesiredLRPFilter) ([]*models.DesiredLRP, error) {
+	c.fetches.Add(1)
+	return c.Client.DesiredLRPs(ctx, f)
 }
 
 func (c countingBBS) StartActualLRP(ctx context.Context, req *models.StartActualLRPRequest) error {
@@ -79,6 +87,9 @@ func (c countingBBS) StartActualLRP(ctx context.Context, req *models.StartActual
 
 // Started is how many times the rep has started an instance in the BBS.
 func (r *Rep) Started() int64 { return r.started.Load() }
+
+// DesiredFetches is how many desired-LRP requests the rep has sent.
+func (r *Rep) DesiredFetches() int64 { return r.fetches.Load() }
 
 // Start brings the cell up and waits until its presence is written.
 func Start(cfg Config) (*Rep, error) {
@@ -119,7 +130,7 @@ func (r *Rep) start() error {
 		return err
 	}
 	gen, err := repsync.New(repsync.Config{CellID: cfg.CellID, Zone: cfg.Zone, PollingInterval: cfg.PollingInterval, StackPathMap: stacks},
-		repsync.Deps{Logger: logger, Clock: clock.NewClock(), Executor: r.Executor, Events: r.Executor, BBS: countingBBS{cfg.BBS, &r.started}, Flag: flag})
+		repsync.Deps{Logger: logger, Clock: clock.NewClock(), Executor: r.Executor, Events: r.Executor, BBS: countingBBS{cfg.BBS, &r.started, &r.fetches}, Flag: flag})
 	if err != nil {
 		return err
 	}

@@ -48,15 +48,15 @@ type FakeBBSClient struct {
 	crashActualLRPReturnsOnCall map[int]struct {
 		result1 error
 	}
-	DesiredLRPByProcessGuidStub        func(context.Context, string) (*models.DesiredLRP, error)
-	desiredLRPByProcessGuidMutex       sync.RWMutex
-	desiredLRPByProcessGuidArgsForCall []FakeBBSClientDesiredLRPByProcessGuidArgs
-	desiredLRPByProcessGuidReturns     struct {
-		result1 *models.DesiredLRP
+	DesiredLRPsStub        func(context.Context, client.DesiredLRPFilter) ([]*models.DesiredLRP, error)
+	desiredLRPsMutex       sync.RWMutex
+	desiredLRPsArgsForCall []FakeBBSClientDesiredLRPsArgs
+	desiredLRPsReturns     struct {
+		result1 []*models.DesiredLRP
 		result2 error
 	}
-	desiredLRPByProcessGuidReturnsOnCall map[int]struct {
-		result1 *models.DesiredLRP
+	desiredLRPsReturnsOnCall map[int]struct {
+		result1 []*models.DesiredLRP
 		result2 error
 	}
 	EvacuateClaimedActualLRPStub        func(context.Context, *models.ActualLRPKey, *models.ActualLRPInstanceKey) (bool, error)
@@ -208,10 +208,10 @@ type FakeBBSClientCrashActualLRPArgs struct {
 	Arg4 string
 }
 
-// FakeBBSClientDesiredLRPByProcessGuidArgs holds the arguments of one call to DesiredLRPByProcessGuid.
-type FakeBBSClientDesiredLRPByProcessGuidArgs struct {
+// FakeBBSClientDesiredLRPsArgs holds the arguments of one call to DesiredLRPs.
+type FakeBBSClientDesiredLRPsArgs struct {
 	Arg1 context.Context
-	Arg2 string
+	Arg2 client.DesiredLRPFilter
 }
 
 // FakeBBSClientEvacuateClaimedActualLRPArgs holds the arguments of one call to EvacuateClaimedActualLRP.
@@ -559,14 +559,14 @@ func (fake *FakeBBSClient) CrashActualLRPReturnsOnCall(i int, result1 error) {
 	}{result1}
 }
 
-func (fake *FakeBBSClient) DesiredLRPByProcessGuid(arg1 context.Context, arg2 string) (*models.DesiredLRP, error) {
-	fake.desiredLRPByProcessGuidMutex.Lock()
-	ret, specificReturn := fake.desiredLRPByProcessGuidReturnsOnCall[len(fake.desiredLRPByProcessGuidArgsForCall)]
-	fake.desiredLRPByProcessGuidArgsForCall = append(fake.desiredLRPByProcessGuidArgsForCall, FakeBBSClientDesiredLRPByProcessGuidArgs{arg1, arg2})
-	stub := fake.DesiredLRPByProcessGuidStub
-	fakeReturns := fake.desiredLRPByProcessGuidReturns
-	fake.recordInvocation("DesiredLRPByProcessGuid", []interface{}{arg1, arg2})
-	fake.desiredLRPByProcessGuidMutex.Unlock()
+func (fake *FakeBBSClient) DesiredLRPs(arg1 context.Context, arg2 client.DesiredLRPFilter) ([]*models.DesiredLRP, error) {
+	fake.desiredLRPsMutex.Lock()
+	ret, specificReturn := fake.desiredLRPsReturnsOnCall[len(fake.desiredLRPsArgsForCall)]
+	fake.desiredLRPsArgsForCall = append(fake.desiredLRPsArgsForCall, FakeBBSClientDesiredLRPsArgs{arg1, arg2})
+	stub := fake.DesiredLRPsStub
+	fakeReturns := fake.desiredLRPsReturns
+	fake.recordInvocation("DesiredLRPs", []interface{}{arg1, arg2})
+	fake.desiredLRPsMutex.Unlock()
 	if stub != nil {
 		return stub(arg1, arg2)
 	}
@@ -576,55 +576,55 @@ func (fake *FakeBBSClient) DesiredLRPByProcessGuid(arg1 context.Context, arg2 st
 	return fakeReturns.result1, fakeReturns.result2
 }
 
-func (fake *FakeBBSClient) DesiredLRPByProcessGuidCallCount() int {
-	fake.desiredLRPByProcessGuidMutex.RLock()
-	defer fake.desiredLRPByProcessGuidMutex.RUnlock()
-	return len(fake.desiredLRPByProcessGuidArgsForCall)
+func (fake *FakeBBSClient) DesiredLRPsCallCount() int {
+	fake.desiredLRPsMutex.RLock()
+	defer fake.desiredLRPsMutex.RUnlock()
+	return len(fake.desiredLRPsArgsForCall)
 }
 
-func (fake *FakeBBSClient) DesiredLRPByProcessGuidCalls(stub func(context.Context, string) (*models.DesiredLRP, error)) {
-	fake.desiredLRPByProcessGuidMutex.Lock()
-	defer fake.desiredLRPByProcessGuidMutex.Unlock()
-	fake.DesiredLRPByProcessGuidStub = stub
+func (fake *FakeBBSClient) DesiredLRPsCalls(stub func(context.Context, client.DesiredLRPFilter) ([]*models.DesiredLRP, error)) {
+	fake.desiredLRPsMutex.Lock()
+	defer fake.desiredLRPsMutex.Unlock()
+	fake.DesiredLRPsStub = stub
 }
 
-func (fake *FakeBBSClient) DesiredLRPByProcessGuidArgsForCall(i int) (context.Context, string) {
-	fake.desiredLRPByProcessGuidMutex.RLock()
-	defer fake.desiredLRPByProcessGuidMutex.RUnlock()
-	argsForCall := fake.desiredLRPByProcessGuidArgsForCall[i]
+func (fake *FakeBBSClient) DesiredLRPsArgsForCall(i int) (context.Context, client.DesiredLRPFilter) {
+	fake.desiredLRPsMutex.RLock()
+	defer fake.desiredLRPsMutex.RUnlock()
+	argsForCall := fake.desiredLRPsArgsForCall[i]
 	return argsForCall.Arg1, argsForCall.Arg2
 }
 
-func (fake *FakeBBSClient) DesiredLRPByProcessGuidArgs() []FakeBBSClientDesiredLRPByProcessGuidArgs {
-	fake.desiredLRPByProcessGuidMutex.RLock()
-	defer fake.desiredLRPByProcessGuidMutex.RUnlock()
-	args := make([]FakeBBSClientDesiredLRPByProcessGuidArgs, len(fake.desiredLRPByProcessGuidArgsForCall))
-	copy(args, fake.desiredLRPByProcessGuidArgsForCall)
+func (fake *FakeBBSClient) DesiredLRPsArgs() []FakeBBSClientDesiredLRPsArgs {
+	fake.desiredLRPsMutex.RLock()
+	defer fake.desiredLRPsMutex.RUnlock()
+	args := make([]FakeBBSClientDesiredLRPsArgs, len(fake.desiredLRPsArgsForCall))
+	copy(args, fake.desiredLRPsArgsForCall)
 	return args
 }
 
-func (fake *FakeBBSClient) DesiredLRPByProcessGuidReturns(result1 *models.DesiredLRP, result2 error) {
-	fake.desiredLRPByProcessGuidMutex.Lock()
-	defer fake.desiredLRPByProcessGuidMutex.Unlock()
-	fake.DesiredLRPByProcessGuidStub = nil
-	fake.desiredLRPByProcessGuidReturns = struct {
-		result1 *models.DesiredLRP
+func (fake *FakeBBSClient) DesiredLRPsReturns(result1 []*models.DesiredLRP, result2 error) {
+	fake.desiredLRPsMutex.Lock()
+	defer fake.desiredLRPsMutex.Unlock()
+	fake.DesiredLRPsStub = nil
+	fake.desiredLRPsReturns = struct {
+		result1 []*models.DesiredLRP
 		result2 error
 	}{result1, result2}
 }
 
-func (fake *FakeBBSClient) DesiredLRPByProcessGuidReturnsOnCall(i int, result1 *models.DesiredLRP, result2 error) {
-	fake.desiredLRPByProcessGuidMutex.Lock()
-	defer fake.desiredLRPByProcessGuidMutex.Unlock()
-	fake.DesiredLRPByProcessGuidStub = nil
-	if fake.desiredLRPByProcessGuidReturnsOnCall == nil {
-		fake.desiredLRPByProcessGuidReturnsOnCall = make(map[int]struct {
-			result1 *models.DesiredLRP
+func (fake *FakeBBSClient) DesiredLRPsReturnsOnCall(i int, result1 []*models.DesiredLRP, result2 error) {
+	fake.desiredLRPsMutex.Lock()
+	defer fake.desiredLRPsMutex.Unlock()
+	fake.DesiredLRPsStub = nil
+	if fake.desiredLRPsReturnsOnCall == nil {
+		fake.desiredLRPsReturnsOnCall = make(map[int]struct {
+			result1 []*models.DesiredLRP
 			result2 error
 		})
 	}
-	fake.desiredLRPByProcessGuidReturnsOnCall[i] = struct {
-		result1 *models.DesiredLRP
+	fake.desiredLRPsReturnsOnCall[i] = struct {
+		result1 []*models.DesiredLRP
 		result2 error
 	}{result1, result2}
 }

@@ -127,6 +127,10 @@ func main() {
 	})
 	elapsed := time.Since(start)
 	stopProfile()
+	var fetches int64
+	for _, r := range reps {
+		fetches += r.DesiredFetches()
+	}
 	auctioneerRSS, bbsRSS := auctioneer.RSSMB(), bbs.RSSMB()
 
 	// The BBS's own view: every instance RUNNING, none unplaced, and the
@@ -167,7 +171,7 @@ func main() {
 		P50ms: desireLat.Percentile(50), P99ms: desireLat.Percentile(99),
 		Conditions: map[string]any{
 			"cells": cells, "instances": total, "running": running, "placement_errors": placementErrors,
-			"spread_stddev_over_mean": spread, "per_cell_min": lo, "per_cell_max": hi, "per_zone": zones, "auctioneer_rss_mb": auctioneerRSS, "bbs_rss_mb": bbsRSS, "etcd_cas_per_s": casRate, "desire_all_s": desired.Seconds(),
+			"spread_stddev_over_mean": spread, "per_cell_min": lo, "per_cell_max": hi, "per_zone": zones, "auctioneer_rss_mb": auctioneerRSS, "bbs_rss_mb": bbsRSS, "etcd_cas_per_s": casRate, "desire_all_s": desired.Seconds(), "rep_desired_fetches": fetches,
 			"note": "ratio = write-bound floor ÷ time to all RUNNING; target is that ratio at 8 s; p50/p99 are DesireLRP latencies",
 		},
 	}.Print()
