@@ -266,7 +266,7 @@ func StartPackage(pkg, name string, cfg any) *Process {
 		Fatal("%v", err)
 	}
 	cmd := exec.Command(bin, "-config", cfgPath)
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	cmd.Stdout, cmd.Stderr = daemonLog(name), os.Stderr
 	if err := cmd.Start(); err != nil {
 		Fatal("starting %s: %v", name, err)
 	}
@@ -375,4 +375,18 @@ func Size() int {
 		Fatal("BENCH_SIZE=%q: want a whole number from 1 to 64", v)
 	}
 	return n
+}
+
+// daemonLog is where a daemon's log (its stdout) goes: $BENCH_LOG_DIR/<name>.log
+// when that is set, to see why a daemon exited mid-run; else nowhere.
+func daemonLog(name string) io.Writer {
+	dir := os.Getenv("BENCH_LOG_DIR")
+	if dir == "" {
+		return io.Discard
+	}
+	f, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		Fatal("%v", err)
+	}
+	return f
 }
