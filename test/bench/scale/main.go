@@ -149,7 +149,7 @@ func main() {
 			"rep_containers": repContainers, "rep_rss_mb_idle": rep.idleMB, "rep_rss_mb": rep.fullMB, "rep_peak_rss_mb": rep.peakMB,
 			"rep_fill_s": rep.fill.Seconds(), "total_s": time.Since(benchStart).Seconds(),
 			"targets":        "per-cell p99 < 50 ms, convergence median of 3 passes < 5 s with no writes, BBS RSS and peak < 4 GiB; ratio is raw ÷ API (informational)",
-			"rep_note":       "the real rep code (test/simrep) over the in-memory executor, in its own process (repcell), 250 LRP instances placed by the real auctioneer",
+			"rep_note":       "the real rep code (test/simrep) with the in-memory executor in the same process (repcell), 250 LRP instances placed by the real auctioneer; the deployed rep reaches its executor over HTTP, so this bounds the rep from above",
 			"bbs_ready_note": "process start → first ping: the record cache's initial load of the store",
 		},
 	}.Print()
