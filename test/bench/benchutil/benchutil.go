@@ -360,6 +360,10 @@ type RepCellConfig struct {
 	DiskMB        int32    `json:"disk_mb"`
 	Containers    int      `json:"containers"`
 	PresenceTTL   int      `json:"presence_ttl_s"`
+	// ExecutorListen, when set, makes repcell serve only its in-memory
+	// executor, through the real executor API on this address, for the
+	// real rep binary to use; the other fields but the sizes are unused.
+	ExecutorListen string `json:"executor_listen,omitempty"`
 }
 
 // Size is the scale factor $BENCH_SIZE (default 1) by which the harnesses

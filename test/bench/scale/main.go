@@ -30,6 +30,7 @@ import (
 	bbsclient "diego/bbs/client"
 	"diego/bbs/db/etcddb"
 	"diego/bbs/lock"
+	"diego/deploy/cluster"
 	"diego/deploy/config"
 	"diego/models"
 	"diego/test/bench/benchutil"
@@ -147,9 +148,12 @@ func main() {
 			"convergence_pass_ms": passes, "convergence_median_ms": convergeMedian, "convergence_writes": convergeWrites,
 			"bbs_rss_mb": rss, "bbs_peak_rss_mb": peak, "harness_rss_mb": benchutil.SelfRSSMB(),
 			"rep_containers": repContainers, "rep_rss_mb_idle": rep.idleMB, "rep_rss_mb": rep.fullMB, "rep_peak_rss_mb": rep.peakMB,
+			"rep_bin_rss_mb_idle": rep.binIdleMB, "rep_bin_rss_mb": rep.binFullMB, "rep_bin_peak_rss_mb": rep.binPeakMB,
+			"rep_bin_executor_rss_mb_idle": rep.execIdleMB, "rep_bin_executor_rss_mb": rep.execFullMB,
 			"rep_fill_s": rep.fill.Seconds(), "total_s": time.Since(benchStart).Seconds(),
 			"targets":        "per-cell p99 < 50 ms, convergence median of 3 passes < 5 s with no writes, BBS RSS and peak < 4 GiB; ratio is raw ÷ API (informational)",
 			"rep_note":       "the real rep code (test/simrep) with the in-memory executor in the same process (repcell), 250 LRP instances placed by the real auctioneer; the deployed rep reaches its executor over HTTP, so this bounds the rep from above",
+			"rep_bin_note":   "the rep binary (cmd/rep, as deployed) beside it, its executor the in-memory one served through the real executor API by another process (repexec); 250 instances each",
 			"bbs_ready_note": "process start → first ping: the record cache's initial load of the store",
 		},
 	}.Print()
@@ -331,8 +335,10 @@ func rawCell(ctx context.Context, raw *clientv3.Client, keys etcddb.Keys, cell s
 
 type repFigures struct {
 	idleMB, fullMB, peakMB float64
-	fill                   time.Duration
-	ok                     bool
+	// The rep binary's, and its in-memory executor's process.
+	binIdleMB, binFullMB, binPeakMB, execIdleMB, execFullMB float64
+	fill                                                    time.Duration
+	ok                                                      bool
 }
 
 // repPhase runs its own etcd, BBS and auctioneer and one real rep in its
@@ -352,17 +358,28 @@ func repPhase() repFigures {
 	ac.LockTTL, ac.LockRetryInterval = config.Duration(3*time.Second), config.Duration(500*time.Millisecond)
 	ac.LogLevel = "error"
 	defer benchutil.StartBinary("auctioneer", ac).Stop()
-	const cell = "rep-cell"
+	const cell, binCell = "rep-cell", "rep-bin"
 	rc := benchutil.StartPackage("diego/test/bench/scale/repcell", "repcell", benchutil.RepCellConfig{
 		CellID: cell, Zone: "z1", ETCDEndpoints: endpoints, BBSAddress: bbs.URL,
 		MemoryMB: 64 * 1024, DiskMB: 64 * 1024, Containers: repContainers, PresenceTTL: 15,
 	})
 	defer rc.Stop()
+	// The real rep binary beside it, over the same kind of in-memory
+	// executor served through the real executor API.
+	execAddr := ports.Addr()
+	ex := benchutil.StartPackage("diego/test/bench/scale/repcell", "repexec", benchutil.RepCellConfig{
+		MemoryMB: 64 * 1024, DiskMB: 64 * 1024, Containers: repContainers, ExecutorListen: execAddr,
+	})
+	defer ex.Stop()
+	m := cluster.Maker{ETCD: config.ETCD{Endpoints: endpoints}, BBSURL: bbs.URL, LogLevel: "error",
+		Stacks: map[string]string{simrep.Stack: "/var/lib/diego/rootfs/" + simrep.Stack}}
+	rb := benchutil.StartBinary("rep", m.Rep(cluster.Cell{ID: binCell, Zone: "z1", ExecutorAddr: execAddr, RepAddr: ports.Addr()}))
+	defer rb.Stop()
 	ctx := context.Background()
 	c := bbs.Client
-	waitFor(60*time.Second, "the rep's presence", func() bool {
+	waitFor(60*time.Second, "both reps' presences", func() bool {
 		cs, err := c.Cells(ctx)
-		return err == nil && len(cs) == 1
+		return err == nil && len(cs) == 2
 	})
 	raw, err := etcd.Client()
 	if err != nil {
@@ -373,12 +390,12 @@ func repPhase() repFigures {
 		resp, err := raw.Get(ctx, "/diego/v1/locks/auctioneer")
 		return err == nil && len(resp.Kvs) == 1
 	})
-	f := repFigures{idleMB: rc.RSSMB()}
+	f := repFigures{idleMB: rc.RSSMB(), binIdleMB: rb.RSSMB(), execIdleMB: ex.RSSMB()}
 	if err := c.UpsertDomain(ctx, "apps", 0); err != nil {
 		benchutil.Fatal("%v", err)
 	}
 	start := time.Now()
-	for p := 0; p < repContainers/instances; p++ {
+	for p := 0; p < 2*repContainers/instances; p++ { // fills both cells
 		err := c.DesireLRP(ctx, &models.DesiredLRP{ProcessGuid: fmt.Sprintf("rep-pg-%02d", p), Domain: "apps",
 			RootFs: "preloaded:" + simrep.Stack, Instances: instances, MemoryMb: 128, DiskMb: 128, Ports: []uint32{8080},
 			Action: models.WrapAction(&models.RunAction{Path: "/bin/server", User: "vcap"})})
@@ -386,24 +403,29 @@ func repPhase() repFigures {
 			benchutil.Fatal("desiring rep-pg-%02d: %v", p, err)
 		}
 	}
-	running := 0
-	waitFor(60*time.Second, "the rep's 250 instances RUNNING", func() bool {
-		lrps, err := c.ActualLRPs(ctx, bbsclient.ActualLRPFilter{CellID: cell})
-		if err != nil {
-			return false
-		}
-		running = 0
-		for _, l := range lrps {
-			if l.State == models.ActualLRPStateRunning {
-				running++
-			}
-		}
-		return running == repContainers
+	waitFor(60*time.Second, "250 instances RUNNING on each rep", func() bool {
+		return running(ctx, c, cell) == repContainers && running(ctx, c, binCell) == repContainers
 	})
 	f.fill = time.Since(start)
 	f.fullMB, f.peakMB = rc.RSSMB(), rc.PeakRSSMB()
-	f.ok = running == repContainers
+	f.binFullMB, f.binPeakMB, f.execFullMB = rb.RSSMB(), rb.PeakRSSMB(), ex.RSSMB()
+	f.ok = true
 	return f
+}
+
+// running is how many of a cell's instances are RUNNING, or -1.
+func running(ctx context.Context, c *bbsclient.Client, cell string) int {
+	lrps, err := c.ActualLRPs(ctx, bbsclient.ActualLRPFilter{CellID: cell})
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, l := range lrps {
+		if l.State == models.ActualLRPStateRunning {
+			n++
+		}
+	}
+	return n
 }
 
 func waitFor(limit time.Duration, what string, done func() bool) {

@@ -6,14 +6,22 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	bbsclient "diego/bbs/client"
+	"diego/executor"
+	"diego/executor/depot"
+	"diego/executor/handlers"
 	"diego/rep"
 	"diego/test/bench/benchutil"
 	"diego/test/simrep"
@@ -40,6 +48,9 @@ func run(path string) error {
 	if err := json.Unmarshal(body, &cfg); err != nil {
 		return fmt.Errorf("parsing config %s: %w", path, err)
 	}
+	if cfg.ExecutorListen != "" {
+		return serveExecutor(cfg)
+	}
 	if cfg.CellID == "" || cfg.BBSAddress == "" || len(cfg.ETCDEndpoints) == 0 || cfg.Containers <= 0 {
 		return fmt.Errorf("config %s: cell_id, bbs_address, etcd_endpoints and containers are required", path)
 	}
@@ -58,5 +69,40 @@ func run(path string) error {
 	}
 	<-signals
 	r.Stop()
+	return nil
+}
+
+// serveExecutor serves an in-memory executor of cfg's size through the real
+// executor API until SIGTERM or SIGINT.
+func serveExecutor(cfg Config) error {
+	if cfg.Containers <= 0 {
+		return fmt.Errorf("containers must be positive")
+	}
+	e := simrep.NewExecutor(executor.ExecutorResources{MemoryMB: int(cfg.MemoryMB), DiskMB: int(cfg.DiskMB), Containers: cfg.Containers})
+	defer e.Close()
+	hub := depot.NewHub()
+	defer hub.Close()
+	if err := relay(e, hub); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	api, err := handlers.New(handlers.Deps{Logger: logger, Depot: depotAdapter{e}, Health: healthy{}, Hub: hub})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.ExecutorListen)
+	if err != nil {
+		return err
+	}
+	server := &http.Server{Handler: api}
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-signals
+		_ = server.Close()
+	}()
+	if err := server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
 	return nil
 }
