@@ -6,8 +6,9 @@
 // load), the per-cell fetch as the reps do it (B5's shape: a few cells at a
 // time, every cell once), a convergence pass, and the BBS's resident set.
 // The anchor is the raw etcd read of a cell's records, done the same way.
-// A first, separate phase measures the resident set of one real rep (in its
-// own process, over the in-memory executor) holding 250 containers.
+// A first, separate phase measures the resident set of the rep binary
+// (cmd/rep, over an in-memory executor served through the executor API by
+// repcell) and of a simulated cell, each holding 250 containers.
 package main
 
 import (
@@ -341,9 +342,10 @@ type repFigures struct {
 	ok                                                      bool
 }
 
-// repPhase runs its own etcd, BBS and auctioneer and one real rep in its
-// own process (repcell), desires 25 LRPs × 10 instances onto it, and reads
-// the rep's resident set idle and once all 250 are RUNNING.
+// repPhase runs its own etcd, BBS and auctioneer, a simulated cell in its
+// own process (repcell) and the rep binary over repcell's executor mode,
+// desires 50 LRPs × 10 instances onto the two, and reads the processes'
+// resident sets idle and once each cell has 250 RUNNING.
 func repPhase() repFigures {
 	etcd := benchutil.StartEtcd()
 	defer etcd.Stop()
