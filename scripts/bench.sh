@@ -3,7 +3,9 @@
 # test/bench, or only $1), prints each one's JSON line as it comes, then one
 # summary table; fails at the end when any benchmark failed or missed its
 # target. garden-create needs root (it runs a real garden) and holds the
-# shared real-garden lock while it runs.
+# shared real-garden lock while it runs. scale (250,000 actual LRPs) takes
+# about three minutes; the others under a minute each. BENCH_SIZE=2|4 runs
+# task-e2e and lrp-burst at that multiple of their cells and load.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 only="${1:-}"

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,15 +62,19 @@ type Rep struct {
 	keepAlive context.CancelFunc
 	started   atomic.Int64
 	fetches   atomic.Int64
+	seen      sync.Map
 }
 
 // countingBBS counts the instances the rep started in the BBS, so that a
 // benchmark sees progress without reading every record, and the rep's
-// desired-LRP fetches.
+// desired-LRP fetches. Each instance counts once: the rep's bulk sync starts
+// its RUNNING containers' instances again every polling interval (an
+// idempotent start), which must not count as progress.
 type countingBBS struct {
 	*bbsclient.Client
 	started *atomic.Int64
 	fetches *atomic.Int64
+	seen    *sync.Map // instance guid → struct{}
 }
 
 func (c countingBBS) DesiredLRPs(ctx context.Context, f bbsclient.DesiredLRPFilter) ([]*models.DesiredLRP, error) {
@@ -80,12 +85,14 @@ func (c countingBBS) DesiredLRPs(ctx context.Context, f bbsclient.DesiredLRPFilt
 func (c countingBBS) StartActualLRP(ctx context.Context, req *models.StartActualLRPRequest) error {
 	err := c.Client.StartActualLRP(ctx, req)
 	if err == nil {
-		c.started.Add(1)
+		if _, again := c.seen.LoadOrStore(req.GetActualLrpInstanceKey().GetInstanceGuid(), struct{}{}); !again {
+			c.started.Add(1)
+		}
 	}
 	return err
 }
 
-// Started is how many times the rep has started an instance in the BBS.
+// Started is how many distinct instances the rep has started in the BBS.
 func (r *Rep) Started() int64 { return r.started.Load() }
 
 // DesiredFetches is how many desired-LRP requests the rep has sent.
@@ -130,7 +137,7 @@ func (r *Rep) start() error {
 		return err
 	}
 	gen, err := repsync.New(repsync.Config{CellID: cfg.CellID, Zone: cfg.Zone, PollingInterval: cfg.PollingInterval, StackPathMap: stacks},
-		repsync.Deps{Logger: logger, Clock: clock.NewClock(), Executor: r.Executor, Events: r.Executor, BBS: countingBBS{cfg.BBS, &r.started, &r.fetches}, Flag: flag})
+		repsync.Deps{Logger: logger, Clock: clock.NewClock(), Executor: r.Executor, Events: r.Executor, BBS: countingBBS{cfg.BBS, &r.started, &r.fetches, &r.seen}, Flag: flag})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -138,7 +139,14 @@ type BBS struct {
 	URL    string
 	dir    string
 	Client *bbsclient.Client
+	// Ready is the time from the process's start to its first answered
+	// ping: with the record cache on, mostly the cache's initial load.
+	Ready time.Duration
 }
+
+// BBSStartTimeout bounds StartBBS's wait for the first ping; benchmarks that
+// seed a large store raise it (the API opens once the cache has loaded).
+var BBSStartTimeout = 30 * time.Second
 
 // StartBBS builds cmd/bbs and runs it against etcdURL over plain HTTP,
 // its config from deploy/cluster's Maker changed by mods.
@@ -164,6 +172,7 @@ func StartBBS(etcdURL string, mods ...func(*bbsconfig.Config)) *BBS {
 	}
 	cmd := exec.Command(bin, "-config", cfgPath)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		Fatal("starting bbs: %v", err)
 	}
@@ -173,7 +182,7 @@ func StartBBS(etcdURL string, mods ...func(*bbsconfig.Config)) *BBS {
 	if err != nil {
 		Fatal("%v", err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(BBSStartTimeout)
 	for !b.Client.Ping(context.Background()) {
 		if time.Now().After(deadline) {
 			b.Stop()
@@ -181,6 +190,7 @@ func StartBBS(etcdURL string, mods ...func(*bbsconfig.Config)) *BBS {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	b.Ready = time.Since(started)
 	return b
 }
 
@@ -235,12 +245,19 @@ type Process struct {
 // StartBinary builds cmd/<name> and runs it with cfg (its typed config,
 // from deploy/cluster's Maker) as its config file.
 func StartBinary(name string, cfg any) *Process {
+	return StartPackage("diego/cmd/"+name, name, cfg)
+}
+
+// StartPackage builds the main package pkg (a daemon, or a harness's helper
+// such as test/bench/scale/repcell) as name and runs it with cfg marshalled
+// to its -config file.
+func StartPackage(pkg, name string, cfg any) *Process {
 	dir, err := os.MkdirTemp("", "bench-"+name)
 	if err != nil {
 		Fatal("%v", err)
 	}
 	bin := filepath.Join(dir, name)
-	if out, err := exec.Command("go", "build", "-o", bin, "diego/cmd/"+name).CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
 		Fatal("building %s: %v\n%s", name, err, out)
 	}
 	body, _ := json.Marshal(cfg)
@@ -249,7 +266,7 @@ func StartBinary(name string, cfg any) *Process {
 		Fatal("%v", err)
 	}
 	cmd := exec.Command(bin, "-config", cfgPath)
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	cmd.Stdout, cmd.Stderr = daemonLog(name), os.Stderr
 	if err := cmd.Start(); err != nil {
 		Fatal("starting %s: %v", name, err)
 	}
@@ -269,22 +286,111 @@ func (p *Process) Stop() {
 func AuctioneerPprof() string { return os.Getenv("BENCH_AUCTIONEER_PPROF") }
 
 // rssMB is a process's resident set size in MiB (VmRSS), or -1.
-func rssMB(pid int) float64 {
+func rssMB(pid int) float64 { return statusMB(pid, "VmRSS") }
+
+// statusMB is a size field of /proc/<pid>/status (VmRSS, VmHWM: the peak
+// resident set) in MiB, or -1.
+func statusMB(pid int, field string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return -1
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		var kb float64
-		if _, err := fmt.Sscanf(line, "VmRSS: %f kB", &kb); err == nil {
+		if _, err := fmt.Sscanf(line, field+": %f kB", &kb); err == nil {
 			return kb / 1024
 		}
 	}
 	return -1
 }
 
+// PeakRSSMB is the BBS's peak resident set size in MiB (VmHWM).
+func (b *BBS) PeakRSSMB() float64 { return statusMB(b.cmd.Process.Pid, "VmHWM") }
+
+// PeakRSSMB is the process's peak resident set size in MiB (VmHWM).
+func (p *Process) PeakRSSMB() float64 { return statusMB(p.cmd.Process.Pid, "VmHWM") }
+
+// SelfRSSMB is the harness process's own resident set size in MiB: its
+// embedded etcd, its clients and any in-process cells.
+func SelfRSSMB() float64 { return statusMB(os.Getpid(), "VmRSS") }
+
+// CPUSeconds is the user+system CPU time a process has used so far, from
+// /proc/<pid>/stat, or -1.
+func CPUSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The command name may hold spaces: the fields start after its ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	var utime, stime float64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	return (utime + stime) / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times (100 on Linux).
+const clockTicks = 100
+
+// CPUSeconds is the BBS's CPU time so far.
+func (b *BBS) CPUSeconds() float64 { return CPUSeconds(b.cmd.Process.Pid) }
+
+// CPUSeconds is the process's CPU time so far.
+func (p *Process) CPUSeconds() float64 { return CPUSeconds(p.cmd.Process.Pid) }
+
 // RSSMB is the BBS's resident set size in MiB.
 func (b *BBS) RSSMB() float64 { return rssMB(b.cmd.Process.Pid) }
 
 // RSSMB is the process's resident set size in MiB.
 func (p *Process) RSSMB() float64 { return rssMB(p.cmd.Process.Pid) }
+
+// RepCellConfig is the -config file of test/bench/scale/repcell, one
+// simulated cell (the real rep over the in-memory executor) in a process of
+// its own.
+type RepCellConfig struct {
+	CellID        string   `json:"cell_id"`
+	Zone          string   `json:"zone"`
+	ETCDEndpoints []string `json:"etcd_endpoints"`
+	BBSAddress    string   `json:"bbs_address"`
+	MemoryMB      int32    `json:"memory_mb"`
+	DiskMB        int32    `json:"disk_mb"`
+	Containers    int      `json:"containers"`
+	PresenceTTL   int      `json:"presence_ttl_s"`
+	// ExecutorListen, when set, makes repcell serve only its in-memory
+	// executor, through the real executor API on this address, for the
+	// real rep binary to use; the other fields but the sizes are unused.
+	ExecutorListen string `json:"executor_listen,omitempty"`
+}
+
+// Size is the scale factor $BENCH_SIZE (default 1) by which the harnesses
+// that support it (task-e2e, lrp-burst) multiply their cells and their load,
+// to draw growth curves; the definition at size 1 is the benchmark's own.
+func Size() int {
+	v := os.Getenv("BENCH_SIZE")
+	if v == "" {
+		return 1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 64 {
+		Fatal("BENCH_SIZE=%q: want a whole number from 1 to 64", v)
+	}
+	return n
+}
+
+// daemonLog is where a daemon's log (its stdout) goes: $BENCH_LOG_DIR/<name>.log
+// when that is set, to see why a daemon exited mid-run; else nowhere.
+func daemonLog(name string) io.Writer {
+	dir := os.Getenv("BENCH_LOG_DIR")
+	if dir == "" {
+		return io.Discard
+	}
+	f, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		Fatal("%v", err)
+	}
+	return f
+}

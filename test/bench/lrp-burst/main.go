@@ -26,11 +26,17 @@ import (
 )
 
 const (
-	cells     = 100
-	lrps      = 1000
 	instances = 10
-	limit     = 8 * time.Second
 	maxSpread = 0.05
+)
+
+// BENCH_SIZE multiplies the cells, the LRPs and the time limit (growth
+// curves); size 1 is B3 as defined.
+var (
+	size  = benchutil.Size()
+	cells = 100 * size
+	lrps  = 1000 * size
+	limit = time.Duration(size) * 8 * time.Second
 )
 
 func main() {
@@ -118,7 +124,7 @@ func main() {
 	desired := time.Since(start)
 	total := int64(lrps * instances)
 	var started int64
-	waitFor(60*time.Second, "every instance started", func() bool {
+	waitFor(time.Duration(size)*60*time.Second, "every instance started", func() bool {
 		started = 0
 		for _, r := range reps {
 			started += r.Started()
@@ -160,8 +166,8 @@ func main() {
 		sum += n
 		sq += n * n
 	}
-	mean := sum / cells
-	spread := math.Sqrt(sq/cells-mean*mean) / mean
+	mean := sum / float64(cells)
+	spread := math.Sqrt(sq/float64(cells)-mean*mean) / mean
 	ratio := floor / elapsed.Seconds()
 	target := floor / limit.Seconds()
 	benchutil.Result{

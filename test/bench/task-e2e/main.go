@@ -30,10 +30,16 @@ import (
 )
 
 const (
-	cells    = 10
-	inFlight = 200
 	duration = 20 * time.Second
 	target   = 0.35
+)
+
+// BENCH_SIZE multiplies the cells and the tasks in flight (growth curves);
+// size 1 is B2 as defined.
+var (
+	size     = benchutil.Size()
+	cells    = 10 * size
+	inFlight = 200 * size
 )
 
 func main() {
