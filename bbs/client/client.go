@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"diego/bbs"
+	"diego/deploy/dialer"
 	"diego/deploy/routes"
 	"diego/deploy/tlsconfig"
 	"diego/models"
@@ -52,7 +53,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	transport := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         newDialer().DialContext,
+		DialContext:         dialer.New().DialContext,
 		MaxIdleConnsPerHost: 100,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,

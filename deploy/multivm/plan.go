@@ -122,7 +122,7 @@ func MultiVMOps(opts Options) []boshrender.Op {
 	}
 	for group, jobs := range map[string][]string{
 		"etcd": {"etcd", "metron"}, "nats": {"nats", "metron"}, "database": {"bbs", "metron"},
-		"brain": {"auctioneer", "converger", "metrics-server", "metron"},
+		"brain":  {"auctioneer", "converger", "metrics-server", "metron"},
 		"access": {"receptor", "route-emitter", "router", "doppler", "metron"}, "cell": {"garden", "executor", "rep", "metron"},
 	} {
 		for _, job := range jobs {

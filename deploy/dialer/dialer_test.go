@@ -1,4 +1,4 @@
-package client
+package dialer
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 var _ = Describe("the dialer", func() {
 	var (
-		d        *dialer
+		d        *Dialer
 		mu       sync.Mutex
 		attempts []string
 		dead     map[string]bool // never connect, as a vanished VM
@@ -24,7 +24,7 @@ var _ = Describe("the dialer", func() {
 		attempts = nil
 		dead = map[string]bool{}
 		refused = map[string]bool{}
-		d = newDialer()
+		d = New()
 		d.lookup = func(_ context.Context, host string) ([]string, error) {
 			Expect(host).To(Equal("bbs.service.cf.internal"))
 			return []string{"10.0.0.1", "10.0.0.2", "10.0.0.3"}, nil
@@ -109,7 +109,7 @@ var _ = Describe("the dialer", func() {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		Expect(err).NotTo(HaveOccurred())
 		defer l.Close()
-		conn, err := newDialer().DialContext(context.Background(), "tcp", l.Addr().String())
+		conn, err := New().DialContext(context.Background(), "tcp", l.Addr().String())
 		Expect(err).NotTo(HaveOccurred())
 		defer conn.Close()
 		Expect(userTimeoutOf(conn)).To(Equal(int(userTimeout.Milliseconds())))

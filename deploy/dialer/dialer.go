@@ -1,4 +1,9 @@
-package client
+// Package dialer is how diego's clients connect to a service name that
+// resolves to several instances (bbs.service.cf.internal,
+// receptor.service.cf.internal): racing the addresses, and bounding how
+// long a connection to an instance that vanished goes unnoticed
+// (decision 110).
+package dialer
 
 import (
 	"context"
@@ -32,12 +37,12 @@ const (
 // to a vanished BBS is dropped within about 8 s rather than used.
 var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: time.Second, Count: 3}
 
-// dialer connects to a name that resolves to several BBSes (decision 82):
+// Dialer connects to a name that resolves to several BBSes (decision 82):
 // it starts with the address that last connected, tries the next one once
 // an attempt has taken fallbackDelay or failed, and takes the first that
 // connects, so a dead instance costs a new connection fallbackDelay, not
 // the kernel's ARP or SYN timeouts.
-type dialer struct {
+type Dialer struct {
 	// dial connects to one address; lookup resolves a name.
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	lookup func(ctx context.Context, host string) ([]string, error)
@@ -46,9 +51,10 @@ type dialer struct {
 	last map[string]string // host:port -> address:port that last connected
 }
 
-func newDialer() *dialer {
+// New returns a dialer with the timings above.
+func New() *Dialer {
 	nd := &net.Dialer{Timeout: DialTimeout, KeepAliveConfig: keepAlive, Control: setUserTimeout}
-	return &dialer{dial: nd.DialContext, lookup: net.DefaultResolver.LookupHost, last: map[string]string{}}
+	return &Dialer{dial: nd.DialContext, lookup: net.DefaultResolver.LookupHost, last: map[string]string{}}
 }
 
 func setUserTimeout(_, _ string, c syscall.RawConn) error {
@@ -62,8 +68,8 @@ func setUserTimeout(_, _ string, c syscall.RawConn) error {
 	return sockErr
 }
 
-// DialContext is the transport's dial function.
-func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+// DialContext is an http.Transport's dial function.
+func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
@@ -108,7 +114,7 @@ type dialResult struct {
 // race dials targets in order, starting the next when the previous has
 // failed or taken fallbackDelay, and returns the first connection made;
 // the others are cancelled or closed.
-func (d *dialer) race(ctx context.Context, network string, targets []string) (net.Conn, string, error) {
+func (d *Dialer) race(ctx context.Context, network string, targets []string) (net.Conn, string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan dialResult, len(targets))
