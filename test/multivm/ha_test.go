@@ -87,11 +87,12 @@ var _ = Describe("the multi-VM cluster, one VM of each group stopped in turn", O
 	}
 
 	BeforeAll(func() {
-		// The VMs' logs stay for a failed run (the path is in the report).
+		// The VMs' logs stay for a failed run (the path is in the report),
+		// or for every run with MULTIVM_KEEP_STATE=1.
 		state, err := os.MkdirTemp("", "diego-multivm-ha-")
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() {
-			if !anyFailed {
+			if !anyFailed && os.Getenv("MULTIVM_KEEP_STATE") != "1" {
 				_ = os.RemoveAll(state)
 			}
 		})
