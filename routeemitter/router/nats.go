@@ -81,8 +81,10 @@ func (s *Subscriber) Run(signals <-chan os.Signal, ready chan<- struct{}) error 
 		}),
 		nats.ConnectHandler(func(c *nats.Conn) {
 			s.logger.Info("nats-connected", "url", c.ConnectedUrlRedacted())
-			publishStart(c)
+			// router.start asks for every registration: only once the
+			// subscriptions are there to receive them (else Run sends it).
 			if subscribed.Load() {
+				publishStart(c)
 				s.markConnected()
 			}
 		}),
