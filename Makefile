@@ -99,7 +99,7 @@ run: build
 
 # The BOSH release's example deployment with each VM in a network namespace
 # (docs/deploy.md), as root, in the foreground until Ctrl-C; the receptor
-# API is forwarded to 127.0.0.1:8887. Flags go in ARGS.
+# API is forwarded to 127.0.0.1:8887, the routers to 127.0.0.1:8081. Flags go in ARGS.
 run-multivm: build
 	@./deploy/rootfs/build.sh $(RUN_ROOTFS)
 	exec flock /tmp/diego-real-garden.lock bin/diego-multivm -rootfs $(RUN_ROOTFS) $(ARGS)

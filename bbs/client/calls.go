@@ -15,7 +15,7 @@ import (
 
 // Ping reports whether the BBS is up and has finished starting.
 func (c *Client) Ping(ctx context.Context) bool {
-	httpResp, err := c.send(ctx, c.http, bbs.PingRoute, nil)
+	httpResp, err := c.sendRetrying(ctx, bbs.PingRoute, nil)
 	if err != nil {
 		return false
 	}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"diego/bbs"
+	"diego/deploy/dialer"
 	"diego/deploy/routes"
 	"diego/deploy/tlsconfig"
 	"diego/models"
@@ -51,6 +53,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	transport := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         dialer.New().DialContext,
 		MaxIdleConnsPerHost: 100,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
@@ -90,10 +93,19 @@ type response interface {
 	GetError() *models.Error
 }
 
+// Attempts and retryDelay: like diego's client, a request that gets no
+// answer from a BBS is sent up to three times, half a second apart
+// (decision 110), so that a client whose BBS just vanished reaches another
+// instead of failing its caller.
+const (
+	Attempts   = 3
+	retryDelay = 500 * time.Millisecond
+)
+
 // do sends one RPC and decodes its response; a domain error comes back as
 // the *models.Error the BBS set.
 func (c *Client) do(ctx context.Context, route string, req proto.Message, resp response) error {
-	httpResp, err := c.send(ctx, c.http, route, req)
+	httpResp, err := c.sendRetrying(ctx, route, req)
 	if err != nil {
 		return err
 	}
@@ -109,6 +121,25 @@ func (c *Client) do(ctx context.Context, route string, req proto.Message, resp r
 		return e
 	}
 	return nil
+}
+
+// sendRetrying sends a request until a BBS answers it, at most Attempts
+// times.
+func (c *Client) sendRetrying(ctx context.Context, route string, req proto.Message) (*http.Response, error) {
+	for attempt := 1; ; attempt++ {
+		httpResp, err := c.send(ctx, c.http, route, req)
+		var unanswered *transportError
+		if err == nil || !errors.As(err, &unanswered) || attempt == Attempts || ctx.Err() != nil {
+			return httpResp, err
+		}
+		// The pool's other connections may lead to the same dead BBS:
+		// drop them, so the next attempt dials (and skips it).
+		c.http.Transport.(*http.Transport).CloseIdleConnections()
+		select {
+		case <-ctx.Done():
+		case <-time.After(retryDelay):
+		}
+	}
 }
 
 // send posts req and checks that the answer is a protobuf 200.
@@ -134,7 +165,7 @@ func (c *Client) send(ctx context.Context, hc *http.Client, route string, req pr
 	}
 	resp, err := hc.Do(httpReq)
 	if err != nil {
-		return nil, fmt.Errorf("bbs %s: %w", route, err)
+		return nil, &transportError{route: route, err: err}
 	}
 	if err := checkResponse(resp); err != nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64*1024))
@@ -143,6 +174,16 @@ func (c *Client) send(ctx context.Context, hc *http.Client, route string, req pr
 	}
 	return resp, nil
 }
+
+// transportError is a request that got no answer from a BBS (it could not
+// connect, or the connection failed or timed out before a response).
+type transportError struct {
+	route string
+	err   error
+}
+
+func (e *transportError) Error() string { return fmt.Sprintf("bbs %s: %s", e.route, e.err) }
+func (e *transportError) Unwrap() error { return e.err }
 
 // checkResponse maps what is not a protobuf 200 to the spec's client-side
 // errors: RouterError, "endpoint not found", InvalidResponse.

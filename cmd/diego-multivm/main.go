@@ -34,6 +34,7 @@ func run() int {
 	flag.StringVar(&opts.Prefix, "prefix", "dmv", "the network namespaces' name prefix")
 	flag.StringVar(&opts.GardenTag, "garden-tag", multivm.DefaultGardenTag, "the cells' garden tag prefix (cgroups are shared by every cluster on the host)")
 	receptorAddr := flag.String("receptor", "127.0.0.1:8887", "host loopback address forwarded to any receptor")
+	routerAddr := flag.String("router", "127.0.0.1:8081", "host loopback address forwarded to any router")
 	verbose := flag.Bool("v", false, "print every daemon's output")
 	flag.Parse()
 
@@ -70,14 +71,22 @@ func run() int {
 		_ = cluster.Stop()
 		return 1
 	}
+	rfwd, err := cluster.Forward(*routerAddr, hostPorts(plan.Addresses("access"), "8081")...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "diego-multivm:", err)
+		_ = fwd.Close()
+		_ = cluster.Stop()
+		return 1
+	}
 	for _, vm := range plan.VMs {
 		fmt.Printf("  %-12s %-13s netns %s\n", vm.Name(), vm.Address, vm.Namespace)
 	}
-	fmt.Printf("ready: the receptor API at http://%s (any access VM); `ip netns exec %s ...` reaches every VM\n",
-		fwd.Addr(), cluster.DriverNS())
+	fmt.Printf("ready: the receptor API at http://%s and the routers at http://%s (any access VM); `ip netns exec %s ...` reaches every VM\n",
+		fwd.Addr(), rfwd.Addr(), cluster.DriverNS())
 	<-signals
 	fmt.Println("stopping")
 	_ = fwd.Close()
+	_ = rfwd.Close()
 	if err := cluster.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "diego-multivm: stopping:", err)
 		return 1

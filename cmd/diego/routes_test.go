@@ -21,7 +21,9 @@ var _ = Describe("diego routes", func() {
 		registry := router.NewRegistry(time.Minute)
 		Expect(registry.Register(routeemitter.RegistryMessage{Host: "10.0.0.5", Port: 61001, URIs: []string{"hello-lrp.apps.localhost"},
 			App: "hello-lrp", PrivateInstanceID: "ig-0", PrivateInstanceIndex: "0"}, time.Now())).To(Succeed())
-		server := httptest.NewServer(router.StatusHandler(registry, "admin", "secret"))
+		health := &router.Health{}
+		health.MarkReady()
+		server := httptest.NewServer(router.StatusHandler(registry, health, "admin", "secret"))
 		DeferCleanup(server.Close)
 		statusURL = strings.Replace(server.URL, "http://", "http://admin:secret@", 1)
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 	"github.com/tedsuo/ifrit/ginkgomon_v2"
 
@@ -150,6 +151,34 @@ var _ = Describe("The router binary", func() {
 		publish("router.register", backend)
 		Eventually(status("app.apps.localhost")).Should(Equal(http.StatusOK))
 		Expect(session).NotTo(gexec.Exit())
+	})
+
+	It("takes no request until the start delay has passed, and then routes what was registered meanwhile", func() {
+		cfg.StartResponseDelayInterval = dconfig.Duration(3 * time.Second)
+		session := startRouter(cfg, false)
+		Eventually(starts, 10*time.Second).Should(Receive())
+		// An emitter answers router.start by registering everything.
+		publish("router.register", backend)
+		startedAt := time.Now()
+		health := func() int {
+			resp, err := http.Get("http://" + cfg.StatusAddress + "/health")
+			if err != nil {
+				return 0
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		Eventually(health).Should(Equal(http.StatusServiceUnavailable))
+		code, msg, _ := get("app.apps.localhost")
+		Expect(code).To(Equal(0), "the proxy port is not open during the delay: %s", msg)
+		Expect(time.Since(startedAt)).To(BeNumerically("<", 2*time.Second), "checked within the delay")
+		Expect(string(session.Out.Contents())).To(ContainSubstring(`waiting-before-listening`))
+
+		Eventually(session.Out, 10*time.Second).Should(gbytes.Say(`"msg":"ready"`))
+		Expect(time.Since(startedAt)).To(BeNumerically(">=", 2*time.Second))
+		code, body, _ := get("app.apps.localhost")
+		Expect(code).To(Equal(http.StatusOK), "the first request after the delay is routed: %s", body)
+		Expect(health()).To(Equal(http.StatusOK))
 	})
 
 	It("refuses a bad config, naming every problem", func() {

@@ -14,8 +14,9 @@ import (
 	"diego/routeemitter/router/config"
 )
 
-// wire serves the status port, then follows NATS, then proxies: requests
-// are taken only once the router listens for registrations.
+// wire serves the status port, then follows NATS, waits the start delay,
+// then proxies: requests are taken only once the router has had the
+// delay to receive registrations.
 func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 	logger, clk := kit.Logger, kit.Clock
 	host, _, _ := net.SplitHostPort(cfg.ListenAddr)
@@ -37,9 +38,11 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 		SuspendPruningWhileDown: cfg.SuspendPruningIfNATSUnavailable,
 	})
 	proxy := router.NewProxy(logger, registry, cfg.EndpointDialTimeout.Duration())
+	health := &router.Health{}
 	return daemon.Process{Members: grouper.Members{
-		{Name: "status", Runner: httpserver.New(cfg.StatusAddress, router.StatusHandler(registry, cfg.StatusUsername, cfg.StatusPassword))},
+		{Name: "status", Runner: httpserver.New(cfg.StatusAddress, router.StatusHandler(registry, health, cfg.StatusUsername, cfg.StatusPassword))},
 		{Name: "nats", Runner: subscriber},
+		{Name: "warmup", Runner: router.NewWarmup(logger, clk, cfg.StartResponseDelayInterval.Duration(), subscriber.Connected(), health)},
 		{Name: "proxy", Runner: httpserver.New(cfg.ListenAddr, proxy)},
 	}}, nil
 }

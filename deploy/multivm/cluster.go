@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -336,17 +337,29 @@ func (c *Cluster) destroyContainers(vm *VM) (int, error) {
 	return len(containers), errors.Join(errs...)
 }
 
-// removeGardenCgroups removes the empty cgroup parents garden-<tag> a
-// garden leaves (cgroups are global, unlike the VM's network).
+// removeGardenCgroups removes the empty cgroups garden-<tag> a garden
+// leaves (cgroups are global, unlike the VM's network), children first: a
+// container destroyed as its garden stopped may leave its own empty
+// cgroup behind. A cgroup that still holds a process is not removed.
 func removeGardenCgroups(tag string) error {
 	parents, _ := filepath.Glob("/sys/fs/cgroup/*/garden-" + tag)
 	if st, err := os.Stat("/sys/fs/cgroup/garden-" + tag); err == nil && st.IsDir() {
 		parents = append(parents, "/sys/fs/cgroup/garden-"+tag)
 	}
 	var errs []error
-	for _, dir := range parents {
-		if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("removing cgroup %s: %w", dir, err))
+	for _, parent := range parents {
+		var dirs []string
+		_ = filepath.WalkDir(parent, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, path)
+			}
+			return nil
+		})
+		// Deepest first: WalkDir lists a directory before its children.
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if err := os.Remove(dirs[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("removing cgroup %s: %w", dirs[i], err))
+			}
 		}
 	}
 	return errors.Join(errs...)

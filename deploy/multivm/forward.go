@@ -59,6 +59,9 @@ type Forwarder struct {
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	done  chan struct{}
+	// last is the target that answered last: tried first, so a stopped
+	// VM costs one connection its dial timeout, not every one.
+	last string
 }
 
 // Forward listens on listen (127.0.0.1:0 for any port) for targets.
@@ -118,12 +121,24 @@ func (f *Forwarder) untrack(conns ...net.Conn) {
 func (f *Forwarder) join(in net.Conn) {
 	var out net.Conn
 	var errs []error
-	for _, t := range f.targets {
+	f.mu.Lock()
+	targets := append([]string(nil), f.targets...)
+	if f.last != "" {
+		targets = append([]string{f.last}, targets...)
+	}
+	f.mu.Unlock()
+	for i, t := range targets {
+		if i > 0 && t == targets[0] {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		c, err := DialIn(ctx, f.ns, t)
 		cancel()
 		if err == nil {
 			out = c
+			f.mu.Lock()
+			f.last = t
+			f.mu.Unlock()
 			break
 		}
 		errs = append(errs, err)

@@ -87,23 +87,21 @@ func (c *Cluster) hostsFile(ns string) string {
 
 // ServiceNames are the names clients use for a group, resolving to all of
 // its instances.
-var ServiceNames = map[string]string{
-	"database": "bbs.service.cf.internal",
-	"etcd":     "etcd.service.cf.internal",
-	"nats":     "nats.service.cf.internal",
-	"access":   "receptor.service.cf.internal",
+var ServiceNames = map[string][]string{
+	"database": {"bbs.service.cf.internal"},
+	"etcd":     {"etcd.service.cf.internal"},
+	"nats":     {"nats.service.cf.internal"},
+	"access":   {"receptor.service.cf.internal", "doppler.service.cf.internal"},
 }
 
 func (c *Cluster) hosts() string {
 	var b strings.Builder
 	b.WriteString("127.0.0.1 localhost\n::1 localhost\n")
 	for _, g := range GroupOrder {
-		name, ok := ServiceNames[g]
-		if !ok {
-			continue
-		}
-		for _, a := range c.plan.Addresses(g) {
-			fmt.Fprintf(&b, "%s %s\n", a, name)
+		for _, name := range ServiceNames[g] {
+			for _, a := range c.plan.Addresses(g) {
+				fmt.Fprintf(&b, "%s %s\n", a, name)
+			}
 		}
 	}
 	return b.String()

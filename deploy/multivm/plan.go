@@ -26,9 +26,8 @@ import (
 )
 
 // GroupOrder is the order groups start in (and the reverse of the order
-// they stop in): stores first, cells last.
-// TODO(routing, logs, cc-bridge): the cc-bridge group joins here when the
-// cluster runs it (MultiVMOps removes it and the new jobs for now).
+// they stop in): stores first, cells last. The cc-bridge group is not run
+// (MultiVMOps removes it, decision 112): it needs a Cloud Controller.
 var GroupOrder = []string{"etcd", "nats", "database", "brain", "access", "cell"}
 
 // Options say what to run.
@@ -122,25 +121,18 @@ func MultiVMOps(opts Options) []boshrender.Op {
 		ig("cell", "rep", "rep/preloaded_root_fs?", []string{"cflinuxfs4:" + opts.RootFS}),
 	}
 	for group, jobs := range map[string][]string{
-		"etcd": {"etcd"}, "nats": {"nats"}, "database": {"bbs"}, "brain": {"auctioneer", "converger", "metrics-server"},
-		"access": {"receptor"}, "cell": {"garden", "executor", "rep"},
+		"etcd": {"etcd", "metron"}, "nats": {"nats", "metron"}, "database": {"bbs", "metron"},
+		"brain":  {"auctioneer", "converger", "metrics-server", "metron"},
+		"access": {"receptor", "route-emitter", "router", "doppler", "metron"}, "cell": {"garden", "executor", "rep", "metron"},
 	} {
 		for _, job := range jobs {
 			prefix := strings.ReplaceAll(job, "-", "_")
 			ops = append(ops, ig(group, job, prefix+"?/log_level?", level))
 		}
 	}
-	// The routing, logging and CC-bridge jobs are in the release and the
-	// example manifest but not yet in this cluster (its HA suite covers the
-	// core daemons): they are removed here until the cluster runs them.
-	for group, jobs := range map[string][]string{
-		"etcd": {"metron"}, "nats": {"metron"}, "database": {"metron"}, "brain": {"metron"},
-		"access": {"route-emitter", "router", "doppler", "metron"}, "cell": {"metron"},
-	} {
-		for _, job := range jobs {
-			ops = append(ops, boshrender.Op{Type: "remove", Path: "/instance_groups/name=" + group + "/jobs/name=" + job})
-		}
-	}
+	// The cluster runs every job of the example manifest but the cc-bridge
+	// group's, whose daemons call a Cloud Controller the cluster does not
+	// have (decision 112).
 	ops = append(ops, boshrender.Op{Type: "remove", Path: "/instance_groups/name=cc-bridge"})
 	return append(ops, opts.Ops...)
 }

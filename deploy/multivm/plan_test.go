@@ -52,7 +52,7 @@ var _ = Describe("NewPlan", func() {
 
 	It("moves every /var/vcap path under the VM's root and runs the binaries of BinDir", func() {
 		cell := plan.Group("cell")[1]
-		Expect(cell.Daemons).To(HaveLen(3))
+		Expect(cell.Daemons).To(HaveLen(4))
 		rep := cell.Daemons[2]
 		Expect(rep.Executable).To(Equal("/opt/bin/rep"))
 		Expect(rep.Args).To(Equal([]string{"-config", filepath.Join(cell.Root, "var/vcap/jobs/rep/config/rep.json")}))
@@ -61,6 +61,22 @@ var _ = Describe("NewPlan", func() {
 			Expect(strings.ReplaceAll(content, cell.Root+"/var/vcap/", "")).NotTo(ContainSubstring("/var/vcap/"))
 		}
 		Expect(plan.Group("etcd")[0].Daemons[0].Executable).To(Equal("/opt/bin/diego-etcd"))
+	})
+
+	It("runs the routing and logging jobs, metron on every VM, and no cc-bridge group", func() {
+		jobs := func(vm *multivm.VM) []string {
+			var out []string
+			for _, d := range vm.Daemons {
+				out = append(out, d.Job)
+			}
+			return out
+		}
+		for _, vm := range plan.VMs {
+			Expect(jobs(vm)).To(ContainElement("metron"), vm.Name())
+			Expect(vm.Group).NotTo(Equal("cc-bridge"))
+		}
+		Expect(jobs(plan.Group("access")[1])).To(Equal([]string{"receptor", "route-emitter", "router", "doppler", "metron"}))
+		Expect(config(plan.Group("access")[0], "route-emitter")["log_level"]).To(Equal("info"))
 	})
 
 	It("gives each cell's garden its own tag, a unix socket the executor uses, and the rootfs", func() {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"diego/deploy/dialer"
 	"diego/deploy/routes"
 	"diego/deploy/tlsconfig"
 	"diego/receptor"
@@ -48,7 +49,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	transport := &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 20}
+	// Any receptor of receptor.service.cf.internal will do (decision 110).
+	transport := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: dialer.New().DialContext, MaxIdleConnsPerHost: 20}
 	if cfg.CAFile != "" {
 		tc, err := tlsconfig.ClientConfig("", "", cfg.CAFile)
 		if err != nil {

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -28,6 +30,9 @@ type Subscriber struct {
 	clock    clock.Clock
 	registry *Registry
 	conn     *nats.Conn
+
+	connected     chan struct{}
+	connectedOnce sync.Once
 }
 
 // SubscriberConfig holds the NATS settings and the protocol's timings.
@@ -42,13 +47,23 @@ type SubscriberConfig struct {
 
 // NewSubscriber builds the subscriber; Run connects.
 func NewSubscriber(logger *slog.Logger, clk clock.Clock, registry *Registry, cfg SubscriberConfig) *Subscriber {
-	return &Subscriber{cfg: cfg, logger: logging.Session(logger, "nats"), clock: clk, registry: registry}
+	return &Subscriber{cfg: cfg, logger: logging.Session(logger, "nats"), clock: clk, registry: registry,
+		connected: make(chan struct{})}
 }
+
+// Connected is closed once the subscriber first reaches NATS with its
+// subscriptions in place: registrations can arrive from then on.
+func (s *Subscriber) Connected() <-chan struct{} { return s.connected }
+
+func (s *Subscriber) markConnected() { s.connectedOnce.Do(func() { close(s.connected) }) }
 
 // Run connects (retrying until NATS answers), subscribes, announces
 // itself, and prunes until signalled.
 func (s *Subscriber) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	start, _ := json.Marshal(s.cfg.Start)
+	// subscribed says the subscriptions are made: a connection made before
+	// them is marked connected once they are.
+	var subscribed atomic.Bool
 	publishStart := func(c *nats.Conn) {
 		if err := c.Publish(routeemitter.StartSubject, start); err != nil {
 			s.logger.Error("publish-start-failed", "error", err)
@@ -66,7 +81,12 @@ func (s *Subscriber) Run(signals <-chan os.Signal, ready chan<- struct{}) error 
 		}),
 		nats.ConnectHandler(func(c *nats.Conn) {
 			s.logger.Info("nats-connected", "url", c.ConnectedUrlRedacted())
-			publishStart(c)
+			// router.start asks for every registration: only once the
+			// subscriptions are there to receive them (else Run sends it).
+			if subscribed.Load() {
+				publishStart(c)
+				s.markConnected()
+			}
 		}),
 	}
 	n := s.cfg.NATS
@@ -103,9 +123,11 @@ func (s *Subscriber) Run(signals <-chan os.Signal, ready chan<- struct{}) error 
 			return fmt.Errorf("subscribing to %s: %w", subject, err)
 		}
 	}
+	subscribed.Store(true)
 	if conn.IsConnected() {
 		// The connect handler may have fired before the subscriptions.
 		publishStart(conn)
+		s.markConnected()
 	}
 	close(ready)
 

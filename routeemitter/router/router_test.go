@@ -184,9 +184,14 @@ var _ = Describe("The router", func() {
 		It("serves health without auth and the table behind basic auth", func() {
 			_, a := backend("a")
 			Expect(registry.Register(with(a, "a.example.com"), now)).To(Succeed())
-			status := httptest.NewServer(router.StatusHandler(registry, "admin", "secret"))
+			health := &router.Health{}
+			status := httptest.NewServer(router.StatusHandler(registry, health, "admin", "secret"))
 			DeferCleanup(status.Close)
-			resp, err := http.Get(status.URL + "/healthz")
+			resp, err := http.Get(status.URL + "/health")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.StatusCode).To(Equal(http.StatusServiceUnavailable), "unavailable during the start delay")
+			health.MarkReady()
+			resp, err = http.Get(status.URL + "/healthz")
 			Expect(err).NotTo(HaveOccurred())
 			Expect(resp.StatusCode).To(Equal(http.StatusOK))
 			resp, err = http.Get(status.URL + "/routes")

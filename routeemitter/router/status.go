@@ -7,11 +7,18 @@ import (
 )
 
 // StatusHandler serves /health and /healthz (no auth, as gorouter's
-// status port does) and /routes, the table as JSON, behind basic auth.
-func StatusHandler(registry *Registry, username, password string) http.Handler {
+// status port does; 503 until health is ready, so a load balancer sends
+// nothing during the start delay) and /routes, the table as JSON, behind
+// basic auth.
+func StatusHandler(registry *Registry, health *Health, username, password string) http.Handler {
 	mux := http.NewServeMux()
 	ok := func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
+		if !health.Ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("starting\n"))
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	}
 	mux.HandleFunc("GET /health", ok)

@@ -175,7 +175,7 @@ var Launchers = []string{
 // Kit are the deploy/ packages every daemon shares (deploy/README.md); the
 // rest of deploy/ are launchers.
 var Kit = []string{
-	"deploy/clock", "deploy/config", "deploy/daemon", "deploy/httpserver", "deploy/logging", "deploy/routes",
+	"deploy/clock", "deploy/config", "deploy/daemon", "deploy/dialer", "deploy/httpserver", "deploy/logging", "deploy/routes",
 	"deploy/sse", "deploy/tarball", "deploy/tlsconfig",
 }
 
@@ -227,14 +227,14 @@ func isClient(rel string) bool {
 }
 
 // clientMayImport: models, its own component's root package (the route
-// table), and the shared route and TLS helpers.
+// table), and the shared route, TLS and dial helpers.
 func clientMayImport(rel, target string) bool {
 	own := strings.Split(rel, "/")[0]
 	if own == "metron" && target == "metron/events" { // the envelopes are metron's models
 		return true
 	}
 	return target == "models" || strings.HasPrefix(target, "models/") || target == own ||
-		target == "deploy/routes" || target == "deploy/tlsconfig" || target == "deploy/sse"
+		target == "deploy/routes" || target == "deploy/tlsconfig" || target == "deploy/sse" || target == "deploy/dialer"
 }
 
 func crossComponentAllowed(target string) bool {

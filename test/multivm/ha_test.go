@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,6 +24,7 @@ import (
 	"diego/deploy/multivm"
 	"diego/deploy/tlsconfig"
 	"diego/models"
+	receptorapi "diego/receptor"
 	receptorclient "diego/receptor/client"
 	"diego/test/rootfs"
 )
@@ -35,6 +38,11 @@ const (
 	domain    = "ha"
 	lrpCount  = 2
 	instances = 3
+	// The routed app: its own domain, so the counts above stay the
+	// workload's.
+	webDomain    = "ha-web"
+	webInstances = 2
+	webRoute     = "ha-web.apps.internal"
 )
 
 // The HA specs share one cluster and run in order: each stops a whole VM
@@ -50,6 +58,7 @@ var _ = Describe("the multi-VM cluster, one VM of each group stopped in turn", O
 		receptor *receptorclient.Client
 		etcd     *clientv3.Client
 		work     *workload
+		probe    *routeProbe
 		timings  []string
 		// anyFailed keeps the VMs' logs of a failed run.
 		anyFailed bool
@@ -78,11 +87,12 @@ var _ = Describe("the multi-VM cluster, one VM of each group stopped in turn", O
 	}
 
 	BeforeAll(func() {
-		// The VMs' logs stay for a failed run (the path is in the report).
+		// The VMs' logs stay for a failed run (the path is in the report),
+		// or for every run with MULTIVM_KEEP_STATE=1.
 		state, err := os.MkdirTemp("", "diego-multivm-ha-")
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() {
-			if !anyFailed {
+			if !anyFailed && os.Getenv("MULTIVM_KEEP_STATE") != "1" {
 				_ = os.RemoveAll(state)
 			}
 		})
@@ -142,6 +152,24 @@ var _ = Describe("the multi-VM cluster, one VM of each group stopped in turn", O
 		}
 		Eventually(runningInstances(bbsAny), 120*time.Second, time.Second).Should(Equal(lrpCount * instances))
 
+		// An app with a route, reached through the routers as a load
+		// balancer would (the first that answers).
+		routes, _ := json.Marshal([]map[string]any{{"hostnames": []string{webRoute}, "port": 8080}})
+		Expect(receptor.CreateDesiredLRP(ctx, receptorapi.DesiredLRPCreateRequest{
+			ProcessGuid: "ha-web", Domain: webDomain, RootFS: "preloaded:cflinuxfs4", Instances: webInstances,
+			MemoryMB: 16, Ports: []uint16{8080}, LogGuid: "ha-web", LogSource: "APP",
+			Routes: receptorapi.RoutingInfo{"cf-router": routes},
+			Action: models.WrapAction(&models.RunAction{Path: "sh", User: "vcap", Args: []string{"-c",
+				"mkdir -p /tmp/www && echo ha-web-$INSTANCE_INDEX > /tmp/www/index.html && exec busybox httpd -f -p 8080 -h /tmp/www"}}),
+		})).To(Succeed())
+		var routers []string
+		for _, a := range plan.Addresses("access") {
+			routers = append(routers, a+":8081")
+		}
+		probe = startRouteProbe(forward(routers...), webRoute)
+		DeferCleanup(probe.stop)
+		Eventually(probe.answered, 120*time.Second, time.Second).Should(BeNumerically(">", 0), "the app answers through the routers")
+
 		work = startWorkload(bbsAny)
 		DeferCleanup(work.stop)
 	})
@@ -158,11 +186,16 @@ var _ = Describe("the multi-VM cluster, one VM of each group stopped in turn", O
 	})
 
 	// outage stops vm, runs check while it is down, and starts it again.
+	// Routes keep answering throughout: the app answers through the
+	// routers while the VM is down, and never 404 (checked at the end).
 	outage := func(vm *multivm.VM, check func(stopped time.Time)) {
 		before := work.completed()
 		stopped := time.Now()
 		Expect(cluster.StopVM(vm)).To(Succeed())
+		answered := probe.answered()
 		check(stopped)
+		Eventually(probe.answered, 30*time.Second, 200*time.Millisecond).Should(BeNumerically(">", answered),
+			"the app answers through the routers while %s is down", vm.Name())
 		// The workload goes on while the VM is down.
 		Eventually(work.completed, 60*time.Second, time.Second).Should(BeNumerically(">=", before+3),
 			"tasks kept completing while %s was down", vm.Name())
@@ -171,6 +204,7 @@ var _ = Describe("the multi-VM cluster, one VM of each group stopped in turn", O
 		timings = append(timings, fmt.Sprintf("%s: down %s, restart %s", vm.Name(),
 			restarted.Sub(stopped).Round(100*time.Millisecond), time.Since(restarted).Round(100*time.Millisecond)))
 		Eventually(runningInstances(bbsAny), 60*time.Second, time.Second).Should(Equal(lrpCount * instances))
+		Expect(probe.unknownRoute()).To(BeEmpty(), "no 404 unknown_route for the live app")
 	}
 
 	It("keeps serving when an etcd member's VM stops", func() {
@@ -262,9 +296,40 @@ var _ = Describe("the multi-VM cluster, one VM of each group stopped in turn", O
 		})
 	})
 
-	It("answers the receptor API from the other access VM when one stops", func() {
-		outage(plan.Group("access")[0], func(time.Time) {
-			ctx := context.Background()
+	It("answers the receptor API and routes from the other access VM when the active route-emitter's stops", func() {
+		ctx := context.Background()
+		emitter := func() (string, error) {
+			v, err := lock.Value(ctx, etcd, lock.LockKey("/diego", "route_emitter"))
+			if err != nil || v == nil {
+				return "", err
+			}
+			var m map[string]string
+			if err := json.Unmarshal(v, &m); err != nil {
+				return "", err
+			}
+			return m["route_emitter_id"], nil
+		}
+		// The hard case: the VM whose emitter holds the lock stops, so no
+		// emitter emits until the other takes the lock.
+		Eventually(emitter, 30*time.Second).Should(HavePrefix("access-"))
+		active, _ := emitter()
+		var vm, standby *multivm.VM
+		for _, a := range plan.Group("access") {
+			if a.Name() == active {
+				vm = a
+			} else {
+				standby = a
+			}
+		}
+		Expect(vm).NotTo(BeNil(), "the route-emitter lock names %q", active)
+		outage(vm, func(stopped time.Time) {
+			// The lock moves to the other access VM (within its TTL)
+			// before the stopped one comes back: a restarted router waits
+			// start_response_delay_interval for an emitter to answer its
+			// router.start, and the one on a stopped VM never will
+			// (decision 112).
+			Eventually(emitter, 2*presenceTTL, 500*time.Millisecond).Should(Equal(standby.Name()))
+			timings = append(timings, fmt.Sprintf("route-emitter lock moved to %s after %s", standby.Name(), time.Since(stopped).Round(100*time.Millisecond)))
 			Eventually(func() error { _, err := receptor.DesiredLRPs(ctx); return err }, 10*time.Second).Should(Succeed())
 			lrps, err := receptor.DesiredLRPsByDomain(ctx, domain)
 			Expect(err).NotTo(HaveOccurred())
@@ -304,7 +369,103 @@ var _ = Describe("the multi-VM cluster, one VM of each group stopped in turn", O
 		timings = append(timings, fmt.Sprintf("tasks: %d completed, %d of them failed with their cell", work.completed(), len(failed)))
 		Expect(work.completed()).To(BeNumerically(">=", 20))
 	})
+
+	It("routed the app all along, with no 404 unknown_route", func() {
+		probe.stop()
+		codes := probe.codes()
+		timings = append(timings, fmt.Sprintf("route probes: %v", codes))
+		Expect(codes[http.StatusOK]).To(BeNumerically(">", 100))
+		Expect(probe.unknownRoute()).To(BeEmpty())
+		for code := range codes {
+			Expect(code).To(BeElementOf(http.StatusOK, http.StatusBadGateway, 0), "only 200s, brief 502s and unanswered probes (a router's VM down)")
+		}
+	})
 })
+
+// routeProbe gets the app through the routers every 200 ms, recording
+// every answer; once the app has answered, a 404 is a route lost.
+type routeProbe struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+
+	mu      sync.Mutex
+	byCode  map[int]int
+	ok      int
+	lost    []string // 404s after the first 200
+	started bool
+}
+
+func startRouteProbe(addr, host string) *routeProbe {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &routeProbe{cancel: cancel, done: make(chan struct{}), byCode: map[int]int{}}
+	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	go func() {
+		defer close(p.done)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/", nil)
+			req.Host = host
+			code, detail := 0, ""
+			if resp, err := client.Do(req); err == nil {
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+				resp.Body.Close()
+				code, detail = resp.StatusCode, resp.Header.Get("X-Cf-Routererror")+" "+strings.TrimSpace(string(body))
+			} else if ctx.Err() != nil {
+				return
+			}
+			p.record(code, detail)
+		}
+	}()
+	return p
+}
+
+func (p *routeProbe) record(code int, detail string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if code == http.StatusOK {
+		p.started = true
+		p.ok++
+	}
+	if !p.started {
+		return // the app is not up yet
+	}
+	p.byCode[code]++
+	if code == http.StatusNotFound {
+		p.lost = append(p.lost, time.Now().Format("15:04:05.000")+" "+detail)
+	}
+}
+
+func (p *routeProbe) stop() { p.once.Do(func() { p.cancel(); <-p.done }) }
+
+// answered counts the 200s so far.
+func (p *routeProbe) answered() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ok
+}
+
+func (p *routeProbe) unknownRoute() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.lost...)
+}
+
+func (p *routeProbe) codes() map[int]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[int]int{}
+	for k, v := range p.byCode {
+		out[k] = v
+	}
+	return out
+}
 
 // runningInstances counts the ordinary RUNNING instances of the domain's
 // LRPs (one per index).
