@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/tedsuo/ifrit/grouper"
 
@@ -42,15 +43,15 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 		return daemon.Process{}, err
 	}
 	timeout := cfg.CommunicationTimeout.Duration()
-	peerHTTP := &http.Client{Timeout: timeout}
+	peerHTTP := peerClient(timeout)
 	at := cfg.AuctioneerTLS()
-	auctioneer, err := peers.NewAuctioneer(lock.NewReader(etcd), lock.LockKey(cfg.Root, "auctioneer"), &http.Client{Timeout: timeout},
+	auctioneer, err := peers.NewAuctioneer(lock.NewReader(etcd), lock.LockKey(cfg.Root, "auctioneer"), peerClient(timeout),
 		peers.AuctioneerTLS{CAFile: at.CACert, CertFile: at.ClientCert, KeyFile: at.ClientKey, Require: at.RequireTLS})
 	if err != nil {
 		return daemon.Process{}, err
 	}
 	rt := cfg.RepTLS()
-	repClients, err := peers.NewReps(&http.Client{Timeout: timeout},
+	repClients, err := peers.NewReps(peerClient(timeout),
 		repclient.TLS{CAFile: rt.CACert, CertFile: rt.ClientCert, KeyFile: rt.ClientKey, Require: rt.RequireTLS})
 	if err != nil {
 		return daemon.Process{}, err
@@ -117,4 +118,18 @@ func (r reps) Rep(address, url string) (handlers.RepClient, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// peerIdleConnsPerHost is how many idle connections the BBS keeps to each
+// peer (the auctioneer, a rep, a task's callback host). http.DefaultTransport
+// keeps 2, so the concurrent auction requests and callbacks of a busy BBS
+// closed most connections after one request and dialled anew (decision 160).
+const peerIdleConnsPerHost = 100
+
+// peerClient is an HTTP client of the BBS's peers with its own transport
+// (the auctioneer's and the reps' get their TLS settings on theirs).
+func peerClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = peerIdleConnsPerHost
+	return &http.Client{Timeout: timeout, Transport: t}
 }

@@ -50,7 +50,9 @@ func New(cfg Config) (*Client, error) {
 		cfg.Timeout = 30 * time.Second
 	}
 	// Any receptor of receptor.service.cf.internal will do (decision 110).
-	transport := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: dialer.New().DialContext, MaxIdleConnsPerHost: 20}
+	// The idle pool matches the BBS client's: with a smaller one, concurrent
+	// callers close most connections after one request (decision 161).
+	transport := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: dialer.New().DialContext, MaxIdleConnsPerHost: 100}
 	if cfg.CAFile != "" {
 		tc, err := tlsconfig.ClientConfig("", "", cfg.CAFile)
 		if err != nil {
