@@ -13,7 +13,6 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/protobuf/proto"
 
 	bbsclient "diego/bbs/client"
 	"diego/bbs/db/etcddb"
@@ -40,7 +39,8 @@ func main() {
 	defer raw.Close()
 	ctx := context.Background()
 	keys := etcddb.NewKeys("/diego")
-	seed(ctx, raw, keys)
+	benchutil.SeedLRPs(ctx, raw, keys, benchutil.LRPSeed{Desired: lrpCount, Instances: 1, Domain: "cf-apps",
+		Cell: func(i int, _ int32) string { return cellID(i % cells) }})
 
 	bbs := benchutil.StartBBS(etcd.ClientURL(), benchutil.DebugConfig)
 	defer bbs.Stop()
@@ -71,7 +71,7 @@ func main() {
 	}
 	close(cellsCh)
 	wg.Wait()
-	rawPerCell := timeIt(func() { rawCell(ctx, raw, keys, cellID(7)) })
+	rawPerCell := timeIt(func() { benchutil.RawCellRead(ctx, raw, keys, cellID(7)) })
 
 	schedAPI := timeIt(func() {
 		infos, err := c.DesiredLRPSchedulingInfos(ctx, bbsclient.DesiredLRPFilter{})
@@ -142,89 +142,9 @@ func timeIt(f func()) time.Duration {
 	return time.Since(t)
 }
 
-// seed writes the records and their index keys as the BBS stores them.
-func seed(ctx context.Context, raw *clientv3.Client, keys etcddb.Keys) {
-	action := models.WrapAction(&models.RunAction{Path: "/bin/server", User: "vcap", Args: []string{"--port", "8080"}})
-	routes := &models.ProtoRoutes{Routes: map[string][]byte{"cf-router": []byte(`[{"hostnames":["app.example.com"],"port":8080}]`)}}
-	jobs := make(chan int, 256)
-	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var ops []clientv3.Op
-			flush := func() {
-				if len(ops) == 0 {
-					return
-				}
-				if _, err := raw.Txn(ctx).Then(ops...).Commit(); err != nil {
-					benchutil.Fatal("seeding: %v", err)
-				}
-				ops = ops[:0]
-			}
-			for i := range jobs {
-				pg := fmt.Sprintf("pg-%05d", i)
-				cell := cellID(i % cells)
-				d := &models.DesiredLRP{ProcessGuid: pg, Domain: "cf-apps", RootFs: "preloaded:cflinuxfs4", Instances: 1,
-					MemoryMb: 256, DiskMb: 1024, Action: action, Routes: routes, LogGuid: pg,
-					ModificationTag: &models.ModificationTag{Epoch: "e", Index: 1}}
-				lrp := &models.ActualLRP{
-					ActualLrpKey:         &models.ActualLRPKey{ProcessGuid: pg, Index: 0, Domain: "cf-apps"},
-					ActualLrpInstanceKey: &models.ActualLRPInstanceKey{InstanceGuid: "ig-" + pg, CellId: cell},
-					ActualLrpNetInfo:     &models.ActualLRPNetInfo{Address: "10.0.0.1", Ports: []*models.PortMapping{{ContainerPort: 8080, HostPort: 61001}}},
-					State:                models.ActualLRPStateRunning, Since: 1, ModificationTag: &models.ModificationTag{Epoch: "e", Index: 2},
-				}
-				ops = append(ops,
-					clientv3.OpPut(keys.SchedulingInfo(pg), envelope(d.DesiredLRPSchedulingInfo())),
-					clientv3.OpPut(keys.RunInfo(pg), envelope(d.DesiredLRPRunInfo(1))),
-					clientv3.OpPut(keys.DesiredByDomain("cf-apps", pg), ""),
-					clientv3.OpPut(keys.ActualInstance(pg, 0), envelope(lrp)),
-					clientv3.OpPut(keys.ActualByCell(cell, pg, 0, false), ""),
-				)
-				if len(ops) >= 125 {
-					flush()
-				}
-			}
-			flush()
-		}()
-	}
-	for i := 0; i < lrpCount; i++ {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-}
-
-func envelope(m proto.Message) string {
-	b, err := proto.Marshal(m)
-	if err != nil {
-		benchutil.Fatal("%v", err)
-	}
-	return string(append([]byte{2, 0}, b...))
-}
-
 // rawRange reads every key under prefix and decodes nothing: the floor.
 func rawRange(ctx context.Context, raw *clientv3.Client, prefix string) {
 	if _, err := raw.Get(ctx, prefix, clientv3.WithPrefix()); err != nil {
 		benchutil.Fatal("%v", err)
-	}
-}
-
-// rawCell reads a cell's index keys and then its records, as the BBS must.
-func rawCell(ctx context.Context, raw *clientv3.Client, keys etcddb.Keys, cell string) {
-	resp, err := raw.Get(ctx, keys.ActualByCellPrefix(cell), clientv3.WithPrefix(), clientv3.WithKeysOnly())
-	if err != nil {
-		benchutil.Fatal("%v", err)
-	}
-	var ops []clientv3.Op
-	for _, kv := range resp.Kvs {
-		ops = append(ops, clientv3.OpGet(string(kv.Key)))
-	}
-	for len(ops) > 0 { // etcd takes at most 128 operations per transaction
-		n := min(len(ops), 128)
-		if _, err := raw.Txn(ctx).Then(ops[:n]...).Commit(); err != nil {
-			benchutil.Fatal("%v", err)
-		}
-		ops = ops[n:]
 	}
 }

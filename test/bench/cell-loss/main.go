@@ -71,7 +71,7 @@ func main() {
 			benchutil.Fatal("%v", err)
 		}
 	}
-	waitFor(60*time.Second, "every instance RUNNING", func() bool { return len(runningOn(ctx, c, "")) == lrps*instances })
+	benchutil.WaitFor(60*time.Second, 100*time.Millisecond, "every instance RUNNING", func() bool { return len(runningOn(ctx, c, "")) == lrps*instances })
 
 	victim := "cell-07"
 	lost := runningOn(ctx, c, victim)
@@ -86,7 +86,7 @@ func main() {
 
 	duplicates := 0
 	var detected time.Time
-	waitFor(presenceTTL+30*time.Second, "the lost instances RUNNING elsewhere", func() bool {
+	benchutil.WaitFor(presenceTTL+30*time.Second, 100*time.Millisecond, "the lost instances RUNNING elsewhere", func() bool {
 		if detected.IsZero() {
 			select {
 			case <-gone:
@@ -177,14 +177,4 @@ func watchGone(raw *clientv3.Client, key string) <-chan struct{} {
 		}
 	}()
 	return gone
-}
-
-func waitFor(limit time.Duration, what string, done func() bool) {
-	deadline := time.Now().Add(limit)
-	for !done() {
-		if time.Now().After(deadline) {
-			benchutil.Fatal("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

@@ -15,13 +15,10 @@ import (
 	"sync"
 	"time"
 
-	auctioneerconfig "diego/auctioneer/config"
 	bbsclient "diego/bbs/client"
-	"diego/deploy/config"
 	"diego/models"
 	"diego/rep"
 	"diego/test/bench/benchutil"
-	"diego/test/ports"
 	"diego/test/simrep"
 )
 
@@ -53,17 +50,7 @@ func main() {
 	endpoints := []string{etcd.ClientURL()}
 	bbs := benchutil.StartBBS(etcd.ClientURL(), benchutil.DebugConfig)
 	defer bbs.Stop()
-	ac := auctioneerconfig.DefaultConfig()
-	ac.ListenAddr = ports.Addr()
-	ac.AdvertiseAddress = "http://" + ac.ListenAddr
-	ac.BBSAddress = bbs.URL
-	ac.ETCD = config.ETCD{Endpoints: endpoints}
-	ac.LockTTL, ac.LockRetryInterval = config.Duration(3*time.Second), config.Duration(500*time.Millisecond)
-	ac.LogLevel = "error"
-	if addr := benchutil.AuctioneerPprof(); addr != "" {
-		ac.DebugAddress = addr
-	}
-	auctioneer := benchutil.StartBinary("auctioneer", ac)
+	auctioneer := benchutil.StartAuctioneer(etcd.ClientURL(), bbs.URL)
 	defer auctioneer.Stop()
 
 	reps := make([]*simrep.Rep, cells)
@@ -82,13 +69,13 @@ func main() {
 	if err := c.UpsertDomain(ctx, "apps", 0); err != nil {
 		benchutil.Fatal("%v", err)
 	}
-	waitFor(30*time.Second, "every cell", func() bool {
+	benchutil.WaitFor(30*time.Second, 20*time.Millisecond, "every cell", func() bool {
 		cs, err := c.Cells(ctx)
 		return err == nil && len(cs) == cells
 	})
 	// The auctioneer must hold its lock before the burst, or the first
 	// auctions would wait for the converger.
-	waitFor(30*time.Second, "the auctioneer's lock", func() bool {
+	benchutil.WaitFor(30*time.Second, 20*time.Millisecond, "the auctioneer's lock", func() bool {
 		resp, err := raw.Get(ctx, "/diego/v1/locks/auctioneer")
 		return err == nil && len(resp.Kvs) == 1
 	})
@@ -124,7 +111,7 @@ func main() {
 	desired := time.Since(start)
 	total := int64(lrps * instances)
 	var started int64
-	waitFor(time.Duration(size)*60*time.Second, "every instance started", func() bool {
+	benchutil.WaitFor(time.Duration(size)*60*time.Second, 20*time.Millisecond, "every instance started", func() bool {
 		started = 0
 		for _, r := range reps {
 			started += r.Started()
@@ -181,14 +168,4 @@ func main() {
 			"note": "ratio = write-bound floor ÷ time to all RUNNING; target is that ratio at 8 s; p50/p99 are DesireLRP latencies",
 		},
 	}.Print()
-}
-
-func waitFor(limit time.Duration, what string, done func() bool) {
-	deadline := time.Now().Add(limit)
-	for !done() {
-		if time.Now().After(deadline) {
-			benchutil.Fatal("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

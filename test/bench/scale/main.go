@@ -25,9 +25,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/protobuf/proto"
 
-	auctioneerconfig "diego/auctioneer/config"
 	bbsclient "diego/bbs/client"
 	"diego/bbs/db/etcddb"
 	"diego/bbs/lock"
@@ -76,7 +74,10 @@ func main() {
 	ctx := context.Background()
 	keys := etcddb.NewKeys("/diego")
 	t := time.Now()
-	seed(ctx, raw, keys, desired, cells)
+	// Desired i's instance j runs on cell (10i + j) mod cells: each cell holds
+	// perCellLRPs instances and no desired LRP has two on one cell.
+	benchutil.SeedLRPs(ctx, raw, keys, benchutil.LRPSeed{Desired: desired, Instances: instances, Domain: domain, Ports: []uint32{8080},
+		Cell: func(i int, j int32) string { return cellID((i*instances + int(j)) % cells) }})
 	seedTime := time.Since(t)
 	etcdStatus, err := raw.Status(ctx, etcd.ClientURL())
 	if err != nil {
@@ -104,7 +105,7 @@ func main() {
 	})
 	profiled()
 	rssFetched := bbs.RSSMB()
-	rawPerCell := fetchCells(cells, func(cell string) int { return rawCell(ctx, raw, keys, cell) })
+	rawPerCell := fetchCells(cells, func(cell string) int { return benchutil.RawCellRead(ctx, raw, keys, cell) })
 
 	// Convergence passes over all of it (the converger's call): every cell
 	// present and every instance RUNNING where it should be, so a pass is
@@ -239,101 +240,6 @@ func revision(ctx context.Context, raw *clientv3.Client) int64 {
 	return resp.Header.Revision
 }
 
-// seed writes the records and their index keys as the BBS stores them:
-// desired i's instance j runs on cell (10i + j) mod cells, so each cell
-// holds 250 instances and no desired LRP has two on one cell. Each
-// transaction carries five desired LRPs with their instances (115 keys;
-// etcd takes at most 128 operations per transaction).
-func seed(ctx context.Context, raw *clientv3.Client, keys etcddb.Keys, desired, cells int) {
-	action := models.WrapAction(&models.RunAction{Path: "/bin/server", User: "vcap", Args: []string{"--port", "8080"}})
-	routes := &models.ProtoRoutes{Routes: map[string][]byte{"cf-router": []byte(`[{"hostnames":["app.example.com"],"port":8080}]`)}}
-	jobs := make(chan int, 256)
-	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var ops []clientv3.Op
-			flush := func() {
-				if len(ops) == 0 {
-					return
-				}
-				if _, err := raw.Txn(ctx).Then(ops...).Commit(); err != nil {
-					benchutil.Fatal("seeding: %v", err)
-				}
-				ops = ops[:0]
-			}
-			for i := range jobs {
-				pg := fmt.Sprintf("pg-%05d", i)
-				d := &models.DesiredLRP{ProcessGuid: pg, Domain: domain, RootFs: "preloaded:cflinuxfs4", Instances: instances,
-					MemoryMb: 256, DiskMb: 1024, Action: action, Routes: routes, LogGuid: pg, Ports: []uint32{8080},
-					ModificationTag: &models.ModificationTag{Epoch: "e", Index: 1}}
-				ops = append(ops,
-					clientv3.OpPut(keys.SchedulingInfo(pg), envelope(d.DesiredLRPSchedulingInfo())),
-					clientv3.OpPut(keys.RunInfo(pg), envelope(d.DesiredLRPRunInfo(1))),
-					clientv3.OpPut(keys.DesiredByDomain(domain, pg), ""),
-				)
-				for j := int32(0); j < instances; j++ {
-					cell := cellID((i*instances + int(j)) % cells)
-					lrp := &models.ActualLRP{
-						ActualLrpKey:         &models.ActualLRPKey{ProcessGuid: pg, Index: j, Domain: domain},
-						ActualLrpInstanceKey: &models.ActualLRPInstanceKey{InstanceGuid: fmt.Sprintf("ig-%s-%d", pg, j), CellId: cell},
-						ActualLrpNetInfo:     &models.ActualLRPNetInfo{Address: "10.0.0.1", Ports: []*models.PortMapping{{ContainerPort: 8080, HostPort: 61001 + uint32(j)}}},
-						State:                models.ActualLRPStateRunning, Since: 1, ModificationTag: &models.ModificationTag{Epoch: "e", Index: 2},
-					}
-					ops = append(ops,
-						clientv3.OpPut(keys.ActualInstance(pg, j), envelope(lrp)),
-						clientv3.OpPut(keys.ActualByCell(cell, pg, j, false), ""),
-					)
-				}
-				if len(ops) > 128-(3+2*instances) {
-					flush()
-				}
-			}
-			flush()
-		}()
-	}
-	for i := 0; i < desired; i++ {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-}
-
-func envelope(m proto.Message) string {
-	b, err := proto.Marshal(m)
-	if err != nil {
-		benchutil.Fatal("%v", err)
-	}
-	return string(append([]byte{2, 0}, b...))
-}
-
-// rawCell reads a cell's index keys and then its records, as the BBS must
-// without its cache, and returns how many records it read.
-func rawCell(ctx context.Context, raw *clientv3.Client, keys etcddb.Keys, cell string) int {
-	resp, err := raw.Get(ctx, keys.ActualByCellPrefix(cell), clientv3.WithPrefix(), clientv3.WithKeysOnly())
-	if err != nil {
-		benchutil.Fatal("%v", err)
-	}
-	var ops []clientv3.Op
-	for _, kv := range resp.Kvs {
-		ops = append(ops, clientv3.OpGet(string(kv.Key)))
-	}
-	n := 0
-	for len(ops) > 0 { // etcd takes at most 128 operations per transaction
-		k := min(len(ops), 128)
-		tr, err := raw.Txn(ctx).Then(ops[:k]...).Commit()
-		if err != nil {
-			benchutil.Fatal("%v", err)
-		}
-		for _, r := range tr.Responses {
-			n += len(r.GetResponseRange().Kvs)
-		}
-		ops = ops[k:]
-	}
-	return n
-}
-
 type repFigures struct {
 	idleMB, fullMB, peakMB float64
 	// The rep binary's, and its in-memory executor's process.
@@ -352,14 +258,7 @@ func repPhase() repFigures {
 	endpoints := []string{etcd.ClientURL()}
 	bbs := benchutil.StartBBS(etcd.ClientURL())
 	defer bbs.Stop()
-	ac := auctioneerconfig.DefaultConfig()
-	ac.ListenAddr = ports.Addr()
-	ac.AdvertiseAddress = "http://" + ac.ListenAddr
-	ac.BBSAddress = bbs.URL
-	ac.ETCD = config.ETCD{Endpoints: endpoints}
-	ac.LockTTL, ac.LockRetryInterval = config.Duration(3*time.Second), config.Duration(500*time.Millisecond)
-	ac.LogLevel = "error"
-	defer benchutil.StartBinary("auctioneer", ac).Stop()
+	defer benchutil.StartAuctioneer(etcd.ClientURL(), bbs.URL).Stop()
 	const cell, binCell = "rep-cell", "rep-bin"
 	rc := benchutil.StartPackage("diego/test/bench/scale/repcell", "repcell", benchutil.RepCellConfig{
 		CellID: cell, Zone: "z1", ETCDEndpoints: endpoints, BBSAddress: bbs.URL,
@@ -379,7 +278,7 @@ func repPhase() repFigures {
 	defer rb.Stop()
 	ctx := context.Background()
 	c := bbs.Client
-	waitFor(60*time.Second, "both reps' presences", func() bool {
+	benchutil.WaitFor(60*time.Second, 100*time.Millisecond, "both reps' presences", func() bool {
 		cs, err := c.Cells(ctx)
 		return err == nil && len(cs) == 2
 	})
@@ -388,7 +287,7 @@ func repPhase() repFigures {
 		benchutil.Fatal("%v", err)
 	}
 	defer raw.Close()
-	waitFor(30*time.Second, "the auctioneer's lock", func() bool {
+	benchutil.WaitFor(30*time.Second, 100*time.Millisecond, "the auctioneer's lock", func() bool {
 		resp, err := raw.Get(ctx, "/diego/v1/locks/auctioneer")
 		return err == nil && len(resp.Kvs) == 1
 	})
@@ -405,7 +304,7 @@ func repPhase() repFigures {
 			benchutil.Fatal("desiring rep-pg-%02d: %v", p, err)
 		}
 	}
-	waitFor(60*time.Second, "250 instances RUNNING on each rep", func() bool {
+	benchutil.WaitFor(60*time.Second, 100*time.Millisecond, "250 instances RUNNING on each rep", func() bool {
 		return running(ctx, c, cell) == repContainers && running(ctx, c, binCell) == repContainers
 	})
 	f.fill = time.Since(start)
@@ -428,14 +327,4 @@ func running(ctx context.Context, c *bbsclient.Client, cell string) int {
 		}
 	}
 	return n
-}
-
-func waitFor(limit time.Duration, what string, done func() bool) {
-	deadline := time.Now().Add(limit)
-	for !done() {
-		if time.Now().After(deadline) {
-			benchutil.Fatal("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

@@ -17,8 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	auctioneerconfig "diego/auctioneer/config"
-	"diego/deploy/config"
 	"diego/models"
 	"diego/receptor"
 	receptorclient "diego/receptor/client"
@@ -56,14 +54,7 @@ func main() {
 	endpoints := []string{etcd.ClientURL()}
 	bbs := benchutil.StartBBS(etcd.ClientURL(), benchutil.DebugConfig)
 	defer bbs.Stop()
-	ac := auctioneerconfig.DefaultConfig()
-	ac.ListenAddr = ports.Addr()
-	ac.AdvertiseAddress = "http://" + ac.ListenAddr
-	ac.BBSAddress = bbs.URL
-	ac.ETCD = config.ETCD{Endpoints: endpoints}
-	ac.LockTTL, ac.LockRetryInterval = config.Duration(3*time.Second), config.Duration(500*time.Millisecond)
-	ac.LogLevel = "error"
-	defer benchutil.StartBinary("auctioneer", ac).Stop()
+	defer benchutil.StartAuctioneer(etcd.ClientURL(), bbs.URL).Stop()
 	rc := receptorconfig.DefaultConfig()
 	rc.ListenAddr = ports.Addr()
 	rc.BBSAddress = bbs.URL
@@ -120,7 +111,7 @@ func main() {
 		benchutil.Fatal("%v", err)
 	}
 	ctx := context.Background()
-	waitFor(30*time.Second, "the receptor and every cell", func() bool {
+	benchutil.WaitFor(30*time.Second, 100*time.Millisecond, "the receptor and every cell", func() bool {
 		cs, err := client.Cells(ctx)
 		return err == nil && len(cs) == cells
 	})
@@ -141,7 +132,7 @@ func main() {
 		return err
 	}
 	// One task through the whole path first: the auctioneer holds its lock.
-	waitFor(30*time.Second, "a first task through the auctioneer", func() bool {
+	benchutil.WaitFor(30*time.Second, 100*time.Millisecond, "a first task through the auctioneer", func() bool {
 		select {
 		case <-slots:
 			return true
@@ -204,14 +195,4 @@ func main() {
 			"latency": "desire (receptor POST) → completion callback; p99 target < 1 s",
 		},
 	}.Print()
-}
-
-func waitFor(limit time.Duration, what string, done func() bool) {
-	deadline := time.Now().Add(limit)
-	for !done() {
-		if time.Now().After(deadline) {
-			benchutil.Fatal("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
