@@ -388,6 +388,9 @@ func daemonLog(name string) io.Writer {
 	if dir == "" {
 		return io.Discard
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		Fatal("%v", err)
+	}
 	f, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		Fatal("%v", err)
