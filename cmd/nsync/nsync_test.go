@@ -86,7 +86,7 @@ var _ = Describe("nsync", func() {
 		It("desires a new app as the recipe says, and updates it in place on a second PUT", func() {
 			app := desireApp("v1", "1000.5", 2, "a.example.com")
 			Expect(call("PUT", base+"/v1/apps/"+app.ProcessGuid, app)).To(Equal(http.StatusAccepted))
-			lrp, err := c.receptor.GetDesiredLRP(ctx, app.ProcessGuid)
+			lrp, err := c.Receptor.GetDesiredLRP(ctx, app.ProcessGuid)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(lrp.Domain).To(Equal("cf-apps"))
 			Expect(lrp.Instances).To(Equal(int32(2)))
@@ -99,13 +99,13 @@ var _ = Describe("nsync", func() {
 			Expect(lrp.Monitor.GetTimeoutAction().GetTimeoutMs()).To(Equal(int64(600000)))
 
 			// Another router's key survives the CC's update.
-			Expect(c.receptor.UpdateDesiredLRP(ctx, app.ProcessGuid, receptor.DesiredLRPUpdateRequest{Routes: receptor.RoutingInfo{
+			Expect(c.Receptor.UpdateDesiredLRP(ctx, app.ProcessGuid, receptor.DesiredLRPUpdateRequest{Routes: receptor.RoutingInfo{
 				"cf-router": lrp.Routes["cf-router"], "tcp-router": lrp.Routes["tcp-router"], "diego-ssh": json.RawMessage(`{"container_port":2222}`),
 			}})).To(Succeed())
 
 			app = desireApp("v1", "1001.5", 3, "b.example.com", "c.example.com")
 			Expect(call("PUT", base+"/v1/apps/"+app.ProcessGuid, app)).To(Equal(http.StatusAccepted))
-			lrp, err = c.receptor.GetDesiredLRP(ctx, app.ProcessGuid)
+			lrp, err = c.Receptor.GetDesiredLRP(ctx, app.ProcessGuid)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(lrp.Instances).To(Equal(int32(3)))
 			Expect(lrp.Annotation).To(Equal("1001.5"))
@@ -116,7 +116,7 @@ var _ = Describe("nsync", func() {
 		DescribeTable("answers 400 to a request it cannot build from",
 			func(path string, body func() any) {
 				Expect(call("PUT", base+"/v1/apps/"+path, body())).To(Equal(http.StatusBadRequest))
-				_, err := c.receptor.GetDesiredLRP(ctx, path)
+				_, err := c.Receptor.GetDesiredLRP(ctx, path)
 				Expect(err).To(MatchError(&receptor.Error{Type: receptor.DesiredLRPNotFound}))
 			},
 			Entry("bad JSON", appGuid+"-v1", func() any { return `{"process_guid":` }),
@@ -151,7 +151,7 @@ var _ = Describe("nsync", func() {
 			app := desireApp("v1", "1", 1)
 			Expect(call("PUT", base+"/v1/apps/"+app.ProcessGuid, app)).To(Equal(http.StatusAccepted))
 			Expect(call("DELETE", base+"/v1/apps/"+app.ProcessGuid, nil)).To(Equal(http.StatusAccepted))
-			_, err := c.receptor.GetDesiredLRP(ctx, app.ProcessGuid)
+			_, err := c.Receptor.GetDesiredLRP(ctx, app.ProcessGuid)
 			Expect(err).To(MatchError(&receptor.Error{Type: receptor.DesiredLRPNotFound}))
 			Expect(call("DELETE", base+"/v1/apps/"+app.ProcessGuid, nil)).To(Equal(http.StatusNotFound))
 		})
@@ -160,7 +160,7 @@ var _ = Describe("nsync", func() {
 			app := desireApp("v1", "1", 1)
 			Expect(call("PUT", base+"/v1/apps/"+app.ProcessGuid, app)).To(Equal(http.StatusAccepted))
 			Eventually(func() ([]receptor.ActualLRPResponse, error) {
-				return c.receptor.ActualLRPsByProcessGuid(ctx, app.ProcessGuid)
+				return c.Receptor.ActualLRPsByProcessGuid(ctx, app.ProcessGuid)
 			}).Should(HaveLen(1))
 			Expect(call("DELETE", base+"/v1/apps/"+app.ProcessGuid+"/index/x", nil)).To(Equal(http.StatusBadRequest))
 			Expect(call("DELETE", base+"/v1/apps/"+app.ProcessGuid+"/index/-1", nil)).To(Equal(http.StatusBadRequest))
@@ -176,7 +176,7 @@ var _ = Describe("nsync", func() {
 				CompletionCallbackUrl: "http://cc.example.com/internal/v3/tasks/task-1/completed", Command: "echo hi",
 			}
 			Expect(call("POST", base+"/v1/tasks", task)).To(Equal(http.StatusAccepted))
-			got, err := c.receptor.GetTask(ctx, "task-1")
+			got, err := c.Receptor.GetTask(ctx, "task-1")
 			Expect(err).NotTo(HaveOccurred())
 			Expect(got.Domain).To(Equal("cf-tasks"))
 			Expect(got.CompletionCallbackURL).To(Equal(task.CompletionCallbackUrl))
@@ -218,7 +218,7 @@ var _ = Describe("nsync", func() {
 		})
 
 		desired := func() []string {
-			lrps, err := c.receptor.DesiredLRPsByDomain(ctx, "cf-apps")
+			lrps, err := c.Receptor.DesiredLRPsByDomain(ctx, "cf-apps")
 			Expect(err).NotTo(HaveOccurred())
 			var guids []string
 			for _, l := range lrps {
@@ -230,41 +230,41 @@ var _ = Describe("nsync", func() {
 		It("holds its lock, creates what the CC lists over several pages, updates stale etags, deletes what it no longer lists, restores what was deleted behind its back, and keeps cf-apps fresh", func() {
 			a, b, d := desireApp("va", "1", 1), desireApp("vb", "1", 1), desireApp("vd", "1", 1)
 			for _, app := range []ccclient.DesireAppRequestFromCC{a, b, d} {
-				c.cc.SetApp(app)
+				c.CC.SetApp(app)
 			}
 			nsync = run("nsync", cfg)
 			Eventually(desired, 10*time.Second).Should(ConsistOf(a.ProcessGuid+"@1", b.ProcessGuid+"@1", d.ProcessGuid+"@1"))
-			Eventually(func() ([]string, error) { return c.receptor.Domains(ctx) }).Should(ContainElement("cf-apps"))
+			Eventually(func() ([]string, error) { return c.Receptor.Domains(ctx) }).Should(ContainElement("cf-apps"))
 			client, err := etcd.Client()
 			Expect(err).NotTo(HaveOccurred())
 			defer client.Close()
-			held, err := client.Get(ctx, c.root+"/v1/locks/nsync_bulker")
+			held, err := client.Get(ctx, c.Root+"/v1/locks/nsync_bulker")
 			Expect(err).NotTo(HaveOccurred())
 			Expect(held.Kvs).To(HaveLen(1))
 			Expect(string(held.Kvs[0].Value)).To(ContainSubstring(cfg.ID))
 
 			// The CC stops b and scales d (a new etag).
-			c.cc.RemoveApp(b.ProcessGuid)
+			c.CC.RemoveApp(b.ProcessGuid)
 			d.NumInstances, d.ETag = 2, "2"
-			c.cc.SetApp(d)
+			c.CC.SetApp(d)
 			Eventually(desired, 10*time.Second).Should(ConsistOf(a.ProcessGuid+"@1", d.ProcessGuid+"@2"))
-			lrp, err := c.receptor.GetDesiredLRP(ctx, d.ProcessGuid)
+			lrp, err := c.Receptor.GetDesiredLRP(ctx, d.ProcessGuid)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(lrp.Instances).To(Equal(int32(2)))
 
 			// Someone deletes a behind the CC's back.
-			Expect(c.receptor.DeleteDesiredLRP(ctx, a.ProcessGuid)).To(Succeed())
+			Expect(c.Receptor.DeleteDesiredLRP(ctx, a.ProcessGuid)).To(Succeed())
 			Eventually(desired, 10*time.Second).Should(ContainElement(a.ProcessGuid + "@1"))
 		})
 
 		It("lets cf-apps expire while the CC's bulk API fails, and deletes nothing (spec bridge §9.6)", func() {
 			a := desireApp("va", "1", 1)
-			c.cc.SetApp(a)
+			c.CC.SetApp(a)
 			nsync = run("nsync", cfg)
-			Eventually(func() ([]string, error) { return c.receptor.Domains(ctx) }).Should(ContainElement("cf-apps"))
-			c.cc.FailBulk(true)
-			c.cc.RemoveApp(a.ProcessGuid)
-			Eventually(func() ([]string, error) { return c.receptor.Domains(ctx) }, 10*time.Second).ShouldNot(ContainElement("cf-apps"))
+			Eventually(func() ([]string, error) { return c.Receptor.Domains(ctx) }).Should(ContainElement("cf-apps"))
+			c.CC.FailBulk(true)
+			c.CC.RemoveApp(a.ProcessGuid)
+			Eventually(func() ([]string, error) { return c.Receptor.Domains(ctx) }, 10*time.Second).ShouldNot(ContainElement("cf-apps"))
 			Expect(desired()).To(ConsistOf(a.ProcessGuid + "@1"))
 		})
 
@@ -275,7 +275,7 @@ var _ = Describe("nsync", func() {
 			second.ID, second.ListenAddr = "second", portWithNothing()
 			other := run("nsync", second)
 			app := desireApp("v1", "1", 1)
-			c.cc.SetApp(app)
+			c.CC.SetApp(app)
 			Expect(call("PUT", "http://"+second.ListenAddr+"/v1/apps/"+app.ProcessGuid, app)).To(Equal(http.StatusAccepted))
 			Eventually(other.Out).Should(gbytes.Say(`"msg":"lock-taken"`))
 			Consistently(other.Out, 3*time.Second).ShouldNot(gbytes.Say(`"msg":"complete"`))

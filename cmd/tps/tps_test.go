@@ -93,12 +93,12 @@ var _ = Describe("tps", func() {
 	desire := func(guid string, instances int32) {
 		GinkgoHelper()
 		nofile := uint64(1024)
-		Expect(c.receptor.CreateDesiredLRP(ctx, receptor.DesiredLRPCreateRequest{
+		Expect(c.Receptor.CreateDesiredLRP(ctx, receptor.DesiredLRPCreateRequest{
 			ProcessGuid: guid, Domain: "cf-apps", RootFS: "preloaded:cflinuxfs3", Instances: instances,
 			Action:   models.WrapAction(&models.RunAction{Path: "/bin/true", User: "vcap", ResourceLimits: &models.ResourceLimits{Nofile: &nofile}}),
 			MemoryMB: 64, DiskMB: 64, Ports: []uint16{8080}, LogGuid: appGuid, MetricsGuid: appGuid,
 		})).To(Succeed())
-		Eventually(func() ([]receptor.ActualLRPResponse, error) { return c.receptor.ActualLRPsByProcessGuid(ctx, guid) }).Should(HaveLen(int(instances)))
+		Eventually(func() ([]receptor.ActualLRPResponse, error) { return c.Receptor.ActualLRPsByProcessGuid(ctx, guid) }).Should(HaveLen(int(instances)))
 	}
 
 	startIndex := func(guid string, index int32, instanceGuid string) {
@@ -124,7 +124,7 @@ var _ = Describe("tps", func() {
 			}
 		})
 		var err error
-		bbs, err = bbsclient.New(bbsclient.Config{URL: c.bbsURL})
+		bbs, err = bbsclient.New(bbsclient.Config{URL: c.BBSURL})
 		Expect(err).NotTo(HaveOccurred())
 		cfg = c.tpsConfig(server.URL)
 	})
@@ -258,12 +258,12 @@ var _ = Describe("tps", func() {
 
 	Describe("the watcher (spec bridge §4.2)", func() {
 		It("holds its lock and reports a crashed instance to the CC", func() {
-			c.cc.SetApp(ccclient.DesireAppRequestFromCC{ProcessGuid: processGuid, ETag: "1"})
+			c.CC.SetApp(ccclient.DesireAppRequestFromCC{ProcessGuid: processGuid, ETag: "1"})
 			Eventually(session.Out, 10*time.Second).Should(gbytes.Say(`"msg":"subscribed"`))
 			client, err := etcd.Client()
 			Expect(err).NotTo(HaveOccurred())
 			defer client.Close()
-			held, err := client.Get(ctx, c.root+"/v1/locks/tps_watcher")
+			held, err := client.Get(ctx, c.Root+"/v1/locks/tps_watcher")
 			Expect(err).NotTo(HaveOccurred())
 			Expect(held.Kvs).To(HaveLen(1))
 
@@ -272,8 +272,8 @@ var _ = Describe("tps", func() {
 			key := &models.ActualLRPKey{ProcessGuid: processGuid, Index: 0, Domain: "cf-apps"}
 			Expect(bbs.CrashActualLRP(ctx, key, &models.ActualLRPInstanceKey{InstanceGuid: "ig-0", CellId: "cell-1"}, "Exited with status 3")).To(Succeed())
 
-			Eventually(c.cc.Reports, 10*time.Second).Should(HaveLen(1))
-			report := c.cc.Reports()[0]
+			Eventually(c.CC.Reports, 10*time.Second).Should(HaveLen(1))
+			report := c.CC.Reports()[0]
 			Expect(report.Route).To(Equal(ccclient.AppCrashedRoute))
 			Expect(report.ProcessGuid).To(Equal(processGuid))
 			var crash map[string]any
@@ -289,7 +289,7 @@ var _ = Describe("tps", func() {
 		})
 
 		It("reports a rescheduling when an evacuating instance goes", func() {
-			c.cc.SetApp(ccclient.DesireAppRequestFromCC{ProcessGuid: processGuid, ETag: "1"})
+			c.CC.SetApp(ccclient.DesireAppRequestFromCC{ProcessGuid: processGuid, ETag: "1"})
 			Eventually(session.Out, 10*time.Second).Should(gbytes.Say(`"msg":"subscribed"`))
 			desire(processGuid, 1)
 			startIndex(processGuid, 0, "ig-0")
@@ -302,14 +302,14 @@ var _ = Describe("tps", func() {
 			})
 			Expect(err).NotTo(HaveOccurred())
 			Eventually(func() bool {
-				list, err := c.receptor.ActualLRPsByProcessGuid(ctx, processGuid)
+				list, err := c.Receptor.ActualLRPsByProcessGuid(ctx, processGuid)
 				return err == nil && len(list) == 1 && list[0].Evacuating
 			}).Should(BeTrue())
-			Consistently(c.cc.Reports, 500*time.Millisecond).Should(BeEmpty(), "evacuating is not yet a rescheduling")
+			Consistently(c.CC.Reports, 500*time.Millisecond).Should(BeEmpty(), "evacuating is not yet a rescheduling")
 
 			Expect(bbs.RemoveEvacuatingActualLRP(ctx, key, instance)).To(Succeed())
-			Eventually(c.cc.Reports, 10*time.Second).Should(HaveLen(1))
-			report := c.cc.Reports()[0]
+			Eventually(c.CC.Reports, 10*time.Second).Should(HaveLen(1))
+			report := c.CC.Reports()[0]
 			Expect(report.Route).To(Equal(ccclient.AppReschedulingRoute))
 			Expect(report.Body).To(MatchJSON(`{"instance":"ig-0","index":0,"cell_id":"cell-1","reason":"Cell is being evacuated"}`))
 		})
@@ -317,12 +317,12 @@ var _ = Describe("tps", func() {
 		It("reports nothing for other domains", func() {
 			Eventually(session.Out, 10*time.Second).Should(gbytes.Say(`"msg":"subscribed"`))
 			nofile := uint64(1024)
-			Expect(c.receptor.CreateDesiredLRP(ctx, receptor.DesiredLRPCreateRequest{
+			Expect(c.Receptor.CreateDesiredLRP(ctx, receptor.DesiredLRPCreateRequest{
 				ProcessGuid: processGuid, Domain: "other", RootFS: "preloaded:cflinuxfs3", Instances: 1,
 				Action:   models.WrapAction(&models.RunAction{Path: "/bin/true", User: "vcap", ResourceLimits: &models.ResourceLimits{Nofile: &nofile}}),
 				MemoryMB: 64, DiskMB: 64,
 			})).To(Succeed())
-			c.cc.SetApp(ccclient.DesireAppRequestFromCC{ProcessGuid: processGuid})
+			c.CC.SetApp(ccclient.DesireAppRequestFromCC{ProcessGuid: processGuid})
 			key := &models.ActualLRPKey{ProcessGuid: processGuid, Index: 0, Domain: "other"}
 			instance := &models.ActualLRPInstanceKey{InstanceGuid: "ig-0", CellId: "cell-1"}
 			Eventually(func() error {
@@ -337,9 +337,9 @@ var _ = Describe("tps", func() {
 			startIndex(cfApp, 0, "ig-1")
 			Expect(bbs.CrashActualLRP(ctx, &models.ActualLRPKey{ProcessGuid: cfApp, Index: 0, Domain: "cf-apps"},
 				&models.ActualLRPInstanceKey{InstanceGuid: "ig-1", CellId: "cell-1"}, "boom")).To(Succeed())
-			Eventually(c.cc.Reports, 10*time.Second).Should(HaveLen(1))
-			Consistently(c.cc.Reports, time.Second).Should(HaveLen(1))
-			Expect(c.cc.Reports()[0].ProcessGuid).To(Equal(cfApp))
+			Eventually(c.CC.Reports, 10*time.Second).Should(HaveLen(1))
+			Consistently(c.CC.Reports, time.Second).Should(HaveLen(1))
+			Expect(c.CC.Reports()[0].ProcessGuid).To(Equal(cfApp))
 		})
 	})
 })
