@@ -262,4 +262,25 @@ var _ = Describe("diego push", func() {
 		Expect(fake.zipped).To(BeNil(), "no application part when every file matched")
 		Expect(fake.resources).To(HaveLen(1))
 	})
+
+	It("says which variable holds the password when the login is refused", func() {
+		dir := GinkgoT().TempDir()
+		Expect(os.WriteFile(filepath.Join(dir, "index.html"), []byte(indexHTML), 0o644)).To(Succeed())
+		var url string
+		server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/uaa/oauth/token" {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(401)
+				_, _ = w.Write([]byte(`{"error":"unauthorized","error_description":"Bad credentials"}`))
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"authorization_endpoint":"` + url + `/uaa","token_endpoint":"` + url + `/uaa"}`))
+		}))
+		DeferCleanup(server.Close)
+		url = server.URL
+		s := diego([]string{"DIEGO_CC=" + url, "DIEGO_CC_PASSWORD=wrong"}, "", "push", dir, "--name", "hello")
+		Eventually(s, 20*time.Second).Should(gexec.Exit(1))
+		Expect(string(s.Err.Contents())).To(ContainSubstring("status 401; set DIEGO_CC_PASSWORD to the password the local cluster printed"))
+	})
 })

@@ -237,7 +237,11 @@ func (s *ccSession) login(ctx context.Context, user, password string) error {
 	err = json.NewDecoder(resp.Body).Decode(&tok)
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusOK || tok.AccessToken == "" {
-		return fmt.Errorf("logging in to %s as %s: status %d", s.api, user, resp.StatusCode)
+		hint := ""
+		if resp.StatusCode == http.StatusUnauthorized {
+			hint = fmt.Sprintf("; set %s to the password the local cluster printed (its env.sh exports it)", EnvCCPassword)
+		}
+		return fmt.Errorf("logging in to %s as %s: status %d%s", s.api, user, resp.StatusCode, hint)
 	}
 	s.token = tok.AccessToken
 	return nil
