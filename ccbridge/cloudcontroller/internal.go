@@ -219,9 +219,8 @@ func (s *Server) stagingCompleted(w http.ResponseWriter, r *http.Request) error 
 	}
 	g, task := sg[:36], sg[37:]
 	var resp stager.StagingResponseForCC
-	body, over, err := readAll(r.Body, s.cfg.MaxJSONBodyBytes)
-	if err != nil || over || json.Unmarshal(body, &resp) != nil {
-		return errParse("the body must be a staging response")
+	if err := readJSON(r, s.cfg.MaxJSONBodyBytes, &resp, "the body must be a staging response"); err != nil {
+		return err
 	}
 	var result struct {
 		LifecycleMetadata struct {
@@ -234,7 +233,7 @@ func (s *Server) stagingCompleted(w http.ResponseWriter, r *http.Request) error 
 	malformed := resp.Error == nil && (resp.Result == nil || json.Unmarshal(*resp.Result, &result) != nil)
 	var eff effects
 	var reply error
-	err = s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		eff, reply = effects{}, nil
 		a, err := s.getAppTx(tx, g)
 		if err != nil {
@@ -386,13 +385,12 @@ func (s *Server) bulkApps(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) bulkAppsByGuids(w http.ResponseWriter, r *http.Request) error {
-	body, over, err := readAll(r.Body, s.cfg.MaxResourceMatchBytes)
 	var guids []string
-	if err != nil || over || json.Unmarshal(body, &guids) != nil {
-		return errParse("the body must be a JSON array of process guids")
+	if err := readJSON(r, s.cfg.MaxResourceMatchBytes, &guids, "the body must be a JSON array of process guids"); err != nil {
+		return err
 	}
 	out := []ccclient.DesireAppRequestFromCC{}
-	err = s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		for _, pg := range guids {
 			if len(pg) < 36 {
 				continue
@@ -421,15 +419,17 @@ func (s *Server) bulkAppsByGuids(w http.ResponseWriter, r *http.Request) error {
 // appCrashed records an app.crash event (spec §9, §11).
 func (s *Server) appCrashed(w http.ResponseWriter, r *http.Request) error {
 	pg := routes.Param(r, "process_guid")
-	body, over, err := readAll(r.Body, s.cfg.MaxJSONBodyBytes)
 	var crash map[string]any
-	if err != nil || over || json.Unmarshal(body, &crash) != nil || crash == nil {
+	if err := readJSON(r, s.cfg.MaxJSONBodyBytes, &crash, "the body must be a crash report object"); err != nil {
+		return err
+	}
+	if crash == nil {
 		return errParse("the body must be a crash report object")
 	}
 	if len(pg) < 36 {
 		return errAppNotFound(pg)
 	}
-	err = s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		a, err := s.getAppTx(tx, pg[:36])
 		if err != nil {
 			return err
@@ -452,9 +452,11 @@ func (s *Server) appCrashed(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) appNoted(w http.ResponseWriter, r *http.Request) error {
 	pg := routes.Param(r, "process_guid")
-	body, over, err := readAll(r.Body, s.cfg.MaxJSONBodyBytes)
 	var obj map[string]any
-	if err != nil || over || json.Unmarshal(body, &obj) != nil || obj == nil {
+	if err := readJSON(r, s.cfg.MaxJSONBodyBytes, &obj, "the body must be a JSON object"); err != nil {
+		return err
+	}
+	if obj == nil {
 		return errParse("the body must be a JSON object")
 	}
 	if len(pg) < 36 {

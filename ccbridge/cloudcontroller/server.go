@@ -1,7 +1,6 @@
 package cloudcontroller
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -226,7 +225,7 @@ func (s *Server) decode(r *http.Request, v any) (map[string]json.RawMessage, err
 		return nil, errParse(err.Error())
 	}
 	if int64(len(body)) > s.cfg.MaxJSONBodyBytes {
-		return nil, cfErr(413, 1001, "MessageParseError", "Request invalid due to parse error: body exceeds %d bytes", s.cfg.MaxJSONBodyBytes)
+		return nil, tooLarge(s.cfg.MaxJSONBodyBytes)
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
@@ -426,4 +425,23 @@ func readAll(r io.Reader, limit int64) ([]byte, bool, error) {
 	return b, int64(len(b)) > limit, err
 }
 
-var _ = bytes.NewReader
+// readJSON decodes a body of at most limit bytes into v, as decode does for
+// /v2 (spec §2.2): 413 code 1001 when longer, 400 code 1001 saying what was
+// expected when it is not that JSON.
+func readJSON(r *http.Request, limit int64, v any, what string) error {
+	body, over, err := readAll(r.Body, limit)
+	if err != nil {
+		return errParse(err.Error())
+	}
+	if over {
+		return tooLarge(limit)
+	}
+	if json.Unmarshal(body, v) != nil {
+		return errParse(what)
+	}
+	return nil
+}
+
+func tooLarge(limit int64) error {
+	return cfErr(413, 1001, "MessageParseError", "Request invalid due to parse error: body exceeds %d bytes", limit)
+}

@@ -144,6 +144,14 @@ var _ = Describe("cloud-controller", func() {
 			s, _ = cf.Raw("POST", "/internal/v4/apps/"+guid+"-v/crashed", strings.NewReader(crash), "application/json", "")
 			Expect(s).To(Equal(200))
 			Expect(cfclient.Entity(cf.Events("hello")[0].(cfclient.Obj))["type"]).To(Equal("app.crash"))
+			s, b := cf.Raw("POST", "/internal/v4/apps/"+guid+"-v/crashed", strings.NewReader(`[1]`), "application/json", "")
+			Expect(s).To(Equal(400))
+			Expect(b).To(ContainSubstring(`"code":1001`))
+			big := `{"reason":"` + strings.Repeat("x", int(cfg.MaxJSONBodyBytes)) + `"}`
+			s, b = cf.Raw("POST", "/internal/v4/apps/"+guid+"-v/crashed", strings.NewReader(big), "application/json", "")
+			Expect(s).To(Equal(413), "spec §2.2: a body over max_json_body_bytes")
+			Expect(b).To(ContainSubstring(`"code":1001`))
+			Expect(cf.Events("hello")).To(HaveLen(len(evs)+1), "neither bad report is recorded")
 
 			By("delete")
 			cf.Delete("hello")
