@@ -134,7 +134,7 @@ func (c *Client) sendRetrying(ctx context.Context, route string, req proto.Messa
 		}
 		// The pool's other connections may lead to the same dead BBS:
 		// drop them, so the next attempt dials (and skips it).
-		c.http.Transport.(*http.Transport).CloseIdleConnections()
+		c.http.CloseIdleConnections()
 		select {
 		case <-ctx.Done():
 		case <-time.After(retryDelay):
