@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"diego/bbs"
@@ -41,7 +42,9 @@ const protobufContentType = "application/x-protobuf"
 
 // Client calls one BBS (or a load balancer in front of several).
 type Client struct {
-	gen        *routes.RequestGenerator
+	// requests holds one request per route, built from the shared route
+	// table once: a call clones its route's instead of parsing the URL again.
+	requests   map[string]*http.Request
 	http       *http.Client
 	streamHTTP *http.Client
 }
@@ -67,8 +70,17 @@ func New(cfg Config) (*Client, error) {
 	} else if !strings.HasPrefix(cfg.URL, "http://") {
 		return nil, fmt.Errorf("bbs client: URL %q must start with http:// or https://", cfg.URL)
 	}
+	gen := routes.NewRequestGenerator(cfg.URL, bbs.Routes)
+	requests := make(map[string]*http.Request, len(bbs.Routes))
+	for _, r := range bbs.Routes {
+		req, err := gen.CreateRequest(r.Name, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("bbs client: %w", err)
+		}
+		requests[r.Name] = req
+	}
 	return &Client{
-		gen:        routes.NewRequestGenerator(cfg.URL, bbs.Routes),
+		requests:   requests,
 		http:       &http.Client{Transport: transport, Timeout: cfg.Timeout},
 		streamHTTP: &http.Client{Transport: transport.Clone()},
 	}, nil
@@ -110,7 +122,10 @@ func (c *Client) do(ctx context.Context, route string, req proto.Message, resp r
 		return err
 	}
 	defer httpResp.Body.Close()
-	body, err := io.ReadAll(httpResp.Body)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	body, err := readBody(*buf, httpResp.Body, httpResp.ContentLength)
+	*buf = body
 	if err != nil {
 		return fmt.Errorf("bbs %s: reading response: %w", route, err)
 	}
@@ -144,21 +159,18 @@ func (c *Client) sendRetrying(ctx context.Context, route string, req proto.Messa
 
 // send posts req and checks that the answer is a protobuf 200.
 func (c *Client) send(ctx context.Context, hc *http.Client, route string, req proto.Message) (*http.Response, error) {
-	var body io.Reader
+	tmpl, ok := c.requests[route]
+	if !ok {
+		return nil, fmt.Errorf("unknown route %q", route)
+	}
+	httpReq := tmpl.Clone(ctx)
 	if req != nil {
 		payload, err := proto.Marshal(req)
 		if err != nil {
 			return nil, fmt.Errorf("bbs %s: encoding request: %w", route, err)
 		}
-		body = bytes.NewReader(payload)
-	}
-	httpReq, err := c.gen.CreateRequest(route, nil, body)
-	if err != nil {
-		return nil, err
-	}
-	httpReq = httpReq.WithContext(ctx)
-	if req != nil {
-		httpReq.Header.Set("Content-Type", protobufContentType)
+		setBody(httpReq, payload)
+		httpReq.Header["Content-Type"] = protobufContentTypeHeader
 	}
 	if id, ok := ctx.Value(traceIDKey{}).(string); ok && id != "" {
 		httpReq.Header.Set("X-Vcap-Request-Id", id)
@@ -173,6 +185,66 @@ func (c *Client) send(ctx context.Context, hc *http.Client, route string, req pr
 		return nil, err
 	}
 	return resp, nil
+}
+
+// setBody gives r the body payload as http.NewRequest does for a
+// *bytes.Reader: its length, and GetBody so the transport can resend it on
+// a pooled connection that turns out to be closed.
+func setBody(r *http.Request, payload []byte) {
+	r.ContentLength = int64(len(payload))
+	if len(payload) == 0 {
+		r.Body, r.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(payload))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(payload)), nil }
+}
+
+// protobufContentTypeHeader is the Content-Type of every request with a
+// body, shared so setting it allocates nothing (the transport only reads it).
+var protobufContentTypeHeader = []string{protobufContentType}
+
+// buffers holds the byte slices responses are read into: protobuf's
+// Unmarshal copies what it keeps, so a buffer is free again once parsed.
+var buffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBuffer keeps the pool from pinning a large answer's buffer (all
+// desired LRPs) for the small ones that follow.
+const maxPooledBuffer = 64 << 10
+
+func getBuffer() *[]byte { return buffers.Get().(*[]byte) }
+
+func putBuffer(b *[]byte) {
+	if cap(*b) <= maxPooledBuffer {
+		*b = (*b)[:0]
+		buffers.Put(b)
+	}
+}
+
+// maxPresize bounds what a declared length alone may make the client
+// allocate; a longer body grows the buffer as it arrives.
+const maxPresize = 16 << 20
+
+// readBody appends all of r to buf, growing it once to the declared length
+// (when that is known) instead of doubling from 512 bytes as io.ReadAll does.
+func readBody(buf []byte, r io.Reader, contentLength int64) ([]byte, error) {
+	if contentLength > 0 && contentLength <= maxPresize && int64(cap(buf)) < contentLength+1 {
+		// One spare byte lets the read see EOF without growing again.
+		buf = make([]byte, 0, contentLength+1)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // transportError is a request that got no answer from a BBS (it could not
@@ -197,7 +269,10 @@ func checkResponse(resp *http.Response) error {
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		return models.NewError(models.Error_InvalidResponse, fmt.Sprintf("Invalid Response with status code: %d", resp.StatusCode))
 	}
-	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	ct := resp.Header.Get("Content-Type")
+	if ct != protobufContentType {
+		ct, _, _ = mime.ParseMediaType(ct)
+	}
 	if ct != protobufContentType && ct != "text/event-stream" {
 		return models.NewError(models.Error_InvalidResponse, fmt.Sprintf("Invalid Response with content type: %q", ct))
 	}

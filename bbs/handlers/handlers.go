@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,12 +96,19 @@ type Deps struct {
 // Server serves the BBS API. Until MarkReady it answers 503 everywhere, as
 // the BBS must while it starts (spec core §3.1).
 type Server struct {
-	deps    Deps
-	logger  *slog.Logger
-	ready   atomic.Bool
-	router  http.Handler
+	deps   Deps
+	logger *slog.Logger
+	ready  atomic.Bool
+	router http.Handler
+	// exact holds the routes whose path has no parameter, by method and
+	// path, so that the common request skips gorilla's regexp matching;
+	// anything else (a parameter, an unclean path, a wrong method) goes to
+	// router, which answers it as before.
+	exact   map[routeKey]http.Handler
 	latency latencyMax
 }
+
+type routeKey struct{ method, path string }
 
 // New builds the server for every route that has a handler here.
 func New(deps Deps) (*Server, error) {
@@ -120,9 +128,13 @@ func New(deps Deps) (*Server, error) {
 		}
 	}
 	var table routes.Table
+	s.exact = map[routeKey]http.Handler{}
 	for _, r := range bbs.Routes {
-		if _, ok := handlers[r.Name]; ok {
+		if h, ok := handlers[r.Name]; ok {
 			table = append(table, r)
+			if !strings.Contains(r.Path, "/:") {
+				s.exact[routeKey{r.Method, r.Path}] = h
+			}
 		}
 	}
 	router, err := routes.NewRouter(table, handlers)
@@ -144,7 +156,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id := r.Header.Get("X-Vcap-Request-Id"); id != "" {
 		w.Header().Set("X-Vcap-Request-Id", id)
 	}
-	s.router.ServeHTTP(w, r)
+	if h, ok := s.exact[routeKey{r.Method, r.URL.Path}]; ok && r.URL.RawPath == "" {
+		h.ServeHTTP(w, r)
+	} else {
+		s.router.ServeHTTP(w, r)
+	}
 	s.deps.Metrics.IncrementCounter("RequestCount")
 }
 
@@ -199,8 +215,10 @@ func unary[Req any, PReq interface {
 	*Resp
 	response
 }](s *Server, name string, fn func(ctx context.Context, logger *slog.Logger, req PReq, resp PResp) error) http.Handler {
+	// The route's session is built once; a request adds only its id.
+	session := logging.Session(s.logger, name)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		logger := logging.Session(s.logger, name, "request_id", r.Header.Get("X-Vcap-Request-Id"))
+		logger := session.With("request_id", r.Header.Get("X-Vcap-Request-Id"))
 		var req PReq = new(Req)
 		var resp PResp = new(Resp)
 		err := s.parse(r, req)
@@ -220,17 +238,39 @@ func unary[Req any, PReq interface {
 	})
 }
 
+// buffers holds the byte slices that requests are read into and responses
+// marshalled into, so a busy BBS does not allocate and collect two buffers
+// per request. protobuf's Unmarshal copies what it keeps, so a request's
+// buffer is free again once it is parsed.
+var buffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBuffer keeps the pool from pinning a large answer's buffer (a
+// cell's LRPs, every desired LRP) for the small requests that follow.
+const maxPooledBuffer = 64 << 10
+
+func getBuffer() *[]byte { return buffers.Get().(*[]byte) }
+
+func putBuffer(b *[]byte) {
+	if cap(*b) <= maxPooledBuffer {
+		*b = (*b)[:0]
+		buffers.Put(b)
+	}
+}
+
 // parse reads a protobuf request body within the size limit. A wrong
 // content type, an oversize body or bytes that do not parse are all
 // InvalidRequest (spec core §3.1).
 func (s *Server) parse(r *http.Request, req proto.Message) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != protobufContentType {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/x-protobuf" {
+		if err != nil || mt != protobufContentType {
 			return models.NewError(models.Error_InvalidRequest, fmt.Sprintf("unsupported content type %q: send application/x-protobuf", ct))
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.deps.MaxRequestBytes))
+	buf := getBuffer()
+	defer putBuffer(buf)
+	body, err := readBody(*buf, http.MaxBytesReader(nil, r.Body, s.deps.MaxRequestBytes), r.ContentLength)
+	*buf = body
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -244,23 +284,55 @@ func (s *Server) parse(r *http.Request, req proto.Message) error {
 	return nil
 }
 
+// readBody appends all of r to buf, growing it once to the declared length
+// (when that is known) instead of doubling from 512 bytes as io.ReadAll does.
+func readBody(buf []byte, r io.Reader, contentLength int64) ([]byte, error) {
+	if contentLength > 0 && contentLength < maxPooledBuffer && int64(cap(buf)) < contentLength+1 {
+		// One spare byte lets the read see EOF without growing again.
+		buf = make([]byte, 0, contentLength+1)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
 // setError puts err in field 1 of a response.
 func setError(resp response, err *models.Error) {
 	m := resp.ProtoReflect()
 	m.Set(m.Descriptor().Fields().ByNumber(1), protoreflect.ValueOfMessage(err.ProtoReflect()))
 }
 
+const protobufContentType = "application/x-protobuf"
+
+// protobufContentTypeHeader is the Content-Type value every protobuf answer
+// carries, shared so setting it allocates nothing (net/http only reads it).
+var protobufContentTypeHeader = []string{protobufContentType}
+
 func writeProto(w http.ResponseWriter, logger *slog.Logger, msg proto.Message) {
-	body, err := proto.Marshal(msg)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	body, err := proto.MarshalOptions{}.MarshalAppend(*buf, msg)
 	if err != nil {
 		logger.Error("encoding-response", "error", err)
 		http.Error(w, "encoding the response failed", http.StatusInternalServerError)
 		return
 	}
+	*buf = body
 	// The whole body is at hand: say its length, so that a large answer (a
 	// cell's LRPs) goes out in one piece rather than chunked.
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	h := w.Header()
+	h["Content-Type"] = protobufContentTypeHeader
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,9 @@ func main() {
 		failures atomic.Int64
 		wg       sync.WaitGroup
 	)
+	fmt.Fprintf(os.Stderr, "bench: reading for %s\n", duration) // a mark to profile the read phase by
+	stopProfile := benchutil.Profile()
+	bbsCPU, selfCPU, machineCPU := bbs.CPUSeconds(), benchutil.CPUSeconds(os.Getpid()), benchutil.MachineBusySeconds()
 	deadline := time.Now().Add(duration)
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
@@ -87,6 +91,8 @@ func main() {
 		}(uint64(r))
 	}
 	wg.Wait()
+	bbsCPU, selfCPU, machineCPU = bbs.CPUSeconds()-bbsCPU, benchutil.CPUSeconds(os.Getpid())-selfCPU, benchutil.MachineBusySeconds()-machineCPU
+	stopProfile()
 
 	rate := float64(reads.Load()) / duration.Seconds()
 	ratio := rate / anchor
@@ -99,6 +105,10 @@ func main() {
 		Conditions: map[string]any{
 			"readers": readers, "writers": writers, "records": records, "duration_s": duration.Seconds(),
 			"writes_per_s": float64(writes.Load()) / duration.Seconds(), "failures": failures.Load(), "read": "task by guid",
+			// Cores used during the read phase: the BBS, this process (its
+			// embedded etcd and its 150 clients), and the whole machine.
+			"bbs_cores": bbsCPU / duration.Seconds(), "harness_cores": selfCPU / duration.Seconds(),
+			"machine_cores": machineCPU / duration.Seconds(),
 		},
 	}.Print()
 }

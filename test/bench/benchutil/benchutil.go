@@ -397,3 +397,29 @@ func daemonLog(name string) io.Writer {
 	}
 	return f
 }
+
+// MachineBusySeconds is the CPU time all cores have spent busy (everything
+// but idle and iowait) since boot, from /proc/stat, or -1: with a process's
+// CPUSeconds it tells how much of the machine a run's own processes used
+// and how much went to everything else.
+func MachineBusySeconds() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return -1
+	}
+	var busy float64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		var n float64
+		fmt.Sscan(v, &n)
+		busy += n
+	}
+	return busy / clockTicks
+}
