@@ -13,7 +13,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"diego/bbs"
@@ -122,9 +121,9 @@ func (c *Client) do(ctx context.Context, route string, req proto.Message, resp r
 		return err
 	}
 	defer httpResp.Body.Close()
-	buf := getBuffer()
-	defer putBuffer(buf)
-	body, err := readBody(*buf, httpResp.Body, httpResp.ContentLength)
+	buf := routes.GetBuffer()
+	defer routes.PutBuffer(buf)
+	body, err := routes.ReadBody(*buf, httpResp.Body, httpResp.ContentLength, maxPresize)
 	*buf = body
 	if err != nil {
 		return fmt.Errorf("bbs %s: reading response: %w", route, err)
@@ -204,48 +203,9 @@ func setBody(r *http.Request, payload []byte) {
 // body, shared so setting it allocates nothing (the transport only reads it).
 var protobufContentTypeHeader = []string{protobufContentType}
 
-// buffers holds the byte slices responses are read into: protobuf's
-// Unmarshal copies what it keeps, so a buffer is free again once parsed.
-var buffers = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooledBuffer keeps the pool from pinning a large answer's buffer (all
-// desired LRPs) for the small ones that follow.
-const maxPooledBuffer = 64 << 10
-
-func getBuffer() *[]byte { return buffers.Get().(*[]byte) }
-
-func putBuffer(b *[]byte) {
-	if cap(*b) <= maxPooledBuffer {
-		*b = (*b)[:0]
-		buffers.Put(b)
-	}
-}
-
 // maxPresize bounds what a declared length alone may make the client
-// allocate; a longer body grows the buffer as it arrives.
+// allocate for a response.
 const maxPresize = 16 << 20
-
-// readBody appends all of r to buf, growing it once to the declared length
-// (when that is known) instead of doubling from 512 bytes as io.ReadAll does.
-func readBody(buf []byte, r io.Reader, contentLength int64) ([]byte, error) {
-	if contentLength > 0 && contentLength <= maxPresize && int64(cap(buf)) < contentLength+1 {
-		// One spare byte lets the read see EOF without growing again.
-		buf = make([]byte, 0, contentLength+1)
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-}
 
 // transportError is a request that got no answer from a BBS (it could not
 // connect, or the connection failed or timed out before a response).

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -238,24 +237,9 @@ func unary[Req any, PReq interface {
 	})
 }
 
-// buffers holds the byte slices that requests are read into and responses
-// marshalled into, so a busy BBS does not allocate and collect two buffers
-// per request. protobuf's Unmarshal copies what it keeps, so a request's
-// buffer is free again once it is parsed.
-var buffers = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooledBuffer keeps the pool from pinning a large answer's buffer (a
-// cell's LRPs, every desired LRP) for the small requests that follow.
-const maxPooledBuffer = 64 << 10
-
-func getBuffer() *[]byte { return buffers.Get().(*[]byte) }
-
-func putBuffer(b *[]byte) {
-	if cap(*b) <= maxPooledBuffer {
-		*b = (*b)[:0]
-		buffers.Put(b)
-	}
-}
+// maxPresize bounds the buffer a request's declared length presizes to what
+// the pool keeps afterwards; a larger body grows it as it arrives.
+const maxPresize = 64<<10 - 1
 
 // parse reads a protobuf request body within the size limit. A wrong
 // content type, an oversize body or bytes that do not parse are all
@@ -267,9 +251,9 @@ func (s *Server) parse(r *http.Request, req proto.Message) error {
 			return models.NewError(models.Error_InvalidRequest, fmt.Sprintf("unsupported content type %q: send application/x-protobuf", ct))
 		}
 	}
-	buf := getBuffer()
-	defer putBuffer(buf)
-	body, err := readBody(*buf, http.MaxBytesReader(nil, r.Body, s.deps.MaxRequestBytes), r.ContentLength)
+	buf := routes.GetBuffer()
+	defer routes.PutBuffer(buf)
+	body, err := routes.ReadBody(*buf, http.MaxBytesReader(nil, r.Body, s.deps.MaxRequestBytes), r.ContentLength, maxPresize)
 	*buf = body
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -282,28 +266,6 @@ func (s *Server) parse(r *http.Request, req proto.Message) error {
 		return models.ErrBadRequest
 	}
 	return nil
-}
-
-// readBody appends all of r to buf, growing it once to the declared length
-// (when that is known) instead of doubling from 512 bytes as io.ReadAll does.
-func readBody(buf []byte, r io.Reader, contentLength int64) ([]byte, error) {
-	if contentLength > 0 && contentLength < maxPooledBuffer && int64(cap(buf)) < contentLength+1 {
-		// One spare byte lets the read see EOF without growing again.
-		buf = make([]byte, 0, contentLength+1)
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 // setError puts err in field 1 of a response.
@@ -319,8 +281,8 @@ const protobufContentType = "application/x-protobuf"
 var protobufContentTypeHeader = []string{protobufContentType}
 
 func writeProto(w http.ResponseWriter, logger *slog.Logger, msg proto.Message) {
-	buf := getBuffer()
-	defer putBuffer(buf)
+	buf := routes.GetBuffer()
+	defer routes.PutBuffer(buf)
 	body, err := proto.MarshalOptions{}.MarshalAppend(*buf, msg)
 	if err != nil {
 		logger.Error("encoding-response", "error", err)
