@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -189,6 +190,33 @@ var _ = Describe("container isolation (runc)", func() {
 			Expect(r.status).To(BeZero(), r.stderr)
 			Expect(r.stdout).To(Equal("out\nin\n"))
 			Expect(r.stderr).To(Equal("err\n"))
+		})
+
+		It("starts each process from the container's init, set up as runc exec would set it up", func() {
+			// cat is the process garden started: every "self" is its own.
+			r := run(c, garden.ProcessSpec{Path: "cat", Args: []string{"/proc/self/status", "/proc/self/stat",
+				"/proc/self/oom_score_adj", "/proc/self/cgroup", "/proc/1/cgroup"}}, "")
+			Expect(r.status).To(BeZero(), r.stderr)
+			field := func(name string) string {
+				GinkgoHelper()
+				m := regexp.MustCompile(`(?m)^` + name + `:\s+(\S+)$`).FindStringSubmatch(r.stdout)
+				Expect(m).NotTo(BeNil(), "%s in\n%s", name, r.stdout)
+				return m[1]
+			}
+			Expect(field("PPid")).To(Equal("1"), "the init forked it (runc exec's processes have no parent in the container)")
+			Expect(field("SigIgn")).To(MatchRegexp(`^0+$`), "the init's dispositions do not reach the process")
+			Expect(field("SigBlk")).To(MatchRegexp(`^0+$`))
+			stat := regexp.MustCompile(`(?m)^(\d+) \(cat\) \S+ \d+ \d+ (\d+) `).FindStringSubmatch(r.stdout)
+			Expect(stat).NotTo(BeNil(), r.stdout)
+			Expect(stat[2]).To(Equal(stat[1]), "a session of its own")
+			own, err := os.ReadFile("/proc/self/oom_score_adj")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(r.stdout).To(MatchRegexp(`(?m)^`+strings.TrimSpace(string(own))+`$`), "garden's oom_score_adj, not the init's -1000")
+			pids := regexp.MustCompile(`(?m)^\d+:pids:(\S+)$`).FindAllStringSubmatch(r.stdout, -1)
+			if len(pids) > 0 {
+				Expect(pids).To(HaveLen(2))
+				Expect(pids[0][1]).To(Equal(pids[1][1]+"/processes"), "the pids sub-group, beside the init's group")
+			}
 		})
 
 		It("leaks no host file descriptors into processes", func() {

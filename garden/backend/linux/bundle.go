@@ -112,7 +112,7 @@ func ociSpec(b bundleSpec) *specs.Spec {
 	if b.Privileged {
 		caps = allCaps()
 	}
-	initArgs := []string{initPath}
+	initArgs := []string{initPath, listenArg}
 	s := &specs.Spec{
 		Version: specs.Version,
 		Root:    &specs.Root{Path: b.RootFS, Readonly: b.ReadOnly},

@@ -7,17 +7,19 @@ import (
 	"path/filepath"
 	"runtime"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // The garden binary plays three more parts, chosen by argv[0]:
 //
-//   - garden-init: a container's pid 1, which runc starts from the bundle.
-//     It only reaps (as guardian's init), with oom_score_adj -1000 from the
-//     bundle so a memory hog is the OOM killer's victim, never the init.
-//   - garden-init exec: the shim every process starts as, through runc
-//     exec. It resolves nothing itself: garden passes the user's ids, and
+//   - garden-init listen: a container's pid 1, which runc starts from the
+//     bundle. It reaps (as guardian's init), with oom_score_adj -1000 from
+//     garden so a memory hog is the OOM killer's victim, never the init,
+//     and starts each process's shim when garden-dadoo asks over the
+//     socket garden handed it (initserver.go). A container made by an
+//     older garden has a plain garden-init, whose processes start through
+//     runc exec.
+//   - garden-init exec: the shim every process starts as. It resolves
+//     nothing itself: garden passes the user's ids, and
 //     the shim sets groups and ids, makes the working directory, takes a
 //     TTY as its controlling terminal and execs the program (or streams a
 //     tar in or out as that user).
@@ -29,6 +31,7 @@ import (
 const (
 	initArgv0 = "garden-init"
 	execArg   = "exec"
+	listenArg = "listen" // the init has the process socket's listener on fd 3
 )
 
 // Reexec runs one of those parts and exits when the binary was started as
@@ -40,7 +43,7 @@ func Reexec() {
 		if len(os.Args) > 1 && os.Args[1] == execArg {
 			os.Exit(runShim())
 		}
-		runInit()
+		runInit(len(os.Args) > 1 && os.Args[1] == listenArg)
 	case dadooArgv0:
 		os.Exit(runDadoo())
 	}
@@ -58,23 +61,31 @@ const (
 	shimFailedTag    = "failed: "
 )
 
-// runInit reaps until the container is killed. One OS thread is enough,
-// and fewer threads leave more of a pids limit to the processes.
-func runInit() {
+// runInit reaps until the container is killed and, with listen, starts
+// processes for garden-dadoo. One OS thread is enough, and fewer threads
+// leave more of a pids limit to the processes.
+func runInit(listen bool) {
 	runtime.GOMAXPROCS(1)
 	signals := make(chan os.Signal, 16)
 	signal.Notify(signals, syscall.SIGCHLD)
-	// pid 1 ignores signals it does not handle; garden stops a container
-	// with SIGKILL from outside, which always works.
-	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGPIPE)
-	for range signals {
-		for {
-			var ws unix.WaitStatus
-			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-			if pid <= 0 || err != nil {
-				break
-			}
+	// pid 1 takes no action on the signals it does not handle; garden stops
+	// a container with SIGKILL from outside, which always works. They are
+	// caught and dropped, not ignored: an ignored signal stays ignored
+	// across exec, in every process the init starts.
+	dropped := make(chan os.Signal, 16)
+	signal.Notify(dropped, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGPIPE)
+	go func() {
+		for range dropped {
 		}
+	}()
+	s := newInitServer()
+	if listen {
+		if err := s.listen(initListenFD); err != nil {
+			fmt.Fprintln(os.Stderr, "garden-init:", err)
+		}
+	}
+	for range signals {
+		s.reap()
 	}
 	fmt.Fprintln(os.Stderr, "garden-init: signal channel closed")
 	os.Exit(1)

@@ -131,7 +131,7 @@ type process struct {
 // once it runs (or why it could not start).
 func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, error) {
 	c.mu.Lock()
-	root, privileged, initPid := c.rootPath, c.privileged, c.initPid
+	root, privileged, initPid, cg, outOfMemory := c.rootPath, c.privileged, c.initPid, c.cg, c.initOutOfMemory
 	c.mu.Unlock()
 	var pe *pea
 	if req.Image.URI != "" {
@@ -163,11 +163,20 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 	if req.Kind == kindExec {
 		shim.Env = processEnv(req.Env, u)
 	}
-	encoded, err := json.Marshal(shim)
+	rlimits, err := ociRlimits(req.Rlimits)
 	if err != nil {
 		return fail(err)
 	}
-	rlimits, err := ociRlimits(req.Rlimits)
+	// The init starts the process unless the container predates the
+	// process socket (or it is a pea, its own runc container).
+	socket := filepath.Join(c.dir, initSocketName)
+	if pe != nil || cg == nil || !fileExists(socket) {
+		socket = ""
+	}
+	if socket != "" {
+		shim.Gate, shim.Rlimits = true, rlimits
+	}
+	encoded, err := json.Marshal(shim)
 	if err != nil {
 		return fail(err)
 	}
@@ -257,6 +266,9 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 		TTY: req.TTY != nil, UID: hostUID, GID: hostGID, Cgroup: c.b.cgroups.ExecCgroup()}
 	if pe != nil {
 		da.ID, da.Bundle, da.Cgroup = runcID(pe.name), bundle, ""
+	}
+	if socket != "" {
+		da.Socket, da.Joins = socket, cg.ProcessJoins(outOfMemory)
 	}
 	args, _ := json.Marshal(da)
 	cmd := &exec.Cmd{

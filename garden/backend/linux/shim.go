@@ -36,13 +36,21 @@ type shimSpec struct {
 	Groups []int    `json:"groups,omitempty"`
 	Home   string   `json:"home"`
 	TTY    bool     `json:"tty,omitempty"`
+	// Gate: the init started the shim, which waits on fd 4 until dadoo
+	// has set it up from the host (initserver.go).
+	Gate bool `json:"gate,omitempty"`
+	// Rlimits are set again by the shim, to the values dadoo set: Go's
+	// runtime would otherwise put back the RLIMIT_NOFILE it started with
+	// when the shim execs the process.
+	Rlimits []specs.POSIXRlimit `json:"rlimits,omitempty"`
 }
 
 const shimSpecEnv = "GARDEN_EXEC_SPEC"
 
-// runShim is `garden-init exec`: runc exec started it as the container's
-// root, with the process's rlimits already set by runc; it becomes the
-// requested user and execs the process (or streams a tar).
+// runShim is `garden-init exec`: the container's init (or runc exec, in a
+// container an older garden made) started it as the container's root; once
+// dadoo has set its cgroups and rlimits it becomes the requested user and
+// execs the process (or streams a tar).
 func runShim() int {
 	status := os.NewFile(shimStatusFD, "status")
 	syscall.CloseOnExec(shimStatusFD)
@@ -55,9 +63,30 @@ func runShim() int {
 		return fail(shimFailedTag, fmt.Errorf("decoding %s: %w", shimSpecEnv, err))
 	}
 	os.Unsetenv(shimSpecEnv)
+	if spec.Gate {
+		// Nothing runs before dadoo says "g"; a gate closed without it
+		// means dadoo failed (and said why) or died.
+		gate := os.NewFile(shimGateFD, "gate")
+		b := make([]byte, 1)
+		n, _ := gate.Read(b)
+		gate.Close()
+		if n != 1 || b[0] != 'g' {
+			return 127
+		}
+	}
+	for _, l := range spec.Rlimits {
+		resource, ok := rlimitNumbers[l.Type]
+		if !ok {
+			return fail(shimFailedTag, fmt.Errorf("unknown rlimit %s", l.Type))
+		}
+		// syscall's, which also drops Go's saved RLIMIT_NOFILE.
+		if err := syscall.Setrlimit(resource, &syscall.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
+			return fail(shimFailedTag, fmt.Errorf("setting %s: %w", l.Type, err))
+		}
+	}
 	if spec.TTY {
 		// The pty slave on fds 0-2 becomes the controlling terminal of a
-		// new session, as a login shell's would (runc's nsexec may have
+		// new session, as a login shell's would (the init or runc's nsexec
 		// made the session already: then setsid says EPERM).
 		if _, err := unix.Setsid(); err != nil && !errors.Is(err, unix.EPERM) {
 			return fail(shimFailedTag, fmt.Errorf("setsid: %w", err))

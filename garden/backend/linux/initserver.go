@@ -1,0 +1,322 @@
+package linux
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The process socket: how a container's own init starts its processes, so
+// that a Run costs one fork and exec inside the container instead of a
+// `runc exec` (which joins every namespace and cgroup and compiles the
+// seccomp filter again; docs/garden.md, "Cost (B8)").
+//
+// Garden binds a SOCK_SEQPACKET listener at init.sock in the container's
+// depot directory (on the host, never in the rootfs) and hands it to the
+// init on fd 3 through `runc run --preserve-fds 1`. garden-dadoo connects
+// and sends one message: the shim's spec (GARDEN_EXEC_SPEC's value), with
+// the shim's fds 0-4 as SCM_RIGHTS (stdin, stdout, stderr, the start
+// status pipe, and the gate). The init forks and execs `/dev/garden-init
+// exec` with them, in a session of its own, and answers "pid" with the
+// child's pidfd. The shim waits at the gate until dadoo has put it in the
+// processes' cgroups and set its rlimits and oom_score_adj from the host,
+// where raising them is allowed. When the init reaps the child it sends
+// "exit:<wait status>" on the same connection; a connection that closes
+// without it means the init died, i.e. the container was destroyed.
+// The child inherits the init's namespaces, capabilities and seccomp
+// filter, which runc applied to the init exactly as it would to an exec.
+const (
+	initSocketName   = "init.sock"
+	initListenFD     = 3
+	shimGateFD       = 4
+	initMsgPid       = "pid"
+	initMsgError     = "error:"
+	initMsgExit      = "exit:"
+	maxInitRequest   = 256 << 10 // the spec travels as one env string, at most 128 KiB anyway
+	initRequestFiles = 5
+)
+
+// initServer is the init's side: the children it started, by pid, with the
+// connection that wants their exit status.
+type initServer struct {
+	mu      sync.Mutex
+	waiting map[int]*initChild
+}
+
+type initChild struct {
+	conn  *net.UnixConn
+	ready chan struct{} // closed once the pid answer is sent: the exit goes after it
+}
+
+func newInitServer() *initServer {
+	return &initServer{waiting: map[int]*initChild{}}
+}
+
+// listen serves the listener on fd; the listener itself is close-on-exec,
+// so no process of the container inherits it.
+func (s *initServer) listen(fd int) error {
+	f := os.NewFile(uintptr(fd), "init.sock")
+	l, err := net.FileListener(f) // a close-on-exec duplicate
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("process socket: %w", err)
+	}
+	ul, ok := l.(*net.UnixListener)
+	if !ok {
+		l.Close()
+		return errors.New("process socket: fd 3 is not a unix socket")
+	}
+	go func() {
+		for {
+			conn, err := ul.AcceptUnix()
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				continue
+			}
+			go s.serve(conn)
+		}
+	}()
+	return nil
+}
+
+// serve starts one shim for one request.
+func (s *initServer) serve(conn *net.UnixConn) {
+	buf := make([]byte, maxInitRequest)
+	oob := make([]byte, unix.CmsgSpace(initRequestFiles*4))
+	// The net package receives the fds close-on-exec.
+	n, oobn, flags, _, err := conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		conn.Close()
+		return
+	}
+	fds := parseRights(oob[:oobn])
+	defer closeFds(fds)
+	answer := func(err error) {
+		_, _ = conn.Write([]byte(initMsgError + err.Error()))
+		conn.Close()
+	}
+	switch {
+	case flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0:
+		answer(errors.New("request truncated"))
+		return
+	case len(fds) != initRequestFiles:
+		answer(fmt.Errorf("request carries %d fds, want %d", len(fds), initRequestFiles))
+		return
+	}
+	files := make([]uintptr, len(fds))
+	for i, fd := range fds {
+		files[i] = uintptr(fd)
+	}
+	child := &initChild{conn: conn, ready: make(chan struct{})}
+	pidfd := -1
+	// Under the lock, so the reaper cannot take the child before it is
+	// registered.
+	s.mu.Lock()
+	pid, err := syscall.ForkExec(initPath, []string{initPath, execArg}, &syscall.ProcAttr{
+		Dir: "/", Env: []string{shimSpecEnv + "=" + string(buf[:n])}, Files: files,
+		Sys: &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd},
+	})
+	if err == nil {
+		s.waiting[pid] = child
+	}
+	s.mu.Unlock()
+	if err != nil {
+		answer(fmt.Errorf("starting the shim: %w", err))
+		return
+	}
+	if pidfd < 0 {
+		// The reaper closes the connection when the child ends.
+		_, _ = conn.Write([]byte(initMsgError + "no pidfd for the shim (Linux 5.3 or later is needed)"))
+		_ = unix.Kill(pid, unix.SIGKILL)
+		close(child.ready)
+		return
+	}
+	_, _, err = conn.WriteMsgUnix([]byte(initMsgPid), unix.UnixRights(pidfd), nil)
+	unix.Close(pidfd)
+	if err != nil {
+		// dadoo is gone: the shim finds its gate closed and exits.
+		_ = unix.Kill(pid, unix.SIGKILL)
+	}
+	close(child.ready)
+}
+
+// reap collects every exited child; the ones a request started get their
+// status sent.
+func (s *initServer) reap() {
+	s.mu.Lock()
+	var ended []*initChild
+	var statuses []unix.WaitStatus
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			break
+		}
+		if c, ok := s.waiting[pid]; ok {
+			delete(s.waiting, pid)
+			ended, statuses = append(ended, c), append(statuses, ws)
+		}
+	}
+	s.mu.Unlock()
+	for i, c := range ended {
+		go func() {
+			<-c.ready
+			_, _ = c.conn.Write([]byte(initMsgExit + strconv.FormatUint(uint64(statuses[i]), 10)))
+			c.conn.Close()
+		}()
+	}
+}
+
+func parseRights(oob []byte) []int {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for _, m := range msgs {
+		if got, err := unix.ParseUnixRights(&m); err == nil {
+			fds = append(fds, got...)
+		}
+	}
+	return fds
+}
+
+func closeFds(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+// socketPath gives a name for path that fits a sockaddr_un (107 bytes):
+// path itself, or its directory opened and named through /proc/self/fd.
+// The caller calls release when done with the name.
+func socketPath(path string) (string, func(), error) {
+	if len(path) <= 100 {
+		return path, func() {}, nil
+	}
+	dirfd, err := unix.Open(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", nil, fmt.Errorf("opening %s: %w", filepath.Dir(path), err)
+	}
+	return fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, filepath.Base(path)), func() { unix.Close(dirfd) }, nil
+}
+
+// listenInitSocket binds the container's process socket and returns the
+// listener as a file for runc to hand on; garden keeps no copy.
+func listenInitSocket(path string) (*os.File, error) {
+	name, release, err := socketPath(path)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("process socket: %w", err)
+	}
+	_ = os.Remove(path)
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: name}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("binding the process socket %s: %w", path, err)
+	}
+	if err := unix.Listen(fd, 64); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("listening on the process socket %s: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// dialInit connects to a container's process socket.
+func dialInit(path string) (*net.UnixConn, error) {
+	name, release, err := socketPath(path)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	conn, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: name, Net: "unixpacket"})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the container's init: %w", err)
+	}
+	return conn, nil
+}
+
+// initStart asks the init to start the shim with env value spec and files
+// as its fds 0-4, and returns the shim's pidfd.
+func initStart(conn *net.UnixConn, spec string, files []*os.File) (int, error) {
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	if _, _, err := conn.WriteMsgUnix([]byte(spec), unix.UnixRights(fds...), nil); err != nil {
+		return -1, fmt.Errorf("asking the container's init: %w", err)
+	}
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	fds = parseRights(oob[:oobn])
+	if err != nil || n == 0 {
+		closeFds(fds)
+		return -1, fmt.Errorf("the container's init did not answer: %v", err)
+	}
+	msg := string(buf[:n])
+	if m, ok := strings.CutPrefix(msg, initMsgError); ok {
+		closeFds(fds)
+		return -1, fmt.Errorf("the container's init: %s", m)
+	}
+	if msg != initMsgPid || len(fds) != 1 {
+		closeFds(fds)
+		return -1, fmt.Errorf("the container's init answered %q with %d fds", msg, len(fds))
+	}
+	return fds[0], nil
+}
+
+// initWait waits for the init's word on the shim's end: its wait status,
+// or false when the init died first (the container was destroyed).
+func initWait(conn *net.UnixConn) (unix.WaitStatus, bool) {
+	buf := make([]byte, 64)
+	for {
+		n, err := conn.Read(buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || n == 0 {
+			return 0, false
+		}
+		v, ok := strings.CutPrefix(string(buf[:n]), initMsgExit)
+		if !ok {
+			return 0, false
+		}
+		ws, err := strconv.ParseUint(v, 10, 32)
+		return unix.WaitStatus(ws), err == nil
+	}
+}
+
+// pidfdPid is the host pid of a pidfd's process, from its fdinfo.
+func pidfdPid(pidfd int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", pidfd))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pid:"); ok {
+			pid, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || pid <= 0 {
+				return 0, fmt.Errorf("the shim has no pid (%q): it has exited", strings.TrimSpace(v))
+			}
+			return pid, nil
+		}
+	}
+	return 0, errors.New("no Pid in the pidfd's fdinfo")
+}
