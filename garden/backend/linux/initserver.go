@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -81,6 +82,8 @@ func (s *initServer) listen(fd int) error {
 				if errors.Is(err, net.ErrClosed) {
 					return
 				}
+				// Out of fds, say: back off rather than spin.
+				time.Sleep(10 * time.Millisecond)
 				continue
 			}
 			go s.serve(conn)
@@ -230,6 +233,11 @@ func listenInitSocket(path string) (*os.File, error) {
 	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: name}); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("binding the process socket %s: %w", path, err)
+	}
+	// Only root may connect (the depot directory is world-searchable).
+	if err := os.Chmod(name, 0o600); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("process socket %s: %w", path, err)
 	}
 	if err := unix.Listen(fd, 64); err != nil {
 		unix.Close(fd)
