@@ -48,6 +48,7 @@ const (
 // initServer is the init's side: the children it started, by pid, with the
 // connection that wants their exit status.
 type initServer struct {
+	shim    []string // argv: /dev/garden-init exec (a stand-in in unit tests)
 	mu      sync.Mutex
 	waiting map[int]*initChild
 }
@@ -58,7 +59,7 @@ type initChild struct {
 }
 
 func newInitServer() *initServer {
-	return &initServer{waiting: map[int]*initChild{}}
+	return &initServer{shim: []string{initPath, execArg}, waiting: map[int]*initChild{}}
 }
 
 // listen serves the listener on fd; the listener itself is close-on-exec,
@@ -75,6 +76,12 @@ func (s *initServer) listen(fd int) error {
 		l.Close()
 		return errors.New("process socket: fd 3 is not a unix socket")
 	}
+	s.serveListener(ul)
+	return nil
+}
+
+// serveListener accepts requests until the listener closes.
+func (s *initServer) serveListener(ul *net.UnixListener) {
 	go func() {
 		for {
 			conn, err := ul.AcceptUnix()
@@ -89,7 +96,6 @@ func (s *initServer) listen(fd int) error {
 			go s.serve(conn)
 		}
 	}()
-	return nil
 }
 
 // serve starts one shim for one request.
@@ -125,7 +131,7 @@ func (s *initServer) serve(conn *net.UnixConn) {
 	// Under the lock, so the reaper cannot take the child before it is
 	// registered.
 	s.mu.Lock()
-	pid, err := syscall.ForkExec(initPath, []string{initPath, execArg}, &syscall.ProcAttr{
+	pid, err := syscall.ForkExec(s.shim[0], s.shim, &syscall.ProcAttr{
 		Dir: "/", Env: []string{shimSpecEnv + "=" + string(buf[:n])}, Files: files,
 		Sys: &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd},
 	})
