@@ -342,7 +342,7 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 		return nil, startErr
 	}
 
-	c.b.logger.Debug("process-started", "handle", c.handle, "dadoo_and_runc", time.Since(started).String())
+	c.b.logger.Debug("process-started", "handle", c.handle, "start", time.Since(started).String())
 	if pe == nil {
 		p.dir = dir
 		// What a restarted garden needs to find the process again.
