@@ -219,6 +219,35 @@ var _ = Describe("container isolation (runc)", func() {
 			}
 		})
 
+		It("starts many processes at once, each with its own output and exit status", func() {
+			const n = 40
+			var wg sync.WaitGroup
+			results := make([]result, n)
+			errs := make([]error, n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer GinkgoRecover()
+					var stdout, stderr bytes.Buffer
+					p, err := c.Run(garden.ProcessSpec{Path: "sh", Args: []string{"-c", fmt.Sprintf("echo out-%d; echo err-%d >&2; exit %d", i, i, i%7)}},
+						garden.ProcessIO{Stdout: &stdout, Stderr: &stderr})
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					status, err := p.Wait()
+					errs[i] = err
+					results[i] = result{status: status, stdout: stdout.String(), stderr: stderr.String()}
+				}()
+			}
+			wg.Wait()
+			for i := range n {
+				Expect(errs[i]).NotTo(HaveOccurred(), "process %d", i)
+				Expect(results[i]).To(Equal(result{status: i % 7, stdout: fmt.Sprintf("out-%d\n", i), stderr: fmt.Sprintf("err-%d\n", i)}))
+			}
+		})
+
 		It("leaks no host file descriptors into processes", func() {
 			// ls runs as a child (the ':' keeps sh from exec'ing it), so
 			// the listing is sh's own table.

@@ -43,6 +43,10 @@ const (
 	initMsgExit      = "exit:"
 	maxInitRequest   = 256 << 10 // the spec travels as one env string, at most 128 KiB anyway
 	initRequestFiles = 5
+	initBacklog      = 1024 // a burst of Runs waits here for the init's accept loop
+	// A unix socket's connect fails with EAGAIN, not waits, while the
+	// backlog is full: dadoo tries again for this long.
+	initDialPatience = 5 * time.Second
 )
 
 // initServer is the init's side: the children it started, by pid, with the
@@ -245,7 +249,7 @@ func listenInitSocket(path string) (*os.File, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("process socket %s: %w", path, err)
 	}
-	if err := unix.Listen(fd, 64); err != nil {
+	if err := unix.Listen(fd, initBacklog); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("listening on the process socket %s: %w", path, err)
 	}
@@ -259,11 +263,17 @@ func dialInit(path string) (*net.UnixConn, error) {
 		return nil, err
 	}
 	defer release()
-	conn, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: name, Net: "unixpacket"})
-	if err != nil {
-		return nil, fmt.Errorf("connecting to the container's init: %w", err)
+	deadline := time.Now().Add(initDialPatience)
+	for {
+		conn, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: name, Net: "unixpacket"})
+		if err == nil {
+			return conn, nil
+		}
+		if !errors.Is(err, unix.EAGAIN) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("connecting to the container's init: %w", err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	return conn, nil
 }
 
 // initStart asks the init to start the shim with env value spec and files
