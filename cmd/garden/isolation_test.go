@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -217,6 +218,15 @@ var _ = Describe("container isolation (runc)", func() {
 				Expect(pids).To(HaveLen(2))
 				Expect(pids[0][1]).To(Equal(pids[1][1]+"/processes"), "the pids sub-group, beside the init's group")
 			}
+		})
+
+		It("starts processes through runc exec in a container without the process socket, as an older garden made them", func() {
+			info, err := c.Info()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(os.Remove(filepath.Join(info.ContainerPath, "init.sock"))).To(Succeed())
+			r := run(c, garden.ProcessSpec{Path: "sh", Args: []string{"-c", "grep '^PPid:' /proc/$$/status; echo $FOO; exit 4"}}, "")
+			Expect(r.status).To(Equal(4), r.stderr)
+			Expect(r.stdout).To(MatchRegexp(`^PPid:\s+0\ncontainer\n$`), "runc exec's process has no parent in the container")
 		})
 
 		It("starts many processes at once, each with its own output and exit status", func() {

@@ -139,9 +139,9 @@ func main() {
 			// CPU per cycle, which a loaded machine distorts less than
 			// the rates: runc's (the runs and their containers) and the
 			// garden daemon's with the processes it reaped (runc,
-			// iptables-restore, garden-dadoo with runc exec and the
-			// process), without the containers' inits, which the
-			// host's init reaps.
+			// iptables-restore, garden-dadoo; before decision 170 also
+			// runc exec and the process), without the containers' inits
+			// and what they reaped.
 			"runc_cpu_ms_per_run":     anchor.cpu.Seconds() * 1000 / float64(max(anchor.lat.Count(), 1)),
 			"garden_cpu_ms_per_cycle": gardenCPU.Seconds() * 1000 / float64(max(m.cycle.Count(), 1)),
 			// The same with the containers' inits and what they reaped:
