@@ -157,9 +157,9 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 	if err != nil {
 		return fail(err)
 	}
-	hostUID, hostGID := hostID(privileged, u.uid), hostID(privileged, u.gid)
+	hostUID, hostGID := hostID(privileged, u.UID), hostID(privileged, u.GID)
 	shim := shimSpec{Kind: req.Kind, Path: req.Path, Args: req.Args, Dir: req.Dir,
-		UID: u.uid, GID: u.gid, Groups: u.groups, Home: u.home, TTY: req.TTY != nil}
+		UID: u.UID, GID: u.GID, Groups: u.Groups, Home: u.Home, TTY: req.TTY != nil}
 	if req.Kind == kindExec {
 		shim.Env = processEnv(req.Env, u)
 	}

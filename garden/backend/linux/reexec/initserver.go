@@ -1,11 +1,10 @@
-package linux
+package reexec
 
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,7 +34,7 @@ import (
 // The child inherits the init's namespaces, capabilities and seccomp
 // filter, which runc applied to the init exactly as it would to an exec.
 const (
-	initSocketName   = "init.sock"
+	InitSocketName   = "init.sock"
 	initListenFD     = 3
 	shimGateFD       = 4
 	initMsgPid       = "pid"
@@ -58,64 +57,70 @@ type initServer struct {
 }
 
 type initChild struct {
-	conn  *net.UnixConn
+	conn  *seqConn
 	ready chan struct{} // closed once the pid answer is sent: the exit goes after it
 }
 
 func newInitServer() *initServer {
-	return &initServer{shim: []string{initPath, execArg}, waiting: map[int]*initChild{}}
+	return &initServer{shim: []string{initPath, ExecArg}, waiting: map[int]*initChild{}}
 }
 
-// listen serves the listener on fd; the listener itself is close-on-exec,
-// so no process of the container inherits it.
-func (s *initServer) listen(fd int) error {
-	f := os.NewFile(uintptr(fd), "init.sock")
-	l, err := net.FileListener(f) // a close-on-exec duplicate
-	f.Close()
+// listen serves the listener on fd until the returned file is closed; the
+// listener is made close-on-exec, so no process of the container inherits
+// it.
+func (s *initServer) listen(fd int) (*os.File, error) {
+	if typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || typ != unix.SOCK_SEQPACKET {
+		return nil, fmt.Errorf("process socket: fd %d is not a SOCK_SEQPACKET socket (%v)", fd, err)
+	}
+	unix.CloseOnExec(fd)
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return nil, fmt.Errorf("process socket: %w", err)
+	}
+	l := os.NewFile(uintptr(fd), InitSocketName) // non-blocking: served by Go's poller
+	rc, err := l.SyscallConn()
 	if err != nil {
-		return fmt.Errorf("process socket: %w", err)
-	}
-	ul, ok := l.(*net.UnixListener)
-	if !ok {
 		l.Close()
-		return errors.New("process socket: fd 3 is not a unix socket")
+		return nil, fmt.Errorf("process socket: %w", err)
 	}
-	s.serveListener(ul)
-	return nil
-}
-
-// serveListener accepts requests until the listener closes.
-func (s *initServer) serveListener(ul *net.UnixListener) {
 	go func() {
 		for {
-			conn, err := ul.AcceptUnix()
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
+			var nfd int
+			var aerr error
+			if err := rc.Read(func(fd uintptr) bool {
+				nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+				return !errors.Is(aerr, unix.EAGAIN)
+			}); err != nil {
+				return // closed
+			}
+			if aerr != nil {
 				// Out of fds, say: back off rather than spin.
 				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			conn, err := newSeqConn(nfd)
+			if err != nil {
 				continue
 			}
 			go s.serve(conn)
 		}
 	}()
+	return l, nil
 }
 
 // serve starts one shim for one request.
-func (s *initServer) serve(conn *net.UnixConn) {
+func (s *initServer) serve(conn *seqConn) {
 	buf := make([]byte, maxInitRequest)
 	oob := make([]byte, unix.CmsgSpace(initRequestFiles*4))
-	// The net package receives the fds close-on-exec.
-	n, oobn, flags, _, err := conn.ReadMsgUnix(buf, oob)
-	if err != nil {
+	// The fds arrive close-on-exec.
+	n, oobn, flags, err := conn.recvmsg(buf, oob)
+	if err != nil || n == 0 {
 		conn.Close()
 		return
 	}
 	fds := parseRights(oob[:oobn])
 	defer closeFds(fds)
 	answer := func(err error) {
-		_, _ = conn.Write([]byte(initMsgError + err.Error()))
+		_ = conn.send([]byte(initMsgError+err.Error()), nil)
 		conn.Close()
 	}
 	switch {
@@ -136,7 +141,7 @@ func (s *initServer) serve(conn *net.UnixConn) {
 	// registered.
 	s.mu.Lock()
 	pid, err := syscall.ForkExec(s.shim[0], s.shim, &syscall.ProcAttr{
-		Dir: "/", Env: []string{shimSpecEnv + "=" + string(buf[:n])}, Files: files,
+		Dir: "/", Env: []string{ShimSpecEnv + "=" + string(buf[:n])}, Files: files,
 		Sys: &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd},
 	})
 	if err == nil {
@@ -149,12 +154,12 @@ func (s *initServer) serve(conn *net.UnixConn) {
 	}
 	if pidfd < 0 {
 		// The reaper closes the connection when the child ends.
-		_, _ = conn.Write([]byte(initMsgError + "no pidfd for the shim (Linux 5.3 or later is needed)"))
+		_ = conn.send([]byte(initMsgError+"no pidfd for the shim (Linux 5.3 or later is needed)"), nil)
 		_ = unix.Kill(pid, unix.SIGKILL)
 		close(child.ready)
 		return
 	}
-	_, _, err = conn.WriteMsgUnix([]byte(initMsgPid), unix.UnixRights(pidfd), nil)
+	err = conn.send([]byte(initMsgPid), unix.UnixRights(pidfd))
 	unix.Close(pidfd)
 	if err != nil {
 		// dadoo is gone: the shim finds its gate closed and exits.
@@ -187,7 +192,7 @@ func (s *initServer) reap() {
 	for i, c := range ended {
 		go func() {
 			<-c.ready
-			_, _ = c.conn.Write([]byte(initMsgExit + strconv.FormatUint(uint64(statuses[i]), 10)))
+			_ = c.conn.send([]byte(initMsgExit+strconv.FormatUint(uint64(statuses[i]), 10)), nil)
 			c.conn.Close()
 		}()
 	}
@@ -216,21 +221,21 @@ func closeFds(fds []int) {
 // socketPath gives a name for path that fits a sockaddr_un (107 bytes):
 // path itself, or its directory opened and named through /proc/self/fd.
 // The caller calls release when done with the name.
-func socketPath(path string) (string, func(), error) {
-	if len(path) <= 100 {
-		return path, func() {}, nil
+func socketPath(sock string) (string, func(), error) {
+	if len(sock) <= 100 {
+		return sock, func() {}, nil
 	}
-	dirfd, err := unix.Open(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dirfd, err := unix.Open(path.Dir(sock), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return "", nil, fmt.Errorf("opening %s: %w", filepath.Dir(path), err)
+		return "", nil, fmt.Errorf("opening %s: %w", path.Dir(sock), err)
 	}
-	return fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, filepath.Base(path)), func() { unix.Close(dirfd) }, nil
+	return fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, path.Base(sock)), func() { unix.Close(dirfd) }, nil
 }
 
 // listenInitSocket binds the container's process socket and returns the
 // listener as a file for runc to hand on; garden keeps no copy.
-func listenInitSocket(path string) (*os.File, error) {
-	name, release, err := socketPath(path)
+func ListenInitSocket(sock string) (*os.File, error) {
+	name, release, err := socketPath(sock)
 	if err != nil {
 		return nil, err
 	}
@@ -239,38 +244,50 @@ func listenInitSocket(path string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("process socket: %w", err)
 	}
-	_ = os.Remove(path)
+	_ = os.Remove(sock)
 	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: name}); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("binding the process socket %s: %w", path, err)
+		return nil, fmt.Errorf("binding the process socket %s: %w", sock, err)
 	}
 	// Only root may connect (the depot directory is world-searchable).
 	if err := os.Chmod(name, 0o600); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("process socket %s: %w", path, err)
+		return nil, fmt.Errorf("process socket %s: %w", sock, err)
 	}
 	if err := unix.Listen(fd, initBacklog); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("listening on the process socket %s: %w", path, err)
+		return nil, fmt.Errorf("listening on the process socket %s: %w", sock, err)
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	return os.NewFile(uintptr(fd), sock), nil
 }
 
 // dialInit connects to a container's process socket.
-func dialInit(path string) (*net.UnixConn, error) {
-	name, release, err := socketPath(path)
+func dialInit(sock string) (*seqConn, error) {
+	name, release, err := socketPath(sock)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the container's init: %w", err)
+	}
 	deadline := time.Now().Add(initDialPatience)
 	for {
-		conn, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: name, Net: "unixpacket"})
+		err := unix.Connect(fd, &unix.SockaddrUnix{Name: name})
 		if err == nil {
+			conn, err := newSeqConn(fd)
+			if err != nil {
+				return nil, fmt.Errorf("connecting to the container's init: %w", err)
+			}
 			return conn, nil
 		}
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
 		if !errors.Is(err, unix.EAGAIN) || time.Now().After(deadline) {
-			return nil, fmt.Errorf("connecting to the container's init: %w", err)
+			unix.Close(fd)
+			return nil, fmt.Errorf("connecting to the container's init: dial unixpacket %s: %w", sock, err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -278,17 +295,17 @@ func dialInit(path string) (*net.UnixConn, error) {
 
 // initStart asks the init to start the shim with env value spec and files
 // as its fds 0-4, and returns the shim's pidfd.
-func initStart(conn *net.UnixConn, spec string, files []*os.File) (int, error) {
+func initStart(conn *seqConn, spec string, files []*os.File) (int, error) {
 	fds := make([]int, len(files))
 	for i, f := range files {
 		fds[i] = int(f.Fd())
 	}
-	if _, _, err := conn.WriteMsgUnix([]byte(spec), unix.UnixRights(fds...), nil); err != nil {
+	if err := conn.send([]byte(spec), unix.UnixRights(fds...)); err != nil {
 		return -1, fmt.Errorf("asking the container's init: %w", err)
 	}
 	buf := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	n, oobn, _, err := conn.recvmsg(buf, oob)
 	fds = parseRights(oob[:oobn])
 	if err != nil || n == 0 {
 		closeFds(fds)
@@ -308,24 +325,74 @@ func initStart(conn *net.UnixConn, spec string, files []*os.File) (int, error) {
 
 // initWait waits for the init's word on the shim's end: its wait status,
 // or false when the init died first (the container was destroyed).
-func initWait(conn *net.UnixConn) (unix.WaitStatus, bool) {
+func initWait(conn *seqConn) (unix.WaitStatus, bool) {
 	buf := make([]byte, 64)
-	for {
-		n, err := conn.Read(buf)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil || n == 0 {
-			return 0, false
-		}
-		v, ok := strings.CutPrefix(string(buf[:n]), initMsgExit)
-		if !ok {
-			return 0, false
-		}
-		ws, err := strconv.ParseUint(v, 10, 32)
-		return unix.WaitStatus(ws), err == nil
+	n, _, _, err := conn.recvmsg(buf, nil)
+	if err != nil || n == 0 {
+		return 0, false
 	}
+	v, ok := strings.CutPrefix(string(buf[:n]), initMsgExit)
+	if !ok {
+		return 0, false
+	}
+	ws, err := strconv.ParseUint(v, 10, 32)
+	return unix.WaitStatus(ws), err == nil
 }
+
+// seqConn is one connection on the process socket, a non-blocking
+// SOCK_SEQPACKET fd served by Go's poller. It stands in for net.UnixConn,
+// which this package avoids: importing net would make the re-executed parts
+// wait for the server's packages to initialise (init.go).
+type seqConn struct {
+	f  *os.File
+	rc syscall.RawConn
+}
+
+func newSeqConn(fd int) (*seqConn, error) {
+	f := os.NewFile(uintptr(fd), InitSocketName)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &seqConn{f: f, rc: rc}, nil
+}
+
+// recvmsg reads one message and its fds (close-on-exec); n is 0 when the
+// peer has closed.
+func (c *seqConn) recvmsg(p, oob []byte) (n, oobn, flags int, err error) {
+	rerr := c.rc.Read(func(fd uintptr) bool {
+		for {
+			n, oobn, flags, _, err = unix.Recvmsg(int(fd), p, oob, unix.MSG_CMSG_CLOEXEC)
+			if !errors.Is(err, unix.EINTR) {
+				return !errors.Is(err, unix.EAGAIN)
+			}
+		}
+	})
+	if rerr != nil {
+		return 0, 0, 0, rerr
+	}
+	return n, oobn, flags, err
+}
+
+// send writes one message with oob's fds.
+func (c *seqConn) send(p, oob []byte) error {
+	var err error
+	werr := c.rc.Write(func(fd uintptr) bool {
+		for {
+			err = unix.Sendmsg(int(fd), p, oob, nil, 0)
+			if !errors.Is(err, unix.EINTR) {
+				return !errors.Is(err, unix.EAGAIN)
+			}
+		}
+	})
+	if werr != nil {
+		return werr
+	}
+	return err
+}
+
+func (c *seqConn) Close() error { return c.f.Close() }
 
 // pidfdPid is the host pid of a pidfd's process, from its fdinfo.
 func pidfdPid(pidfd int) (int, error) {

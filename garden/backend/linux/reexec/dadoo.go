@@ -1,11 +1,11 @@
-package linux
+package reexec
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,7 +30,7 @@ import (
 //
 // File descriptors from garden: 0 the process's stdin (or the pty slave,
 // also on 1 and 2), 3 the start status pipe shared with the exec shim.
-type dadooArgs struct {
+type DadooArgs struct {
 	Runc   string `json:"runc"`
 	Root   string `json:"root"`
 	ID     string `json:"id"`
@@ -47,28 +47,28 @@ type dadooArgs struct {
 }
 
 const (
-	dadooArgv0   = "garden-dadoo"
-	exitCodeFile = "exitcode"
+	DadooArgv0   = "garden-dadoo"
+	ExitCodeFile = "exitcode"
 	pidFileName  = "pid"
 	// Messages on the status pipe end with NUL; dadoo's is "pid:<n>".
-	pidTag = "pid:"
+	PidTag = "pid:"
 )
 
 func runDadoo() int {
 	status := os.NewFile(3, "status")
 	fail := func(err error) int {
-		_, _ = status.WriteString(shimFailedTag + err.Error() + "\x00")
+		_, _ = status.WriteString(ShimFailedTag + err.Error() + "\x00")
 		return 127
 	}
 	if len(os.Args) < 2 {
 		return fail(errors.New("garden-dadoo: missing arguments"))
 	}
-	var a dadooArgs
+	var a DadooArgs
 	if err := json.Unmarshal([]byte(os.Args[1]), &a); err != nil {
 		return fail(fmt.Errorf("garden-dadoo: %w", err))
 	}
 	var proc specs.Process
-	if err := readJSON(filepath.Join(a.Dir, "process.json"), &proc); err != nil {
+	if err := readJSON(path.Join(a.Dir, "process.json"), &proc); err != nil {
 		return fail(fmt.Errorf("reading the process: %w", err))
 	}
 	if a.Socket == "" {
@@ -83,7 +83,7 @@ func runDadoo() int {
 	var relays sync.WaitGroup
 	if !a.TTY {
 		stdio = []*os.File{os.Stdin, nil, nil}
-		for i, name := range []string{stdoutFifo, stderrFifo} {
+		for i, name := range []string{StdoutFifo, StderrFifo} {
 			r, w, err := os.Pipe()
 			if err != nil {
 				return fail(err)
@@ -91,7 +91,7 @@ func runDadoo() int {
 			// The process may open /dev/stdout again: its pipes are its own.
 			_ = w.Chown(a.UID, a.GID)
 			stdio[i+1] = w
-			sink := &fifoSink{path: filepath.Join(a.Dir, name)}
+			sink := &fifoSink{path: path.Join(a.Dir, name)}
 			sink.connect()
 			relays.Add(1)
 			go func() {
@@ -103,9 +103,9 @@ func runDadoo() int {
 	if a.Socket != "" {
 		return dadooThroughInit(a, proc, stdio, status, fail, &relays)
 	}
-	pidFile := filepath.Join(a.Dir, pidFileName)
+	pidFile := path.Join(a.Dir, pidFileName)
 	args := []string{"--root", a.Root, "exec", "--detach", "--pid-file", pidFile, "--preserve-fds", "1",
-		"--process", filepath.Join(a.Dir, "process.json")}
+		"--process", path.Join(a.Dir, "process.json")}
 	if a.Bundle != "" {
 		args = []string{"--root", a.Root, "run", "--detach", "--no-new-keyring", "--pid-file", pidFile,
 			"--preserve-fds", "1", "--bundle", a.Bundle}
@@ -114,7 +114,7 @@ func runDadoo() int {
 		args = append(args, "--cgroup", a.Cgroup)
 	}
 	args = append(args, a.ID)
-	logPath := filepath.Join(a.Dir, "runc.log")
+	logPath := path.Join(a.Dir, "runc.log")
 	args = append([]string{"--log", logPath, "--log-format", "json"}, args...)
 	runcProc, err := os.StartProcess(a.Runc, append([]string{a.Runc}, args...), &os.ProcAttr{
 		Files: []*os.File{stdio[0], stdio[1], stdio[2], status},
@@ -145,20 +145,20 @@ func runDadoo() int {
 		exited[wpid] = exitStatus(ws)
 		if wpid == runcProc.Pid {
 			if exited[wpid] != 0 {
-				return fail(fmt.Errorf("runc: %s", runcError(logPath)))
+				return fail(fmt.Errorf("runc: %s", RuncError(logPath)))
 			}
 			b, err := os.ReadFile(pidFile)
 			if err != nil {
 				return fail(fmt.Errorf("reading the process pid: %w", err))
 			}
 			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-			_, _ = status.WriteString(pidTag + strconv.Itoa(pid) + "\x00")
+			_, _ = status.WriteString(PidTag + strconv.Itoa(pid) + "\x00")
 			status.Close()
 		}
 		if pid > 0 {
 			if code, ok := exited[pid]; ok {
 				relays.Wait()
-				_ = os.WriteFile(filepath.Join(a.Dir, exitCodeFile), []byte(strconv.Itoa(code)), 0o644)
+				_ = os.WriteFile(path.Join(a.Dir, ExitCodeFile), []byte(strconv.Itoa(code)), 0o644)
 				return code
 			}
 		}
@@ -169,7 +169,7 @@ func runDadoo() int {
 // dadooThroughInit has the container's init start the shim, sets it up from
 // the host while it waits at its gate, and waits for the init's word on
 // its exit.
-func dadooThroughInit(a dadooArgs, proc specs.Process, stdio []*os.File, status *os.File, fail func(error) int, relays *sync.WaitGroup) int {
+func dadooThroughInit(a DadooArgs, proc specs.Process, stdio []*os.File, status *os.File, fail func(error) int, relays *sync.WaitGroup) int {
 	closeStdio := func() {
 		for _, f := range stdio {
 			f.Close()
@@ -177,7 +177,7 @@ func dadooThroughInit(a dadooArgs, proc specs.Process, stdio []*os.File, status 
 	}
 	spec := ""
 	if len(proc.Env) > 0 {
-		spec = strings.TrimPrefix(proc.Env[0], shimSpecEnv+"=")
+		spec = strings.TrimPrefix(proc.Env[0], ShimSpecEnv+"=")
 	}
 	conn, err := dialInit(a.Socket)
 	if err != nil {
@@ -210,7 +210,7 @@ func dadooThroughInit(a dadooArgs, proc specs.Process, stdio []*os.File, status 
 		return fail(fmt.Errorf("releasing the shim: %w", err))
 	}
 	gateW.Close()
-	_, _ = status.WriteString(pidTag + strconv.Itoa(pid) + "\x00")
+	_, _ = status.WriteString(PidTag + strconv.Itoa(pid) + "\x00")
 	status.Close()
 	code := 128 + int(unix.SIGKILL) // the init died with its container
 	if ws, ok := initWait(conn); ok {
@@ -218,7 +218,7 @@ func dadooThroughInit(a dadooArgs, proc specs.Process, stdio []*os.File, status 
 	}
 	conn.Close()
 	relays.Wait()
-	_ = os.WriteFile(filepath.Join(a.Dir, exitCodeFile), []byte(strconv.Itoa(code)), 0o644)
+	_ = os.WriteFile(path.Join(a.Dir, ExitCodeFile), []byte(strconv.Itoa(code)), 0o644)
 	return code
 }
 
@@ -296,8 +296,8 @@ var rlimitNumbers = map[string]int{
 // The process's output fifos in its directory: garden reads them, and a
 // restarted garden opens them again.
 const (
-	stdoutFifo = "stdout"
-	stderrFifo = "stderr"
+	StdoutFifo = "stdout"
+	StderrFifo = "stderr"
 )
 
 // fifoSink writes to a fifo while someone reads it. When garden goes away
@@ -367,7 +367,7 @@ func exitStatus(ws unix.WaitStatus) int {
 }
 
 // runcError is the last error runc logged (its --log is JSON lines).
-func runcError(logPath string) string {
+func RuncError(logPath string) string {
 	data, _ := os.ReadFile(logPath)
 	msg := "failed"
 	for _, line := range strings.Split(string(data), "\n") {
@@ -380,4 +380,19 @@ func runcError(logPath string) string {
 		}
 	}
 	return msg
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
+}
+
+func writeFile(path, value string) error {
+	if err := os.WriteFile(path, []byte(value), 0o644); err != nil {
+		return fmt.Errorf("writing %s to %s: %w", strings.TrimSpace(value), path, err)
+	}
+	return nil
 }

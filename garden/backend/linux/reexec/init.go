@@ -1,10 +1,12 @@
-package linux
+package reexec
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"path"
 	"runtime"
 	"syscall"
 )
@@ -29,36 +31,74 @@ import (
 // install; the binary is bound read-only at /dev/garden-init in every
 // container.
 const (
+	// InitPath is where the binary is bound in every container.
+	InitPath  = "/dev/garden-init"
+	initPath  = InitPath
 	initArgv0 = "garden-init"
-	execArg   = "exec"
-	listenArg = "listen" // the init has the process socket's listener on fd 3
+	ExecArg   = "exec"
+	ListenArg = "listen" // the init has the process socket's listener on fd 3
 )
 
-// Reexec runs one of those parts and exits when the binary was started as
-// one of them; otherwise it returns at once. Every binary that embeds the
-// backend calls it first thing in main (or a test suite's init).
-func Reexec() {
-	switch filepath.Base(os.Args[0]) {
+// init runs one of those parts and exits when the binary was started as one
+// of them; otherwise it returns at once. It is a package init, not a call in
+// main, so that it runs before the server's own packages are initialised:
+// Go initialises packages in import-path order as soon as their imports
+// are, and this package imports only the standard library's early ones
+// (no net, no path/filepath, no archive/tar), the OCI spec types and
+// x/sys/unix, so a re-executed part skips the protobuf, HTTP and netlink
+// registrations (decision 173). A shim that streams a tar needs archive/tar:
+// it is left to package tarstream's init, which registers the tar code and
+// calls Dispatch.
+func init() {
+	if streamsTar() {
+		return
+	}
+	Dispatch()
+}
+
+// Dispatch runs the part argv[0] names and exits, or returns at once when
+// the binary is the server.
+func Dispatch() {
+	switch path.Base(os.Args[0]) {
 	case initArgv0:
-		if len(os.Args) > 1 && os.Args[1] == execArg {
+		if len(os.Args) > 1 && os.Args[1] == ExecArg {
 			os.Exit(runShim())
 		}
-		runInit(len(os.Args) > 1 && os.Args[1] == listenArg)
-	case dadooArgv0:
+		runInit(len(os.Args) > 1 && os.Args[1] == ListenArg)
+	case DadooArgv0:
 		os.Exit(runDadoo())
 	}
 }
 
+// The tar code, from package tarstream.
+var (
+	extractTar func(r io.Reader, dest string) error
+	writeTar   func(w io.Writer, src string) error
+)
+
+// RegisterTar gives the shim the code that streams a tar in and out.
+func RegisterTar(extract func(r io.Reader, dest string) error, write func(w io.Writer, src string) error) {
+	extractTar, writeTar = extract, write
+}
+
+// streamsTar says whether this is a shim asked to stream a tar, which the
+// early init leaves to tarstream's.
+func streamsTar() bool {
+	if path.Base(os.Args[0]) != initArgv0 || len(os.Args) < 2 || os.Args[1] != ExecArg {
+		return false
+	}
+	var spec struct {
+		Kind string `json:"kind"`
+	}
+	_ = json.Unmarshal([]byte(os.Getenv(ShimSpecEnv)), &spec)
+	return spec.Kind == KindTarIn || spec.Kind == KindTarOut
+}
+
 // Files in a container's depot directory.
 const (
-	upperDirName     = "upper"
-	workDirName      = "work"
-	hostsName        = "hosts"
-	processesDirName = "processes" // a directory per process: process.json, pid, exitcode
-	resolvName       = "resolv.conf"
-	shimStatusFD     = 3 // garden-init exec reports why it could not exec here
-	notFoundTag      = "not found: "
-	shimFailedTag    = "failed: "
+	shimStatusFD  = 3 // garden-init exec reports why it could not exec here
+	NotFoundTag   = "not found: "
+	ShimFailedTag = "failed: "
 )
 
 // runInit reaps until the container is killed and, with listen, starts
@@ -80,7 +120,7 @@ func runInit(listen bool) {
 	}()
 	s := newInitServer()
 	if listen {
-		if err := s.listen(initListenFD); err != nil {
+		if _, err := s.listen(initListenFD); err != nil {
 			fmt.Fprintln(os.Stderr, "garden-init:", err)
 		}
 	}

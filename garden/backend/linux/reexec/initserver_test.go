@@ -1,8 +1,7 @@
-package linux
+package reexec
 
 import (
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,21 +18,21 @@ var _ = Describe("the init's process socket", func() {
 		sock string
 	)
 	BeforeEach(func() {
-		sock = filepath.Join(GinkgoT().TempDir(), initSocketName)
-		f, err := listenInitSocket(sock)
+		sock = filepath.Join(GinkgoT().TempDir(), InitSocketName)
+		f, err := ListenInitSocket(sock)
 		Expect(err).NotTo(HaveOccurred())
 		info, err := os.Stat(sock)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(info.Mode().Perm()).To(Equal(os.FileMode(0o600)), "only root connects")
-		fl, err := net.FileListener(f)
+		fd, err := unix.Dup(int(f.Fd()))
 		f.Close()
 		Expect(err).NotTo(HaveOccurred())
-		l := fl.(*net.UnixListener)
-		DeferCleanup(l.Close)
 		// A stand-in shim: it waits at the gate, then shows what it got.
 		s = newInitServer()
 		s.shim = []string{"/bin/sh", "-c", `read -r g <&4; printf '%s %s' "$g" "$GARDEN_EXEC_SPEC"; echo err >&2; exit 7`}
-		s.serveListener(l)
+		l, err := s.listen(fd)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(l.Close)
 		// The reaper, as the init runs it.
 		chld := make(chan os.Signal, 4)
 		signal.Notify(chld, syscall.SIGCHLD)
