@@ -104,4 +104,26 @@ var _ = Describe("the init's process socket", func() {
 		Expect(pidfdPid(fd)).To(Equal(os.Getpid()))
 		Expect(pidfdPid(-1)).Error().To(HaveOccurred())
 	})
+
+	It("refuses an fd that is not a SOCK_SEQPACKET socket, leaving it open", func() {
+		r, w := pipe()
+		_, err := newInitServer().listen(int(r.Fd()))
+		Expect(err).To(MatchError(ContainSubstring("is not a SOCK_SEQPACKET socket")))
+		_, err = w.Write([]byte("x"))
+		Expect(err).NotTo(HaveOccurred())
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		Expect(err).NotTo(HaveOccurred())
+		defer unix.Close(fd)
+		_, err = newInitServer().listen(fd)
+		Expect(err).To(HaveOccurred())
+	})
+
+	It("reads a connection closed without an exit status as the init's end", func() {
+		conn, err := dialInit(sock)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(conn.Close()).To(Succeed())
+		ws, ok := initWait(conn)
+		Expect(ok).To(BeFalse())
+		Expect(ws).To(BeZero())
+	})
 })

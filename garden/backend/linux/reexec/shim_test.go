@@ -167,4 +167,32 @@ var _ = Describe("the exec shim's user and environment", func() {
 			Expect(err).To(MatchError(fmt.Sprintf("exec: %q: is a directory", bin1)))
 		})
 	})
+
+	Describe("which parts the early init leaves to tarstream", func() {
+		var args []string
+		BeforeEach(func() {
+			args = os.Args
+			DeferCleanup(func() { os.Args = args; os.Unsetenv(ShimSpecEnv) })
+		})
+
+		It("leaves only a shim that streams a tar", func() {
+			os.Args = []string{InitPath, ExecArg}
+			for kind, want := range map[string]bool{KindTarIn: true, KindTarOut: true, KindExec: false} {
+				os.Setenv(ShimSpecEnv, `{"kind":"`+kind+`"}`)
+				Expect(streamsTar()).To(Equal(want), kind)
+			}
+			os.Args = []string{"/somewhere/garden-dadoo"}
+			os.Setenv(ShimSpecEnv, `{"kind":"tar-in"}`)
+			Expect(streamsTar()).To(BeFalse())
+			os.Args = []string{"garden"}
+			Expect(streamsTar()).To(BeFalse())
+		})
+	})
+
+	Describe("splitList", func() {
+		It("splits PATH as filepath.SplitList does", func() {
+			Expect(splitList("")).To(BeEmpty())
+			Expect(splitList("/a::/b")).To(Equal([]string{"/a", "", "/b"}))
+		})
+	})
 })
