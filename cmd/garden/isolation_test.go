@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -189,6 +191,71 @@ var _ = Describe("container isolation (runc)", func() {
 			Expect(r.status).To(BeZero(), r.stderr)
 			Expect(r.stdout).To(Equal("out\nin\n"))
 			Expect(r.stderr).To(Equal("err\n"))
+		})
+
+		It("starts each process from the container's init, set up as runc exec would set it up", func() {
+			// cat is the process garden started: every "self" is its own.
+			r := run(c, garden.ProcessSpec{Path: "cat", Args: []string{"/proc/self/status", "/proc/self/stat",
+				"/proc/self/oom_score_adj", "/proc/self/cgroup", "/proc/1/cgroup"}}, "")
+			Expect(r.status).To(BeZero(), r.stderr)
+			field := func(name string) string {
+				GinkgoHelper()
+				m := regexp.MustCompile(`(?m)^` + name + `:\s+(\S+)$`).FindStringSubmatch(r.stdout)
+				Expect(m).NotTo(BeNil(), "%s in\n%s", name, r.stdout)
+				return m[1]
+			}
+			Expect(field("PPid")).To(Equal("1"), "the init forked it (runc exec's processes have no parent in the container)")
+			Expect(field("SigIgn")).To(MatchRegexp(`^0+$`), "the init's dispositions do not reach the process")
+			Expect(field("SigBlk")).To(MatchRegexp(`^0+$`))
+			stat := regexp.MustCompile(`(?m)^(\d+) \(cat\) \S+ \d+ \d+ (\d+) `).FindStringSubmatch(r.stdout)
+			Expect(stat).NotTo(BeNil(), r.stdout)
+			Expect(stat[2]).To(Equal(stat[1]), "a session of its own")
+			own, err := os.ReadFile("/proc/self/oom_score_adj")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(r.stdout).To(MatchRegexp(`(?m)^`+strings.TrimSpace(string(own))+`$`), "garden's oom_score_adj, not the init's -1000")
+			pids := regexp.MustCompile(`(?m)^\d+:pids:(\S+)$`).FindAllStringSubmatch(r.stdout, -1)
+			if len(pids) > 0 {
+				Expect(pids).To(HaveLen(2))
+				Expect(pids[0][1]).To(Equal(pids[1][1]+"/processes"), "the pids sub-group, beside the init's group")
+			}
+		})
+
+		It("starts processes through runc exec in a container without the process socket, as an older garden made them", func() {
+			info, err := c.Info()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(os.Remove(filepath.Join(info.ContainerPath, "init.sock"))).To(Succeed())
+			r := run(c, garden.ProcessSpec{Path: "sh", Args: []string{"-c", "grep '^PPid:' /proc/$$/status; echo $FOO; exit 4"}}, "")
+			Expect(r.status).To(Equal(4), r.stderr)
+			Expect(r.stdout).To(MatchRegexp(`^PPid:\s+0\ncontainer\n$`), "runc exec's process has no parent in the container")
+		})
+
+		It("starts many processes at once, each with its own output and exit status", func() {
+			const n = 40
+			var wg sync.WaitGroup
+			results := make([]result, n)
+			errs := make([]error, n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer GinkgoRecover()
+					var stdout, stderr bytes.Buffer
+					p, err := c.Run(garden.ProcessSpec{Path: "sh", Args: []string{"-c", fmt.Sprintf("echo out-%d; echo err-%d >&2; exit %d", i, i, i%7)}},
+						garden.ProcessIO{Stdout: &stdout, Stderr: &stderr})
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					status, err := p.Wait()
+					errs[i] = err
+					results[i] = result{status: status, stdout: stdout.String(), stderr: stderr.String()}
+				}()
+			}
+			wg.Wait()
+			for i := range n {
+				Expect(errs[i]).NotTo(HaveOccurred(), "process %d", i)
+				Expect(results[i]).To(Equal(result{status: i % 7, stdout: fmt.Sprintf("out-%d\n", i), stderr: fmt.Sprintf("err-%d\n", i)}))
+			}
 		})
 
 		It("leaks no host file descriptors into processes", func() {

@@ -62,8 +62,8 @@ type Config struct {
 	IPTablesBin        string
 	IPTablesRestoreBin string
 	// InitBin is the binary bound into containers as garden-init and run
-	// as garden-dadoo; it must call Reexec first thing. Default: this
-	// binary.
+	// as garden-dadoo; it must link this package (package reexec's init
+	// plays those parts). Default: this binary.
 	InitBin string
 	// RuncBin is runc (Debian's package), looked up on PATH by default.
 	RuncBin string

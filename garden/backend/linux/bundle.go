@@ -1,6 +1,8 @@
 package linux
 
 import (
+	"diego/garden/backend/linux/reexec"
+
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,7 +22,7 @@ import (
 // initPath is where the garden binary is bound in every container: pid 1
 // runs it as garden-init, and each process starts through it as the exec
 // shim (decision 12 kept it out of the rootfs; /dev is runc's own tmpfs).
-const initPath = "/dev/garden-init"
+const initPath = reexec.InitPath
 
 // Host ids container ids map to in unprivileged containers: container
 // uid/gid 0–65535 are host 1000000000–1000065535 (decision 24).
@@ -112,7 +114,7 @@ func ociSpec(b bundleSpec) *specs.Spec {
 	if b.Privileged {
 		caps = allCaps()
 	}
-	initArgs := []string{initPath}
+	initArgs := []string{initPath, listenArg}
 	s := &specs.Spec{
 		Version: specs.Version,
 		Root:    &specs.Root{Path: b.RootFS, Readonly: b.ReadOnly},

@@ -52,7 +52,7 @@ var _ = Describe("the OCI bundle", func() {
 		Expect(*s.Linux.Seccomp.DefaultErrnoRet).To(BeEquivalentTo(1))
 		Expect(s.Linux.MaskedPaths).To(ContainElements("/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"))
 		Expect(s.Linux.ReadonlyPaths).To(ContainElements("/proc/sys", "/proc/sysrq-trigger"))
-		Expect(s.Process.Args).To(Equal([]string{"/dev/garden-init"}))
+		Expect(s.Process.Args).To(Equal([]string{"/dev/garden-init", "listen"}), "the init serves the process socket")
 		Expect(s.Hostname).To(Equal("h"))
 		Expect(s.Linux.CgroupsPath).To(Equal("/garden-t/h"))
 		Expect(mount(s, "/dev/garden-init")).To(Equal(specs.Mount{Destination: "/dev/garden-init", Type: "bind",

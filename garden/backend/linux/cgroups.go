@@ -40,6 +40,11 @@ type cgroup interface {
 	// MoveOutOfMemory puts the init in the memory cgroup's parent, out of
 	// the container's OOM killer's reach.
 	MoveOutOfMemory(pid int) error
+	// ProcessJoins are the cgroup.procs files a process the init started
+	// is written to, so it sits where runc exec would have put it: the
+	// pids sub-group on v1, and the memory group when the init is out of
+	// it.
+	ProcessJoins(initOutOfMemory bool) []string
 	Procs() ([]int, error)
 	OOMKilled() bool
 	Stats() (garden.ContainerMemoryStat, garden.ContainerCPUStat, garden.ContainerPidStat)
@@ -297,6 +302,17 @@ func (cg *cgroupV1) MoveOutOfMemory(pid int) error {
 	return writeFile(filepath.Join(filepath.Dir(cg.dirs["memory"]), "cgroup.procs"), strconv.Itoa(pid))
 }
 
+func (cg *cgroupV1) ProcessJoins(initOutOfMemory bool) []string {
+	var out []string
+	if dir := cg.dirs["pids"]; dir != "" {
+		out = append(out, filepath.Join(dir, processesCgroup, "cgroup.procs"))
+	}
+	if initOutOfMemory {
+		out = append(out, filepath.Join(cg.dirs["memory"], "cgroup.procs"))
+	}
+	return out
+}
+
 func (cg *cgroupV1) Procs() ([]int, error) {
 	return readProcs(filepath.Join(cg.dirs["memory"], "cgroup.procs"))
 }
@@ -464,6 +480,9 @@ func sharesToWeight(shares uint64) uint64 {
 func (cg *cgroupV2) MoveOutOfMemory(int) error {
 	return errors.New("cgroup v2 has no memory group outside the container's for the init")
 }
+
+// ProcessJoins is empty on v2: processes share the init's group.
+func (cg *cgroupV2) ProcessJoins(bool) []string { return nil }
 
 func (cg *cgroupV2) Procs() ([]int, error) { return readProcs(filepath.Join(cg.dir, "cgroup.procs")) }
 

@@ -210,6 +210,7 @@ var _ = Describe("cgroups", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(filepath.Join(root, "garden-b", "h3", "pids.max")).NotTo(BeAnExistingFile())
 			Expect(cg.MoveOutOfMemory(1)).To(HaveOccurred())
+			Expect(cg.ProcessJoins(false)).To(BeEmpty(), "processes share the init's group")
 		})
 
 		It("lists the group's procs", func() {
@@ -305,6 +306,10 @@ var _ = Describe("cgroups", func() {
 			Expect(filepath.Join(dir("pids", "h1"), "pids.max")).NotTo(BeAnExistingFile(), "the init's threads do not count")
 			Expect(d.Handles()).To(BeEmpty(), "runc makes the memory group, not the driver")
 			Expect(cg.(*cgroupV1).dirs["pids"]).To(Equal(dir("pids", "h1")))
+			Expect(cg.ProcessJoins(false)).To(Equal([]string{filepath.Join(dir("pids", "h1"), "processes", "cgroup.procs")}),
+				"a process the init started joins the pids sub-group")
+			Expect(cg.ProcessJoins(true)).To(Equal([]string{filepath.Join(dir("pids", "h1"), "processes", "cgroup.procs"),
+				filepath.Join(dir("memory", "h1"), "cgroup.procs")}), "and the memory group the init left")
 		})
 
 		It("knows whether swap can be limited", func() {
@@ -316,8 +321,9 @@ var _ = Describe("cgroups", func() {
 		It("skips the pids limit and the pids cgroup without a pids controller", func() {
 			delete(d.mounts, "pids")
 			Expect(d.ExecCgroup()).To(BeEmpty())
-			_, err := d.Create("h1", garden.Limits{Pid: garden.PidLimits{Max: 10}})
+			cg, err := d.Create("h1", garden.Limits{Pid: garden.PidLimits{Max: 10}})
 			Expect(err).NotTo(HaveOccurred())
+			Expect(cg.ProcessJoins(false)).To(BeEmpty())
 			Expect(filepath.Join(root, "pids")).NotTo(BeADirectory())
 		})
 

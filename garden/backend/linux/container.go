@@ -34,6 +34,9 @@ type savedContainer struct {
 	CreatedAt   time.Time            `json:"created_at"`
 	Privileged  bool                 `json:"privileged"`
 	RootPath    string               `json:"root_path"` // where the root is mounted on the host
+	// InitOutOfMemory: the init left the memory cgroup (decision 27), so
+	// each process must join it.
+	InitOutOfMemory bool `json:"init_out_of_memory,omitempty"`
 }
 
 type container struct {
@@ -41,22 +44,23 @@ type container struct {
 	handle string
 	dir    string
 
-	mu         sync.Mutex
-	properties garden.Properties
-	network    containerNetwork
-	mapped     []garden.PortMapping
-	proxies    []*proxy
-	limits     garden.Limits
-	graceTime  time.Duration
-	env        []string
-	createdAt  time.Time
-	initPid    int
-	privileged bool
-	rootPath   string // the mounted root runc runs the container in
-	cg         cgroup
-	processes  map[string]*process
-	peas       map[string]*pea // by name
-	stopped    bool
+	mu              sync.Mutex
+	properties      garden.Properties
+	network         containerNetwork
+	mapped          []garden.PortMapping
+	proxies         []*proxy
+	limits          garden.Limits
+	graceTime       time.Duration
+	env             []string
+	createdAt       time.Time
+	initPid         int
+	privileged      bool
+	rootPath        string // the mounted root runc runs the container in
+	initOutOfMemory bool
+	cg              cgroup
+	processes       map[string]*process
+	peas            map[string]*pea // by name
+	stopped         bool
 }
 
 func newContainer(b *Backend, handle, dir string) *container {
@@ -71,7 +75,7 @@ func newContainer(b *Backend, handle, dir string) *container {
 func (c *container) restore(s savedContainer) {
 	c.initPid, c.network, c.mapped, c.limits = s.InitPid, s.Network, s.MappedPorts, s.Limits
 	c.graceTime, c.env, c.createdAt = s.GraceTime, s.Env, s.CreatedAt
-	c.privileged, c.rootPath = s.Privileged, s.RootPath
+	c.privileged, c.rootPath, c.initOutOfMemory = s.Privileged, s.RootPath, s.InitOutOfMemory
 	if s.Properties != nil {
 		c.properties = s.Properties
 	}
@@ -83,7 +87,7 @@ func (c *container) save() error {
 	return writeJSON(filepath.Join(c.dir, savedName), savedContainer{
 		Handle: c.handle, InitPid: c.initPid, Network: c.network, MappedPorts: c.mapped, Limits: c.limits,
 		GraceTime: c.graceTime, Env: c.env, Properties: c.properties, CreatedAt: c.createdAt,
-		Privileged: c.privileged, RootPath: c.rootPath,
+		Privileged: c.privileged, RootPath: c.rootPath, InitOutOfMemory: c.initOutOfMemory,
 	})
 }
 
@@ -145,7 +149,13 @@ func (c *container) create(spec garden.ContainerSpec, rootfs string, readOnly bo
 	if err := writeJSON(filepath.Join(c.dir, "config.json"), bundle); err != nil {
 		return err
 	}
-	pid, err := c.b.runc.run(runcID(c.handle), c.dir, filepath.Join(c.dir, "init.log"))
+	// The init starts the container's processes through this socket.
+	listener, err := listenInitSocket(filepath.Join(c.dir, initSocketName))
+	if err != nil {
+		return err
+	}
+	pid, err := c.b.runc.run(runcID(c.handle), c.dir, filepath.Join(c.dir, "init.log"), listener)
+	listener.Close()
 	if err != nil {
 		return err
 	}
@@ -223,6 +233,9 @@ func (c *container) protectInit(pid int) error {
 	if err := c.cg.MoveOutOfMemory(pid); err != nil {
 		return fmt.Errorf("protecting the init from the OOM killer (no CAP_SYS_RESOURCE for oom_score_adj): %w", err)
 	}
+	c.mu.Lock()
+	c.initOutOfMemory = true
+	c.mu.Unlock()
 	return nil
 }
 

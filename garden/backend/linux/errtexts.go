@@ -2,34 +2,11 @@ package linux
 
 import (
 	"fmt"
-	"os"
 )
 
 // The texts below are the ones a client of Diego's garden (guardian, with
 // runc and libcontainer's user lookup) reads, so that messages surfacing
 // in failure reasons and logs read the same on either server.
-
-// userNotFoundError is libcontainer's text for a user missing from the
-// rootfs /etc/passwd.
-func userNotFoundError(name string) error {
-	return fmt.Errorf("unable to find user %s: no matching entries in passwd file", name)
-}
-
-// executableNotFoundText is runc's (and Go's exec.LookPath's) text for an
-// executable that is not there: a name not found on PATH, or a path that
-// cannot be run.
-func executableNotFoundText(path string, onPATH bool) string {
-	if onPATH {
-		return fmt.Sprintf("exec: %q: executable file not found in $PATH", path)
-	}
-	reason := "permission denied"
-	if info, err := os.Stat(path); err != nil {
-		reason = err.Error()
-	} else if info.IsDir() {
-		reason = "is a directory"
-	}
-	return fmt.Sprintf("exec: %q: %s", path, reason)
-}
 
 // streamInError is guardian's text for a stream in whose extraction
 // failed: the extractor's exit status and what it said.

@@ -23,11 +23,18 @@ func (n *networker) setUpLinks(cn containerNetwork, pid int) error {
 		return fmt.Errorf("invalid container subnet %q", cn.Subnet)
 	}
 	gateway := &net.IPNet{IP: net.ParseIP(cn.HostIP).To4(), Mask: net.CIDRMask(prefix, 32)}
+	// One netlink socket for the whole operation: the package's functions
+	// open one per request.
+	h, err := routeHandle()
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	defer h.Close()
 	master := 0
 	if cn.Bridge != "" {
 		n.bridgeMu.Lock()
 		defer n.bridgeMu.Unlock()
-		bridge, err := n.ensureBridge(cn.Bridge, gateway)
+		bridge, err := n.ensureBridge(h, cn.Bridge, gateway)
 		if err != nil {
 			return err
 		}
@@ -36,40 +43,38 @@ func (n *networker) setUpLinks(cn containerNetwork, pid int) error {
 	// The peer is made in the container's namespace: moving it there
 	// afterwards costs a namespace change under the kernel's rtnl lock,
 	// about 20 ms that every other container's network work waits for
-	// (docs/benchmarks.md, B8).
+	// (docs/benchmarks.md, B8). The host end is created up, which saves
+	// a request.
 	veth := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: cn.HostVeth, MTU: n.mtu, MasterIndex: master},
+		LinkAttrs:     netlink.LinkAttrs{Name: cn.HostVeth, MTU: n.mtu, MasterIndex: master, Flags: net.FlagUp},
 		PeerName:      cn.PeerVeth,
 		PeerNamespace: netlink.NsPid(pid),
 	}
-	if err := netlink.LinkAdd(veth); err != nil {
+	if err := h.LinkAdd(veth); err != nil {
 		return fmt.Errorf("creating veth %s: %w", cn.HostVeth, err)
 	}
 	if cn.Bridge == "" {
-		if err := netlink.AddrAdd(veth, &netlink.Addr{IPNet: gateway}); err != nil {
+		if err := h.AddrAdd(veth, &netlink.Addr{IPNet: gateway}); err != nil {
 			return fmt.Errorf("addressing veth %s: %w", cn.HostVeth, err)
 		}
-	}
-	if err := netlink.LinkSetUp(veth); err != nil {
-		return fmt.Errorf("bringing up veth %s: %w", cn.HostVeth, err)
 	}
 	return nil
 }
 
 // ensureBridge finds or creates a shared subnet's bridge holding the
 // gateway address. The caller holds bridgeMu.
-func (n *networker) ensureBridge(name string, gateway *net.IPNet) (netlink.Link, error) {
-	if link, err := netlink.LinkByName(name); err == nil {
+func (n *networker) ensureBridge(h *netlink.Handle, name string, gateway *net.IPNet) (netlink.Link, error) {
+	if link, err := h.LinkByName(name); err == nil {
 		return link, nil
 	}
 	bridge := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, MTU: n.mtu}}
-	if err := netlink.LinkAdd(bridge); err != nil {
+	if err := h.LinkAdd(bridge); err != nil {
 		return nil, fmt.Errorf("creating bridge %s: %w", name, err)
 	}
-	if err := netlink.AddrAdd(bridge, &netlink.Addr{IPNet: gateway}); err != nil && !errors.Is(err, unix.EEXIST) {
+	if err := h.AddrAdd(bridge, &netlink.Addr{IPNet: gateway}); err != nil && !errors.Is(err, unix.EEXIST) {
 		return nil, fmt.Errorf("addressing bridge %s: %w", name, err)
 	}
-	if err := netlink.LinkSetUp(bridge); err != nil {
+	if err := h.LinkSetUp(bridge); err != nil {
 		return nil, fmt.Errorf("bringing up bridge %s: %w", name, err)
 	}
 	return bridge, nil
@@ -110,11 +115,8 @@ func (n *networker) configureInside(cn containerNetwork, pid int) error {
 		return fmt.Errorf("netlink in the container's namespace: %w", err)
 	}
 	defer h.Close()
-	lo, err := h.LinkByName("lo")
-	if err == nil {
-		err = h.LinkSetUp(lo)
-	}
-	if err != nil {
+	// A namespace's loopback is always ifindex 1 (LOOPBACK_IFINDEX).
+	if err := h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}); err != nil {
 		return fmt.Errorf("bringing up lo: %w", err)
 	}
 	link, err := h.LinkByName(cn.PeerVeth)

@@ -123,15 +123,34 @@ func (n *networker) tearDownRules(handle string, cn containerNetwork) error {
 	})
 }
 
+// routeHandle is a netlink socket for one operation's requests (the
+// package's functions open one per request), with the package's timeout.
+func routeHandle() (*netlink.Handle, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.SetSocketTimeout(time.Minute); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
 // deleteLink deletes the named link if it is there.
 func deleteLink(name string) error {
-	link, err := netlink.LinkByName(name)
+	h, err := routeHandle()
+	if err != nil {
+		return fmt.Errorf("deleting %s: netlink: %w", name, err)
+	}
+	defer h.Close()
+	link, err := h.LinkByName(name)
 	if err != nil {
 		return nil
 	}
 	// The host end of a veth goes with the container's network namespace,
 	// which the kernel may be tearing down right now.
-	if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
+	if err := h.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("deleting %s: %w", name, err)
 	}
 	return nil

@@ -131,7 +131,7 @@ type process struct {
 // once it runs (or why it could not start).
 func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, error) {
 	c.mu.Lock()
-	root, privileged, initPid := c.rootPath, c.privileged, c.initPid
+	root, privileged, initPid, cg, outOfMemory := c.rootPath, c.privileged, c.initPid, c.cg, c.initOutOfMemory
 	c.mu.Unlock()
 	var pe *pea
 	if req.Image.URI != "" {
@@ -157,17 +157,26 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 	if err != nil {
 		return fail(err)
 	}
-	hostUID, hostGID := hostID(privileged, u.uid), hostID(privileged, u.gid)
+	hostUID, hostGID := hostID(privileged, u.UID), hostID(privileged, u.GID)
 	shim := shimSpec{Kind: req.Kind, Path: req.Path, Args: req.Args, Dir: req.Dir,
-		UID: u.uid, GID: u.gid, Groups: u.groups, Home: u.home, TTY: req.TTY != nil}
+		UID: u.UID, GID: u.GID, Groups: u.Groups, Home: u.Home, TTY: req.TTY != nil}
 	if req.Kind == kindExec {
 		shim.Env = processEnv(req.Env, u)
 	}
-	encoded, err := json.Marshal(shim)
+	rlimits, err := ociRlimits(req.Rlimits)
 	if err != nil {
 		return fail(err)
 	}
-	rlimits, err := ociRlimits(req.Rlimits)
+	// The init starts the process unless the container predates the
+	// process socket (or it is a pea, its own runc container).
+	socket := filepath.Join(c.dir, initSocketName)
+	if pe != nil || cg == nil || !fileExists(socket) {
+		socket = ""
+	}
+	if socket != "" {
+		shim.Gate, shim.Rlimits = true, rlimits
+	}
+	encoded, err := json.Marshal(shim)
 	if err != nil {
 		return fail(err)
 	}
@@ -258,6 +267,9 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 	if pe != nil {
 		da.ID, da.Bundle, da.Cgroup = runcID(pe.name), bundle, ""
 	}
+	if socket != "" {
+		da.Socket, da.Joins = socket, cg.ProcessJoins(outOfMemory)
+	}
 	args, _ := json.Marshal(da)
 	cmd := &exec.Cmd{
 		Path: c.b.cfg.InitBin, Args: []string{dadooArgv0, string(args)},
@@ -330,7 +342,7 @@ func (c *container) spawn(req spawnRequest, pio garden.ProcessIO) (*process, err
 		return nil, startErr
 	}
 
-	c.b.logger.Debug("process-started", "handle", c.handle, "dadoo_and_runc", time.Since(started).String())
+	c.b.logger.Debug("process-started", "handle", c.handle, "start", time.Since(started).String())
 	if pe == nil {
 		p.dir = dir
 		// What a restarted garden needs to find the process again.

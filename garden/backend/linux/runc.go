@@ -33,12 +33,15 @@ func (r *runc) command(args ...string) *exec.Cmd {
 	return exec.Command(r.bin, append([]string{"--root", r.root}, args...)...)
 }
 
-// run starts the bundle's init detached and returns its host pid.
-func (r *runc) run(id, bundle, logFile string) (int, error) {
+// run starts the bundle's init detached and returns its host pid; extra
+// files reach the init from fd 3 on.
+func (r *runc) run(id, bundle, logFile string, extra ...*os.File) (int, error) {
 	pidFile := filepath.Join(bundle, "init.pid")
 	runcLog := filepath.Join(bundle, "runc.log")
 	cmd := exec.Command(r.bin, "--root", r.root, "--log", runcLog, "--log-format", "json",
-		"run", "--detach", "--no-new-keyring", "--bundle", bundle, "--pid-file", pidFile, id)
+		"run", "--detach", "--no-new-keyring", "--bundle", bundle, "--pid-file", pidFile,
+		"--preserve-fds", strconv.Itoa(len(extra)), id)
+	cmd.ExtraFiles = extra
 	log, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return 0, err

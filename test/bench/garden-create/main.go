@@ -9,15 +9,23 @@
 // BENCH_PPROF=host:port gives the garden daemon a debug_address (pprof);
 // BENCH_GARDEN_LOG=path writes the daemon's debug log (the backend's
 // "created" lines carry each create's duration) to path.
+// BENCH_GARDEN_BIN=path runs that (static) garden binary instead of
+// building one from this tree, for A/B runs against another commit.
+//
+// Garden runs under a reaper (this program again, as a child subreaper),
+// so the containers' inits, which runc leaves behind, are reaped there and
+// their CPU (the container's `runc init`, garden-init, and whatever the init
+// reaped) is counted in garden_all_cpu_ms_per_cycle.
 package main
 
 import (
-	"diego/deploy/cluster"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,6 +34,9 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"diego/deploy/cluster"
 	"diego/garden"
 	"diego/garden/client"
 	"diego/test/bench/benchutil"
@@ -63,6 +74,9 @@ func fatal(format string, args ...any) {
 }
 
 func main() {
+	if os.Getenv(reaperEnv) != "" {
+		os.Exit(runReaper())
+	}
 	if os.Geteuid() != 0 {
 		fatal("B8 runs real containers (runc's and garden's): run it as root")
 	}
@@ -95,9 +109,12 @@ func main() {
 	g := startGarden(rootfsDir, work)
 	atFatal(g.destroyAllAndStop)
 	stopProfile := benchutil.Profile()
-	cpu0 := treeCPU(g.cmd.Process.Pid)
+	cpu0, all0 := treeCPU(g.pid), treeCPU(g.cmd.Process.Pid)
 	m := runGarden(g.client)
-	gardenCPU := treeCPU(g.cmd.Process.Pid) - cpu0
+	gardenCPU := treeCPU(g.pid) - cpu0
+	// The last inits are reaped just after their destroy returned.
+	time.Sleep(200 * time.Millisecond)
+	allCPU := treeCPU(g.cmd.Process.Pid) - all0 + gardenCPU
 	stopProfile()
 	g.destroyAllAndStop()
 	_ = os.RemoveAll(work)
@@ -122,11 +139,14 @@ func main() {
 			// CPU per cycle, which a loaded machine distorts less than
 			// the rates: runc's (the runs and their containers) and the
 			// garden daemon's with the processes it reaped (runc,
-			// iptables-restore, garden-dadoo with runc exec and the
-			// process), without the containers' inits, which the
-			// host's init reaps.
+			// iptables-restore, garden-dadoo; before decision 170 also
+			// runc exec and the process), without the containers' inits
+			// and what they reaped.
 			"runc_cpu_ms_per_run":     anchor.cpu.Seconds() * 1000 / float64(max(anchor.lat.Count(), 1)),
 			"garden_cpu_ms_per_cycle": gardenCPU.Seconds() * 1000 / float64(max(m.cycle.Count(), 1)),
+			// The same with the containers' inits and what they reaped:
+			// the figure to compare with runc's.
+			"garden_all_cpu_ms_per_cycle": allCPU.Seconds() * 1000 / float64(max(m.cycle.Count(), 1)),
 		},
 	}.Print()
 }
@@ -213,17 +233,21 @@ func runAnchor(runc, rootfsDir, work string) *anchorResult {
 // gardenDaemon is the garden binary built static and running with its own
 // depot, tag and pools.
 type gardenDaemon struct {
-	cmd    *exec.Cmd
+	cmd    *exec.Cmd // the reaper garden runs under
+	pid    int       // garden's
 	client garden.Client
 	once   sync.Once
 }
 
 func startGarden(rootfsDir, work string) *gardenDaemon {
-	bin := filepath.Join(work, "garden")
-	build := exec.Command("go", "build", "-o", bin, "diego/cmd/garden")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fatal("building garden: %v\n%s", err, out)
+	bin := os.Getenv("BENCH_GARDEN_BIN")
+	if bin == "" {
+		bin = filepath.Join(work, "garden")
+		build := exec.Command("go", "build", "-o", bin, "diego/cmd/garden")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			fatal("building garden: %v\n%s", err, out)
+		}
 	}
 	addr := ports.Addr()
 	m := cluster.Maker{RootFS: rootfsDir, LogLevel: "error"}
@@ -246,7 +270,13 @@ func startGarden(rootfsDir, work string) *gardenDaemon {
 	if err := os.WriteFile(cfgPath, body, 0o644); err != nil {
 		fatal("%v", err)
 	}
-	cmd := exec.Command(bin, "-config", cfgPath)
+	self, err := os.Executable()
+	if err != nil {
+		fatal("%v", err)
+	}
+	pidFile := filepath.Join(work, "garden.pid")
+	cmd := exec.Command(self, bin, "-config", cfgPath)
+	cmd.Env = append(os.Environ(), reaperEnv+"="+pidFile)
 	cmd.Stdout, cmd.Stderr = logOut, os.Stderr
 	if err := cmd.Start(); err != nil {
 		fatal("starting garden: %v", err)
@@ -260,7 +290,53 @@ func startGarden(rootfsDir, work string) *gardenDaemon {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		fatal("garden's pid: %v", err)
+	}
+	g.pid, _ = strconv.Atoi(string(b))
 	return g
+}
+
+// reaperEnv names the file where the reaper writes garden's pid.
+const reaperEnv = "BENCH_GARDEN_REAPER_PID_FILE"
+
+// runReaper runs os.Args[1:] (garden) as a child subreaper: it reaps
+// everything orphaned below it, passes SIGTERM on, and ends with garden.
+func runReaper() int {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "reaper:", err)
+		return 1
+	}
+	terms := make(chan os.Signal, 1)
+	signal.Notify(terms, syscall.SIGTERM)
+	child, err := os.StartProcess(os.Args[1], os.Args[1:], &os.ProcAttr{Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reaper:", err)
+		return 1
+	}
+	if err := os.WriteFile(os.Getenv(reaperEnv), []byte(strconv.Itoa(child.Pid)), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "reaper:", err)
+		_ = child.Kill()
+	}
+	go func() {
+		for range terms {
+			_ = child.Signal(syscall.SIGTERM)
+		}
+	}()
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return 1
+		}
+		if pid == child.Pid {
+			return ws.ExitStatus()
+		}
+	}
 }
 
 // destroyAllAndStop destroys whatever containers are left (garden keeps
@@ -278,6 +354,9 @@ func (g *gardenDaemon) destroyAllAndStop() {
 		select {
 		case <-done:
 		case <-time.After(20 * time.Second):
+			if g.pid > 0 {
+				_ = syscall.Kill(g.pid, syscall.SIGKILL)
+			}
 			_ = g.cmd.Process.Kill()
 			<-done
 		}

@@ -1,4 +1,4 @@
-package linux
+package reexec
 
 import (
 	"os"
@@ -11,13 +11,13 @@ import (
 var _ = Describe("garden-dadoo's and the shim's helpers", func() {
 	It("reads the last error runc logged", func() {
 		log := filepath.Join(GinkgoT().TempDir(), "runc.log")
-		Expect(runcError(log)).To(Equal("failed"))
+		Expect(RuncError(log)).To(Equal("failed"))
 		Expect(os.WriteFile(log, []byte(`{"level":"warning","msg":"meh"}
 {"level":"error","msg":"first"}
 not json
 {"level":"error","msg":"exec failed: no such container"}
 `), 0o644)).To(Succeed())
-		Expect(runcError(log)).To(Equal("exec failed: no such container"))
+		Expect(RuncError(log)).To(Equal("exec failed: no such container"))
 	})
 
 	It("relays output into a fifo, drops it while nobody reads, and reconnects to a new reader", func() {
@@ -27,7 +27,7 @@ not json
 		readers[1].Close()
 		srcR, srcW, err := os.Pipe()
 		Expect(err).NotTo(HaveOccurred())
-		sink := &fifoSink{path: filepath.Join(dir, stdoutFifo)}
+		sink := &fifoSink{path: filepath.Join(dir, StdoutFifo)}
 		sink.connect()
 		Expect(sink.f).NotTo(BeNil(), "garden reads the fifo")
 		done := make(chan struct{})

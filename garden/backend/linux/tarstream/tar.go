@@ -1,4 +1,4 @@
-package linux
+package tarstream
 
 import (
 	"archive/tar"

@@ -1,11 +1,11 @@
-package linux
+package reexec
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,8 +17,11 @@ import (
 )
 
 // dadoo is guardian's per-process reaper, played by the garden binary as
-// "garden-dadoo" on the host: it runs `runc exec --detach` for one process,
-// becomes its parent (a child subreaper inherits it when runc exits), relays
+// "garden-dadoo" on the host: it has the container's init start one process
+// (initserver.go) and learns its exit status from the init, or, in a
+// container an older garden made and for a pea, runs `runc exec --detach`
+// (`runc run`) and becomes the process's parent (a child subreaper inherits
+// it when runc exits). It relays
 // its output into the fifos of the process directory, and keeps its exit
 // status there. It is in its own session, so the process outlives a garden
 // restart: while garden is away the relay drops output instead of failing
@@ -27,7 +30,7 @@ import (
 //
 // File descriptors from garden: 0 the process's stdin (or the pty slave,
 // also on 1 and 2), 3 the start status pipe shared with the exec shim.
-type dadooArgs struct {
+type DadooArgs struct {
 	Runc   string `json:"runc"`
 	Root   string `json:"root"`
 	ID     string `json:"id"`
@@ -37,40 +40,50 @@ type dadooArgs struct {
 	GID    int    `json:"gid"`
 	Cgroup string `json:"cgroup,omitempty"` // runc exec --cgroup
 	Bundle string `json:"bundle,omitempty"` // a pea: runc run this bundle instead of exec
+	// Socket is the container's process socket: the init starts the
+	// process, which dadoo puts in the cgroup.procs files of Joins.
+	Socket string   `json:"socket,omitempty"`
+	Joins  []string `json:"joins,omitempty"`
 }
 
 const (
-	dadooArgv0   = "garden-dadoo"
-	exitCodeFile = "exitcode"
+	DadooArgv0   = "garden-dadoo"
+	ExitCodeFile = "exitcode"
 	pidFileName  = "pid"
 	// Messages on the status pipe end with NUL; dadoo's is "pid:<n>".
-	pidTag = "pid:"
+	PidTag = "pid:"
 )
 
 func runDadoo() int {
 	status := os.NewFile(3, "status")
 	fail := func(err error) int {
-		_, _ = status.WriteString(shimFailedTag + err.Error() + "\x00")
+		_, _ = status.WriteString(ShimFailedTag + err.Error() + "\x00")
 		return 127
 	}
 	if len(os.Args) < 2 {
 		return fail(errors.New("garden-dadoo: missing arguments"))
 	}
-	var a dadooArgs
+	var a DadooArgs
 	if err := json.Unmarshal([]byte(os.Args[1]), &a); err != nil {
 		return fail(fmt.Errorf("garden-dadoo: %w", err))
 	}
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fail(fmt.Errorf("becoming a subreaper: %w", err))
+	var proc specs.Process
+	if err := readJSON(path.Join(a.Dir, "process.json"), &proc); err != nil {
+		return fail(fmt.Errorf("reading the process: %w", err))
 	}
-	if err := raiseHardLimits(filepath.Join(a.Dir, "process.json")); err != nil {
-		return fail(err)
+	if a.Socket == "" {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return fail(fmt.Errorf("becoming a subreaper: %w", err))
+		}
+		if err := raiseHardLimits(proc.Rlimits); err != nil {
+			return fail(err)
+		}
 	}
 	stdio := []*os.File{os.Stdin, os.Stdout, os.Stderr}
 	var relays sync.WaitGroup
 	if !a.TTY {
 		stdio = []*os.File{os.Stdin, nil, nil}
-		for i, name := range []string{stdoutFifo, stderrFifo} {
+		for i, name := range []string{StdoutFifo, StderrFifo} {
 			r, w, err := os.Pipe()
 			if err != nil {
 				return fail(err)
@@ -78,7 +91,7 @@ func runDadoo() int {
 			// The process may open /dev/stdout again: its pipes are its own.
 			_ = w.Chown(a.UID, a.GID)
 			stdio[i+1] = w
-			sink := &fifoSink{path: filepath.Join(a.Dir, name)}
+			sink := &fifoSink{path: path.Join(a.Dir, name)}
 			sink.connect()
 			relays.Add(1)
 			go func() {
@@ -87,9 +100,12 @@ func runDadoo() int {
 			}()
 		}
 	}
-	pidFile := filepath.Join(a.Dir, pidFileName)
+	if a.Socket != "" {
+		return dadooThroughInit(a, proc, stdio, status, fail, &relays)
+	}
+	pidFile := path.Join(a.Dir, pidFileName)
 	args := []string{"--root", a.Root, "exec", "--detach", "--pid-file", pidFile, "--preserve-fds", "1",
-		"--process", filepath.Join(a.Dir, "process.json")}
+		"--process", path.Join(a.Dir, "process.json")}
 	if a.Bundle != "" {
 		args = []string{"--root", a.Root, "run", "--detach", "--no-new-keyring", "--pid-file", pidFile,
 			"--preserve-fds", "1", "--bundle", a.Bundle}
@@ -98,7 +114,7 @@ func runDadoo() int {
 		args = append(args, "--cgroup", a.Cgroup)
 	}
 	args = append(args, a.ID)
-	logPath := filepath.Join(a.Dir, "runc.log")
+	logPath := path.Join(a.Dir, "runc.log")
 	args = append([]string{"--log", logPath, "--log-format", "json"}, args...)
 	runcProc, err := os.StartProcess(a.Runc, append([]string{a.Runc}, args...), &os.ProcAttr{
 		Files: []*os.File{stdio[0], stdio[1], stdio[2], status},
@@ -129,20 +145,20 @@ func runDadoo() int {
 		exited[wpid] = exitStatus(ws)
 		if wpid == runcProc.Pid {
 			if exited[wpid] != 0 {
-				return fail(fmt.Errorf("runc: %s", runcError(logPath)))
+				return fail(fmt.Errorf("runc: %s", RuncError(logPath)))
 			}
 			b, err := os.ReadFile(pidFile)
 			if err != nil {
 				return fail(fmt.Errorf("reading the process pid: %w", err))
 			}
 			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-			_, _ = status.WriteString(pidTag + strconv.Itoa(pid) + "\x00")
+			_, _ = status.WriteString(PidTag + strconv.Itoa(pid) + "\x00")
 			status.Close()
 		}
 		if pid > 0 {
 			if code, ok := exited[pid]; ok {
 				relays.Wait()
-				_ = os.WriteFile(filepath.Join(a.Dir, exitCodeFile), []byte(strconv.Itoa(code)), 0o644)
+				_ = os.WriteFile(path.Join(a.Dir, ExitCodeFile), []byte(strconv.Itoa(code)), 0o644)
 				return code
 			}
 		}
@@ -150,17 +166,103 @@ func runDadoo() int {
 	return fail(errors.New("lost the process"))
 }
 
+// dadooThroughInit has the container's init start the shim, sets it up from
+// the host while it waits at its gate, and waits for the init's word on
+// its exit.
+func dadooThroughInit(a DadooArgs, proc specs.Process, stdio []*os.File, status *os.File, fail func(error) int, relays *sync.WaitGroup) int {
+	closeStdio := func() {
+		for _, f := range stdio {
+			f.Close()
+		}
+	}
+	spec := ""
+	if len(proc.Env) > 0 {
+		spec = strings.TrimPrefix(proc.Env[0], ShimSpecEnv+"=")
+	}
+	conn, err := dialInit(a.Socket)
+	if err != nil {
+		closeStdio()
+		return fail(err)
+	}
+	gateR, gateW, err := os.Pipe()
+	if err != nil {
+		closeStdio()
+		return fail(err)
+	}
+	pidfd, err := initStart(conn, spec, []*os.File{stdio[0], stdio[1], stdio[2], status, gateR})
+	closeStdio()
+	gateR.Close()
+	if err != nil {
+		return fail(err)
+	}
+	pid, err := pidfdPid(pidfd)
+	if err == nil {
+		err = setUpProcess(pid, a.Joins, proc.Rlimits)
+	}
+	if err != nil {
+		// The shim is still at its gate: nothing of the process ran.
+		_ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+		unix.Close(pidfd)
+		return fail(err)
+	}
+	unix.Close(pidfd)
+	if _, err := gateW.Write([]byte{'g'}); err != nil {
+		return fail(fmt.Errorf("releasing the shim: %w", err))
+	}
+	gateW.Close()
+	_, _ = status.WriteString(PidTag + strconv.Itoa(pid) + "\x00")
+	status.Close()
+	code := 128 + int(unix.SIGKILL) // the init died with its container
+	if ws, ok := initWait(conn); ok {
+		code = exitStatus(ws)
+	}
+	conn.Close()
+	relays.Wait()
+	_ = os.WriteFile(path.Join(a.Dir, ExitCodeFile), []byte(strconv.Itoa(code)), 0o644)
+	return code
+}
+
+// setUpProcess does from the host what runc exec did for a process: it
+// joins the processes' cgroups (the pids sub-group on v1), gets the
+// requested rlimits (raising a hard limit needs CAP_SYS_RESOURCE outside
+// the container's user namespace) and dadoo's own oom_score_adj instead of
+// the init's -1000.
+func setUpProcess(pid int, joins []string, rlimits []specs.POSIXRlimit) error {
+	for _, procs := range joins {
+		if err := writeFile(procs, strconv.Itoa(pid)); err != nil {
+			return fmt.Errorf("joining the processes' cgroup: %w", err)
+		}
+	}
+	for _, l := range rlimits {
+		resource, ok := rlimitNumbers[l.Type]
+		if !ok {
+			return fmt.Errorf("unknown rlimit %s", l.Type)
+		}
+		if err := unix.Prlimit(pid, resource, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}, nil); err != nil {
+			name := strings.ToLower(strings.TrimPrefix(l.Type, "RLIMIT_"))
+			if errors.Is(err, unix.EPERM) {
+				return fmt.Errorf("setting rlimit %s to %d: %w (garden's hard limit is lower and raising it needs CAP_SYS_RESOURCE)", name, l.Hard, err)
+			}
+			return fmt.Errorf("setting rlimit %s to %d: %w", name, l.Hard, err)
+		}
+	}
+	adj, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), adj, 0); err != nil {
+		return fmt.Errorf("setting the process's oom_score_adj: %w", err)
+	}
+	return nil
+}
+
 // raiseHardLimits lifts dadoo's own hard limits to what the process asks
 // for, from the host, where raising a hard limit is allowed (with
 // CAP_SYS_RESOURCE): runc sets the process's limits inside the user
 // namespace, where it may only lower them. Soft limits stay, so runc itself
 // runs as before.
-func raiseHardLimits(processJSON string) error {
-	var p specs.Process
-	if err := readJSON(processJSON, &p); err != nil {
-		return fmt.Errorf("reading %s: %w", processJSON, err)
-	}
-	for _, l := range p.Rlimits {
+func raiseHardLimits(rlimits []specs.POSIXRlimit) error {
+	for _, l := range rlimits {
 		resource, ok := rlimitNumbers[l.Type]
 		if !ok {
 			continue
@@ -194,8 +296,8 @@ var rlimitNumbers = map[string]int{
 // The process's output fifos in its directory: garden reads them, and a
 // restarted garden opens them again.
 const (
-	stdoutFifo = "stdout"
-	stderrFifo = "stderr"
+	StdoutFifo = "stdout"
+	StderrFifo = "stderr"
 )
 
 // fifoSink writes to a fifo while someone reads it. When garden goes away
@@ -265,7 +367,7 @@ func exitStatus(ws unix.WaitStatus) int {
 }
 
 // runcError is the last error runc logged (its --log is JSON lines).
-func runcError(logPath string) string {
+func RuncError(logPath string) string {
 	data, _ := os.ReadFile(logPath)
 	msg := "failed"
 	for _, line := range strings.Split(string(data), "\n") {
@@ -278,4 +380,19 @@ func runcError(logPath string) string {
 		}
 	}
 	return msg
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
+}
+
+func writeFile(path, value string) error {
+	if err := os.WriteFile(path, []byte(value), 0o644); err != nil {
+		return fmt.Errorf("writing %s to %s: %w", strings.TrimSpace(value), path, err)
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package linux
+package reexec
 
 import (
 	"fmt"
@@ -7,16 +7,12 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
-	"diego/garden"
 )
 
 var _ = Describe("the exec shim's user and environment", func() {
 	Describe("lookupUser", func() {
 		var root string
-		lookupUser := func(name string) (user, error) { return lookupUser(root, name) }
+		LookupUser := func(name string) (User, error) { return LookupUser(root, name) }
 
 		BeforeEach(func() {
 			root = GinkgoT().TempDir()
@@ -33,35 +29,35 @@ var _ = Describe("the exec shim's user and environment", func() {
 		})
 
 		It("resolves a user with their home and supplementary groups, not repeating the primary", func() {
-			u, err := lookupUser("vcap")
+			u, err := LookupUser("vcap")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(u).To(Equal(user{name: "vcap", uid: 2000, gid: 2000, groups: []int{4, 999}, home: "/home/vcap"}))
+			Expect(u).To(Equal(User{Name: "vcap", UID: 2000, GID: 2000, Groups: []int{4, 999}, Home: "/home/vcap"}))
 		})
 
 		It("treats an empty name as root", func() {
-			u, err := lookupUser("")
+			u, err := LookupUser("")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(u).To(Equal(user{name: "root", uid: 0, gid: 0, home: "/root"}))
+			Expect(u).To(Equal(User{Name: "root", UID: 0, GID: 0, Home: "/root"}))
 		})
 
 		It("gives a user without a home /", func() {
-			u, err := lookupUser("homeless")
+			u, err := LookupUser("homeless")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(u.home).To(Equal("/"))
-			Expect(u.uid).To(Equal(3000))
+			Expect(u.Home).To(Equal("/"))
+			Expect(u.UID).To(Equal(3000))
 		})
 
 		It("takes numeric ids without a passwd entry, and uses the entry when there is one", func() {
-			u, err := lookupUser("1234:5678")
+			u, err := LookupUser("1234:5678")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(u).To(Equal(user{name: "1234", uid: 1234, gid: 5678, home: "/"}))
-			u, err = lookupUser("4321")
+			Expect(u).To(Equal(User{Name: "1234", UID: 1234, GID: 5678, Home: "/"}))
+			u, err = LookupUser("4321")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(u).To(Equal(user{name: "4321", uid: 4321, gid: 4321, home: "/"}))
-			u, err = lookupUser("2000:7")
+			Expect(u).To(Equal(User{Name: "4321", UID: 4321, GID: 4321, Home: "/"}))
+			u, err = LookupUser("2000:7")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(u).To(Equal(user{name: "vcap", uid: 2000, gid: 7, groups: []int{2000, 4, 999}, home: "/home/vcap"}), "the passwd group stays a supplementary one")
-			_, err = lookupUser("12:x")
+			Expect(u).To(Equal(User{Name: "vcap", UID: 2000, GID: 7, Groups: []int{2000, 4, 999}, Home: "/home/vcap"}), "the passwd group stays a supplementary one")
+			_, err = LookupUser("12:x")
 			Expect(err).To(MatchError(ContainSubstring("unable to find user 12:x")))
 		})
 
@@ -69,58 +65,58 @@ var _ = Describe("the exec shim's user and environment", func() {
 			Expect(os.Remove(filepath.Join(root, "etc/passwd"))).To(Succeed())
 			Expect(os.Symlink("/data/passwd", filepath.Join(root, "etc/passwd"))).To(Succeed())
 			writeTree(root, map[string]string{"data/passwd": "inside:x:7:7::/in:/bin/sh\n"})
-			u, err := lookupUser("inside")
+			u, err := LookupUser("inside")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(u.home).To(Equal("/in"))
+			Expect(u.Home).To(Equal("/in"))
 		})
 
 		It("fails clearly for unknown users and unparsable entries", func() {
-			_, err := lookupUser("alice")
+			_, err := LookupUser("alice")
 			Expect(err).To(MatchError("unable to find user alice: no matching entries in passwd file"))
-			_, err = lookupUser("broken")
+			_, err = LookupUser("broken")
 			Expect(err).To(MatchError(ContainSubstring("unable to find user broken")))
-			_, err = lookupUser("short")
+			_, err = LookupUser("short")
 			Expect(err).To(MatchError(ContainSubstring("unable to find user short")))
 		})
 
 		It("falls back to root when the rootfs has no passwd file, but not for other users", func() {
 			Expect(os.Remove(filepath.Join(root, "etc/passwd"))).To(Succeed())
-			u, err := lookupUser("root")
+			u, err := LookupUser("root")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(u).To(Equal(user{name: "root", home: "/root"}))
-			_, err = lookupUser("vcap")
+			Expect(u).To(Equal(User{Name: "root", Home: "/root"}))
+			_, err = LookupUser("vcap")
 			Expect(err).To(MatchError(ContainSubstring("unable to find user vcap: open /etc/passwd")))
 		})
 
 		It("resolves a user without a group file", func() {
 			Expect(os.Remove(filepath.Join(root, "etc/group"))).To(Succeed())
-			u, err := lookupUser("vcap")
+			u, err := LookupUser("vcap")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(u.groups).To(BeEmpty())
+			Expect(u.Groups).To(BeEmpty())
 		})
 	})
 
 	Describe("processEnv", func() {
 		It("adds root's PATH, USER and HOME", func() {
-			Expect(processEnv([]string{"A=1"}, user{name: "root", home: "/root"})).To(Equal([]string{
+			Expect(ProcessEnv([]string{"A=1"}, User{Name: "root", Home: "/root"})).To(Equal([]string{
 				"A=1", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "USER=root", "HOME=/root",
 			}))
 		})
 
 		It("gives other users the shorter PATH", func() {
-			Expect(processEnv(nil, user{name: "vcap", uid: 2000, home: "/home/vcap"})).To(Equal([]string{
+			Expect(ProcessEnv(nil, User{Name: "vcap", UID: 2000, Home: "/home/vcap"})).To(Equal([]string{
 				"PATH=/usr/local/bin:/usr/bin:/bin", "USER=vcap", "HOME=/home/vcap",
 			}))
 		})
 
 		It("keeps what the spec sets, matching whole keys", func() {
 			env := []string{"PATH=/app/bin", "USER=someone", "HOME=/app", "PATHX=1"}
-			Expect(processEnv(env, user{name: "vcap", uid: 2000, home: "/home/vcap"})).To(Equal(env))
-			Expect(processEnv([]string{"USERNAME=x"}, user{name: "vcap", uid: 1, home: "/h"})).To(ContainElement("USER=vcap"))
+			Expect(ProcessEnv(env, User{Name: "vcap", UID: 2000, Home: "/home/vcap"})).To(Equal(env))
+			Expect(ProcessEnv([]string{"USERNAME=x"}, User{Name: "vcap", UID: 1, Home: "/h"})).To(ContainElement("USER=vcap"))
 		})
 
 		It("keeps each key once, with its last value, where it first appeared", func() {
-			Expect(processEnv([]string{"A=container", "B=1", "A=process", "PATH=/x", "PATH=/y"}, user{name: "root", home: "/root"})).To(Equal([]string{
+			Expect(ProcessEnv([]string{"A=container", "B=1", "A=process", "PATH=/x", "PATH=/y"}, User{Name: "root", Home: "/root"})).To(Equal([]string{
 				"A=process", "B=1", "PATH=/y", "USER=root", "HOME=/root",
 			}))
 		})
@@ -128,7 +124,7 @@ var _ = Describe("the exec shim's user and environment", func() {
 		It("does not modify the spec's slice", func() {
 			env := make([]string, 1, 10)
 			env[0] = "A=1"
-			_ = processEnv(env, user{name: "root", home: "/root"})
+			_ = ProcessEnv(env, User{Name: "root", Home: "/root"})
 			Expect(env[:cap(env)][1]).To(BeEmpty())
 		})
 	})
@@ -172,23 +168,31 @@ var _ = Describe("the exec shim's user and environment", func() {
 		})
 	})
 
-	Describe("rlimits", func() {
-		It("refuses an unknown limit", func() {
-			_, err := ociRlimits(map[string]uint64{"bogus": 1})
-			Expect(err).To(MatchError(`unknown rlimit "bogus"`))
+	Describe("which parts the early init leaves to tarstream", func() {
+		var args []string
+		BeforeEach(func() {
+			args = os.Args
+			DeferCleanup(func() { os.Args = args; os.Unsetenv(ShimSpecEnv) })
 		})
 
-		It("gives runc every limit the process spec carries, soft and hard", func() {
-			one := uint64(1)
-			names := rlimitMap(garden.ResourceLimits{
-				As: &one, Core: &one, Cpu: &one, Data: &one, Fsize: &one, Locks: &one, Memlock: &one, Msgqueue: &one,
-				Nice: &one, Nofile: &one, Nproc: &one, Rss: &one, Rtprio: &one, Sigpending: &one, Stack: &one,
-			})
-			Expect(names).To(HaveLen(15))
-			limits, err := ociRlimits(names)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(limits).To(HaveLen(15))
-			Expect(limits).To(ContainElement(specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: 1, Soft: 1}))
+		It("leaves only a shim that streams a tar", func() {
+			os.Args = []string{InitPath, ExecArg}
+			for kind, want := range map[string]bool{KindTarIn: true, KindTarOut: true, KindExec: false} {
+				os.Setenv(ShimSpecEnv, `{"kind":"`+kind+`"}`)
+				Expect(streamsTar()).To(Equal(want), kind)
+			}
+			os.Args = []string{"/somewhere/garden-dadoo"}
+			os.Setenv(ShimSpecEnv, `{"kind":"tar-in"}`)
+			Expect(streamsTar()).To(BeFalse())
+			os.Args = []string{"garden"}
+			Expect(streamsTar()).To(BeFalse())
+		})
+	})
+
+	Describe("splitList", func() {
+		It("splits PATH as filepath.SplitList does", func() {
+			Expect(splitList("")).To(BeEmpty())
+			Expect(splitList("/a::/b")).To(Equal([]string{"/a", "", "/b"}))
 		})
 	})
 })

@@ -1,4 +1,4 @@
-package linux
+package reexec
 
 import (
 	"bufio"
@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,14 +18,14 @@ import (
 
 // Request kinds of the exec shim.
 const (
-	kindExec   = "exec"    // run a process
-	kindTarIn  = "tar-in"  // extract the tar on stdin into Path
-	kindTarOut = "tar-out" // write Path as a tar to stdout
+	KindExec   = "exec"    // run a process
+	KindTarIn  = "tar-in"  // extract the tar on stdin into Path
+	KindTarOut = "tar-out" // write Path as a tar to stdout
 )
 
 // shimSpec is what garden hands the exec shim (as JSON in its only
 // environment variable); garden resolved the user from the rootfs already.
-type shimSpec struct {
+type ShimSpec struct {
 	Kind   string   `json:"kind"`
 	Path   string   `json:"path,omitempty"`
 	Args   []string `json:"args,omitempty"`
@@ -36,13 +36,21 @@ type shimSpec struct {
 	Groups []int    `json:"groups,omitempty"`
 	Home   string   `json:"home"`
 	TTY    bool     `json:"tty,omitempty"`
+	// Gate: the init started the shim, which waits on fd 4 until dadoo
+	// has set it up from the host (initserver.go).
+	Gate bool `json:"gate,omitempty"`
+	// Rlimits are set again by the shim, to the values dadoo set: Go's
+	// runtime would otherwise put back the RLIMIT_NOFILE it started with
+	// when the shim execs the process.
+	Rlimits []specs.POSIXRlimit `json:"rlimits,omitempty"`
 }
 
-const shimSpecEnv = "GARDEN_EXEC_SPEC"
+const ShimSpecEnv = "GARDEN_EXEC_SPEC"
 
-// runShim is `garden-init exec`: runc exec started it as the container's
-// root, with the process's rlimits already set by runc; it becomes the
-// requested user and execs the process (or streams a tar).
+// runShim is `garden-init exec`: the container's init (or runc exec, in a
+// container an older garden made) started it as the container's root; once
+// dadoo has set its cgroups and rlimits it becomes the requested user and
+// execs the process (or streams a tar).
 func runShim() int {
 	status := os.NewFile(shimStatusFD, "status")
 	syscall.CloseOnExec(shimStatusFD)
@@ -50,55 +58,82 @@ func runShim() int {
 		_, _ = status.WriteString(tag + err.Error() + "\x00")
 		return 127
 	}
-	var spec shimSpec
-	if err := json.Unmarshal([]byte(os.Getenv(shimSpecEnv)), &spec); err != nil {
-		return fail(shimFailedTag, fmt.Errorf("decoding %s: %w", shimSpecEnv, err))
+	var spec ShimSpec
+	if err := json.Unmarshal([]byte(os.Getenv(ShimSpecEnv)), &spec); err != nil {
+		return fail(ShimFailedTag, fmt.Errorf("decoding %s: %w", ShimSpecEnv, err))
 	}
-	os.Unsetenv(shimSpecEnv)
+	os.Unsetenv(ShimSpecEnv)
+	if spec.Gate {
+		// Nothing runs before dadoo says "g"; a gate closed without it
+		// means dadoo failed (and said why) or died.
+		gate := os.NewFile(shimGateFD, "gate")
+		b := make([]byte, 1)
+		n, _ := gate.Read(b)
+		gate.Close()
+		if n != 1 || b[0] != 'g' {
+			return 127
+		}
+	}
+	for _, l := range spec.Rlimits {
+		resource, ok := rlimitNumbers[l.Type]
+		if !ok {
+			return fail(ShimFailedTag, fmt.Errorf("unknown rlimit %s", l.Type))
+		}
+		// syscall's, which also drops Go's saved RLIMIT_NOFILE.
+		if err := syscall.Setrlimit(resource, &syscall.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
+			return fail(ShimFailedTag, fmt.Errorf("setting %s: %w", l.Type, err))
+		}
+	}
 	if spec.TTY {
 		// The pty slave on fds 0-2 becomes the controlling terminal of a
-		// new session, as a login shell's would (runc's nsexec may have
+		// new session, as a login shell's would (the init or runc's nsexec
 		// made the session already: then setsid says EPERM).
 		if _, err := unix.Setsid(); err != nil && !errors.Is(err, unix.EPERM) {
-			return fail(shimFailedTag, fmt.Errorf("setsid: %w", err))
+			return fail(ShimFailedTag, fmt.Errorf("setsid: %w", err))
 		}
 		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
-			return fail(shimFailedTag, fmt.Errorf("taking the terminal: %w", err))
+			return fail(ShimFailedTag, fmt.Errorf("taking the terminal: %w", err))
 		}
 	}
 	dir := spec.Dir
 	if dir == "" {
 		dir = spec.Home
 	}
-	if spec.Kind == kindExec {
+	if spec.Kind == KindExec {
 		// A missing working directory is made, owned by the user.
 		if err := mkdirOwned(dir, spec.UID, spec.GID); err != nil {
-			return fail(shimFailedTag, fmt.Errorf("working directory %s: %w", dir, err))
+			return fail(ShimFailedTag, fmt.Errorf("working directory %s: %w", dir, err))
 		}
 	}
 	// runc gave stdio to the exec's user, root; the process's user gets
 	// them back, so it can reopen /dev/stdin, /dev/stdout and its tty.
 	giveStdio(spec.UID)
 	if err := become(spec.UID, spec.GID, spec.Groups); err != nil {
-		return fail(shimFailedTag, err)
+		return fail(ShimFailedTag, err)
 	}
 
 	// Relative stream paths are the user's home's (spec cell §2.7).
-	path := spec.Path
-	if spec.Kind != kindExec && !filepath.IsAbs(path) {
-		path = filepath.Join(spec.Home, path)
+	target := spec.Path
+	if spec.Kind != KindExec && !path.IsAbs(target) {
+		target = path.Join(spec.Home, target)
 	}
 	switch spec.Kind {
-	case kindTarIn:
+	case KindTarIn, KindTarOut:
+		if extractTar == nil {
+			return fail(ShimFailedTag, errors.New("this binary cannot stream tars"))
+		}
+	}
+	switch spec.Kind {
+	case KindTarIn:
 		status.Close()
-		if err := extractTar(os.Stdin, path); err != nil {
+		if err := extractTar(os.Stdin, target); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		return 0
-	case kindTarOut:
+	case KindTarOut:
 		status.Close()
-		if err := writeTar(os.Stdout, path); err != nil {
+		if err := writeTar(os.Stdout, target); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -106,14 +141,14 @@ func runShim() int {
 	}
 
 	if err := os.Chdir(dir); err != nil {
-		return fail(shimFailedTag, fmt.Errorf("working directory %s: %w", dir, err))
+		return fail(ShimFailedTag, fmt.Errorf("working directory %s: %w", dir, err))
 	}
 	exe, err := lookPath(spec.Path, spec.Env)
 	if err != nil {
-		return fail(notFoundTag, err)
+		return fail(NotFoundTag, err)
 	}
 	err = syscall.Exec(exe, append([]string{spec.Path}, spec.Args...), spec.Env)
-	return fail(shimFailedTag, fmt.Errorf("exec %s: %w", spec.Path, err))
+	return fail(ShimFailedTag, fmt.Errorf("exec %s: %w", spec.Path, err))
 }
 
 // giveStdio makes uid the owner of the pipes and terminal on fds 0-2
@@ -135,7 +170,7 @@ func giveStdio(uid int) {
 // uid:gid.
 func mkdirOwned(dir string, uid, gid int) error {
 	var missing []string
-	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+	for d := path.Clean(dir); ; d = path.Dir(d) {
 		if _, err := os.Stat(d); err == nil || d == "/" {
 			break
 		}
@@ -153,11 +188,11 @@ func mkdirOwned(dir string, uid, gid int) error {
 }
 
 // user is a user of the container's /etc/passwd, or numeric ids.
-type user struct {
-	name     string
-	uid, gid int
-	groups   []int
-	home     string
+type User struct {
+	Name     string
+	UID, GID int
+	Groups   []int
+	Home     string
 }
 
 // The files lookupUser reads, inside the container's root.
@@ -168,30 +203,30 @@ const (
 
 // openInRoot opens path inside root, resolving symlinks as if root were
 // "/": a container's /etc/passwd cannot point garden at a host file.
-func openInRoot(root, path string) (*os.File, error) {
+func openInRoot(root, rel string) (*os.File, error) {
 	dirfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(dirfd)
-	fd, err := unix.Openat2(dirfd, strings.TrimPrefix(path, "/"), &unix.OpenHow{
+	fd, err := unix.Openat2(dirfd, strings.TrimPrefix(rel, "/"), &unix.OpenHow{
 		Flags: unix.O_RDONLY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	})
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, &os.PathError{Op: "open", Path: rel, Err: err}
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	return os.NewFile(uintptr(fd), rel), nil
 }
 
 // lookupUser resolves name ("" = root) in root's /etc/passwd and
 // /etc/group. A numeric "uid" or "uid:gid" needs no passwd entry (as runc);
 // when it has one, its name, home and groups are used.
-func lookupUser(root, name string) (user, error) {
+func LookupUser(root, name string) (User, error) {
 	if name == "" {
 		name = "root"
 	}
 	numUID, numGID, numeric := parseNumericUser(name)
-	u := user{name: name}
+	u := User{Name: name}
 	found := false
 	err := scanColonFile(root, passwdPath, func(f []string) bool {
 		if len(f) < 6 {
@@ -205,26 +240,26 @@ func lookupUser(root, name string) (user, error) {
 		if numeric && uid != numUID || !numeric && f[0] != name {
 			return true
 		}
-		u.name, u.uid, u.gid, u.home, found = f[0], uid, gid, f[5], true
+		u.Name, u.UID, u.GID, u.Home, found = f[0], uid, gid, f[5], true
 		return false
 	})
 	switch {
 	case numeric:
 		if !found {
-			u = user{name: strconv.Itoa(numUID), uid: numUID, gid: numUID, home: "/"}
+			u = User{Name: strconv.Itoa(numUID), UID: numUID, GID: numUID, Home: "/"}
 		}
 		if numGID >= 0 {
-			u.gid = numGID
+			u.GID = numGID
 		}
 	case !found && name == "root":
-		return user{name: "root", home: "/root"}, nil
+		return User{Name: "root", Home: "/root"}, nil
 	case !found && err != nil:
 		return u, fmt.Errorf("unable to find user %s: %w", name, err)
 	case !found:
 		return u, userNotFoundError(name)
 	}
-	if u.home == "" {
-		u.home = "/"
+	if u.Home == "" {
+		u.Home = "/"
 	}
 	if !found {
 		return u, nil
@@ -234,9 +269,9 @@ func lookupUser(root, name string) (user, error) {
 			return true
 		}
 		for _, member := range strings.Split(f[3], ",") {
-			if member == u.name {
-				if gid, err := strconv.Atoi(f[2]); err == nil && gid != u.gid {
-					u.groups = append(u.groups, gid)
+			if member == u.Name {
+				if gid, err := strconv.Atoi(f[2]); err == nil && gid != u.GID {
+					u.Groups = append(u.Groups, gid)
 				}
 			}
 		}
@@ -262,8 +297,8 @@ func parseNumericUser(s string) (int, int, bool) {
 	return uid, gid, true
 }
 
-func scanColonFile(root, path string, visit func([]string) bool) error {
-	f, err := openInRoot(root, path)
+func scanColonFile(root, rel string, visit func([]string) bool) error {
+	f, err := openInRoot(root, rel)
 	if err != nil {
 		return err
 	}
@@ -297,7 +332,7 @@ func become(uid, gid int, groups []int) error {
 // processEnv is the container's env, then the process's, each key once
 // with its last value (as runc), plus PATH, USER and HOME unless set
 // (spec cell §2.5).
-func processEnv(env []string, u user) []string {
+func ProcessEnv(env []string, u User) []string {
 	index := map[string]int{}
 	var out []string
 	for _, kv := range env {
@@ -311,33 +346,41 @@ func processEnv(env []string, u user) []string {
 	}
 	has := func(key string) bool { _, ok := index[key]; return ok }
 	if !has("PATH") {
-		if u.uid == 0 {
-			out = append(out, "PATH="+defaultRootPath)
+		if u.UID == 0 {
+			out = append(out, "PATH="+DefaultRootPath)
 		} else {
 			out = append(out, "PATH="+defaultUserPath)
 		}
 	}
 	if !has("USER") {
-		out = append(out, "USER="+u.name)
+		out = append(out, "USER="+u.Name)
 	}
 	if !has("HOME") {
-		out = append(out, "HOME="+u.home)
+		out = append(out, "HOME="+u.Home)
 	}
 	return out
 }
 
 const (
-	defaultRootPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	DefaultRootPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	defaultUserPath = "/usr/local/bin:/usr/bin:/bin"
 )
 
+// splitList is path.SplitList (init.go says why not path/filepath).
+func splitList(list string) []string {
+	if list == "" {
+		return nil
+	}
+	return strings.Split(list, ":")
+}
+
 // lookPath finds path on the env's PATH, as execvp would.
-func lookPath(path string, env []string) (string, error) {
-	if strings.Contains(path, "/") {
-		if isExecutable(path) {
-			return path, nil
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		if isExecutable(name) {
+			return name, nil
 		}
-		return "", errors.New(executableNotFoundText(path, false))
+		return "", errors.New(executableNotFoundText(name, false))
 	}
 	pathVar := ""
 	for _, kv := range env {
@@ -345,13 +388,13 @@ func lookPath(path string, env []string) (string, error) {
 			pathVar = v
 		}
 	}
-	for _, dir := range filepath.SplitList(pathVar) {
-		candidate := filepath.Join(dir, path)
+	for _, dir := range splitList(pathVar) {
+		candidate := path.Join(dir, name)
 		if isExecutable(candidate) {
 			return candidate, nil
 		}
 	}
-	return "", errors.New(executableNotFoundText(path, true))
+	return "", errors.New(executableNotFoundText(name, true))
 }
 
 func isExecutable(path string) bool {
@@ -370,7 +413,7 @@ var rlimitResources = map[string]string{
 	"sigpending": "RLIMIT_SIGPENDING", "stack": "RLIMIT_STACK",
 }
 
-func ociRlimits(limits map[string]uint64) ([]specs.POSIXRlimit, error) {
+func OCIRlimits(limits map[string]uint64) ([]specs.POSIXRlimit, error) {
 	var out []specs.POSIXRlimit
 	for name, value := range limits {
 		t, ok := rlimitResources[name]
