@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,9 @@ func main() {
 	rc.ListenAddr = ports.Addr()
 	rc.BBSAddress = bbs.URL
 	rc.LogLevel = "error"
+	if addr := os.Getenv("BENCH_RECEPTOR_PPROF"); addr != "" {
+		rc.DebugAddress = addr // profile the receptor while the benchmark runs
+	}
 	defer benchutil.StartBinary("receptor", rc).Stop()
 
 	for i := 0; i < cells; i++ {
