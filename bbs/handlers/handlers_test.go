@@ -3,9 +3,11 @@ package handlers_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 
+	"diego/auctioneer"
 	"diego/bbs"
 	"diego/bbs/handlers"
 	"diego/deploy/logging"
@@ -41,6 +43,59 @@ var _ = Describe("Server", func() {
 			Expect(f.auctioneer.RequestTaskAuctionsCallCount()).To(Equal(1))
 			_, reqs := f.auctioneer.RequestTaskAuctionsArgsForCall(0)
 			Expect(reqs[0].TaskGuid).To(Equal("t"))
+		})
+
+		It("sends the starts of desires that arrive during an auction request together in the next one", func() {
+			f.tasks.DesireTaskStub = func(_ context.Context, _ *slog.Logger, d *models.TaskDefinition, guid, domain string) (*models.Task, error) {
+				return &models.Task{TaskGuid: guid, Domain: domain, TaskDefinition: d}, nil
+			}
+			release := make(chan struct{})
+			f.auctioneer.RequestTaskAuctionsCalls(func(_ context.Context, reqs []*auctioneer.TaskStartRequest) error {
+				if reqs[0].TaskGuid == "first" {
+					<-release // the first request is in flight while the others arrive
+					return nil
+				}
+				return errors.New("auctioneer gone")
+			})
+			desire := func(guid string) <-chan *models.TaskLifecycleResponse {
+				out := make(chan *models.TaskLifecycleResponse, 1)
+				go func() {
+					defer GinkgoRecover()
+					var resp models.TaskLifecycleResponse
+					f.call(bbs.DesireTaskRoute, &models.DesireTaskRequest{TaskGuid: guid, Domain: "d", TaskDefinition: def}, &resp)
+					out <- &resp
+				}()
+				return out
+			}
+			first := desire("first")
+			Eventually(f.auctioneer.RequestTaskAuctionsCallCount).Should(Equal(1))
+			second, third := desire("second"), desire("third")
+			Eventually(f.tasks.DesireTaskCallCount).Should(Equal(3))
+			Consistently(second).ShouldNot(Receive(), "waits for the request in flight")
+			close(release)
+			for _, answer := range []<-chan *models.TaskLifecycleResponse{first, second, third} {
+				var resp *models.TaskLifecycleResponse
+				Eventually(answer).Should(Receive(&resp))
+				Expect(resp.Error).To(BeNil(), "the auction request is best effort")
+			}
+			Expect(f.auctioneer.RequestTaskAuctionsCallCount()).To(Equal(2))
+			_, reqs := f.auctioneer.RequestTaskAuctionsArgsForCall(1)
+			guids := []string{reqs[0].TaskGuid, reqs[1].TaskGuid}
+			Expect(guids).To(ConsistOf("second", "third"))
+		})
+
+		It("sends a lone desire's start at once, in a request of its own, each time", func() {
+			f.tasks.DesireTaskStub = func(_ context.Context, _ *slog.Logger, d *models.TaskDefinition, guid, domain string) (*models.Task, error) {
+				return &models.Task{TaskGuid: guid, Domain: domain, TaskDefinition: d}, nil
+			}
+			for i, guid := range []string{"a", "b"} {
+				var resp models.TaskLifecycleResponse
+				f.call(bbs.DesireTaskRoute, &models.DesireTaskRequest{TaskGuid: guid, Domain: "d", TaskDefinition: def}, &resp)
+				Expect(f.auctioneer.RequestTaskAuctionsCallCount()).To(Equal(i + 1))
+				_, reqs := f.auctioneer.RequestTaskAuctionsArgsForCall(i)
+				Expect(reqs).To(HaveLen(1))
+				Expect(reqs[0].TaskGuid).To(Equal(guid))
+			}
 		})
 
 		It("does not touch storage when the request is invalid", func() {

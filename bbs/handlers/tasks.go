@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"diego/auctioneer"
 	"diego/bbs"
@@ -19,7 +20,7 @@ func (s *Server) taskHandlers() map[string]http.Handler {
 		bbs.TaskByGuidRoute:     unary(s, "task-by-guid", s.taskByGuid),
 		bbs.TaskByGuidRoute_r2:  byGuidR2,
 		bbs.TaskByGuidRoute_GET: byGuidR2,
-		bbs.DesireTaskRoute:     unary(s, "desire-task", s.desireTask),
+		bbs.DesireTaskRoute:     unary(s, "desire-task", newTaskAuctions(s.deps.Auctioneer).desireTask(s)),
 		bbs.StartTaskRoute:      unary(s, "start-task", s.startTask),
 		bbs.CancelTaskRoute:     unary(s, "cancel-task", s.cancelTask),
 		bbs.FailTaskRoute:       unary(s, "fail-task", s.failTask),
@@ -61,17 +62,82 @@ func (s *Server) taskByGuidR2(ctx context.Context, logger *slog.Logger, req *mod
 }
 
 // desireTask creates the task, then asks for its placement on a best-effort
-// basis: a failed request is only logged, and convergence asks again.
-func (s *Server) desireTask(ctx context.Context, logger *slog.Logger, req *models.DesireTaskRequest, _ *models.TaskLifecycleResponse) error {
-	task, err := s.deps.Tasks.DesireTask(ctx, logger, req.GetTaskDefinition(), req.GetTaskGuid(), req.GetDomain())
-	if err != nil {
-		return err
+// basis: a failed request is only logged, and convergence asks again. The
+// answer waits for the auction request, as Diego's does; concurrent desires
+// share one (taskAuctions).
+func (a *taskAuctions) desireTask(s *Server) func(context.Context, *slog.Logger, *models.DesireTaskRequest, *models.TaskLifecycleResponse) error {
+	return func(ctx context.Context, logger *slog.Logger, req *models.DesireTaskRequest, _ *models.TaskLifecycleResponse) error {
+		task, err := s.deps.Tasks.DesireTask(ctx, logger, req.GetTaskDefinition(), req.GetTaskGuid(), req.GetDomain())
+		if err != nil {
+			return err
+		}
+		start := auctioneer.NewTaskStartRequestFromModel(task.GetTaskGuid(), task.GetDomain(), task.GetTaskDefinition())
+		if err := a.request(context.WithoutCancel(ctx), &start); err != nil {
+			logger.Error("failed-requesting-task-auction", "task_guid", task.GetTaskGuid(), "error", err)
+		}
+		return nil
 	}
-	start := auctioneer.NewTaskStartRequestFromModel(task.GetTaskGuid(), task.GetDomain(), task.GetTaskDefinition())
-	if err := s.deps.Auctioneer.RequestTaskAuctions(context.WithoutCancel(ctx), []*auctioneer.TaskStartRequest{&start}); err != nil {
-		logger.Error("failed-requesting-task-auction", "task_guid", task.GetTaskGuid(), "error", err)
+}
+
+// taskAuctions sends the auction requests of concurrent DesireTask calls
+// together (decision 201). At most one request to the auctioneer is in
+// flight; the starts that arrive meanwhile wait and leave together in the
+// next one (the auctioneer's route takes an array), and each caller gets the
+// outcome of the request that carried its start. Under load this is one
+// request per round trip instead of one per task; alone, a desire sends at
+// once as before.
+type taskAuctions struct {
+	auctioneer Auctioneer
+
+	mu      sync.Mutex
+	sending bool
+	next    *auctionBatch // waiting for the request in flight to end
+}
+
+// auctionBatch is the starts of one request to the auctioneer.
+type auctionBatch struct {
+	ctx    context.Context // the first caller's, without its cancellation
+	starts []*auctioneer.TaskStartRequest
+	done   chan struct{} // closed once err is set
+	err    error
+}
+
+func newTaskAuctions(a Auctioneer) *taskAuctions { return &taskAuctions{auctioneer: a} }
+
+// request hands start to the auctioneer and returns that request's outcome.
+func (a *taskAuctions) request(ctx context.Context, start *auctioneer.TaskStartRequest) error {
+	a.mu.Lock()
+	if a.sending {
+		if a.next == nil {
+			a.next = &auctionBatch{ctx: ctx, done: make(chan struct{})}
+		}
+		b := a.next
+		b.starts = append(b.starts, start)
+		a.mu.Unlock()
+		<-b.done
+		return b.err
 	}
-	return nil
+	a.sending = true
+	a.mu.Unlock()
+	b := &auctionBatch{ctx: ctx, starts: []*auctioneer.TaskStartRequest{start}, done: make(chan struct{})}
+	a.send(b)
+	return b.err
+}
+
+// send makes b's request, then hands the batch that gathered meanwhile, if
+// any, to a goroutine of its own, so that no caller's answer waits for
+// other callers' requests.
+func (a *taskAuctions) send(b *auctionBatch) {
+	b.err = a.auctioneer.RequestTaskAuctions(b.ctx, b.starts)
+	close(b.done)
+	a.mu.Lock()
+	next := a.next
+	a.next = nil
+	a.sending = next != nil
+	a.mu.Unlock()
+	if next != nil {
+		go a.send(next)
+	}
 }
 
 func (s *Server) startTask(ctx context.Context, logger *slog.Logger, req *models.StartTaskRequest, resp *models.StartTaskResponse) error {

@@ -33,6 +33,11 @@ type Config struct {
 	Timeout time.Duration
 }
 
+// MaxIdleConns is how many idle connections a client keeps to its receptor:
+// more than the requests any caller keeps in flight at once (B2's harness
+// keeps 200; the CC bridge's workers fewer).
+const MaxIdleConns = 1000
+
 // Client calls one receptor.
 type Client struct {
 	cfg        Config
@@ -50,9 +55,11 @@ func New(cfg Config) (*Client, error) {
 		cfg.Timeout = 30 * time.Second
 	}
 	// Any receptor of receptor.service.cf.internal will do (decision 110).
-	// The idle pool matches the BBS client's: with a smaller one, concurrent
-	// callers close most connections after one request (decision 161).
-	transport := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: dialer.New().DialContext, MaxIdleConnsPerHost: 100}
+	// The idle pool holds as many connections as a busy caller has requests
+	// in flight, so that none is closed after one request and dialled again
+	// (decisions 161, 200); unused ones close after IdleConnTimeout.
+	transport := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: dialer.New().DialContext,
+		MaxIdleConnsPerHost: MaxIdleConns, IdleConnTimeout: 90 * time.Second}
 	if cfg.CAFile != "" {
 		tc, err := tlsconfig.ClientConfig("", "", cfg.CAFile)
 		if err != nil {

@@ -11,8 +11,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,12 +56,17 @@ func main() {
 	endpoints := []string{etcd.ClientURL()}
 	bbs := benchutil.StartBBS(etcd.ClientURL(), benchutil.DebugConfig)
 	defer bbs.Stop()
-	defer benchutil.StartAuctioneer(etcd.ClientURL(), bbs.URL).Stop()
+	auctioneer := benchutil.StartAuctioneer(etcd.ClientURL(), bbs.URL)
+	defer auctioneer.Stop()
 	rc := receptorconfig.DefaultConfig()
 	rc.ListenAddr = ports.Addr()
 	rc.BBSAddress = bbs.URL
 	rc.LogLevel = "error"
-	defer benchutil.StartBinary("receptor", rc).Stop()
+	if addr := os.Getenv("BENCH_RECEPTOR_PPROF"); addr != "" {
+		rc.DebugAddress = addr // profile the receptor while the benchmark runs
+	}
+	receptorProcess := benchutil.StartBinary("receptor", rc)
+	defer receptorProcess.Stop()
 
 	for i := 0; i < cells; i++ {
 		r, err := simrep.Start(simrep.Config{CellID: fmt.Sprintf("cell-%02d", i), Zone: fmt.Sprintf("z%d", i%2),
@@ -173,16 +180,30 @@ func main() {
 	// A short warm-up, then the measured window.
 	time.Sleep(2 * time.Second)
 	stopProfile := benchutil.Profile()
+	// The CPU each process uses per completed task (informational): the
+	// harness's share is etcd's, the simulated reps' and its own clients'.
+	cpu := func() [4]float64 {
+		return [4]float64{bbs.CPUSeconds(), receptorProcess.CPUSeconds(), auctioneer.CPUSeconds(), benchutil.CPUSeconds(os.Getpid())}
+	}
+	cpuBefore := cpu()
 	measure.Store(true)
 	start := time.Now()
 	time.Sleep(duration)
 	measure.Store(false)
 	elapsed := time.Since(start)
+	cpuAfter := cpu()
 	stopProfile()
 	close(stop)
 	wg.Wait()
 
 	rate := float64(done.Load()) / elapsed.Seconds()
+	cpuPerTask := map[string]float64{}
+	for i, name := range []string{"bbs", "receptor", "auctioneer", "harness"} {
+		ms := (cpuAfter[i] - cpuBefore[i]) * 1000 / float64(max(done.Load(), 1))
+		cpuPerTask[name] = math.Round(ms*1000) / 1000
+		cpuPerTask["total"] += cpuPerTask[name]
+	}
+	cpuPerTask["total"] = math.Round(cpuPerTask["total"]*1000) / 1000
 	ratio := rate / anchor
 	p99 := lat.Percentile(99)
 	benchutil.Result{
@@ -191,7 +212,7 @@ func main() {
 		P50ms: lat.Percentile(50), P99ms: p99,
 		Conditions: map[string]any{
 			"cells": cells, "in_flight": inFlight, "duration_s": elapsed.Seconds(), "completed": done.Load(),
-			"failed_tasks": failed.Load(), "desire_errors": desireErrors.Load(), "etcd_cas_per_s": casRate,
+			"cpu_ms_per_task": cpuPerTask, "failed_tasks": failed.Load(), "desire_errors": desireErrors.Load(), "etcd_cas_per_s": casRate,
 			"latency": "desire (receptor POST) → completion callback; p99 target < 1 s",
 		},
 	}.Print()
