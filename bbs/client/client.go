@@ -39,6 +39,13 @@ const DefaultTimeout = 10 * time.Second
 
 const protobufContentType = "application/x-protobuf"
 
+// MaxIdleConns is how many idle connections a client keeps to its BBS: more
+// than any caller here has requests in flight (the receptor forwards up to
+// its callers' concurrency), so a burst's connections serve the next one
+// instead of closing and being dialled again (decision 202). Idle ones close
+// after 90 s.
+const MaxIdleConns = 1000
+
 // Client calls one BBS (or a load balancer in front of several).
 type Client struct {
 	// requests holds one request per route, built from the shared route
@@ -56,7 +63,7 @@ func New(cfg Config) (*Client, error) {
 	transport := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         dialer.New().DialContext,
-		MaxIdleConnsPerHost: 100,
+		MaxIdleConnsPerHost: MaxIdleConns,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
 	}

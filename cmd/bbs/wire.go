@@ -124,12 +124,15 @@ func (r reps) Rep(address, url string) (handlers.RepClient, error) {
 // peer (the auctioneer, a rep, a task's callback host). http.DefaultTransport
 // keeps 2, so the concurrent auction requests and callbacks of a busy BBS
 // closed most connections after one request and dialled anew (decision 160).
-const peerIdleConnsPerHost = 100
+// It matches task_callback_workers' default, the most callbacks in flight to
+// one host (decision 202); idle ones close after the default 90 s.
+const peerIdleConnsPerHost = 1000
 
 // peerClient is an HTTP client of the BBS's peers with its own transport
 // (the auctioneer's and the reps' get their TLS settings on theirs).
 func peerClient(timeout time.Duration) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = peerIdleConnsPerHost
+	t.MaxIdleConns = 0 // the default transport's 100 in total would cap every host's pool
 	return &http.Client{Timeout: timeout, Transport: t}
 }
