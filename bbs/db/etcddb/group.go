@@ -280,11 +280,11 @@ func refusedBeforeApply(err error) bool {
 		return false
 	}
 	switch rpctypes.Error(err) {
-	case rpctypes.ErrTooManyOps, rpctypes.ErrDuplicateKey, rpctypes.ErrRequestTooLarge:
+	case rpctypes.ErrTooManyOps, rpctypes.ErrDuplicateKey, rpctypes.ErrRequestTooLarge, rpctypes.ErrEmptyKey:
 		return true
 	}
 	return errors.Is(err, rpctypes.ErrGRPCTooManyOps) || errors.Is(err, rpctypes.ErrGRPCDuplicateKey) ||
-		errors.Is(err, rpctypes.ErrGRPCRequestTooLarge)
+		errors.Is(err, rpctypes.ErrGRPCRequestTooLarge) || errors.Is(err, rpctypes.ErrGRPCEmptyKey)
 }
 
 // mergedContext lives until every write in batch has given up (cancelled
@@ -308,6 +308,13 @@ func mergedContext(batch []*pendingTxn) (context.Context, context.CancelFunc) {
 		}
 		cancel()
 	}
+}
+
+// queued is how many writes wait for a commit.
+func (g *groupKV) queued() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.queue)
 }
 
 func removePending(queue []*pendingTxn, p *pendingTxn) []*pendingTxn {
