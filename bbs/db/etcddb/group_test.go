@@ -60,8 +60,8 @@ var _ = Describe("Group commit", func() {
 		kv     clientv3.KV
 		queued func() int
 
-		hookMu  sync.Mutex
-		commits  []int // the number of writes in each commit, in order
+		hookMu   sync.Mutex
+		commits  []int  // the number of writes in each commit, in order
 		released func() // lets the held first commit go
 	)
 
