@@ -98,3 +98,7 @@ func SetGroupCommitHook(hook func(writes int)) {
 	}
 	groupCommitHook.Store(&hook)
 }
+
+// MaxCommitsInFlight is how many commits the group sends before the first
+// returns.
+const MaxCommitsInFlight = maxCommitsInFlight

@@ -20,22 +20,28 @@ import (
 // own sub-transaction's outcome, so a failed compare is that write's lost
 // race and nobody else's. Reads and everything but Txn pass straight through.
 //
-// One group commit is in flight at a time, so writes to one key reach etcd
-// in the order they queued: a write touching a key that an earlier queued
-// write touches waits for a later batch (etcd also refuses one transaction
-// that puts, or puts and deletes, one key twice).
+// Up to maxCommitsInFlight commits are in flight at once. Writes to one key
+// reach etcd in the order they queued: a write touching a key that an
+// earlier queued write, or a commit in flight, touches waits for a later
+// batch (etcd also refuses one transaction that puts, or puts and deletes,
+// one key twice, and evaluates every sub-transaction's compare before any
+// of its writes).
 type groupKV struct {
 	clientv3.KV
 
-	mu    sync.Mutex
-	busy  bool // a commit is in flight
-	queue []*pendingTxn
+	mu       sync.Mutex
+	inFlight int            // commits sent and not yet answered
+	busyKeys map[string]int // the keys of those commits' writes, counted
+	queue    []*pendingTxn
 
 	batches atomic.Int64 // group commits sent with more than one write
 	grouped atomic.Int64 // writes sent in them
 }
 
 const (
+	// maxCommitsInFlight bounds the commits sent and not yet answered: a
+	// second one lets the next batch go while the first is still in raft.
+	maxCommitsInFlight = 2
 	// maxBatchBytes bounds the keys and values of one group commit, well
 	// inside etcd's default --max-request-bytes (1.5 MiB). A write larger
 	// than this on its own still goes, alone.
@@ -50,7 +56,7 @@ const (
 // in flight while others queue.
 var groupCommitHook atomic.Pointer[func(writes int)]
 
-func newGroupKV(kv clientv3.KV) *groupKV { return &groupKV{KV: kv} }
+func newGroupKV(kv clientv3.KV) *groupKV { return &groupKV{KV: kv, busyKeys: map[string]int{}} }
 
 // Txn returns a transaction that joins the group when it writes.
 func (g *groupKV) Txn(ctx context.Context) clientv3.Txn { return &groupTxn{g: g, ctx: ctx} }
@@ -132,20 +138,23 @@ func newPending(ctx context.Context, cmps []clientv3.Cmp, then, elses []clientv3
 	return p, writes
 }
 
-// commit sends p at once when nothing is in flight, else queues it for the
-// next group commit, and returns p's own outcome.
+// commit queues p and, when a commit slot is free, sends the batch that
+// can go now (p alone when nothing else waits) from the caller's goroutine;
+// else p waits for a later group commit. It returns p's own outcome.
 func (g *groupKV) commit(p *pendingTxn) (*clientv3.TxnResponse, error) {
 	g.mu.Lock()
-	if !g.busy {
-		g.busy = true
-		p.taken = true
-		g.mu.Unlock()
-		g.send([]*pendingTxn{p})
-		g.drain()
-		return p.resp, p.err
-	}
 	g.queue = append(g.queue, p)
+	var batch []*pendingTxn
+	if g.inFlight < maxCommitsInFlight {
+		if batch = g.next(); len(batch) > 0 {
+			g.start(batch)
+		}
+	}
 	g.mu.Unlock()
+	if len(batch) > 0 {
+		g.send(batch)
+		g.finish(batch)
+	}
 	select {
 	case <-p.done:
 		return p.resp, p.err
@@ -168,30 +177,63 @@ func (g *groupKV) commit(p *pendingTxn) (*clientv3.TxnResponse, error) {
 	}
 }
 
-// drain sends what queued while a commit was in flight, batch after batch,
-// in another goroutine, so that the caller whose commit just returned does
-// not wait for the others'.
-func (g *groupKV) drain() {
-	if batch := g.next(); batch != nil {
-		go func() {
-			for ; batch != nil; batch = g.next() {
-				g.send(batch)
+func (g *groupKV) touchesBusy(p *pendingTxn) bool {
+	for _, k := range p.keys {
+		if g.busyKeys[k] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// start takes a commit slot for batch and marks its keys busy; g.mu is
+// held.
+func (g *groupKV) start(batch []*pendingTxn) {
+	g.inFlight++
+	for _, p := range batch {
+		p.taken = true
+		for _, k := range p.keys {
+			g.busyKeys[k]++
+		}
+	}
+}
+
+// finish frees batch's slot and keys, and sends what can go now in other
+// goroutines, so that the caller whose commit just returned does not wait
+// for the others'.
+func (g *groupKV) finish(batch []*pendingTxn) {
+	g.mu.Lock()
+	g.inFlight--
+	for _, p := range batch {
+		for _, k := range p.keys {
+			if g.busyKeys[k]--; g.busyKeys[k] <= 0 {
+				delete(g.busyKeys, k)
 			}
+		}
+	}
+	var ready [][]*pendingTxn
+	for g.inFlight < maxCommitsInFlight {
+		next := g.next()
+		if len(next) == 0 {
+			break
+		}
+		g.start(next)
+		ready = append(ready, next)
+	}
+	g.mu.Unlock()
+	for _, next := range ready {
+		go func() {
+			g.send(next)
+			g.finish(next)
 		}()
 	}
 }
 
 // next takes the next batch off the queue: the queued writes in order,
 // skipping (for a later batch) any that touches a key an earlier queued
-// write touches, or that would take the batch past etcd's op limit or
-// maxBatchBytes. nil, with the group no longer busy, when nothing queued.
+// write or a commit in flight touches, or that would take the batch past
+// etcd's op limit or maxBatchBytes; g.mu is held.
 func (g *groupKV) next() []*pendingTxn {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.queue) == 0 {
-		g.busy = false
-		return nil
-	}
 	var (
 		batch    []*pendingTxn
 		rest     = g.queue[:0:0]
@@ -201,7 +243,7 @@ func (g *groupKV) next() []*pendingTxn {
 		blocking bool
 	)
 	for _, p := range g.queue {
-		blocking = false
+		blocking = g.touchesBusy(p)
 		for _, k := range p.keys {
 			if seen[k] {
 				blocking = true
@@ -217,7 +259,6 @@ func (g *groupKV) next() []*pendingTxn {
 			rest = append(rest, p)
 			continue
 		}
-		p.taken = true
 		batch = append(batch, p)
 		widest = max(widest, p.ops)
 		size += p.size

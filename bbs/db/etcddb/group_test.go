@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -80,11 +81,8 @@ var _ = Describe("Group commit", func() {
 		etcddb.SetGroupCommitHook(func(writes int) {
 			hookMu.Lock()
 			commits = append(commits, writes)
-			first := len(commits) == 1
 			hookMu.Unlock()
-			if first {
-				<-gate // hold the first commit in flight
-			}
+			<-gate // hold every commit in flight until released
 		})
 		DeferCleanup(func() {
 			released()
@@ -104,12 +102,32 @@ var _ = Describe("Group commit", func() {
 		return out
 	}
 
-	// holdFirst sends a write that the hook holds in flight, so that the
-	// writes after it queue.
+	// holdFirst sends a write per commit slot, which the hook holds in
+	// flight, so that the writes after them queue.
 	holdFirst := func() <-chan txnResult {
-		held := commitAsync(ctx(), nil, clientv3.OpPut("/group/held", "x"))
-		Eventually(commitSizes).Should(Equal([]int{1}))
+		held := make(chan txnResult, etcddb.MaxCommitsInFlight)
+		for i := range etcddb.MaxCommitsInFlight {
+			out := commitAsync(ctx(), nil, clientv3.OpPut(fmt.Sprintf("/group/held-%d", i), "x"))
+			go func() { held <- <-out }()
+			Eventually(commitSizes).Should(HaveLen(i + 1))
+		}
+		Expect(commitSizes()).To(HaveEach(1))
 		return held
+	}
+
+	// heldThen is the commits holdFirst sent, then those of the batches after
+	// them, in any order.
+	heldThen := func(sizes ...int) []int {
+		return append(slices.Repeat([]int{1}, etcddb.MaxCommitsInFlight), sizes...)
+	}
+	// receiveHeld waits for holdFirst's writes.
+	receiveHeld := func(ch <-chan txnResult) []txnResult {
+		GinkgoHelper()
+		out := make([]txnResult, etcddb.MaxCommitsInFlight)
+		for i := range out {
+			Eventually(ch).Should(Receive(&out[i]))
+		}
+		return out
 	}
 
 	// enqueue sends a write and waits until it is queued, so that the
@@ -164,7 +182,9 @@ var _ = Describe("Group commit", func() {
 				clientv3.OpPut(key, fmt.Sprint(i)), clientv3.OpPut(key+"-index", "")))
 		}
 		released()
-		Expect(receive(held).err).NotTo(HaveOccurred())
+		for _, r := range receiveHeld(held) {
+			Expect(r.err).NotTo(HaveOccurred())
+		}
 		var rev int64
 		for i, out := range outs {
 			r := receive(out)
@@ -181,7 +201,7 @@ var _ = Describe("Group commit", func() {
 			Expect(r.resp.Header.Revision).To(Equal(rev), "one transaction, one revision")
 			Expect(modRevision(key)).To(Equal(rev))
 		}
-		Expect(commitSizes()).To(Equal([]int{1, 20}))
+		Expect(commitSizes()).To(Equal(heldThen(20)))
 	})
 
 	It("fails only the write whose compare fails, in the middle of a batch", func() {
@@ -194,7 +214,7 @@ var _ = Describe("Group commit", func() {
 		b := enqueue(ctx(), []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision("/group/b"), "=", revB-1)}, clientv3.OpPut("/group/b", "v1"))
 		c := enqueue(ctx(), []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision("/group/c"), "=", revC)}, clientv3.OpPut("/group/c", "v1"))
 		released()
-		receive(held)
+		receiveHeld(held)
 		ra, rb, rc := receive(a), receive(b), receive(c)
 		Expect(ra.err).NotTo(HaveOccurred())
 		Expect(rb.err).NotTo(HaveOccurred())
@@ -206,7 +226,7 @@ var _ = Describe("Group commit", func() {
 		Expect(valueOf("/group/b")).To(BeEquivalentTo("v0"))
 		Expect(valueOf("/group/c")).To(BeEquivalentTo("v1"))
 		Expect(modRevision("/group/b")).To(Equal(revB))
-		Expect(commitSizes()).To(Equal([]int{1, 3}))
+		Expect(commitSizes()).To(Equal(heldThen(3)))
 	})
 
 	It("puts a write to a key already in the batch into a later one, keeping each key's order", func() {
@@ -220,7 +240,7 @@ var _ = Describe("Group commit", func() {
 		third := enqueue(ctx(), []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision("/group/same"), ">", 0)},
 			clientv3.OpPut("/group/third", "x"))
 		released()
-		receive(held)
+		receiveHeld(held)
 		r1, r2, ro, r3 := receive(first), receive(second), receive(other), receive(third)
 		for _, r := range []txnResult{r1, r2, ro, r3} {
 			Expect(r.err).NotTo(HaveOccurred())
@@ -230,7 +250,40 @@ var _ = Describe("Group commit", func() {
 		Expect(r2.resp.Header.Revision).To(BeNumerically(">", r1.resp.Header.Revision))
 		Expect(r3.resp.Header.Revision).To(BeNumerically(">", r2.resp.Header.Revision))
 		Expect(valueOf("/group/same")).To(BeEquivalentTo("second"))
-		Expect(commitSizes()).To(Equal([]int{1, 2, 1, 1}))
+		Expect(commitSizes()).To(Equal(heldThen(2, 1, 1)))
+	})
+
+	It("holds a write to a key of a commit in flight until it returns, while other keys use the free slot", func() {
+		gate := make(chan struct{})
+		etcddb.SetGroupCommitHook(func(writes int) {
+			hookMu.Lock()
+			commits = append(commits, writes)
+			first := len(commits) == 1
+			hookMu.Unlock()
+			if first {
+				<-gate // hold only the first commit
+			}
+		})
+		DeferCleanup(func() {
+			select {
+			case <-gate:
+			default:
+				close(gate)
+			}
+		})
+		first := commitAsync(ctx(), nil, clientv3.OpPut("/group/busy", "first"))
+		Eventually(commitSizes).Should(HaveLen(1))
+		again := enqueue(ctx(), nil, clientv3.OpPut("/group/busy", "again"))
+		free := receive(commitAsync(ctx(), nil, clientv3.OpPut("/group/free", "x")))
+		Expect(free.err).NotTo(HaveOccurred())
+		Expect(commitSizes()).To(Equal([]int{1, 1}))
+		Consistently(again).ShouldNot(Receive())
+		close(gate)
+		r1, r2 := receive(first), receive(again)
+		Expect(r1.err).NotTo(HaveOccurred())
+		Expect(r2.err).NotTo(HaveOccurred())
+		Expect(r2.resp.Header.Revision).To(BeNumerically(">", r1.resp.Header.Revision))
+		Expect(valueOf("/group/busy")).To(Equal("again"))
 	})
 
 	It("lets the second of two compare-and-swaps of one revision lose, as it would alone", func() {
@@ -241,7 +294,7 @@ var _ = Describe("Group commit", func() {
 		a := enqueue(ctx(), guard, clientv3.OpPut("/group/cas", "a"))
 		b := enqueue(ctx(), guard, clientv3.OpPut("/group/cas", "b"))
 		released()
-		receive(held)
+		receiveHeld(held)
 		ra, rb := receive(a), receive(b)
 		Expect(ra.err).NotTo(HaveOccurred())
 		Expect(rb.err).NotTo(HaveOccurred())
@@ -259,7 +312,7 @@ var _ = Describe("Group commit", func() {
 			outs = append(outs, enqueue(ctx(), []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}, clientv3.OpPut(key, "x")))
 		}
 		released()
-		receive(held)
+		receiveHeld(held)
 		for _, out := range outs {
 			r := receive(out)
 			Expect(r.err).NotTo(HaveOccurred())
@@ -267,7 +320,7 @@ var _ = Describe("Group commit", func() {
 		}
 		// etcd counts an outer transaction's ops against its
 		// sub-transactions' limit: 127 sub-transactions of one op each.
-		Expect(commitSizes()).To(Equal([]int{1, 127, writes - 127}))
+		Expect(commitSizes()[etcddb.MaxCommitsInFlight:]).To(ConsistOf(127, writes-127))
 		Expect(rawKeys("/group/many-")).To(HaveLen(writes))
 	})
 
@@ -279,11 +332,11 @@ var _ = Describe("Group commit", func() {
 			outs = append(outs, enqueue(ctx(), nil, clientv3.OpPut(fmt.Sprintf("/group/big-%d", i), big)))
 		}
 		released()
-		receive(held)
+		receiveHeld(held)
 		for _, out := range outs {
 			Expect(receive(out).err).NotTo(HaveOccurred())
 		}
-		Expect(commitSizes()).To(Equal([]int{1, 1, 1, 1}))
+		Expect(commitSizes()).To(Equal(heldThen(1, 1, 1)))
 	})
 
 	It("fails every write of a batch with the etcd error, applying none", func() {
@@ -295,10 +348,12 @@ var _ = Describe("Group commit", func() {
 		boom := errors.New("etcdserver: request timed out")
 		failing.fail(boom)
 		released()
-		Expect(receive(held).err).To(MatchError(boom))
+		for _, r := range receiveHeld(held) {
+			Expect(r.err).To(MatchError(boom))
+		}
 		Expect(receive(a).err).To(MatchError(boom))
 		Expect(receive(b).err).To(MatchError(boom))
-		Expect(commitSizes()).To(Equal([]int{1, 2}))
+		Expect(commitSizes()).To(Equal(heldThen(2)))
 		Expect(rawKeys("/group/fail-")).To(BeEmpty())
 	})
 
@@ -308,7 +363,7 @@ var _ = Describe("Group commit", func() {
 		bad := enqueue(ctx(), nil, clientv3.OpPut("", "x"))
 		b := enqueue(ctx(), nil, clientv3.OpPut("/group/ok-b", "x"))
 		released()
-		receive(held)
+		receiveHeld(held)
 		Expect(receive(a).err).NotTo(HaveOccurred())
 		Expect(receive(bad).err).To(MatchError(ContainSubstring("key is not provided")))
 		Expect(receive(b).err).NotTo(HaveOccurred())
@@ -324,10 +379,10 @@ var _ = Describe("Group commit", func() {
 		Expect(receive(gone).err).To(MatchError(context.Canceled))
 		Eventually(queued).Should(Equal(1))
 		released()
-		receive(held)
+		receiveHeld(held)
 		Expect(receive(stays).err).NotTo(HaveOccurred())
-		Expect(commitSizes()).To(Equal([]int{1, 1}))
-		Expect(rawKeys("/group/")).To(ConsistOf("/group/held", "/group/stays"))
+		Expect(commitSizes()).To(Equal(heldThen(1)))
+		Expect(rawKeys("/group/")).To(ConsistOf("/group/held-0", "/group/held-1", "/group/stays"))
 	})
 
 	It("passes reads straight through while a commit is in flight", func() {
@@ -341,7 +396,7 @@ var _ = Describe("Group commit", func() {
 		Expect(tresp.Responses[0].GetResponseRange().Kvs).To(HaveLen(1))
 		Expect(queued()).To(Equal(0))
 		released()
-		receive(held)
+		receiveHeld(held)
 	})
 })
 
@@ -355,8 +410,7 @@ var _ = Describe("Group commit in the store", func() {
 			Expect(err).NotTo(HaveOccurred())
 		}
 		gate := make(chan struct{})
-		var once sync.Once
-		etcddb.SetGroupCommitHook(func(int) { once.Do(func() { <-gate }) })
+		etcddb.SetGroupCommitHook(func(int) { <-gate })
 		DeferCleanup(func() { etcddb.SetGroupCommitHook(nil) })
 		DeferCleanup(func() {
 			select {
