@@ -12,15 +12,16 @@ import (
 )
 
 // groupKV is a clientv3.KV that commits concurrent guarded writes together
-// (decision 180). A write transaction that finds no other in flight goes to
-// etcd at once, alone, exactly as it would without the group. One that
-// arrives while a commit is in flight queues; when that commit returns, the
-// queue goes to etcd as ONE transaction whose Then holds one sub-transaction
-// per write, each with its own compare, Then and Else. Each caller gets its
-// own sub-transaction's outcome, so a failed compare is that write's lost
-// race and nobody else's. Reads and everything but Txn pass straight through.
+// (decision 180). A write transaction that finds a commit slot free and
+// nothing queued goes to etcd at once, alone, exactly as it would without the
+// group. One that arrives while every slot (maxCommitsInFlight) is taken
+// queues; when a commit returns, the queue goes to etcd as ONE transaction
+// whose Then holds one sub-transaction per write, each with its own compare,
+// Then and Else. Each caller gets its own sub-transaction's outcome, so a
+// failed compare is that write's lost race and nobody else's. Reads and
+// everything but Txn pass straight through.
 //
-// Up to maxCommitsInFlight commits are in flight at once. Writes to one key
+// Writes to one key
 // reach etcd in the order they queued: a write touching a key that an
 // earlier queued write, or a commit in flight, touches waits for a later
 // batch (etcd also refuses one transaction that puts, or puts and deletes,
