@@ -386,6 +386,54 @@ var _ = Describe("Group commit", func() {
 		Expect(rawKeys("/group/")).To(ConsistOf("/group/held-0", "/group/held-1", "/group/stays"))
 	})
 
+	It("keeps a batch going when one of its callers gives up after it was taken", func() {
+		gate, batchGate, inBatch := make(chan struct{}), make(chan struct{}), make(chan struct{})
+		etcddb.SetGroupCommitHook(func(writes int) {
+			hookMu.Lock()
+			commits = append(commits, writes)
+			n := len(commits)
+			hookMu.Unlock()
+			switch {
+			case n <= etcddb.MaxCommitsInFlight:
+				<-gate // the held writes fill every slot
+			case writes == 2:
+				close(inBatch)
+				<-batchGate
+			}
+		})
+		DeferCleanup(func() {
+			for _, ch := range []chan struct{}{gate, batchGate} {
+				select {
+				case <-ch:
+				default:
+					close(ch)
+				}
+			}
+		})
+		var held []<-chan txnResult
+		for i := range etcddb.MaxCommitsInFlight {
+			held = append(held, commitAsync(ctx(), nil, clientv3.OpPut(fmt.Sprintf("/group/held-%d", i), "x")))
+			Eventually(commitSizes).Should(HaveLen(i + 1))
+		}
+		c, cancel := context.WithCancel(context.Background())
+		DeferCleanup(cancel)
+		leaver := enqueue(c, nil, clientv3.OpPut("/group/leaver", "x"))
+		stayer := enqueue(ctx(), nil, clientv3.OpPut("/group/stayer", "x"))
+		close(gate)
+		Eventually(inBatch).Should(BeClosed())
+		cancel()
+		// Sent and not answered: the leaver cannot know the outcome.
+		Expect(receive(leaver).err).To(MatchError(context.Canceled))
+		close(batchGate)
+		Expect(receive(stayer).err).NotTo(HaveOccurred())
+		for _, h := range held {
+			Expect(receive(h).err).NotTo(HaveOccurred())
+		}
+		Expect(commitSizes()).To(Equal(heldThen(2)))
+		// The batch went with both writes: the leaver's too.
+		Expect(rawKeys("/group/")).To(ContainElements("/group/leaver", "/group/stayer"))
+	})
+
 	It("passes reads straight through while a commit is in flight", func() {
 		rawPut("/group/read", "v")
 		held := holdFirst()
