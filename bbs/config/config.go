@@ -32,6 +32,10 @@ type Config struct {
 	// RecordCache serves reads from a watch-fed copy of the store behind a
 	// linearizable read barrier (decision 85); false reads etcd each time.
 	RecordCache bool `json:"record_cache"`
+	// GroupCommit sends the write transactions that arrive while one is in
+	// flight to etcd together, as one transaction of guarded
+	// sub-transactions (decision 180); false sends each on its own.
+	GroupCommit bool `json:"group_commit"`
 
 	// AuctioneerClientTLS (auctioneer_ca_cert, auctioneer_client_cert,
 	// auctioneer_client_key, auctioneer_require_tls) is how the BBS
@@ -61,6 +65,7 @@ func DefaultConfig() Config {
 		ETCD:                 config.ETCD{Endpoints: []string{"http://127.0.0.1:2379"}},
 		Root:                 "/diego",
 		RecordCache:          true,
+		GroupCommit:          true,
 		CommunicationTimeout: config.Duration(10e9),
 		MaxTaskRetries:       3,
 		TaskCallbackWorkers:  1000,

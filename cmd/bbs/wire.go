@@ -32,7 +32,7 @@ func wire(cfg config.Config, kit *daemon.Kit) (daemon.Process, error) {
 		return daemon.Process{}, err
 	}
 	kit.Defer(func() { _ = etcd.Close() })
-	store := etcddb.New(etcddb.Config{Root: cfg.Root}, etcddb.Deps{Client: etcd, Clock: clk})
+	store := etcddb.New(etcddb.Config{Root: cfg.Root, SerialCommits: !cfg.GroupCommit}, etcddb.Deps{Client: etcd, Clock: clk})
 	var cache grouper.Members
 	if cfg.RecordCache {
 		cache = grouper.Members{{Name: "record-cache", Runner: store.RecordCache(logging.Session(logger, "record-cache"))}}

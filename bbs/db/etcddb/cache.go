@@ -92,7 +92,7 @@ func keyLess(a, b *mvccpb.KeyValue) bool { return bytes.Compare(a.Key, b.Key) < 
 // waits for it opens its API with every read served from memory.
 func (e *ETCDDB) RecordCache(logger *slog.Logger) ifrit.Runner {
 	c := &recordCache{
-		kv: e.client, client: e.client, prefix: e.keys.Root() + "/", logger: logger,
+		kv: e.direct, client: e.client, prefix: e.keys.Root() + "/", logger: logger,
 		tree: btree.NewG(32, keyLess), advanced: make(chan struct{}), recent: map[string]recentWrite{},
 	}
 	e.kv = c

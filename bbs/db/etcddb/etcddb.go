@@ -19,17 +19,24 @@ var _ db.TaskDB = (*ETCDDB)(nil)
 // ETCDDB implements the db interfaces on an etcd v3 client.
 type ETCDDB struct {
 	client *clientv3.Client
-	// kv is where records are read and written: the client, or the
-	// record cache once EnableCache has run.
-	kv    clientv3.KV
-	clock clock.Clock
-	keys  Keys
+	// kv is where records are read and written: direct, or the record
+	// cache once EnableCache has run.
+	kv clientv3.KV
+	// direct is the client, behind the group commit unless the config
+	// turns it off: where the cache reads and writes.
+	direct clientv3.KV
+	clock  clock.Clock
+	keys   Keys
 }
 
 // Config says where the store keeps its records.
 type Config struct {
 	// Root is the key prefix ("" means DefaultRoot).
 	Root string
+	// SerialCommits sends every write transaction to etcd on its own
+	// instead of committing concurrent writes together (decision 180);
+	// for A/B measurements.
+	SerialCommits bool
 }
 
 // Deps are the etcd connection, which the caller owns, and the clock that
@@ -41,7 +48,11 @@ type Deps struct {
 
 // New returns a store over deps.Client.
 func New(cfg Config, deps Deps) *ETCDDB {
-	return &ETCDDB{client: deps.Client, kv: deps.Client, clock: deps.Clock, keys: NewKeys(cfg.Root)}
+	var direct clientv3.KV = deps.Client
+	if !cfg.SerialCommits {
+		direct = newGroupKV(deps.Client)
+	}
+	return &ETCDDB{client: deps.Client, kv: direct, direct: direct, clock: deps.Clock, keys: NewKeys(cfg.Root)}
 }
 
 // Keys is the key schema this store writes.

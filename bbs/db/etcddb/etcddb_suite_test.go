@@ -102,11 +102,13 @@ func expectModelError(err error, t models.Error_Type, msg ...string) {
 	}
 }
 
-// newStore is the store under test, with its record cache as the BBS runs
-// it (ETCDDB_NO_CACHE=1 runs the suite against etcd reads alone). The cache
+// newStore is the store under test, with its record cache and group commit
+// as the BBS runs it (ETCDDB_NO_CACHE=1 runs the suite against etcd reads
+// alone, ETCDDB_SERIAL_COMMITS=1 with each write sent alone). The cache
 // stops when the spec ends.
 func newStore(client *clientv3.Client, clk clock.Clock, root string) *etcddb.ETCDDB {
-	store := etcddb.New(etcddb.Config{Root: root}, etcddb.Deps{Client: client, Clock: clk})
+	serial := os.Getenv("ETCDDB_SERIAL_COMMITS") != ""
+	store := etcddb.New(etcddb.Config{Root: root, SerialCommits: serial}, etcddb.Deps{Client: client, Clock: clk})
 	if os.Getenv("ETCDDB_NO_CACHE") == "" {
 		c, cancel := context.WithCancel(context.Background())
 		DeferCleanup(cancel)

@@ -3,6 +3,8 @@ package etcddb
 import (
 	"context"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"diego/models"
 )
 
@@ -58,3 +60,45 @@ func SetCacheApplyHook(hook func()) {
 	}
 	cacheApplyHook.Store(&hook)
 }
+
+// NewGroupKV is the group commit over kv, and how many writes wait in its
+// queue.
+func NewGroupKV(kv clientv3.KV) (clientv3.KV, func() int) {
+	g := newGroupKV(kv)
+	return g, g.queued
+}
+
+// GroupQueued is how many writes wait in the store's group commit queue
+// (0 with SerialCommits).
+func (e *ETCDDB) GroupQueued() int {
+	g, ok := e.direct.(*groupKV)
+	if !ok {
+		return 0
+	}
+	return g.queued()
+}
+
+// GroupCommits is how many commits of several writes the store sent, and
+// how many writes went in them.
+func (e *ETCDDB) GroupCommits() (batches, writes int64) {
+	g, ok := e.direct.(*groupKV)
+	if !ok {
+		return 0, 0
+	}
+	return g.batches.Load(), g.grouped.Load()
+}
+
+// SetGroupCommitHook runs hook before every commit with the number of
+// writes in it (a hook that blocks holds the commit in flight); nil
+// removes it.
+func SetGroupCommitHook(hook func(writes int)) {
+	if hook == nil {
+		groupCommitHook.Store(nil)
+		return
+	}
+	groupCommitHook.Store(&hook)
+}
+
+// MaxCommitsInFlight is how many commits the group sends before the first
+// returns.
+const MaxCommitsInFlight = maxCommitsInFlight
