@@ -147,6 +147,7 @@ func runShim() int {
 	if err != nil {
 		return fail(NotFoundTag, err)
 	}
+	resetIgnoredSignals()
 	err = syscall.Exec(exe, append([]string{spec.Path}, spec.Args...), spec.Env)
 	return fail(ShimFailedTag, fmt.Errorf("exec %s: %w", spec.Path, err))
 }
