@@ -84,6 +84,33 @@ var _ = Describe("Server", func() {
 			Expect(guids).To(ConsistOf("second", "third"))
 		})
 
+		It("keeps sending auction requests after one panicked", func() {
+			f.tasks.DesireTaskStub = func(_ context.Context, _ *slog.Logger, d *models.TaskDefinition, guid, domain string) (*models.Task, error) {
+				return &models.Task{TaskGuid: guid, Domain: domain, TaskDefinition: d}, nil
+			}
+			f.auctioneer.RequestTaskAuctionsCalls(func(_ context.Context, reqs []*auctioneer.TaskStartRequest) error {
+				if reqs[0].TaskGuid == "panics" {
+					panic("auctioneer client bug")
+				}
+				return nil
+			})
+			func() {
+				defer func() { Expect(recover()).To(Equal("auctioneer client bug")) }() // net/http's recovery
+				var resp models.TaskLifecycleResponse
+				f.call(bbs.DesireTaskRoute, &models.DesireTaskRequest{TaskGuid: "panics", Domain: "d", TaskDefinition: def}, &resp)
+			}()
+			done := make(chan struct{})
+			go func() {
+				defer GinkgoRecover()
+				defer close(done)
+				var resp models.TaskLifecycleResponse
+				f.call(bbs.DesireTaskRoute, &models.DesireTaskRequest{TaskGuid: "next", Domain: "d", TaskDefinition: def}, &resp)
+				Expect(resp.Error).To(BeNil())
+			}()
+			Eventually(done).Should(BeClosed(), "a later desire is not stuck behind the panicked request")
+			Expect(f.auctioneer.RequestTaskAuctionsCallCount()).To(Equal(2))
+		})
+
 		It("sends a lone desire's start at once, in a request of its own, each time", func() {
 			f.tasks.DesireTaskStub = func(_ context.Context, _ *slog.Logger, d *models.TaskDefinition, guid, domain string) (*models.Task, error) {
 				return &models.Task{TaskGuid: guid, Domain: domain, TaskDefinition: d}, nil

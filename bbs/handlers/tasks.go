@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -72,7 +74,7 @@ func (a *taskAuctions) desireTask(s *Server) func(context.Context, *slog.Logger,
 			return err
 		}
 		start := auctioneer.NewTaskStartRequestFromModel(task.GetTaskGuid(), task.GetDomain(), task.GetTaskDefinition())
-		if err := a.request(context.WithoutCancel(ctx), &start); err != nil {
+		if err := a.request(ctx, &start); err != nil {
 			logger.Error("failed-requesting-task-auction", "task_guid", task.GetTaskGuid(), "error", err)
 		}
 		return nil
@@ -105,39 +107,54 @@ type auctionBatch struct {
 func newTaskAuctions(a Auctioneer) *taskAuctions { return &taskAuctions{auctioneer: a} }
 
 // request hands start to the auctioneer and returns that request's outcome.
+// The request itself outlives ctx (another caller's start may share it); a
+// caller whose start waits behind the request in flight stops waiting when
+// ctx ends, so that a slow auctioneer costs it no more than its own deadline.
 func (a *taskAuctions) request(ctx context.Context, start *auctioneer.TaskStartRequest) error {
 	a.mu.Lock()
 	if a.sending {
 		if a.next == nil {
-			a.next = &auctionBatch{ctx: ctx, done: make(chan struct{})}
+			a.next = &auctionBatch{ctx: context.WithoutCancel(ctx), done: make(chan struct{})}
 		}
 		b := a.next
 		b.starts = append(b.starts, start)
 		a.mu.Unlock()
-		<-b.done
-		return b.err
+		select {
+		case <-b.done:
+			return b.err
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the auction request carrying the task: %w", ctx.Err())
+		}
 	}
 	a.sending = true
 	a.mu.Unlock()
-	b := &auctionBatch{ctx: ctx, starts: []*auctioneer.TaskStartRequest{start}, done: make(chan struct{})}
+	b := &auctionBatch{ctx: context.WithoutCancel(ctx), starts: []*auctioneer.TaskStartRequest{start}, done: make(chan struct{})}
 	a.send(b)
 	return b.err
 }
 
+// errAuctionAborted is a batch's outcome when its request never returned
+// (the auctioneer client panicked).
+var errAuctionAborted = errors.New("the auction request was aborted")
+
 // send makes b's request, then hands the batch that gathered meanwhile, if
 // any, to a goroutine of its own, so that no caller's answer waits for
-// other callers' requests.
+// other callers' requests. It hands over even if the request panics, so
+// that the callers waiting on b, and every later desire, are never stuck.
 func (a *taskAuctions) send(b *auctionBatch) {
+	b.err = errAuctionAborted
+	defer func() {
+		close(b.done)
+		a.mu.Lock()
+		next := a.next
+		a.next = nil
+		a.sending = next != nil
+		a.mu.Unlock()
+		if next != nil {
+			go a.send(next)
+		}
+	}()
 	b.err = a.auctioneer.RequestTaskAuctions(b.ctx, b.starts)
-	close(b.done)
-	a.mu.Lock()
-	next := a.next
-	a.next = nil
-	a.sending = next != nil
-	a.mu.Unlock()
-	if next != nil {
-		go a.send(next)
-	}
 }
 
 func (s *Server) startTask(ctx context.Context, logger *slog.Logger, req *models.StartTaskRequest, resp *models.StartTaskResponse) error {

@@ -316,17 +316,23 @@ func (g *groupKV) send(batch []*pendingTxn) {
 }
 
 // refusedBeforeApply says whether etcd refused a request while checking it,
-// before it reached raft, so that nothing in it was applied.
+// so that nothing in it was applied: before raft (too many ops, a duplicate
+// or empty key, too large), or in its apply's check of the chosen branch
+// before any write (a lease that is gone, an ignore_value or ignore_lease put
+// of a missing key). A write with an expired lease must fail alone, not
+// every write that shared its batch.
 func refusedBeforeApply(err error) bool {
 	if err == nil {
 		return false
 	}
 	switch rpctypes.Error(err) {
-	case rpctypes.ErrTooManyOps, rpctypes.ErrDuplicateKey, rpctypes.ErrRequestTooLarge, rpctypes.ErrEmptyKey:
+	case rpctypes.ErrTooManyOps, rpctypes.ErrDuplicateKey, rpctypes.ErrRequestTooLarge, rpctypes.ErrEmptyKey,
+		rpctypes.ErrLeaseNotFound, rpctypes.ErrKeyNotFound:
 		return true
 	}
 	return errors.Is(err, rpctypes.ErrGRPCTooManyOps) || errors.Is(err, rpctypes.ErrGRPCDuplicateKey) ||
-		errors.Is(err, rpctypes.ErrGRPCRequestTooLarge) || errors.Is(err, rpctypes.ErrGRPCEmptyKey)
+		errors.Is(err, rpctypes.ErrGRPCRequestTooLarge) || errors.Is(err, rpctypes.ErrGRPCEmptyKey) ||
+		errors.Is(err, rpctypes.ErrGRPCLeaseNotFound) || errors.Is(err, rpctypes.ErrGRPCKeyNotFound)
 }
 
 // mergedContext lives until every write in batch has given up (cancelled

@@ -371,6 +371,24 @@ var _ = Describe("Group commit", func() {
 		Expect(rawKeys("/group/ok-")).To(ConsistOf("/group/ok-a", "/group/ok-b"))
 	})
 
+	It("fails alone a write whose lease is gone, not the writes that shared its batch", func() {
+		lease, err := etcdClient.Grant(ctx(), 60)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = etcdClient.Revoke(ctx(), lease.ID)
+		Expect(err).NotTo(HaveOccurred())
+		held := holdFirst()
+		a := enqueue(ctx(), nil, clientv3.OpPut("/group/lease-ok-a", "x"))
+		leased := enqueue(ctx(), nil, clientv3.OpPut("/group/lease-gone", "x", clientv3.WithLease(lease.ID)))
+		b := enqueue(ctx(), nil, clientv3.OpPut("/group/lease-ok-b", "x"))
+		released()
+		receiveHeld(held)
+		Expect(receive(a).err).NotTo(HaveOccurred())
+		Expect(receive(leased).err).To(MatchError(ContainSubstring("requested lease not found")))
+		Expect(receive(b).err).NotTo(HaveOccurred())
+		Expect(rawKeys("/group/lease-")).To(ConsistOf("/group/lease-ok-a", "/group/lease-ok-b"))
+		Expect(commitSizes()).To(ContainElement(3), "the three went as one batch first")
+	})
+
 	It("drops a queued write whose caller gives up before it is sent", func() {
 		held := holdFirst()
 		c, cancel := context.WithCancel(context.Background())

@@ -113,12 +113,17 @@ func (s *initServer) serve(conn *seqConn) {
 	oob := make([]byte, unix.CmsgSpace(initRequestFiles*4))
 	// The fds arrive close-on-exec.
 	n, oobn, flags, err := conn.recvmsg(buf, oob)
-	if err != nil || n == 0 {
+	if err != nil {
 		conn.Close()
 		return
 	}
+	// Whatever fds came are closed on every way out, an empty request's too.
 	fds := parseRights(oob[:oobn])
 	defer closeFds(fds)
+	if n == 0 {
+		conn.Close()
+		return
+	}
 	answer := func(err error) {
 		_ = conn.send([]byte(initMsgError+err.Error()), nil)
 		conn.Close()

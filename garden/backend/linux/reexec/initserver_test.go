@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"unsafe"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -95,6 +96,31 @@ var _ = Describe("the init's process socket", func() {
 		r, w := pipe()
 		_, err = initStart(conn, "{}", []*os.File{r, w})
 		Expect(err).To(MatchError(ContainSubstring("request carries 2 fds, want 5")))
+	})
+
+	It("closes the fds an empty request carried", func() {
+		conn, err := dialInit(sock)
+		Expect(err).NotTo(HaveOccurred())
+		defer conn.Close()
+		r, w := pipe()
+		// A message of no bytes with an fd: unix.Sendmsg would add a byte.
+		oob := unix.UnixRights(int(w.Fd()))
+		msg := unix.Msghdr{Control: &oob[0]}
+		msg.SetControllen(len(oob))
+		rerr := conn.rc.Write(func(fd uintptr) bool {
+			_, _, errno := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), 0)
+			Expect(errno).To(BeZero())
+			return true
+		})
+		Expect(rerr).NotTo(HaveOccurred())
+		w.Close()
+		// The read end sees EOF only once the init has closed its copy.
+		eof := make(chan error, 1)
+		go func() {
+			_, err := io.ReadAll(r)
+			eof <- err
+		}()
+		Eventually(eof).Should(Receive(BeNil()))
 	})
 
 	It("reads the host pid of a pidfd, and says when its process is gone", func() {
