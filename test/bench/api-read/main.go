@@ -27,11 +27,7 @@ const (
 func main() {
 	etcd := benchutil.StartEtcd()
 	defer etcd.Stop()
-	raw, err := etcd.Client()
-	if err != nil {
-		benchutil.Fatal("%v", err)
-	}
-	defer raw.Close()
+	raw := etcd.Raw
 	anchor := benchutil.AnchorGets(raw, readers, duration)
 
 	bbs := benchutil.StartBBS(etcd.ClientURL(), benchutil.DebugConfig)

@@ -25,11 +25,7 @@ const (
 func main() {
 	etcd := benchutil.StartEtcd()
 	defer etcd.Stop()
-	raw, err := etcd.Client()
-	if err != nil {
-		benchutil.Fatal("%v", err)
-	}
-	defer raw.Close()
+	raw := etcd.Raw
 	anchor := benchutil.AnchorCAS(raw, clients, 10*time.Second)
 
 	bbs := benchutil.StartBBS(etcd.ClientURL(), benchutil.DebugConfig)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tedsuo/ifrit"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	bbsclient "diego/bbs/client"
 	bbsconfig "diego/bbs/config"
@@ -111,6 +112,9 @@ func (l *Latencies) Count() int {
 type Etcd struct {
 	*etcdrunner.Runner
 	process ifrit.Process
+	// Raw is a plain etcd client of it, for the anchors and for seeding;
+	// Stop closes it.
+	Raw *clientv3.Client
 }
 
 // StartEtcd starts an embedded etcd on free ports.
@@ -123,11 +127,16 @@ func StartEtcd() *Etcd {
 		Fatal("etcd did not start: %v", err)
 	}
 	atFatal(func() { p.Signal(os.Kill); _ = r.Cleanup() })
-	return &Etcd{Runner: r, process: p}
+	raw, err := r.Client()
+	if err != nil {
+		Fatal("etcd client: %v", err)
+	}
+	return &Etcd{Runner: r, process: p, Raw: raw}
 }
 
 // Stop stops etcd and removes its data.
 func (e *Etcd) Stop() {
+	_ = e.Raw.Close()
 	e.process.Signal(os.Interrupt)
 	<-e.process.Wait()
 	_ = e.Cleanup()

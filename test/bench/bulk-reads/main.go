@@ -32,11 +32,7 @@ const (
 func main() {
 	etcd := benchutil.StartEtcd()
 	defer etcd.Stop()
-	raw, err := etcd.Client()
-	if err != nil {
-		benchutil.Fatal("%v", err)
-	}
-	defer raw.Close()
+	raw := etcd.Raw
 	ctx := context.Background()
 	keys := etcddb.NewKeys("/diego")
 	benchutil.SeedLRPs(ctx, raw, keys, benchutil.LRPSeed{Desired: lrpCount, Instances: 1, Domain: "cf-apps",

@@ -66,11 +66,7 @@ func main() {
 
 	etcd := benchutil.StartEtcd()
 	defer etcd.Stop()
-	raw, err := etcd.Client()
-	if err != nil {
-		benchutil.Fatal("%v", err)
-	}
-	defer raw.Close()
+	raw := etcd.Raw
 	ctx := context.Background()
 	keys := etcddb.NewKeys("/diego")
 	t := time.Now()

@@ -45,11 +45,7 @@ var (
 func main() {
 	etcd := benchutil.StartEtcd()
 	defer etcd.Stop()
-	raw, err := etcd.Client()
-	if err != nil {
-		benchutil.Fatal("%v", err)
-	}
-	defer raw.Close()
+	raw := etcd.Raw
 	casRate := benchutil.AnchorCAS(raw, 100, 5*time.Second)
 	anchor := casRate / 5
 
