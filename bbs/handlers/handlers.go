@@ -12,7 +12,6 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,19 +94,12 @@ type Deps struct {
 // Server serves the BBS API. Until MarkReady it answers 503 everywhere, as
 // the BBS must while it starts (spec core §3.1).
 type Server struct {
-	deps   Deps
-	logger *slog.Logger
-	ready  atomic.Bool
-	router http.Handler
-	// exact holds the routes whose path has no parameter, by method and
-	// path, so that the common request skips gorilla's regexp matching;
-	// anything else (a parameter, an unclean path, a wrong method) goes to
-	// router, which answers it as before.
-	exact   map[routeKey]http.Handler
+	deps    Deps
+	logger  *slog.Logger
+	ready   atomic.Bool
+	router  http.Handler
 	latency latencyMax
 }
-
-type routeKey struct{ method, path string }
 
 // New builds the server for every route that has a handler here.
 func New(deps Deps) (*Server, error) {
@@ -127,13 +119,9 @@ func New(deps Deps) (*Server, error) {
 		}
 	}
 	var table routes.Table
-	s.exact = map[routeKey]http.Handler{}
 	for _, r := range bbs.Routes {
-		if h, ok := handlers[r.Name]; ok {
+		if _, ok := handlers[r.Name]; ok {
 			table = append(table, r)
-			if !strings.Contains(r.Path, "/:") {
-				s.exact[routeKey{r.Method, r.Path}] = h
-			}
 		}
 	}
 	router, err := routes.NewRouter(table, handlers)
@@ -155,11 +143,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id := r.Header.Get("X-Vcap-Request-Id"); id != "" {
 		w.Header().Set("X-Vcap-Request-Id", id)
 	}
-	if h, ok := s.exact[routeKey{r.Method, r.URL.Path}]; ok && r.URL.RawPath == "" {
-		h.ServeHTTP(w, r)
-	} else {
-		s.router.ServeHTTP(w, r)
-	}
+	s.router.ServeHTTP(w, r)
 	s.deps.Metrics.IncrementCounter("RequestCount")
 }
 

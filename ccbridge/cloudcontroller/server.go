@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
 	bolt "go.etcd.io/bbolt"
 
 	"diego/ccbridge/ccclient"
@@ -161,11 +160,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	router := h.(*mux.Router)
-	notFound := s.wrap(func(http.ResponseWriter, *http.Request) error { return errNotFound() })
-	router.NotFoundHandler = notFound
-	router.MethodNotAllowedHandler = notFound
-	return router, nil
+	h.NotFound(s.wrap(func(http.ResponseWriter, *http.Request) error { return errNotFound() }))
+	return h, nil
 }
 
 func (s *Server) wrap(h handlerFunc) http.Handler {

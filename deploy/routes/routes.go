@@ -62,11 +62,12 @@ func (r Route) CreatePath(params Params) (string, error) {
 // route needs a handler and every handler a route, so that a missing or
 // misspelt name fails at startup rather than as a 404 in production.
 // Unknown paths get 404; a known path with the wrong method gets 405.
-func NewRouter(t Table, handlers map[string]http.Handler) (http.Handler, error) {
+func NewRouter(t Table, handlers map[string]http.Handler) (*Router, error) {
 	router := mux.NewRouter()
 	// Match on the escaped path so an escaped "/" inside a param value does
 	// not split the segment; Param unescapes.
 	router.UseEncodedPath()
+	exact := map[methodPath]http.Handler{}
 
 	seen := map[string]bool{}
 	for _, r := range t {
@@ -83,6 +84,9 @@ func NewRouter(t Table, handlers map[string]http.Handler) (http.Handler, error) 
 			return nil, fmt.Errorf("no handler for route %q", r.Name)
 		}
 		router.Path(muxTemplate(r.Path)).Methods(r.Method).Handler(h).Name(r.Name)
+		if !strings.Contains(r.Path, "/:") {
+			exact[methodPath{r.Method, r.Path}] = h
+		}
 	}
 
 	var extra []string
@@ -95,7 +99,34 @@ func NewRouter(t Table, handlers map[string]http.Handler) (http.Handler, error) 
 		slices.Sort(extra)
 		return nil, fmt.Errorf("no route for handlers %q", extra)
 	}
-	return router, nil
+	return &Router{exact: exact, mux: router}, nil
+}
+
+// Router serves a route table. A request for a route without parameters,
+// on its exact path and method, goes straight to its handler: most calls of
+// a busy API (the BBS's) skip gorilla's regexp matching. Anything else (a
+// parameter, an escaped or unclean path, a wrong method) goes through
+// gorilla, which answers it as it always has.
+type Router struct {
+	exact map[methodPath]http.Handler
+	mux   *mux.Router
+}
+
+type methodPath struct{ method, path string }
+
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := rt.exact[methodPath{r.Method, r.URL.Path}]; ok && r.URL.RawPath == "" {
+		h.ServeHTTP(w, r)
+		return
+	}
+	rt.mux.ServeHTTP(w, r)
+}
+
+// NotFound makes h answer an unknown path and a known path's wrong method,
+// for an API whose errors have a body of their own (the Cloud Controller's).
+func (rt *Router) NotFound(h http.Handler) {
+	rt.mux.NotFoundHandler = h
+	rt.mux.MethodNotAllowedHandler = h
 }
 
 // Param returns the unescaped value of the ":name" path segment of the
