@@ -62,11 +62,11 @@ func NewAdmin(deps Deps) (http.Handler, error) {
 	return newRouter(deps, func(name string) bool { return name == rep.PingRoute || name == rep.EvacuateRoute })
 }
 
-// NewSecurable serves every route but /evacuate, which stays on the admin
-// listener: the one a remote client (auctioneer, BBS) reaches over mutual
-// TLS.
+// NewSecurable serves every route but /ping and /evacuate, which stay on
+// the admin listener (spec cell §4.1, as Diego splits them): the one a
+// remote client (auctioneer, BBS) reaches over mutual TLS.
 func NewSecurable(deps Deps) (http.Handler, error) {
-	return newRouter(deps, func(name string) bool { return name != rep.EvacuateRoute })
+	return newRouter(deps, func(name string) bool { return name != rep.PingRoute && name != rep.EvacuateRoute })
 }
 
 func newRouter(deps Deps, serve func(route string) bool) (http.Handler, error) {

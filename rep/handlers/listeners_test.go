@@ -39,11 +39,11 @@ var _ = Describe("The admin and securable listeners' handlers", func() {
 		Expect(status(admin, http.MethodPost, "/v1/tasks/t/cancel")).To(Equal(http.StatusNotFound))
 	})
 
-	It("serves every route but /evacuate on the securable listener", func() {
+	It("serves every route but /ping and /evacuate on the securable listener", func() {
 		securable, err := handlers.NewSecurable(deps)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(status(securable, http.MethodGet, "/state")).To(Equal(http.StatusOK))
-		Expect(status(securable, http.MethodGet, "/ping")).To(Equal(http.StatusOK))
+		Expect(status(securable, http.MethodGet, "/ping")).To(Equal(http.StatusNotFound))
 		Expect(status(securable, http.MethodPost, "/v1/tasks/t/cancel")).To(Equal(http.StatusAccepted))
 		Expect(status(securable, http.MethodPost, "/evacuate")).To(Equal(http.StatusNotFound))
 		Expect(deps.Evacuation.(*evacuator.Flag).Evacuating()).To(BeFalse())

@@ -328,8 +328,10 @@ var _ = Describe("the BOSH release in deploy/bosh", func() {
 				switch j.Job {
 				case "rep":
 					cellIDs = append(cellIDs, cfg["cell_id"].(string))
-					// The admin listener is loopback; remote clients use the securable one.
-					Expect(cfg["rep_address"]).To(Equal("http://127.0.0.1:1800"))
+					// The admin listener is loopback, but the presence names the
+					// instance's address (spec: http://<ip>:1800); remote clients
+					// use the securable rep_url.
+					Expect(cfg["rep_address"]).To(Equal("http://" + j.Address + ":1800"))
 					Expect(cfg["rep_url"]).To(Equal("https://" + j.Address + ":1801"))
 				case "auctioneer":
 					auctioneerAddrs = append(auctioneerAddrs, cfg["advertise_address"].(string))
