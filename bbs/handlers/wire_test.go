@@ -101,7 +101,10 @@ var _ = Describe("the HTTP/1.1 wire", func() {
 		req := marshal(&models.TaskByGuidRequest{TaskGuid: "read-1"})
 		for _, want := range []*models.Task{big, task} {
 			got := answer(post("/v1/tasks/get_by_task_guid.r3", "", req))
-			_, body, _ := strings.Cut(got, "\r\n\r\n")
+			head, body, _ := strings.Cut(got, "\r\n\r\n")
+			// Large or small, an answer is framed by its own length, never chunked.
+			Expect(head).To(Equal(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\nContent-Type: application/x-protobuf\r\n"+
+				"Date: <date>\r\nConnection: close", len(body))))
 			var resp models.TaskResponse
 			Expect(proto.Unmarshal([]byte(body), &resp)).To(Succeed())
 			Expect(proto.Equal(resp.Task, want)).To(BeTrue())

@@ -60,31 +60,15 @@ type AuctioneerTLS struct {
 // TLS configuration of httpClient's transport (an *http.Transport, or nil
 // for a clone of http.DefaultTransport).
 func NewAuctioneer(locks LockValueReader, lockKey string, httpClient *http.Client, t AuctioneerTLS) (*Auctioneer, error) {
-	creds := t.CAFile != "" && t.CertFile != "" && t.KeyFile != ""
-	if creds {
-		if err := setClientTLS(httpClient, t.CertFile, t.KeyFile, t.CAFile); err != nil {
+	switch {
+	case t.CAFile != "" && t.CertFile != "" && t.KeyFile != "":
+		if err := tlsconfig.SetClientTransport(httpClient, t.CertFile, t.KeyFile, t.CAFile); err != nil {
 			return nil, fmt.Errorf("auctioneer client TLS: %w", err)
 		}
-	} else if t.Require {
-		return nil, errors.New("auctioneer client TLS: auctioneer_require_tls needs a CA, a client certificate and its key")
+	case t.Require || t.CAFile != "" || t.CertFile != "" || t.KeyFile != "":
+		return nil, errors.New("auctioneer client TLS: set all of auctioneer_ca_cert, auctioneer_client_cert and auctioneer_client_key (or none, without auctioneer_require_tls)")
 	}
 	return &Auctioneer{locks: locks, lockKey: lockKey, http: httpClient, tls: t, now: time.Now}, nil
-}
-
-func setClientTLS(httpClient *http.Client, certFile, keyFile, caFile string) error {
-	cfg, err := tlsconfig.ClientConfig(certFile, keyFile, caFile)
-	if err != nil {
-		return err
-	}
-	if httpClient.Transport == nil {
-		httpClient.Transport = http.DefaultTransport.(*http.Transport).Clone()
-	}
-	transport, ok := httpClient.Transport.(*http.Transport)
-	if !ok {
-		return errors.New("the HTTP client's transport is not an *http.Transport")
-	}
-	transport.TLSClientConfig = cfg
-	return nil
 }
 
 // client returns the auctioneer's client and whether it came from the
@@ -109,9 +93,9 @@ func (a *Auctioneer) client(ctx context.Context) (*auctioneerclient.Client, bool
 	secure := strings.HasPrefix(p.Address, "https://")
 	switch {
 	case a.tls.Require && !secure:
-		return nil, false, fmt.Errorf("TLS to the auctioneer is required but it advertises %s", p.Address)
+		return nil, false, fmt.Errorf("TLS to the auctioneer is required but it advertises %s: give the auctioneer its server certificate, or unset auctioneer_require_tls", p.Address)
 	case secure && a.tls.CertFile == "":
-		return nil, false, fmt.Errorf("the auctioneer advertises %s but no auctioneer client certificate is configured", p.Address)
+		return nil, false, fmt.Errorf("the auctioneer advertises %s but no auctioneer client certificate is configured: set auctioneer_ca_cert, auctioneer_client_cert and auctioneer_client_key", p.Address)
 	}
 	c := auctioneerclient.New(a.http, p.Address)
 	a.mu.Lock()

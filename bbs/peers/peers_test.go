@@ -85,7 +85,12 @@ var _ = Describe("Auctioneer", func() {
 
 	It("refuses to require TLS without the client certificate", func() {
 		_, err := peers.NewAuctioneer(presence(server.URL), "/k", &http.Client{}, peers.AuctioneerTLS{Require: true})
-		Expect(err).To(MatchError(ContainSubstring("auctioneer_require_tls needs")))
+		Expect(err).To(MatchError(ContainSubstring("set all of auctioneer_ca_cert, auctioneer_client_cert and auctioneer_client_key")))
+	})
+
+	It("refuses half a client certificate, as the rep client factory does", func() {
+		_, err := peers.NewAuctioneer(presence(server.URL), "/k", &http.Client{}, peers.AuctioneerTLS{CAFile: "/ca.crt"})
+		Expect(err).To(MatchError(ContainSubstring("set all of auctioneer_ca_cert")))
 	})
 })
 

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 )
 
@@ -68,6 +69,25 @@ func ClientConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	return cfg, nil
+}
+
+// SetClientTransport gives hc's transport (an *http.Transport, or a clone
+// of http.DefaultTransport when nil) the ClientConfig of the files, for a
+// client shared by many peers (the BBS's auctioneer and rep clients).
+func SetClientTransport(hc *http.Client, certFile, keyFile, caFile string) error {
+	cfg, err := ClientConfig(certFile, keyFile, caFile)
+	if err != nil {
+		return err
+	}
+	if hc.Transport == nil {
+		hc.Transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	transport, ok := hc.Transport.(*http.Transport)
+	if !ok {
+		return errors.New("the HTTP client's transport is not an *http.Transport")
+	}
+	transport.TLSClientConfig = cfg
+	return nil
 }
 
 func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {

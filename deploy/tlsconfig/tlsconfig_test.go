@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 
@@ -183,4 +184,30 @@ var _ = Describe("tlsconfig", func() {
 			Expect(err).To(MatchError(ContainSubstring("must be given together")))
 		})
 	})
+
+	Describe("SetClientTransport", func() {
+		It("gives a client without a transport a clone of the default one with the client certificate", func() {
+			before := http.DefaultTransport.(*http.Transport).TLSClientConfig
+			hc := &http.Client{}
+			Expect(tlsconfig.SetClientTransport(hc, clientCert, clientKey, ca.CAFile())).To(Succeed())
+			transport, ok := hc.Transport.(*http.Transport)
+			Expect(ok).To(BeTrue())
+			Expect(transport).NotTo(BeIdenticalTo(http.DefaultTransport))
+			Expect(transport.TLSClientConfig.Certificates).To(HaveLen(1))
+			Expect(transport.TLSClientConfig.RootCAs).NotTo(BeNil())
+			Expect(http.DefaultTransport.(*http.Transport).TLSClientConfig).To(BeIdenticalTo(before), "the default is untouched")
+		})
+
+		It("refuses a transport it cannot configure, and bad files", func() {
+			Expect(tlsconfig.SetClientTransport(&http.Client{Transport: roundTripper{}}, clientCert, clientKey, ca.CAFile())).To(
+				MatchError(ContainSubstring("not an *http.Transport")))
+			Expect(tlsconfig.SetClientTransport(&http.Client{}, clientCert, "", "")).To(MatchError(ContainSubstring("must be given together")))
+		})
+	})
 })
+
+type roundTripper struct{}
+
+func (roundTripper) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("unused")
+}

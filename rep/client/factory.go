@@ -33,20 +33,11 @@ type Factory struct {
 // *http.Transport, or nil for a clone of http.DefaultTransport).
 func NewFactory(httpClient *http.Client, t TLS) (*Factory, error) {
 	if t.creds() {
-		cfg, err := tlsconfig.ClientConfig(t.CertFile, t.KeyFile, t.CAFile)
-		if err != nil {
+		if err := tlsconfig.SetClientTransport(httpClient, t.CertFile, t.KeyFile, t.CAFile); err != nil {
 			return nil, fmt.Errorf("rep client TLS: %w", err)
 		}
-		if httpClient.Transport == nil {
-			httpClient.Transport = http.DefaultTransport.(*http.Transport).Clone()
-		}
-		transport, ok := httpClient.Transport.(*http.Transport)
-		if !ok {
-			return nil, errors.New("rep client TLS: the HTTP client's transport is not an *http.Transport")
-		}
-		transport.TLSClientConfig = cfg
 	} else if t.Require || t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" {
-		return nil, errors.New("rep client TLS: a CA, a client certificate and its key are all needed")
+		return nil, errors.New("rep client TLS: set all of rep_ca_cert, rep_client_cert and rep_client_key (or none, without rep_require_tls)")
 	}
 	return &Factory{http: httpClient, tls: t}, nil
 }
@@ -75,9 +66,9 @@ func (t TLS) Pick(address, repURL string) (string, error) {
 	}
 	switch {
 	case t.Require && !secure:
-		return "", fmt.Errorf("TLS to reps is required but the cell offers no https rep_url (rep_address %q, rep_url %q)", address, repURL)
+		return "", fmt.Errorf("TLS to reps is required but the cell offers no https rep_url (rep_address %q, rep_url %q): give that rep require_tls and its certificates, or unset rep_require_tls", address, repURL)
 	case secure && !t.creds():
-		return "", fmt.Errorf("the cell's rep_url %q is https but no rep client certificate is configured", repURL)
+		return "", fmt.Errorf("the cell's rep_url %q is https but no rep client certificate is configured: set rep_ca_cert, rep_client_cert and rep_client_key", repURL)
 	case repURL != "":
 		return repURL, nil
 	case address == "":

@@ -46,7 +46,7 @@ var _ = Describe("Factory", func() {
 
 	It("refuses part of a client certificate", func() {
 		_, err := client.NewFactory(&http.Client{}, client.TLS{CertFile: "c", Require: true})
-		Expect(err).To(MatchError(ContainSubstring("a CA, a client certificate and its key are all needed")))
+		Expect(err).To(MatchError(ContainSubstring("set all of rep_ca_cert, rep_client_cert and rep_client_key")))
 	})
 
 	It("reaches a rep that requires client certificates, presenting its own", func() {
