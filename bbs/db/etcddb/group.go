@@ -2,7 +2,6 @@ package etcddb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -276,8 +275,7 @@ func (g *groupKV) send(batch []*pendingTxn) {
 	}
 	if len(batch) == 1 {
 		p := batch[0]
-		p.resp, p.err = g.KV.Txn(p.ctx).If(p.cmps...).Then(p.then...).Else(p.elses...).Commit()
-		close(p.done)
+		p.commitAlone(g.KV)
 		return
 	}
 	ops := make([]clientv3.Op, len(batch))
@@ -293,8 +291,7 @@ func (g *groupKV) send(batch []*pendingTxn) {
 	if refusedBeforeApply(err) {
 		// etcd applied none of it: each write may safely go alone.
 		for _, p := range batch {
-			p.resp, p.err = g.KV.Txn(p.ctx).If(p.cmps...).Then(p.then...).Else(p.elses...).Commit()
-			close(p.done)
+			p.commitAlone(g.KV)
 		}
 		return
 	}
@@ -322,17 +319,19 @@ func (g *groupKV) send(batch []*pendingTxn) {
 // of a missing key). A write with an expired lease must fail alone, not
 // every write that shared its batch.
 func refusedBeforeApply(err error) bool {
-	if err == nil {
-		return false
-	}
+	// clientv3 hands back its errors already through rpctypes.Error.
 	switch rpctypes.Error(err) {
 	case rpctypes.ErrTooManyOps, rpctypes.ErrDuplicateKey, rpctypes.ErrRequestTooLarge, rpctypes.ErrEmptyKey,
 		rpctypes.ErrLeaseNotFound, rpctypes.ErrKeyNotFound:
 		return true
 	}
-	return errors.Is(err, rpctypes.ErrGRPCTooManyOps) || errors.Is(err, rpctypes.ErrGRPCDuplicateKey) ||
-		errors.Is(err, rpctypes.ErrGRPCRequestTooLarge) || errors.Is(err, rpctypes.ErrGRPCEmptyKey) ||
-		errors.Is(err, rpctypes.ErrGRPCLeaseNotFound) || errors.Is(err, rpctypes.ErrGRPCKeyNotFound)
+	return false
+}
+
+// commitAlone sends p as the plain transaction it is and closes its done.
+func (p *pendingTxn) commitAlone(kv clientv3.KV) {
+	p.resp, p.err = kv.Txn(p.ctx).If(p.cmps...).Then(p.then...).Else(p.elses...).Commit()
+	close(p.done)
 }
 
 // mergedContext lives until every write in batch has given up (cancelled
