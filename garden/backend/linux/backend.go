@@ -3,8 +3,9 @@
 // binary as its pid 1 (garden-init), an overlay root over its rootfs
 // directory, cgroup limits, a user namespace, capabilities and seccomp for
 // unprivileged containers, and a veth with iptables chains named as
-// guardian's. Processes start through runc exec under a per-process reaper
-// (garden-dadoo). It needs root.
+// guardian's. The container's init starts its processes (runc exec only for
+// peas and containers an older garden made), each under a per-process
+// reaper on the host (garden-dadoo). It needs root.
 package linux
 
 import (
@@ -606,14 +607,6 @@ func checkStatic(path string) error {
 		}
 	}
 	return nil
-}
-
-func readJSON(path string, v any) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(data, v)
 }
 
 // writeJSON replaces path atomically.

@@ -139,13 +139,6 @@ func cgroupMounts(mountinfo string) (mountTable, error) {
 	return t, s.Err()
 }
 
-func writeFile(path, value string) error {
-	if err := os.WriteFile(path, []byte(value), 0o644); err != nil {
-		return fmt.Errorf("writing %s to %s: %w", strings.TrimSpace(value), path, err)
-	}
-	return nil
-}
-
 func readUint(path string) uint64 {
 	b, err := os.ReadFile(path)
 	if err != nil {

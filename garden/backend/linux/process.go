@@ -98,7 +98,8 @@ func rlimitMap(l garden.ResourceLimits) map[string]uint64 {
 	return out
 }
 
-// spawnRequest is one thing to start in the container through runc exec.
+// spawnRequest is one thing to start in the container (through its init,
+// or runc exec for a pea).
 type spawnRequest struct {
 	Kind     string
 	ID       string
@@ -113,7 +114,8 @@ type spawnRequest struct {
 	TTY      *garden.TTYSpec
 }
 
-// process is a process started through runc exec under garden-dadoo.
+// process is a process garden-dadoo started (through the container's init,
+// or runc exec) and reaps.
 type process struct {
 	id     string
 	pid    int      // host pid, for signals

@@ -38,5 +38,7 @@ var (
 	lookupUser       = reexec.LookupUser
 	ociRlimits       = reexec.OCIRlimits
 	processEnv       = reexec.ProcessEnv
+	readJSON         = reexec.ReadJSON
 	runcError        = reexec.RuncError
+	writeFile        = reexec.WriteFile
 )

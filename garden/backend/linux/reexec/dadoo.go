@@ -68,7 +68,7 @@ func runDadoo() int {
 		return fail(fmt.Errorf("garden-dadoo: %w", err))
 	}
 	var proc specs.Process
-	if err := readJSON(path.Join(a.Dir, "process.json"), &proc); err != nil {
+	if err := ReadJSON(path.Join(a.Dir, "process.json"), &proc); err != nil {
 		return fail(fmt.Errorf("reading the process: %w", err))
 	}
 	if a.Socket == "" {
@@ -229,7 +229,7 @@ func dadooThroughInit(a DadooArgs, proc specs.Process, stdio []*os.File, status 
 // the init's -1000.
 func setUpProcess(pid int, joins []string, rlimits []specs.POSIXRlimit) error {
 	for _, procs := range joins {
-		if err := writeFile(procs, strconv.Itoa(pid)); err != nil {
+		if err := WriteFile(procs, strconv.Itoa(pid)); err != nil {
 			return fmt.Errorf("joining the processes' cgroup: %w", err)
 		}
 	}
@@ -382,7 +382,8 @@ func RuncError(logPath string) string {
 	return msg
 }
 
-func readJSON(path string, v any) error {
+// ReadJSON decodes the JSON file at path into v (garden's state files too).
+func ReadJSON(path string, v any) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -390,7 +391,9 @@ func readJSON(path string, v any) error {
 	return json.Unmarshal(data, v)
 }
 
-func writeFile(path, value string) error {
+// WriteFile writes value to path (a cgroup or /proc file), naming both when
+// it fails.
+func WriteFile(path, value string) error {
 	if err := os.WriteFile(path, []byte(value), 0o644); err != nil {
 		return fmt.Errorf("writing %s to %s: %w", strings.TrimSpace(value), path, err)
 	}
