@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	auctioneerconfig "diego/auctioneer/config"
 	convergerconfig "diego/converger/config"
 	"diego/deploy/cluster"
 	"diego/deploy/config"
@@ -21,7 +20,6 @@ import (
 	"diego/models"
 	"diego/rep"
 	"diego/test/bench/benchutil"
-	"diego/test/ports"
 	"diego/test/simrep"
 )
 
@@ -39,10 +37,7 @@ func main() {
 	bbs := benchutil.StartBBS(etcd.ClientURL())
 	defer bbs.Stop()
 	m := cluster.Maker{ETCD: config.ETCD{Endpoints: endpoints}, BBSURL: bbs.URL, LogLevel: "error"}
-	auctioneerAddr := ports.Addr()
-	defer benchutil.StartBinary("auctioneer", m.Auctioneer("bench-auctioneer", auctioneerAddr, func(c *auctioneerconfig.Config) {
-		c.LockTTL, c.LockRetryInterval = config.Duration(3*time.Second), config.Duration(500*time.Millisecond)
-	})).Stop()
+	defer benchutil.StartAuctioneer(etcd.ClientURL(), bbs.URL).Stop()
 	defer benchutil.StartBinary("converger", m.Converger("bench-converger", func(c *convergerconfig.Config) {
 		c.LockTTL, c.LockRetryInterval = config.Duration(3*time.Second), config.Duration(500*time.Millisecond)
 	})).Stop()
@@ -75,12 +70,7 @@ func main() {
 
 	victim := "cell-07"
 	lost := runningOn(ctx, c, victim)
-	raw, err := etcd.Client()
-	if err != nil {
-		benchutil.Fatal("%v", err)
-	}
-	defer raw.Close()
-	gone := watchGone(raw, "/diego/v1/cell/"+victim)
+	gone := watchGone(etcd.Raw, "/diego/v1/cell/"+victim)
 	cells[victim].Kill()
 	killed := time.Now()
 

@@ -278,11 +278,7 @@ func repPhase() repFigures {
 		cs, err := c.Cells(ctx)
 		return err == nil && len(cs) == 2
 	})
-	raw, err := etcd.Client()
-	if err != nil {
-		benchutil.Fatal("%v", err)
-	}
-	defer raw.Close()
+	raw := etcd.Raw
 	benchutil.WaitFor(30*time.Second, 100*time.Millisecond, "the auctioneer's lock", func() bool {
 		resp, err := raw.Get(ctx, "/diego/v1/locks/auctioneer")
 		return err == nil && len(resp.Kvs) == 1
