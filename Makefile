@@ -21,7 +21,7 @@ FUZZTIME ?= 30s
 # The benchmark `make bench B=<name>` runs (all of them when empty).
 B ?=
 
-.PHONY: all build test unit lint check-proto run generate bench fuzz deps clean help rootfs stack-rootfs run-multivm test-multivm
+.PHONY: all build test unit store-modes lint check-proto run generate bench fuzz deps clean help rootfs stack-rootfs run-multivm test-multivm
 
 all: build
 
@@ -30,11 +30,12 @@ help:
 	@echo "make test         lint, wire-format check and every ginkgo suite (what CI runs)"
 	@echo "make run          build and start a local cluster"
 	@echo "make run-multivm  build and start the BOSH example deployment, one network namespace per VM"
-	@echo "make test-multivm the multi-VM HA specs (about 3 minutes with bin/ built; not part of make test)"
+	@echo "make test-multivm the multi-VM HA specs (about 2 minutes with bin/ built; not part of make test)"
 	@echo "make generate     regenerate code from models/*.proto and counterfeiter fakes"
 	@echo "make bench [B=x]  run the benchmarks of ../shared/benchmarks.md"
 	@echo "make fuzz         run every fuzz target for FUZZTIME ($(FUZZTIME))"
 	@echo "make lint         go vet and gofmt"
+	@echo "make store-modes  the BBS store suite with record_cache and group_commit off (part of make test)"
 	@echo "make rootfs       build the busybox rootfs into /var/lib/diego/rootfs/busybox (docs/rootfs.md)"
 	@echo "make stack-rootfs build the Debian rootfs of the cflinuxfs* stacks into /var/lib/diego/rootfs/cflinuxfs"
 
@@ -82,7 +83,14 @@ unit: deps
 		|| { python3 scripts/spec-summary.py bin/ginkgo-report.json || true; exit 1; }
 	@python3 scripts/spec-summary.py bin/ginkgo-report.json
 
-test: lint check-proto build unit
+# The store's other modes, which the BBS offers as settings: the etcddb suite
+# with the record cache off (record_cache: false) and with each write sent
+# alone (group_commit: false). Each takes a few seconds.
+store-modes: deps
+	ETCDDB_NO_CACHE=1 $(GINKGO) --procs=$(PROCS) $$([ "$${CI:-}" = true ] && echo --no-color) ./bbs/db/etcddb
+	ETCDDB_SERIAL_COMMITS=1 $(GINKGO) --procs=$(PROCS) $$([ "$${CI:-}" = true ] && echo --no-color) ./bbs/db/etcddb
+
+test: lint check-proto build unit store-modes
 
 # The local cluster (docs/local-cluster.md), as root: builds everything,
 # the busybox rootfs and the Debian stack rootfs when they are missing or
