@@ -9,6 +9,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"golang.org/x/sys/unix"
 )
 
 var _ = Describe("the dialer", func() {
@@ -86,12 +87,13 @@ var _ = Describe("the dialer", func() {
 		Expect(tried()).To(Equal([]string{"10.0.0.1:8889", "10.0.0.2:8889", "10.0.0.3:8889"}))
 	})
 
-	It("fails with every address's error when none connects", func() {
+	It("fails when none connects, having tried every address", func() {
 		refused["10.0.0.1:8889"] = true
 		refused["10.0.0.2:8889"] = true
 		refused["10.0.0.3:8889"] = true
 		_, err := d.DialContext(context.Background(), "tcp", "bbs.service.cf.internal:8889")
 		Expect(err).To(MatchError(ContainSubstring("dial bbs.service.cf.internal:8889: connection refused")))
+		Expect(tried()).To(ConsistOf("10.0.0.1:8889", "10.0.0.2:8889", "10.0.0.3:8889"), "every address was tried")
 	})
 
 	It("gives up on an address that answers nothing when the context ends", func() {
@@ -113,5 +115,9 @@ var _ = Describe("the dialer", func() {
 		Expect(err).NotTo(HaveOccurred())
 		defer conn.Close()
 		Expect(userTimeoutOf(conn)).To(Equal(int(userTimeout.Milliseconds())))
+		Expect(sockopt(conn, unix.SOL_SOCKET, unix.SO_KEEPALIVE)).To(Equal(1))
+		Expect(sockopt(conn, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)).To(Equal(int(keepAlive.Idle.Seconds())))
+		Expect(sockopt(conn, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL)).To(Equal(int(keepAlive.Interval.Seconds())))
+		Expect(sockopt(conn, unix.IPPROTO_TCP, unix.TCP_KEEPCNT)).To(Equal(keepAlive.Count))
 	})
 })
